@@ -1,0 +1,1 @@
+"""Implementations of the ``neuro`` subcommands (one module each)."""
