@@ -26,7 +26,9 @@ threshold = _inline(lif_math.threshold)
 surrogate_grad = _inline(surrogate_math.surrogate_grad)
 forward_step = retarget(lif_math.lif_forward_step, _inline, fires=fires, after_reset=after_reset,
                         threshold=threshold)
-backward_step = retarget(lif_math.lif_backward_step, _inline, surrogate_grad=surrogate_grad)
+backward_step = _inline(lif_math.lif_backward_step)
+surrogate_grad_row = retarget(surrogate_math.surrogate_grad_row, njit(cache=True),
+                              surrogate_grad=surrogate_grad)
 param_grads = _inline(lif_math.lif_param_grads)
 
 
@@ -110,12 +112,11 @@ def forward_kernel(reset: int, has_syn: bool, has_adapt: bool, spiking: bool):
 
 
 @lru_cache(maxsize=None)
-def backward_kernel(reset: int, has_syn: bool, has_adapt: bool, spiking: bool, sg_kind: int,
-                    need_pgrad: bool):
+def backward_kernel(reset: int, has_syn: bool, has_adapt: bool, spiking: bool, need_pgrad: bool):
     """The reverse-time scan (exact BPTT through the surrogate) for one model structure.
 
-    Signature: ``(x, prm, consts, i0, v0, a0, ge, chunk, g_s, g_v, g_i, g_a, g_i_last, g_v_last,
-    g_a_last, dx, d_i0, d_v0, d_a0, d_prm)``; ``g_*`` sequences may be ``None``. Each task first
+    Signature: ``(x, prm, consts, i0, v0, a0, ge, sg_kind, chunk, g_s, g_v, g_i, g_a, g_i_last,
+    g_v_last, g_a_last, dx, d_i0, d_v0, d_a0, d_prm)``; ``g_*`` sequences may be ``None``. Each task first
     recomputes its chunk's forward into ``[T, chunk]`` buffers (cache-resident, so backward needs no
     stored membrane), then walks back in time. With ``need_pgrad`` the per-neuron partial sums
     ``d_prm[q, n]`` (over time, not batch) are written.
@@ -124,7 +125,7 @@ def backward_kernel(reset: int, has_syn: bool, has_adapt: bool, spiking: bool, s
     keep_i = has_syn and need_pgrad
 
     @njit(parallel=True, cache=True)
-    def lif_scan_backward(x, prm, consts, i0, v0, a0, ge, chunk, g_s, g_v, g_i, g_a,
+    def lif_scan_backward(x, prm, consts, i0, v0, a0, ge, sg_kind, chunk, g_s, g_v, g_i, g_a,
                           g_i_last, g_v_last, g_a_last, dx, d_i0, d_v0, d_a0, d_prm):
         T, N = x.shape
         zero, one, keep, sg_a, sg_b = consts[0], consts[1], consts[2], consts[3], consts[4]
@@ -174,6 +175,10 @@ def backward_kernel(reset: int, has_syn: bool, has_adapt: bool, spiking: bool, s
             dh_n = np.zeros(m, x.dtype)
             gp = np.zeros((lif_math.N_PARAMS, m), x.dtype)
             zrow = np.zeros(m, x.dtype)
+            lth = np.empty(m, x.dtype)  # theta_t, s_t and the surrogate derivative of this step
+            ls = np.zeros(m, x.dtype)
+            lsg = np.zeros(m, x.dtype)
+            lz = np.empty(m, x.dtype)
             for t in range(T - 1, -1, -1):
                 hr = hb[t]
                 dxr = dx[t, lo:lo + m]
@@ -181,19 +186,26 @@ def backward_kernel(reset: int, has_syn: bool, has_adapt: bool, spiking: bool, s
                 gvr = g_v[t, lo:lo + m] if g_v is not None else zrow
                 gir = g_i[t, lo:lo + m] if g_i is not None else zrow
                 gar = g_a[t, lo:lo + m] if g_a is not None else zrow
+                if spiking:
+                    for j in range(m):
+                        a_prev = ab[t, j] if has_adapt else zero
+                        lth[j] = threshold(lp[lif_math.P_TH, j], lp[lif_math.P_BA, j], a_prev, has_adapt)
+                        ls[j] = fires(hr[j], lth[j], ge, one, zero)
+                        lz[j] = hr[j] - lth[j]
+                    surrogate_grad_row(sg_kind, sg_a, sg_b, lz, lsg, m, one, zero)
                 for j in range(m):
                     th, vr, ba = lp[lif_math.P_TH, j], lp[lif_math.P_VR, j], lp[lif_math.P_BA, j]
                     a_prev = ab[t, j] if has_adapt else zero
-                    theta = threshold(th, ba, a_prev, has_adapt)
+                    theta = lth[j] if spiking else th
                     h = hr[j]
-                    s = fires(h, theta, ge, one, zero) if spiking else zero
+                    s = ls[j]
                     dxv, dv_p, di_p, da_p, dh, di, dtheta, dv, da = backward_step(
                         gsr[j] if g_s is not None else zero, gvr[j] if g_v is not None else zero,
                         gir[j] if g_i is not None else zero, gar[j] if g_a is not None else zero,
-                        h, theta, s, dv_c[j], di_c[j] if has_syn else zero,
+                        h, theta, s, lsg[j], dv_c[j], di_c[j] if has_syn else zero,
                         da_c[j] if has_adapt else zero, dh_n[j] if delayed else zero,
                         lp[0, j], lp[1, j], lp[2, j], lp[3, j], th, vr, lp[7, j], ba, keep,
-                        reset, has_syn, has_adapt, spiking, sg_kind, sg_a, sg_b, one, zero)
+                        reset, has_syn, has_adapt, one, zero)
                     dv_c[j] = dv_p
                     if has_syn:
                         di_c[j] = di_p

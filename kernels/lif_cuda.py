@@ -10,6 +10,7 @@ CUDA simulator.
 
 from functools import lru_cache
 
+import numba
 from numba import cuda
 
 from . import lif_math, surrogate_math
@@ -17,14 +18,16 @@ from ._jit import retarget
 
 THREADS_PER_BLOCK = 128
 
-_device = cuda.jit(device=True, forceinline=True)
+# the simulator's jit takes no inlining options; on a GPU force NVVM inlining of the step functions
+_device = (cuda.jit(device=True) if numba.config.ENABLE_CUDASIM
+           else cuda.jit(device=True, forceinline=True))
 fires = _device(lif_math.fires)
 after_reset = _device(lif_math.after_reset)
 threshold = _device(lif_math.threshold)
 surrogate_grad = _device(surrogate_math.surrogate_grad)
 forward_step = retarget(lif_math.lif_forward_step, _device, fires=fires, after_reset=after_reset,
                         threshold=threshold)
-backward_step = retarget(lif_math.lif_backward_step, _device, surrogate_grad=surrogate_grad)
+backward_step = _device(lif_math.lif_backward_step)
 param_grads = _device(lif_math.lif_param_grads)
 
 
@@ -56,7 +59,8 @@ def forward_kernel(reset: int, has_syn: bool, has_adapt: bool, spiking: bool):
         for t in range(T):
             i_n, h, v, a_n, s = forward_step(x[t, n], i, v, a, s, alpha, gi, beta, gv, c, th, vr,
                                              rho, ba, reset, ge, has_syn, has_adapt, spiking, one, zero)
-            i = i_n
+            if has_syn:
+                i = i_n
             if has_adapt:
                 a = a_n
             if store_s:
@@ -77,13 +81,12 @@ def forward_kernel(reset: int, has_syn: bool, has_adapt: bool, spiking: bool):
 
 
 @lru_cache(maxsize=None)
-def backward_kernel(reset: int, has_syn: bool, has_adapt: bool, spiking: bool, sg_kind: int,
-                    need_pgrad: bool):
+def backward_kernel(reset: int, has_syn: bool, has_adapt: bool, spiking: bool, need_pgrad: bool):
     """Reverse-time scan for one model structure (see ``lif_cpu.backward_kernel``)."""
     delayed = reset == lif_math.RESET_SUBTRACT_DELAYED
 
     @cuda.jit
-    def lif_scan_backward(x, prm, consts, i0, v0, a0, ge, h_seq, i_seq, a_seq,
+    def lif_scan_backward(x, prm, consts, i0, v0, a0, ge, sg_kind, h_seq, i_seq, a_seq,
                           g_s, g_v, g_i, g_a, has_g_s, has_g_v, has_g_i, has_g_a,
                           g_i_last, g_v_last, g_a_last, dx, d_i0, d_v0, d_a0, d_prm):
         n = cuda.grid(1)
@@ -107,9 +110,14 @@ def backward_kernel(reset: int, has_syn: bool, has_adapt: bool, spiking: bool, s
             gv = g_v[t, n] if has_g_v else zero
             gi = g_i[t, n] if has_g_i else zero
             ga = g_a[t, n] if has_g_a else zero
-            dxv, dv_c, di_c, da_c, dh, di, dtheta, dv, da = backward_step(
-                gs, gv, gi, ga, h, theta, s, dv_c, di_c, da_c, dh_n, alpha, gi_, beta, gv_, th, vr,
-                rho, ba, keep, reset, has_syn, has_adapt, spiking, sg_kind, sg_a, sg_b, one, zero)
+            sg = surrogate_grad(sg_kind, sg_a, sg_b, h - theta, one, zero) if spiking else zero
+            dxv, dv_c, di_p, da_p, dh, di, dtheta, dv, da = backward_step(
+                gs, gv, gi, ga, h, theta, s, sg, dv_c, di_c, da_c, dh_n, alpha, gi_, beta, gv_, th, vr,
+                rho, ba, keep, reset, has_syn, has_adapt, one, zero)
+            if has_syn:  # without a current / adaptation their final-state gradient passes through
+                di_c = di_p
+            if has_adapt:
+                da_c = da_p
             dh_n = dh
             dx[t, n] = dxv
             if need_pgrad:

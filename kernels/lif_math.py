@@ -22,8 +22,6 @@ The structural flags (``reset``, ``has_syn``, ``has_adapt``, ``spiking``) are co
 constants in the CPU kernels, so the branches on them vanish; ``ge`` is a runtime boolean.
 """
 
-from .surrogate_math import surrogate_grad
-
 P_ALPHA, P_GI, P_BETA, P_GV, P_C, P_TH, P_VR, P_RHO, P_BA = range(9)
 N_PARAMS = 9
 
@@ -68,20 +66,19 @@ def lif_forward_step(x, i, v, a, s_prev, alpha, gi, beta, gv, c, th, vr, rho, ba
     return i_new, h, v_new, a_new, s
 
 
-def lif_backward_step(g_s, g_v, g_i, g_a, h, theta, s, dv_c, di_c, da_c, dh_next,
+def lif_backward_step(g_s, g_v, g_i, g_a, h, theta, s, sg, dv_c, di_c, da_c, dh_next,
                       alpha, gi, beta, gv, th, vr, rho, ba, keep_reset,
-                      reset, has_syn, has_adapt, spiking, sg_kind, sg_a, sg_b, one, zero):
+                      reset, has_syn, has_adapt, one, zero):
     """Reverse-time step: from the gradients flowing into step ``t`` to those of step ``t-1``.
 
     ``g_*`` are the external gradients of this step's outputs (spike, recorded v / i / a); the
     carries ``dv_c, di_c, da_c`` are the gradients of ``v_t, i_t, a_t`` coming from step ``t+1``,
-    and ``dh_next = dL/dh_{t+1}`` feeds the delayed reset. ``keep_reset`` is 0 when the reset is
-    detached from the graph. Returns ``(dx, dv_prev, di_prev, da_prev, dh, di, dtheta, dv, da)``;
+    and ``dh_next = dL/dh_{t+1}`` feeds the delayed reset. ``sg`` is the surrogate derivative at
+    ``h - theta`` (0 for non-spiking models). ``keep_reset`` is 0 when the reset is detached. Returns ``(dx, dv_prev, di_prev, da_prev, dh, di, dtheta, dv, da)``;
     the last four feed :func:`lif_param_grads`.
     """
     dv = dv_c + g_v
     da = da_c + g_a if has_adapt else zero
-    sg = surrogate_grad(sg_kind, sg_a, sg_b, h - theta, one, zero) if spiking else zero
     # dL/ds_t through the output, the reset of v_t, the delayed reset in h_{t+1} and a_t
     ds = g_s
     dvdh = one

@@ -38,3 +38,23 @@ def surrogate_grad(kind, a, b, z, one, zero):
     if kind == TRIANGLE:
         return a * max(zero, one - b * abs(z))
     return a
+
+
+def surrogate_grad_row(kind, a, b, z, out, m, one, zero):
+    """``out[j] = surrogate_grad(kind, a, b, z[j])`` for ``j < m``, with the branch on ``kind``
+    outside the loop (so each loop vectorises when the scalar function is inlined)."""
+    if kind == ATAN:
+        for j in range(m):
+            out[j] = surrogate_grad(ATAN, a, b, z[j], one, zero)
+    elif kind == FAST_SIGMOID:
+        for j in range(m):
+            out[j] = surrogate_grad(FAST_SIGMOID, a, b, z[j], one, zero)
+    elif kind == SIGMOID:
+        for j in range(m):
+            out[j] = surrogate_grad(SIGMOID, a, b, z[j], one, zero)
+    elif kind == TRIANGLE:
+        for j in range(m):
+            out[j] = surrogate_grad(TRIANGLE, a, b, z[j], one, zero)
+    else:
+        for j in range(m):
+            out[j] = a

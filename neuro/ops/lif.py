@@ -179,8 +179,16 @@ class _NumbaRunner:
         dx = torch.empty_like(x)
         d0 = (x.new_empty(N), x.new_empty(N), x.new_empty(N))
         d_prm = x.new_empty((lif_math.N_PARAMS, N)) if plan.need_pgrad else None
-        kernel = lif_cpu.backward_kernel(*plan.structure, cfg.surrogate.kind, plan.need_pgrad)
-        kernel(*map(_numpy, (x, prm, consts, i0, v0, a0, cfg.ge, lif_cpu.chunk_for(x.shape[0]),
+        _, has_syn, has_adapt, _ = plan.structure
+        g_s, *recorded = grads
+        if any(g is not None for g in recorded):  # one compiled variant for "some trace has a grad"
+            present = (True, has_syn, has_adapt)
+            recorded = [(torch.zeros_like(x) if g is None else g) if p else None
+                        for g, p in zip(recorded, present)]
+        grads = (g_s, *recorded)
+        kernel = lif_cpu.backward_kernel(*plan.structure, plan.need_pgrad)
+        kernel(*map(_numpy, (x, prm, consts, i0, v0, a0, cfg.ge, cfg.surrogate.kind,
+                             lif_cpu.chunk_for(x.shape[0]),
                              *grads, *grads_last, dx, *d0, d_prm)))
         return dx, d0, d_prm
 
@@ -234,8 +242,9 @@ class _CudaRunner:
         d_prm = x.new_empty((lif_math.N_PARAMS, N)) if plan.need_pgrad else _placeholder(x)
         present = [g is not None for g in grads]
         grads = [g if g is not None else _placeholder(x) for g in grads]
-        kernel = lif_cuda.backward_kernel(*plan.structure, cfg.surrogate.kind, plan.need_pgrad)
-        cls._launch(kernel, N, (x, prm, consts, i0, v0, a0, cfg.ge, *saved, *grads, *present,
+        kernel = lif_cuda.backward_kernel(*plan.structure, plan.need_pgrad)
+        cls._launch(kernel, N, (x, prm, consts, i0, v0, a0, cfg.ge, cfg.surrogate.kind, *saved,
+                                *grads, *present,
                                 *grads_last, dx, *d0, d_prm))
         return dx, d0, d_prm if plan.need_pgrad else None
 
