@@ -1,0 +1,86 @@
+"""B1, the Open Neuromorphic SNN library benchmark shape: ``Linear(n, n)`` + LIF, batch 16, T = 500.
+
+    python benchmarks/b1_linear_lif.py [--device cuda] [--sizes 512 2048] [--tf32] [--keep-freed-memory]
+
+Times forward and forward+backward of every library (same Linear, same LIF semantics as
+``peers.py``), the Linear layer alone, and the peak extra memory; prints ratios and the share the
+LIF adds on top of the Linear. Writes ``benchmarks/results/b1_linear_lif_<device>[...].json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+import harness
+import peers
+
+T, B = 500, 16
+
+
+def run(device: str, sizes, rounds: int) -> dict:
+    libs = peers.available(device)
+    rows = []
+    for n in sizes:
+        gen = torch.Generator(device=device).manual_seed(0)
+        x = (torch.rand(T, B, n, device=device, generator=gen) < 0.2).float()
+        linear = torch.nn.Linear(n, n, device=device)
+        with torch.no_grad():
+            linear.weight.mul_(3.0)
+        steps = {name: build(device) for name, build in libs.items()}
+        steps["linear_alone"] = lambda inp: inp
+        with torch.no_grad():
+            rate = float(steps["neuro"](linear(x)).mean())
+
+        def fwd(step):
+            def f():
+                with torch.no_grad():
+                    return step(linear(x))
+            return f
+
+        def fwd_bwd(step):
+            def f():
+                linear.zero_grad(set_to_none=True)
+                step(linear(x)).sum().backward()
+            return f
+
+        fwd_t = harness.time_interleaved({k: fwd(s) for k, s in steps.items()}, device, rounds)
+        fb_t = harness.time_interleaved({k: fwd_bwd(s) for k, s in steps.items()}, device, rounds)
+        mem = {k: harness.peak_memory(fwd_bwd(s), device) for k, s in steps.items()}
+        lin = fb_t["linear_alone"]
+        row = dict(n=n, T=T, B=B, firing_rate=rate, fwd_s=fwd_t, fwd_bwd_s=fb_t, peak_extra_mib=mem,
+                   neuro_lif_overhead_over_linear=(fb_t["neuro"] - lin) / lin)
+        rows.append(row)
+        print(f"\nn = {n}  (LIF firing rate {rate:.3f})")
+        print(f"  {'library':<14}{'fwd ms':>10}{'fwd+bwd ms':>12}{'peak MiB':>10}{'fwd+bwd vs neuro':>18}")
+        for k in steps:
+            print(f"  {k:<14}{fwd_t[k] * 1e3:>10.2f}{fb_t[k] * 1e3:>12.2f}{mem[k]:>10.0f}"
+                  f"{fb_t[k] / fb_t['neuro']:>17.2f}x")
+        print(f"  the LIF adds {100 * row['neuro_lif_overhead_over_linear']:.1f} % to the Linear alone (fwd+bwd)")
+    return dict(rows=rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--sizes", type=int, nargs="+")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--tf32", action="store_true", help="allow TF32 matmuls (GPU)")
+    parser.add_argument("--keep-freed-memory", action="store_true",
+                        help="glibc keeps freed blocks (a caching CPU allocator) for every library")
+    args = parser.parse_args()
+    if args.keep_freed_memory:
+        harness.keep_freed_memory()
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    sizes = args.sizes or ([512, 2048] if args.device == "cpu" else [512, 4096, 16384])
+    result = run(args.device, sizes, args.rounds)
+    result.update(hardware=harness.hardware(args.device), device=args.device, tf32=args.tf32,
+                  keep_freed_memory=args.keep_freed_memory, torch=torch.__version__)
+    tag = f"b1_linear_lif_{args.device}" + ("_tf32" if args.tf32 else "") + (
+        "_keepfree" if args.keep_freed_memory else "")
+    print("wrote", harness.write_results(tag, result))
+
+
+if __name__ == "__main__":
+    main()
