@@ -88,6 +88,15 @@ class FrameCache:
                                    "will be rebuilt") from err
         return frames, int(self.labels[index])
 
+    def read_all(self) -> list[np.ndarray]:
+        """Every sample's frames, read in one pass (for datasets that fit in memory)."""
+        try:
+            frames = self._frames()[()]
+        except OSError as err:
+            raise CorruptFileError(f"frame cache {self.path} is corrupt ({err}); delete it and it "
+                                   "will be rebuilt") from err
+        return [frames[lo:hi] for lo, hi in zip(self.offsets[:-1], self.offsets[1:])]
+
     def __getstate__(self) -> dict:  # picklable for DataLoader workers (the handle is reopened)
         state = self.__dict__.copy()
         state["_file"], state["_pid"] = None, None

@@ -139,7 +139,7 @@ def digits_frames(split: str = "train", *, time_window_us: int = 10_000, seed: i
 
         cache = open_or_build(cache_dir, "digits_events", split, params, len(split_indices(split)),
                               sample, progress=progress)
-        stack = np.stack([cache[i][0] for i in range(len(cache))])
+        stack = np.stack(cache.read_all())
         labels = cache.labels
         sensor = config.sensor_size(8)
         cache.close()

@@ -1,8 +1,8 @@
 """The training loop: progress bars, per-epoch metrics, atomic checkpoints, exact resume, DDP.
 
 ``train(config, run_dir)`` trains ``config.model`` on ``config.dataset`` and writes to ``run_dir``:
-``checkpoint.pt`` (after every epoch), ``metrics.csv`` / ``metrics.json``, ``curves.png`` and
-``raster.png``. ``train(config, run_dir, resume=True)`` continues from the checkpoint exactly:
+``checkpoint.pt`` and ``metrics.csv`` / ``metrics.json`` after every epoch, ``curves.png`` and
+``raster.png`` at the end (curves also when a NaN loss stops the run). ``train(config, run_dir, resume=True)`` continues from the checkpoint exactly:
 model, optimizer, scheduler and RNG states are restored and each epoch's data order depends only
 on ``(seed, epoch)``, so an interrupted and resumed run ends with the same weights as an
 uninterrupted one. Under ``torchrun`` the model is wrapped in ``DistributedDataParallel``, the
@@ -11,7 +11,6 @@ training data is split by ``DistributedSampler`` and only rank 0 logs, plots and
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass
@@ -179,6 +178,22 @@ def train(config: TrainConfig, run_dir: os.PathLike, resume: bool = False) -> Tr
         D.shutdown(info)
 
 
+@dataclass
+class _Session:
+    """Everything one training process holds."""
+
+    config: TrainConfig
+    run_dir: Path
+    spec: dict
+    model: nn.Module  # the plain model (hooks, checkpoints, evaluation)
+    net: nn.Module  # what the training step calls: the model or its DDP wrapper
+    optimizer: torch.optim.Optimizer
+    scheduler: Optional[torch.optim.lr_scheduler.LRScheduler]
+    device: torch.device
+    info: D.DistInfo
+    history: list[dict[str, Any]]
+
+
 def _run(config: TrainConfig, run_dir: Path, checkpoint: Optional[dict], device: torch.device,
          info: D.DistInfo) -> TrainResult:
     torch.manual_seed(config.seed)
@@ -191,43 +206,56 @@ def _run(config: TrainConfig, run_dir: Path, checkpoint: Optional[dict], device:
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
                  if config.scheduler == "cosine" else None)
     history: list[dict[str, Any]] = []
-    start = 0
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         if scheduler is not None:
             scheduler.load_state_dict(checkpoint["scheduler"])
         set_rng_state(checkpoint["rng"])
-        history, start = list(checkpoint["history"]), int(checkpoint["epoch"])
+        history = list(checkpoint["history"])
     net = model
     if info.enabled:
         net = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
+    session = _Session(config, run_dir, spec, model, net, optimizer, scheduler, device, info,
+                       history)
+    try:
+        _epochs(session, train_set, test_set)
+    except TrainingDiverged:
+        if info.is_main and history:
+            from neuro.train.plots import plot_curves
+
+            plot_curves(history, run_dir / "curves.png")
+        raise
+    if info.is_main and history:
+        _final_plots(session, test_set)
+    return TrainResult(model, history, run_dir)
+
+
+def _epochs(s: _Session, train_set: Dataset, test_set: Dataset) -> None:
+    config, info = s.config, s.info
     bar = _progress(config, info)
-    monitor = SpikeMonitor(model)
-    test_loader = _loader(test_set, config, info, 0, False, device)
+    test_loader = _loader(test_set, config, info, 0, False, s.device)
+    start = len(s.history)
     epochs = bar(range(start, config.epochs), desc="training", unit="epoch", initial=start,
                  total=config.epochs)
-    with monitor:
+    with SpikeMonitor(s.model) as monitor:
         for epoch in epochs:
             t0 = time.perf_counter()
-            loader = _loader(train_set, config, info, epoch, True, device)
+            loader = _loader(train_set, config, info, epoch, True, s.device)
             row: dict[str, Any] = {"epoch": epoch + 1}
-            row.update(_train_epoch(net, loader, optimizer, config, info, device, monitor, bar,
-                                    epoch))
-            row.update(evaluate(model, test_loader, config.loss, device, info))
-            row["lr"] = optimizer.param_groups[0]["lr"]
-            if scheduler is not None:
-                scheduler.step()
+            row.update(_train_epoch(s.net, loader, s.optimizer, config, info, s.device, monitor,
+                                    bar, epoch))
+            row.update(evaluate(s.model, test_loader, config.loss, s.device, info))
+            row["lr"] = s.optimizer.param_groups[0]["lr"]
+            if s.scheduler is not None:
+                s.scheduler.step()
             row["epoch_time_s"] = round(time.perf_counter() - t0, 3)
-            history.append(row)
+            s.history.append(row)
             if info.is_main:
-                _save_epoch(run_dir, config, spec, model, optimizer, scheduler, history)
+                _save_epoch(s)
                 epochs.write(_summary(row, config.epochs))
             D.barrier(info)
-    if info.is_main and history:
-        _final_plots(run_dir, model, test_set, config, spec, device)
-    return TrainResult(model, history, run_dir)
 
 
 def _summary(row: dict[str, Any], epochs: int) -> str:
@@ -237,34 +265,28 @@ def _summary(row: dict[str, Any], epochs: int) -> str:
             f"  spike rate {rate}  {row['epoch_time_s']:.1f} s")
 
 
-def _save_epoch(run_dir: Path, config: TrainConfig, spec: dict, model: nn.Module, optimizer,
-                scheduler, history: list[dict[str, Any]]) -> None:
-    from neuro.train.plots import plot_curves
-
-    save_checkpoint(run_dir / CHECKPOINT_NAME, {
-        "epoch": len(history), "config": config.to_dict(), "model_spec": spec,
-        "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-        "scheduler": None if scheduler is None else scheduler.state_dict(),
-        "rng": rng_state(), "history": history})
-    write_metrics(run_dir, history)
-    plot_curves(history, run_dir / "curves.png")
+def _save_epoch(s: _Session) -> None:
+    save_checkpoint(s.run_dir / CHECKPOINT_NAME, {
+        "epoch": len(s.history), "config": s.config.to_dict(), "model_spec": s.spec,
+        "model": s.model.state_dict(), "optimizer": s.optimizer.state_dict(),
+        "scheduler": None if s.scheduler is None else s.scheduler.state_dict(),
+        "rng": rng_state(), "history": s.history})
+    write_metrics(s.run_dir, s.history)
 
 
 @torch.no_grad()
-def _final_plots(run_dir: Path, model: nn.Module, test_set: Dataset, config: TrainConfig,
-                 spec: dict, device: torch.device) -> None:
+def _final_plots(s: _Session, test_set: Dataset) -> None:
     from neuro.train.losses import readout_logits
-    from neuro.train.plots import plot_raster
+    from neuro.train.plots import plot_curves, plot_raster
 
+    plot_curves(s.history, s.run_dir / "curves.png")
     frames, label = test_set[0]
-    model.eval()
-    with SpikeMonitor(model, record=True) as monitor:
-        out, _ = model(frames.unsqueeze(1).to(device))
-    pred = int(readout_logits(out, config.loss).argmax(1)[0])
-    kinds = dict(model.named_modules())
+    s.model.eval()
+    with SpikeMonitor(s.model, record=True) as monitor:
+        out, _ = s.model(frames.unsqueeze(1).to(s.device))
+    pred = int(readout_logits(out, s.config.loss).argmax(1)[0])
+    kinds = dict(s.model.named_modules())
     layers = {f"{type(kinds[name]).__name__} {name}": seq[:, 0]
               for name, seq in monitor.recorded.items()}
-    dt = spec["dt"]
-    if math.isfinite(dt):
-        plot_raster(frames, layers, out[:, 0], run_dir / "raster.png", dt,
-                    title=f"test sample 0: label {label}, predicted {pred}")
+    plot_raster(frames, layers, out[:, 0], s.run_dir / "raster.png", s.spec["dt"],
+                title=f"test sample 0: label {label}, predicted {pred}")
