@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -118,6 +119,6 @@ def run(args: argparse.Namespace) -> int:
     except TrainingDiverged as err:
         print(f"neuro train: {err}. The last good checkpoint is kept in {run_dir}.", file=sys.stderr)
         return 3
-    if result.history:
+    if result.history and int(os.environ.get("RANK", "0")) == 0:  # rank 0 reports under torchrun
         print(f"final test accuracy {result.test_accuracy:.2%}; run folder {run_dir}")
     return 0
