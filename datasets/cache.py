@@ -1,6 +1,7 @@
 """HDF5 cache of binned event frames, keyed by dataset, split and transform parameters.
 
-One file per key, ``<cache_dir>/<dataset>-<split>-<hash>.h5`` where ``hash`` is the SHA-256 of the
+The cache folder is the ``cache_dir`` argument of the datasets, or ``$NEURO_CACHE_DIR`` when that is
+not given (no caching when neither is set). One file per key, ``<cache_dir>/<dataset>-<split>-<hash>.h5`` where ``hash`` is the SHA-256 of the
 canonical JSON of the parameters (the JSON itself is stored in the file and compared on open).
 Layout:
 
@@ -33,6 +34,13 @@ from .errors import CorruptFileError
 
 FORMAT_VERSION = 1
 _SLAB_BYTES = 32 * 2**20  # verify / write in slabs of about this size
+
+
+def resolve_cache_dir(cache_dir: Optional[os.PathLike]) -> Optional[Path]:
+    """``cache_dir`` if given, else ``$NEURO_CACHE_DIR`` if set, else None (no cache)."""
+    if cache_dir is None:
+        cache_dir = os.environ.get("NEURO_CACHE_DIR") or None
+    return None if cache_dir is None else Path(cache_dir).expanduser()
 
 
 def cache_key(params: Mapping) -> str:

@@ -114,11 +114,15 @@ def digits_frames(split: str = "train", *, time_window_us: int = 10_000, seed: i
                   cache_dir: Optional[os.PathLike] = None, progress: bool = False) -> FrameSet:
     """The ``digits_events`` split binned into frames of ``time_window_us`` (counts, float32).
 
-    With ``cache_dir`` the frames are stored in (and later read from) an HDF5 frame cache keyed by
-    the split, seed, window and simulator parameters (:mod:`neuro.datasets.cache`).
+    With ``cache_dir`` (default ``$NEURO_CACHE_DIR`` if set) the frames are stored in (and later
+    read from) an HDF5 frame cache keyed by the split, seed, window and simulator parameters
+    (:mod:`neuro.datasets.cache`).
     """
+    from .cache import resolve_cache_dir
+
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    cache_dir = resolve_cache_dir(cache_dir)
     if cache_dir is None:
         data = DigitsEvents(split, seed=seed, config=config)
         stack = np.stack([data.frames(i, time_window_us) for i in range(len(data))])

@@ -42,9 +42,13 @@ def bin_events(events: np.ndarray, sensor_size: tuple[int, int, int], time_windo
         ``int16`` counts of shape ``[T, P, H, W]`` (tonic's ``ToFrame`` dtype and layout).
     """
     width, height, polarities = sensor_size
+    if time_window_us != int(time_window_us) or duration_us != int(duration_us):
+        raise ValueError(f"time_window_us and duration_us must be whole microseconds, got "
+                         f"{time_window_us}, {duration_us}")
+    time_window_us, duration_us = int(time_window_us), int(duration_us)
     if time_window_us <= 0 or duration_us < time_window_us:
         raise ValueError(f"need 0 < time_window_us <= duration_us, got {time_window_us}, {duration_us}")
-    n_frames = int(duration_us // time_window_us)
+    n_frames = duration_us // time_window_us
     frame = events["t"] // time_window_us
     keep = (events["t"] >= 0) & (frame < n_frames)
     x, y, p = events["x"][keep], events["y"][keep], events["p"][keep]

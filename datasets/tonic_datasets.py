@@ -217,7 +217,8 @@ class EventFrames(torch.utils.data.Dataset):
         split: ``"train"``, ``"test"`` (``"valid"`` for SSC).
         root: data root (default ``$NEURO_DATA``). download: let tonic fetch missing files.
         options: :class:`FrameOptions` (or pass its fields as keywords).
-        cache_dir: store/read binned frames in an HDF5 cache there.
+        cache_dir: store/read binned frames in an HDF5 cache there (default ``$NEURO_CACHE_DIR``
+            if set, else no cache).
         transform: extra ``tonic.transforms`` applied to the events before the built-in ones.
 
     Attributes: ``frame_shape`` (shape of one frame), ``n_classes``, ``sensor_size`` (after the
@@ -257,10 +258,11 @@ class EventFrames(torch.utils.data.Dataset):
         self.sensor_size = self._output_sensor_size()
         width, height, pol = self.sensor_size
         self.frame_shape = (width,) if spec.audio else (pol, height, width)
+        from .cache import open_or_build, resolve_cache_dir
+
+        cache_dir = resolve_cache_dir(cache_dir)
         self._cache = None
         if cache_dir is not None:
-            from .cache import open_or_build
-
             import tonic
 
             params = {"dataset": name, "split": split, "options": asdict(options),

@@ -16,6 +16,11 @@ IMAGES = load_digits().images / 16.0
 QUIET = SaccadeConfig(threshold_mismatch=0.0, latency_jitter_us=0.0, noise_rate_hz=0.0)
 
 
+@pytest.fixture(autouse=True)
+def _no_default_cache(monkeypatch):
+    monkeypatch.delenv("NEURO_CACHE_DIR", raising=False)  # these tests choose their caches
+
+
 @pytest.fixture(scope="module")
 def test_split():
     return DigitsEvents("test")
@@ -119,12 +124,16 @@ def test_tonic_transforms_apply_to_digits_events():
     assert events.dtype == EVENT_DTYPE and events["x"].max() <= 10
 
 
-def test_bin_events_rejects_events_outside_the_sensor():
+def test_bin_events_rejects_events_outside_the_sensor_and_bad_windows():
     ev = make_events(np.array([25]), np.array([0]), np.array([5]), np.array([1]))
     with pytest.raises(ValueError, match="outside the sensor"):
         bin_events(ev, (22, 22, 2), 1000, 10_000)
+    ev = make_events(np.array([2]), np.array([0]), np.array([5]), np.array([1]))
     with pytest.raises(ValueError, match="time_window_us"):
         bin_events(ev, (22, 22, 2), 0, 10_000)
+    with pytest.raises(ValueError, match="whole microseconds"):
+        bin_events(ev, (22, 22, 2), 1000.5, 10_000)
+    assert bin_events(ev, (22, 22, 2), 1000.0, 10_000.0).shape == (10, 2, 22, 22)
 
 
 def test_simulator_rejects_bad_images():

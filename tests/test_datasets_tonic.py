@@ -16,6 +16,11 @@ from neuro.datasets.synthetic import write_shd_like_file
 pytest.importorskip("tonic")
 
 
+@pytest.fixture(autouse=True)
+def _no_default_cache(monkeypatch):
+    monkeypatch.delenv("NEURO_CACHE_DIR", raising=False)  # these tests choose their caches
+
+
 def _decode_nmnist(path: Path):
     """Independent oracle: the 40-bit N-MNIST format, decoded as the data README describes."""
     r = np.fromfile(path, dtype=np.uint8).reshape(-1, 5).astype(np.int64)

@@ -27,10 +27,12 @@ def test_notebook_has_no_committed_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_executes(path, tmp_path, monkeypatch):
+def test_notebook_executes(path, tmp_path, tmp_path_factory, monkeypatch):
     from nbclient import NotebookClient
 
     monkeypatch.setenv("NEURO_NOTEBOOK_SMALL", "1")
+    # binned frames are cached for the session (shared with test_demo / test_train)
+    monkeypatch.setenv("NEURO_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "neuro_frame_cache"))
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})

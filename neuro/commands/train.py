@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             config = TrainConfig(**given)
             run_dir, resume = args.out, False
         result = train(config, run_dir, resume=resume)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError, ImportError) as err:
+    except (ValueError, FileNotFoundError, FileExistsError, ImportError) as err:
         kind = "error" if not isinstance(err, (ConfigMismatch, DatasetNotFoundError,
                                               CorruptFileError)) else type(err).__name__
         print(f"neuro train: {kind}: {err}", file=sys.stderr)

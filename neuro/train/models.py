@@ -43,8 +43,8 @@ def build_model(name: str, *, input_shape: Sequence[int], n_classes: int, dt: fl
         raise ValueError(f"unknown model {name!r}; valid: {', '.join(model_names())}")
     try:
         return MODELS[name](tuple(input_shape), n_classes, dt=dt, readout=readout, **options)
-    except TypeError as err:
-        raise TypeError(f"bad options {sorted(options)} for model {name!r}: {err}") from err
+    except TypeError as err:  # unexpected keyword: bad input, reported like an unknown name
+        raise ValueError(f"bad options {sorted(options)} for model {name!r}: {err}") from err
 
 
 def build_from_spec(spec: Mapping[str, Any]) -> nn.Module:
