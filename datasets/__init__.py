@@ -23,7 +23,8 @@ from .digits import DigitsEvents, DigitsFrames, FrameSet, digits_frames  # noqa:
 from .errors import CorruptFileError, DatasetNotFoundError  # noqa: E402
 from .events import EVENT_DTYPE, bin_events, make_events  # noqa: E402
 from .saccades import SaccadeConfig, simulate_saccades  # noqa: E402
-from .tonic_datasets import SPECS, EventFrames, FrameOptions  # noqa: E402
+from .specs import SPECS  # noqa: E402
+from .tonic_datasets import EventFrames, FrameOptions  # noqa: E402
 
 __all__ = ["DATASETS", "EVENT_DTYPE", "SPECS", "CorruptFileError", "DatasetNotFoundError",
            "DigitsEvents", "DigitsFrames", "EventFrames", "FrameBatch", "FrameOptions", "FrameSet",

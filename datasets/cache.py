@@ -1,9 +1,9 @@
 """HDF5 cache of binned event frames, keyed by dataset, split and transform parameters.
 
-The cache folder is the ``cache_dir`` argument of the datasets, or ``$NEURO_CACHE_DIR`` when that is
-not given (no caching when neither is set). One file per key, ``<cache_dir>/<dataset>-<split>-<hash>.h5`` where ``hash`` is the SHA-256 of the
-canonical JSON of the parameters (the JSON itself is stored in the file and compared on open).
-Layout:
+The cache folder is the ``cache_dir`` argument of the datasets, or ``$NEURO_CACHE_DIR`` when that
+is not given (no caching when neither is set). One file per key,
+``<cache_dir>/<dataset>-<split>-<hash>.h5``, where ``hash`` is the SHA-256 of the canonical JSON
+of the parameters (the JSON itself is stored in the file and compared on open). Layout:
 
 * ``frames``  — ``[sum of T_i, *frame_shape]`` ``int16`` counts, gzip + shuffle + Fletcher-32
   checksums on every chunk, samples stored one after the other;

@@ -250,6 +250,7 @@ def test_pad_collate_time_major_with_lengths():
 
 
 def test_event_frames_work_with_a_dataloader(nmnist_root):
+    import pickle
     from functools import partial
 
     root, _ = nmnist_root
@@ -258,3 +259,5 @@ def test_event_frames_work_with_a_dataloader(nmnist_root):
                                                                                  max_len=60))
     frames, labels, lengths = next(iter(loader))
     assert frames.shape == (60, 4, 2, 34, 34) and labels.shape == (4,) and lengths.max() == 60
+    clone = pickle.loads(pickle.dumps(data))  # what spawned worker processes receive
+    torch.testing.assert_close(clone[3][0], data[3][0], rtol=0, atol=0)

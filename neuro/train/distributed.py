@@ -57,19 +57,27 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
+def _comm_device() -> torch.device:
+    """Where collectives need their tensors: the current GPU for nccl, the CPU for gloo."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
 def all_reduce_sum(values: torch.Tensor, info: DistInfo) -> torch.Tensor:
-    """Sum of ``values`` over the ranks (a copy; unchanged when not distributed)."""
-    values = values.clone()
-    if info.enabled:
-        dist.all_reduce(values, op=dist.ReduceOp.SUM)
-    return values
+    """Sum of ``values`` over the ranks (a CPU copy; unchanged when not distributed)."""
+    if not info.enabled:
+        return values.clone()
+    values = values.to(_comm_device())
+    dist.all_reduce(values, op=dist.ReduceOp.SUM)
+    return values.cpu()
 
 
-def all_finite(flag: bool, info: DistInfo, device: torch.device) -> bool:
+def all_finite(flag: bool, info: DistInfo) -> bool:
     """True when ``flag`` holds on every rank (so all ranks stop together on a NaN loss)."""
     if not info.enabled:
         return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    t = torch.tensor([1.0 if flag else 0.0], device=_comm_device())
     dist.all_reduce(t, op=dist.ReduceOp.MIN)
     return bool(t.item() > 0)
 

@@ -2,9 +2,10 @@
 
 ``train(config, run_dir)`` trains ``config.model`` on ``config.dataset`` and writes to ``run_dir``:
 ``checkpoint.pt`` and ``metrics.csv`` / ``metrics.json`` after every epoch, ``curves.png`` and
-``raster.png`` at the end (curves also when a NaN loss stops the run). ``train(config, run_dir, resume=True)`` continues from the checkpoint exactly:
-model, optimizer, scheduler and RNG states are restored and each epoch's data order depends only
-on ``(seed, epoch)``, so an interrupted and resumed run ends with the same weights as an
+``raster.png`` at the end (curves also when a NaN loss stops the run).
+``train(config, run_dir, resume=True)`` continues from the checkpoint exactly: model, optimizer,
+scheduler and RNG states are restored and each epoch's data order depends only on
+``(seed, epoch)``, so an interrupted and resumed run ends with the same weights as an
 uninterrupted one. Under ``torchrun`` the model is wrapped in ``DistributedDataParallel``, the
 training data is split by ``DistributedSampler`` and only rank 0 logs, plots and checkpoints.
 """
@@ -55,8 +56,7 @@ def _datasets(config: TrainConfig, info: D.DistInfo) -> tuple[Dataset, Dataset]:
     kwargs = dict(root=config.data_root, download=config.download, **config.data_options())
     if config.cache_dir is not None:
         kwargs["cache_dir"] = config.cache_dir
-    if config.dataset != "digits_events":
-        kwargs["progress"] = config.progress and info.is_main
+    kwargs["progress"] = config.progress and info.is_main  # bars of cache building
     if info.enabled and not info.is_main:
         D.barrier(info)  # rank 0 downloads / builds caches first
     train_set = load_dataset(config.dataset, "train", **kwargs)
@@ -111,7 +111,7 @@ def _train_epoch(model: nn.Module, loader: DataLoader, optimizer, config: TrainC
         frames, labels = frames.to(device, non_blocking=True), labels.to(device)
         out, _ = model(frames)
         loss, logits = classification_loss(out, labels, config.loss, lengths)
-        if not D.all_finite(bool(torch.isfinite(loss)), info, device):
+        if not D.all_finite(bool(torch.isfinite(loss)), info):
             raise TrainingDiverged(f"the loss became {loss.item()} at epoch {epoch + 1}, batch "
                                    f"{b + 1}; stopped (try a lower --lr or --grad-clip)")
         optimizer.zero_grad(set_to_none=True)
