@@ -24,8 +24,8 @@ grey-level image, deterministically:
    jitter of ``latency_jitter_us``; and uniform background events at ``noise_rate_hz`` per pixel.
    Timestamps are rounded to whole microseconds, clipped to ``[0, duration)`` and sorted.
 
-The crossing detection is a Numba kernel (``cache=True``): one pass counts the events of every
-sample, a second fills preallocated arrays, both in parallel over samples.
+The crossing detection is one Numba kernel (``cache=True``) run twice: a first pass counts the
+events of every sample, a second fills preallocated arrays.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .events import EVENT_DTYPE
 
@@ -109,82 +109,72 @@ def _bilinear_taps(image_size: int, config: SaccadeConfig) -> tuple[np.ndarray, 
     return index, weight
 
 
-@njit(cache=True, inline="always")
-def _intensity(image, index, weight, q, s):  # pragma: no cover - compiled
-    value = 0.0
-    for k in range(4):
-        value += weight[q, s, k] * image[index[q, s, k]]
-    return value
+@njit(cache=True)
+def _crossings(pixels, index, weight, eps, c_on, c_off, width, step_us, offsets, out_x, out_y,
+               out_t, out_p, fill):  # pragma: no cover - compiled
+    """Count (``fill=False``) or write (``fill=True``, from ``offsets``) every sample's events.
 
-
-@njit(cache=True, parallel=True)
-def _count_crossings(images, index, weight, eps, c_on, c_off):  # pragma: no cover - compiled
-    n_samples = images.shape[0]
+    ``pixels`` is ``[size*size, N]`` (image pixel-major), ``c_on``/``c_off`` are ``[H*W, N]``. The
+    loops run sensor pixel -> time -> sample, so each pixel's interpolation taps are read once for
+    all samples; per-sample results do not depend on which other samples are in the batch.
+    One function serves both passes, so Numba compiles it once.
+    """
+    n_samples = pixels.shape[1]
     n_pixels, n_times, _ = index.shape
-    counts = np.zeros(n_samples, np.int64)
-    for n in prange(n_samples):
-        total = 0
-        for q in range(n_pixels):
-            value = _intensity(images[n], index, weight, q, 0)
-            cur = np.log(value + eps)
-            ref = cur
-            for s in range(1, n_times):
-                new_value = _intensity(images[n], index, weight, q, s)
-                if new_value != value:  # most of the sensor sees a constant (black) background
-                    value = new_value
-                    cur = np.log(value + eps)
-                d = cur - ref
-                if d >= c_on[n, q]:
-                    k = int(d / c_on[n, q])
-                    total += k
-                    ref += k * c_on[n, q]
-                elif -d >= c_off[n, q]:
-                    k = int(-d / c_off[n, q])
-                    total += k
-                    ref -= k * c_off[n, q]
-        counts[n] = total
-    return counts
-
-
-@njit(cache=True, parallel=True)
-def _fill_crossings(images, index, weight, eps, c_on, c_off, width, step_us, offsets, out_x,
-                    out_y, out_t, out_p):  # pragma: no cover - compiled
-    n_samples = images.shape[0]
-    n_pixels, n_times, _ = index.shape
-    for n in prange(n_samples):
-        e = offsets[n]
-        for q in range(n_pixels):
-            value = _intensity(images[n], index, weight, q, 0)
-            cur = np.log(value + eps)
-            ref = cur
-            for s in range(1, n_times):
-                prev = cur
-                new_value = _intensity(images[n], index, weight, q, s)
-                if new_value != value:
-                    value = new_value
-                    cur = np.log(value + eps)
-                d = cur - ref
-                if d >= c_on[n, q]:
-                    c, sign, pol = c_on[n, q], 1.0, 1
-                elif -d >= c_off[n, q]:
-                    c, sign, pol = c_off[n, q], -1.0, 0
+    cursor = offsets[:n_samples].copy() if fill else np.zeros(n_samples, np.int64)
+    value = np.empty(n_samples)
+    cur = np.empty(n_samples)
+    ref = np.empty(n_samples)
+    for q in range(n_pixels):
+        for m in range(n_samples):
+            v = 0.0
+            for k in range(4):
+                v += weight[q, 0, k] * pixels[index[q, 0, k], m]
+            value[m] = v
+            cur[m] = np.log(v + eps)
+            ref[m] = cur[m]
+        blank = weight[q, 0].sum() == 0.0
+        for s in range(1, n_times):
+            was_blank = blank
+            blank = weight[q, s].sum() == 0.0
+            if blank and was_blank:  # outside the image at both times: no change in any sample
+                continue
+            i0, i1, i2, i3 = index[q, s, 0], index[q, s, 1], index[q, s, 2], index[q, s, 3]
+            w0, w1, w2, w3 = weight[q, s, 0], weight[q, s, 1], weight[q, s, 2], weight[q, s, 3]
+            for m in range(n_samples):
+                prev = cur[m]
+                v = (w0 * pixels[i0, m] + w1 * pixels[i1, m] + w2 * pixels[i2, m]
+                     + w3 * pixels[i3, m])
+                if v != value[m]:  # most pixels see a constant (black) background
+                    value[m] = v
+                    cur[m] = np.log(v + eps)
+                d = cur[m] - ref[m]
+                if d >= c_on[q, m]:
+                    c, sign, pol = c_on[q, m], 1.0, 1
+                elif -d >= c_off[q, m]:
+                    c, sign, pol = c_off[q, m], -1.0, 0
                 else:
                     continue
                 k = int(sign * d / c)
-                for j in range(1, k + 1):  # crossing of level ref + sign*j*c, linear in time
-                    frac = 1.0 if cur == prev else (ref + sign * j * c - prev) / (cur - prev)
-                    frac = min(max(frac, 0.0), 1.0)
-                    out_x[e] = q % width
-                    out_y[e] = q // width
-                    out_t[e] = (s - 1 + frac) * step_us
-                    out_p[e] = pol
-                    e += 1
-                ref += sign * k * c
+                if fill:
+                    e = cursor[m]
+                    for j in range(1, k + 1):  # crossing of level ref + sign*j*c, linear in time
+                        frac = 1.0 if cur[m] == prev else (ref[m] + sign * j * c - prev) / (
+                            cur[m] - prev)
+                        frac = min(max(frac, 0.0), 1.0)
+                        out_x[e] = q % width
+                        out_y[e] = q // width
+                        out_t[e] = (s - 1 + frac) * step_us
+                        out_p[e] = pol
+                        e += 1
+                cursor[m] += k
+                ref[m] += sign * k * c
+    return cursor - offsets[:n_samples] if fill else cursor
 
 
 def simulate_saccades(images: np.ndarray, sample_ids: np.ndarray, seed: int = 0,
                       config: SaccadeConfig = SaccadeConfig(),
-                      batch: int = 1024) -> tuple[list[np.ndarray], tuple[int, int, int]]:
+                      batch: int = 2048) -> tuple[list[np.ndarray], tuple[int, int, int]]:
     """Events of square images ``[N, size, size]`` (values in ``[0, 1]``) seen along saccades.
 
     Args:
@@ -212,20 +202,23 @@ def simulate_saccades(images: np.ndarray, sample_ids: np.ndarray, seed: int = 0,
     rngs = [np.random.default_rng([int(seed), int(i)]) for i in sample_ids]
     out = []
     for start in range(0, len(images), batch):
-        chunk = np.ascontiguousarray(images[start:start + batch].reshape(-1, size * size))
+        chunk = images[start:start + batch].reshape(-1, size * size)
+        pixels = np.ascontiguousarray(chunk.T)
         c = config.contrast_threshold
         mismatch = np.stack([r.standard_normal((2, n_pixels)) for r in rngs[start:start + len(chunk)]])
         thresholds = np.maximum(c * (1 + config.threshold_mismatch * mismatch), 0.2 * c)
-        c_on = np.ascontiguousarray(thresholds[:, 0])
-        c_off = np.ascontiguousarray(thresholds[:, 1])
-        eps = float(config.log_eps)
-        counts = _count_crossings(chunk, index, weight, eps, c_on, c_off)
+        c_on = np.ascontiguousarray(thresholds[:, 0].T)  # [H*W, N]
+        c_off = np.ascontiguousarray(thresholds[:, 1].T)
+        eps, step = float(config.log_eps), float(config.step_us)
+        none_i, none_f = np.empty(0, np.int64), np.empty(0, np.float64)
+        counts = _crossings(pixels, index, weight, eps, c_on, c_off, width, step,
+                            np.zeros(len(chunk), np.int64), none_i, none_i, none_f, none_i, False)
         offsets = np.concatenate([[0], np.cumsum(counts)])
         total = int(offsets[-1])
         xs, ys, ps = (np.empty(total, np.int64) for _ in range(3))
         ts = np.empty(total, np.float64)
-        _fill_crossings(chunk, index, weight, eps, c_on, c_off, width, float(config.step_us),
-                        offsets, xs, ys, ts, ps)
+        _crossings(pixels, index, weight, eps, c_on, c_off, width, step, offsets, xs, ys, ts, ps,
+                   True)
         for k in range(len(chunk)):
             lo, hi = offsets[k], offsets[k + 1]
             out.append(_finish(rngs[start + k], xs[lo:hi], ys[lo:hi], ts[lo:hi], ps[lo:hi],

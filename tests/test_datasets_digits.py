@@ -5,6 +5,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.datasets import load_digits
 
 from neuro.datasets import (EVENT_DTYPE, DigitsEvents, DigitsFrames, SaccadeConfig, bin_events,
@@ -164,3 +166,20 @@ def test_digits_frames_dataset_api():
     assert frames.shape == (6, 2, 22, 22) and 0 <= label < 10
     with pytest.raises(ValueError, match="split"):
         DigitsEvents("validation")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 21), st.integers(0, 21), st.integers(0, 99_999),
+                          st.integers(0, 1)), min_size=1, max_size=200),
+       st.sampled_from([1000, 2500, 10_000, 33_333]))
+def test_bin_events_matches_tonic_on_random_events(rows, window):
+    import tonic.transforms as T
+
+    x, y, t, p = (np.array(c) for c in zip(*rows))
+    order = np.argsort(t, kind="stable")
+    events = make_events(x[order], y[order], t[order], p[order])
+    duration = 100_000 // window * window
+    ours = bin_events(events, (22, 22, 2), window, duration)
+    theirs = T.ToFrame(sensor_size=(22, 22, 2), time_window=window, start_time=0,
+                       end_time=duration)(events.copy())
+    np.testing.assert_array_equal(ours, theirs)
