@@ -191,11 +191,12 @@ def test_recurrent_model_on_an_shd_format_file(tmp_path):
 # ---- CLI -----------------------------------------------------------------------------------------
 
 def test_cli_train_and_bad_input(tmp_path, digits_cache, capsys):
-    common = ["--epochs", "1", "--batch-size", "16", "--time-window-us", "30000",
+    common = ["--epochs", "1", "--batch-size", "16", "--time-window-us", "30000", "--loss", "count",
               "--train-samples", "32", "--test-samples", "16", "--model-option", "channels=[4,8]",
               "--cache-dir", digits_cache, "--no-progress", "--device", "cpu"]
     assert main(["train", "--out", str(tmp_path / "run"), *common]) == 0
     assert "final test accuracy" in capsys.readouterr().out
+    assert load_checkpoint(tmp_path / "run")["model_spec"]["readout"] == "spikes"  # CE on counts
     assert main(["train", "--resume", str(tmp_path / "run"), "--lr", "0.5"]) == 2
     assert "lr: 0.003 (checkpoint) != 0.5 (requested)" in capsys.readouterr().err
     assert main(["train", "--dataset", "mnist", "--out", str(tmp_path / "x")]) == 2
