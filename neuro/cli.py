@@ -11,6 +11,8 @@ from typing import Optional, Sequence
 # subcommand -> module defining ``add_arguments(parser)`` and ``run(args) -> int`` (imported lazily)
 SUBCOMMANDS = MappingProxyType({
     "info": "neuro.commands.info",
+    "train": "neuro.commands.train",
+    "demo": "neuro.commands.demo",
 })
 
 

@@ -3,7 +3,8 @@
 from neuro.nn.containers import Sequential, TimeDistributed, detach_states
 from neuro.nn.neurons import (ALIF, IF, LI, LIF, ALIFCell, CubaLI, CubaLICell, CubaLIF, CubaLIFCell,
                               IFCell, LICell, LIFCell, SpikingModule)
+from neuro.nn.recurrent import Recurrent
 
 __all__ = ["ALIF", "IF", "LI", "LIF", "ALIFCell", "CubaLI", "CubaLICell", "CubaLIF", "CubaLIFCell",
-           "IFCell", "LICell", "LIFCell", "Sequential", "SpikingModule", "TimeDistributed",
+           "IFCell", "LICell", "LIFCell", "Recurrent", "Sequential", "SpikingModule", "TimeDistributed",
            "detach_states"]

@@ -1,0 +1,97 @@
+"""The configuration of a training run (stored inside every checkpoint)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Optional
+
+# fields that may change when a run is resumed (where and how it runs, not what it computes)
+RUNTIME_FIELDS = frozenset({"device", "num_workers", "progress", "data_root", "download",
+                            "cache_dir"})
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a training run.
+
+    Data: ``dataset`` (a name of :data:`neuro.datasets.DATASETS`), binning options
+    (``time_window_us``, ``n_time_bins``, ``duration_us``, ``denoise_us``, ``downsample``,
+    ``crop``), ``max_len`` (crop/pad every sample to this many frames), ``train_samples`` /
+    ``test_samples`` (use only the first n, for quick runs), ``data_root``, ``download``,
+    ``cache_dir``.
+    Model: ``model`` (a name of :data:`neuro.train.models.MODELS`), ``model_options`` (its keyword
+    arguments), ``loss`` (``count``, ``max``, ``last``, ``mean``: cross-entropy on spike counts or on
+    the max / last / mean membrane of the LI readout), ``backend``.
+    Optimisation: ``epochs``, ``batch_size``, ``lr``, ``weight_decay``, ``scheduler``
+    (``cosine`` / ``none``), ``grad_clip``, ``seed``.
+    Runtime (may differ on resume): ``device``, ``num_workers``, ``progress``.
+    """
+
+    dataset: str = "digits_events"
+    model: str = "csnn"
+    loss: str = "max"
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+    scheduler: str = "cosine"
+    grad_clip: Optional[float] = None
+    seed: int = 0
+    model_options: dict = field(default_factory=dict)
+    backend: str = "auto"
+    time_window_us: Optional[float] = None
+    n_time_bins: Optional[int] = None
+    duration_us: Optional[float] = None
+    denoise_us: Optional[float] = None
+    downsample: Optional[float] = None
+    crop: Optional[list] = None
+    max_len: Optional[int] = None
+    train_samples: Optional[int] = None
+    test_samples: Optional[int] = None
+    device: str = "auto"
+    num_workers: int = 0
+    progress: bool = True
+    data_root: Optional[str] = None
+    download: bool = False
+    cache_dir: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.scheduler not in ("cosine", "none"):
+            raise ValueError(f"scheduler must be 'cosine' or 'none', got {self.scheduler!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown training options {sorted(unknown)}")
+        return cls(**data)
+
+    def data_options(self) -> dict[str, Any]:
+        """The binning options that are set (passed to :func:`neuro.datasets.load_dataset`)."""
+        names = ("time_window_us", "n_time_bins", "duration_us", "denoise_us", "downsample", "crop")
+        options = {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+        if "crop" in options:
+            options["crop"] = tuple(options["crop"])
+        return options
+
+
+def config_diff(stored: dict[str, Any], requested: dict[str, Any],
+                ignore: frozenset = RUNTIME_FIELDS) -> list[str]:
+    """Human-readable differences ``"lr: 0.001 (checkpoint) != 0.01 (requested)"``."""
+    out = []
+    for key in sorted(set(stored) | set(requested)):
+        if key in ignore:
+            continue
+        a, b = stored.get(key, "<absent>"), requested.get(key, "<absent>")
+        if a != b:
+            out.append(f"{key}: {a!r} (checkpoint) != {b!r} (requested)")
+    return out

@@ -1,0 +1,54 @@
+"""DistributedDataParallel: 2 CPU processes under torchrun (gloo) end with identical weights."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import torch
+
+from neuro.datasets.synthetic import write_shd_like_file
+
+SCRIPT = textwrap.dedent("""
+    import os, sys
+    import torch
+    from neuro.train import TrainConfig, build_model, train
+
+    root, out = sys.argv[1], sys.argv[2]
+    config = TrainConfig(dataset="shd", model="snn", loss="max", epochs=2, batch_size=4, lr=1e-2,
+                         data_root=root, time_window_us=20_000, downsample=0.1,
+                         model_options={"hidden": [16]}, progress=False, device="cpu")
+    torch.manual_seed(0)
+    initial = build_model("snn", input_shape=(70,), n_classes=20, dt=0.02,
+                          hidden=[16]).state_dict()  # train() builds the same with this seed
+    result = train(config, os.path.join(out, "run"))
+    rank = os.environ["RANK"]
+    torch.save({"final": result.model.state_dict(), "initial": initial,
+                "world": os.environ["WORLD_SIZE"]}, os.path.join(out, f"rank{rank}.pt"))
+""")
+
+
+def test_two_gloo_processes_end_with_identical_weights(tmp_path):
+    write_shd_like_file(tmp_path / "data" / "SHD" / "shd_train.h5", n_samples=24, seed=1)
+    write_shd_like_file(tmp_path / "data" / "SHD" / "shd_test.h5", n_samples=8, seed=2)
+    script = tmp_path / "ddp_run.py"
+    script.write_text(SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc_per_node=2", str(script), str(tmp_path / "data"),
+                           str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    assert [r["world"] for r in ranks] == ["2", "2"]
+    final0, final1 = ranks[0]["final"], ranks[1]["final"]
+    for key in final0:
+        assert torch.equal(final0[key], final1[key]), key  # gradients were all-reduced
+    changed = [k for k in final0 if not torch.equal(final0[k], ranks[0]["initial"][k])]
+    assert changed, "training did not update the weights"
+    run = tmp_path / "run"
+    assert (run / "checkpoint.pt").is_file() and (run / "metrics.csv").is_file()
+    assert len((run / "metrics.csv").read_text().splitlines()) == 3  # header + 2 epochs, rank 0 only
+    checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
+    for key in final0:
+        assert torch.equal(checkpoint["model"][key], final0[key])
