@@ -111,7 +111,7 @@ class _Context:
         if self.strict:
             raise NIRError(f"node {node.name!r} ({node.type}): {error}; pass strict=False to "
                            f"{what}")
-        warnings.warn(f"node {node.name!r} ({node.type}): {error}; {what} (strict=False)",
+        warnings.warn(f"node {node.name!r} ({node.type}): {error}; fixed: {what} (strict=False)",
                       NIRFixupWarning, stacklevel=4)
 
 

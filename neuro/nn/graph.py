@@ -326,8 +326,12 @@ class Graph(SpikingModule):
         return out, GraphState(new_nodes, new_carries)
 
     def trace_shapes(self, input_shapes: Optional[Mapping[str, Shape]] = None,
-                     dtype: torch.dtype = torch.float32) -> dict[str, tuple[Shape, Shape]]:
+                     dtype: Optional[torch.dtype] = None) -> dict[str, tuple[Shape, Shape]]:
         """Feature shapes ``{node: (input, output)}`` found by running one zero step."""
+        if dtype is None:  # the layers' own dtype
+            floats = [t.dtype for t in list(self.parameters()) + list(self.buffers())
+                      if t.dtype.is_floating_point]
+            dtype = floats[0] if floats else torch.get_default_dtype()
         shapes = dict(self.input_shapes)
         shapes.update(input_shapes or {})
         missing = [i for i in self.inputs if i not in shapes]
