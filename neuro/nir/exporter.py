@@ -33,6 +33,8 @@ from neuro.nn.recurrent import Recurrent
 
 Shape = tuple[int, ...]
 _SKIP = (nn.Identity, nn.Dropout)
+_EXPORTABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.AvgPool2d, SumPool2d, nn.Flatten, Scale, Threshold,
+               _Neuron, Recurrent, Sequential, Graph, TimeDistributed)
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -136,13 +138,16 @@ class _Builder:
                            "(issue 5)")
         else:
             raise NIRError(f"cannot export layer {name!r} of type {type(m).__name__} to NIR; "
-                           "supported: Linear, Conv1d, Conv2d, AvgPool2d, SumPool2d, Flatten, Scale, "
-                           "Threshold, IF, LIF, CubaLIF, LI, CubaLI, Integrator, Recurrent, "
-                           "Sequential, Graph")
+                           f"supported: {', '.join(t.__name__ for t in _EXPORTABLE)}")
         return self.typed(node, in_shape, out_shape)
 
     def graph(self, g: Graph, input_shapes: dict[str, Shape]) -> Any:
         nir = self.nir
+        for name in g.node_names:  # before running anything: say which layer NIR cannot hold
+            m = g.module(name)
+            if not isinstance(m, _EXPORTABLE) and type(m).__name__ != "FixedDelay":
+                raise NIRError(f"cannot export layer {name!r} of type {type(m).__name__} to NIR; "
+                               f"supported: {', '.join(t.__name__ for t in _EXPORTABLE)}")
         shapes = g.trace_shapes(input_shapes)
         nodes: dict[str, Any] = {}
         edges: list[tuple[str, str]] = list(g.edges)

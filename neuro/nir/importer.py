@@ -133,6 +133,11 @@ def _graph(spec: GraphSpec, dt: float, backend: str, dtype: torch.dtype, strict:
                  node_shapes={n: (spec.nodes[n].in_shape, spec.nodes[n].out_shape) for n in nodes})
 
 
+def _needs_dt(spec: GraphSpec) -> bool:
+    return any(_needs_dt(n.graph) if n.type == "NIRGraph" else n.type in NEURONS + ("Delay",)
+               for n in spec.nodes.values())
+
+
 def _export_dt(spec: GraphSpec) -> Optional[float]:
     import json
 
@@ -169,6 +174,8 @@ def from_nir(source: Source, dt: Optional[float] = None, *, strict: bool = True,
     spec = parse_graph(tree, strict=strict)
     if dt is None:
         dt = _export_dt(spec)
+        if dt is None and not _needs_dt(spec):
+            dt = 1e-3  # no neuron or delay: the time step does not enter the computation
         if dt is None:
             raise ValueError("NIR graphs do not store a time step: pass dt= (seconds; the NIR "
                              "paper's examples use 1e-4)")
