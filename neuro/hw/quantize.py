@@ -77,6 +77,9 @@ def stages(model: nn.Module) -> list[Stage]:
             if layer.model.has_adapt:
                 raise ValueError(f"layer {k} is an ALIF: adaptive thresholds have no Loihi LIF "
                                  "equivalent")
+            if layer.model.spiking and layer.cfg.reset not in ("zero", "subtract"):
+                raise ValueError(f"layer {k}: reset={layer.cfg.reset!r} has no integer equivalent "
+                                 "(use 'zero' or 'subtract')")
             out.append(Stage(str(k), pending, layer))
             pending = []
         elif isinstance(layer, _AFFINE):
@@ -196,9 +199,6 @@ def _layer(name: str, fs: _FloatStage, neuron: _Neuron, clip: float, weight_bits
         reset = neuron.cfg.reset
         if reset == "zero" and np.any(co["vr"] != 0):
             raise ValueError(f"stage {name!r}: a zero reset to v_reset != 0 has no Loihi equivalent")
-        if reset not in ("zero", "subtract"):
-            raise ValueError(f"stage {name!r}: reset={reset!r} has no integer equivalent "
-                             "(use 'zero' or 'subtract')")
         th = np.clip(np.round(co["th"] * scale / 2.0 ** spec.threshold_shift),
                      *spec.threshold_range).astype(np.int64)
     else:
