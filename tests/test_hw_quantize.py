@@ -115,8 +115,9 @@ def test_conv_network_and_readout_quantization(digits):
     with pytest.warns(RuntimeWarning, match="constant input current of a CubaLIF"):
         network = quantize(net, x, weight_bits=8)
     res = emulate(network, x, record_v=True)
-    floats, spiking = float_outputs(net, x)
-    assert not spiking and network.layers[-1].reset == "none"
+    run = float_outputs(net, x)
+    floats = run.outputs
+    assert not run.spiking and network.layers[-1].reset == "none"
     assert res.counts[:, 0].sum() > 100
     mismatch = np.mean(res.spikes[0] != floats[0])
     assert mismatch < 0.02  # first layer: 8-bit weights, exact input

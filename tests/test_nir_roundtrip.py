@@ -10,7 +10,6 @@ in float64, which checks the discretisation of ``neuro.nir.discretization``. ``D
 
 import copy
 import json
-import warnings
 
 import numpy as np
 import pytest

@@ -3,7 +3,8 @@
 ``quantize_and_compare(model, calibration, test_spikes, test_labels)`` quantises ``model``
 (:func:`neuro.hw.quantize.quantize`), runs the float model and the bit-exact emulator on the same
 test spikes and reports both accuracies, how often their decisions agree, spikes and synaptic
-operations per inference (the emulator counts them event by event) and overflow events; ``plot``
+operations per inference (the emulator counts them event by event) and overflow events; decisions
+follow :func:`neuro.hw.quantize.readout` (argmax of the output spike counts); ``plot``
 draws the per-layer spike counts of both.
 """
 
@@ -56,11 +57,12 @@ def compare(model: nn.Module, network: IntegerNetwork, spikes: torch.Tensor,
     labels = np.asarray(labels).reshape(-1)
     if spikes.shape[1] != labels.shape[0]:
         raise ValueError(f"{spikes.shape[1]} samples but {labels.shape[0]} labels")
-    f_outs, spiking = float_outputs(model, spikes)
+    run = float_outputs(model, spikes)
+    f_outs, spiking = run.outputs, run.spiking
     res = emulate(network, spikes, backend, record_v=not spiking)
     i_out = res.spikes[-1] if spiking else res.v[-1]
     f_dec = readout(f_outs[-1], spiking)
-    i_dec = readout(i_out, spiking, None if spiking else network.layers[-1].scale)
+    i_dec = readout(i_out, spiking, network.layers[-1].scale)
     n = labels.shape[0]
     f_spk = [float(o.sum() / n) for o in f_outs] if spiking else \
         [float(o.sum() / n) for o in f_outs[:-1]] + [0.0]

@@ -49,7 +49,6 @@ import torch
 
 from neuro import surrogate as surrogates
 from neuro.functional import lif as F
-from neuro.kernels import lif_math
 from neuro.nir._deps import NIRError, NIRExportWarning
 from neuro.nn import neurons as N
 from neuro.nn.layers import Integrator

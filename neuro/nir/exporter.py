@@ -27,7 +27,7 @@ from neuro.nir._deps import NIRError, require_nir
 from neuro.nir.hdf5 import PathLike, atomic_write
 from neuro.nn.containers import Sequential, TimeDistributed
 from neuro.nn.graph import Graph
-from neuro.nn.layers import Integrator, Scale, SumPool2d, Threshold
+from neuro.nn.layers import Scale, SumPool2d, Threshold
 from neuro.nn.neurons import _Neuron
 from neuro.nn.recurrent import Recurrent
 

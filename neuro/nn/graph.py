@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from typing import Any, Mapping, NamedTuple, Optional, Sequence, Union
+from typing import Mapping, NamedTuple, Optional, Sequence, Union
 
 import torch
 from torch import nn
