@@ -134,9 +134,8 @@ def _inv(one_minus: np.ndarray, what: str, name: str) -> np.ndarray:
     return one_minus
 
 
-def neuron_fields(module: N._Neuron, features: Shape, dt: float, name: str,
-                  strict: bool) -> tuple[str, dict[str, np.ndarray], dict]:
-    """``(nir type, fields, metadata)`` of a neuro neuron for NIR's Euler step at ``dt``."""
+def check_exportable(module: N._Neuron, name: str, strict: bool) -> None:
+    """Raise (or, with ``strict=False``, warn) for neuron semantics NIR cannot express."""
     model = module.model
     if model.has_adapt:
         raise NIRError(f"layer {name!r} is an ALIF (adaptive threshold), which NIR 1.0 cannot "
@@ -156,7 +155,15 @@ def neuron_fields(module: N._Neuron, features: Shape, dt: float, name: str,
                                "tools will simulate it differently; neuro re-imports it exactly "
                                "from the node metadata)")
             warnings.warn(text + "; exported as the nearest NIR node, exact semantics kept in "
-                          "metadata['neuro'] only", NIRExportWarning, stacklevel=3)
+                          "metadata['neuro'] only", NIRExportWarning, stacklevel=4)
+
+
+def neuron_fields(module: N._Neuron, features: Shape, dt: float, name: str) -> tuple[
+        str, dict[str, np.ndarray], dict]:
+    """``(nir type, fields, metadata)`` of a neuro neuron for NIR's Euler step at ``dt``
+    (call :func:`check_exportable` first)."""
+    model = module.model
+    kind = "I" if isinstance(module, Integrator) else model.name
     co = discrete_coefficients(module, features)
     p = module.parameters_physical
     full = lambda v: np.broadcast_to(  # noqa: E731

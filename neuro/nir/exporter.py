@@ -129,7 +129,7 @@ class _Builder:
         elif isinstance(m, Threshold):
             node = nir.Threshold(np.broadcast_to(_np(m.threshold), in_shape).copy())
         elif isinstance(m, _Neuron):
-            kind, fields, meta = D.neuron_fields(m, in_shape, self.dt, name, self.strict)
+            kind, fields, meta = D.neuron_fields(m, in_shape, self.dt, name)
             node = getattr(nir, kind)(**fields)
             node.metadata = meta
         elif type(m).__name__ == "FixedDelay":
@@ -148,6 +148,8 @@ class _Builder:
             if not isinstance(m, _EXPORTABLE) and type(m).__name__ != "FixedDelay":
                 raise NIRError(f"cannot export layer {name!r} of type {type(m).__name__} to NIR; "
                                f"supported: {', '.join(t.__name__ for t in _EXPORTABLE)}")
+            for sub_name, neuron in _neurons(m, name):
+                D.check_exportable(neuron, sub_name, self.strict)
         shapes = g.trace_shapes(input_shapes)
         nodes: dict[str, Any] = {}
         edges: list[tuple[str, str]] = list(g.edges)
@@ -174,6 +176,15 @@ class _Builder:
     def recurrent(self, m: Recurrent, name: str, shape: Shape) -> dict[str, Any]:
         return {f"{name}.neuron": self.layer(m.neuron, f"{name}.neuron", shape, shape),
                 f"{name}.w_rec": self.layer(m.recurrent, f"{name}.w_rec", shape, shape)}
+
+
+def _neurons(m: nn.Module, name: str) -> list:
+    """The neurons of layer ``m`` with the node names they get (nested graphs are checked later)."""
+    if isinstance(m, _Neuron):
+        return [(name, m)]
+    if isinstance(m, Recurrent):
+        return [(f"{name}.neuron", m.neuron)]
+    return []
 
 
 def _expand_recurrent(edges: list[tuple[str, str]], name: str) -> list[tuple[str, str]]:
