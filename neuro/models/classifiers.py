@@ -21,7 +21,7 @@ from typing import Sequence
 
 from torch import nn
 
-from neuro.nn import LI, LIF, CubaLIF, CubaLIFCell, LIFCell, Recurrent, Sequential
+from neuro.nn import LI, LIF, CubaLIF, Recurrent, Sequential
 
 READOUTS = ("membrane", "spikes")
 
@@ -69,13 +69,14 @@ def dense_snn(input_shape: Sequence[int], n_classes: int, *, dt: float,
     if neuron == "cuba_lif":
         common["tau_syn"] = tau_syn
     for size in hidden:
+        layers.append(nn.Linear(n_in, size))
+        cell = (CubaLIF(**common, backend=backend) if neuron == "cuba_lif"
+                else LIF(**common, backend=backend))
         if recurrent:
-            cell = CubaLIFCell(**common) if neuron == "cuba_lif" else LIFCell(**common)
-            layers.append(Recurrent(n_in, size, cell))
-        else:
-            layers.append(nn.Linear(n_in, size))
-            layers.append(CubaLIF(**common, backend=backend) if neuron == "cuba_lif"
-                          else LIF(**common, backend=backend))
+            w_rec = nn.Linear(size, size, bias=False)
+            nn.init.orthogonal_(w_rec.weight, gain=0.5)
+            cell = Recurrent(cell, w_rec)
+        layers.append(cell)
         n_in = size
     layers += [nn.Linear(n_in, n_classes), _readout(n_classes, readout, dt, tau_out, backend)]
     return Sequential(*layers)

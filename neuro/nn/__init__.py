@@ -1,10 +1,13 @@
 """Modules owning parameters; every module follows ``forward(x, state=None) -> (out, state)``."""
 
 from neuro.nn.containers import Sequential, TimeDistributed, detach_states
+from neuro.nn.graph import Graph, GraphState
+from neuro.nn.layers import Integrator, IntegratorState, Scale, SumPool2d, Threshold
 from neuro.nn.neurons import (ALIF, IF, LI, LIF, ALIFCell, CubaLI, CubaLICell, CubaLIF, CubaLIFCell,
                               IFCell, LICell, LIFCell, SpikingModule)
-from neuro.nn.recurrent import Recurrent
+from neuro.nn.recurrent import Recurrent, RecurrentState
 
 __all__ = ["ALIF", "IF", "LI", "LIF", "ALIFCell", "CubaLI", "CubaLICell", "CubaLIF", "CubaLIFCell",
-           "IFCell", "LICell", "LIFCell", "Recurrent", "Sequential", "SpikingModule", "TimeDistributed",
-           "detach_states"]
+           "IFCell", "LICell", "LIFCell", "Sequential", "SpikingModule", "TimeDistributed",
+           "detach_states", "Graph", "GraphState", "Integrator", "IntegratorState", "Scale",
+           "SumPool2d", "Threshold", "Recurrent", "RecurrentState"]

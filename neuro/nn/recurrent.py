@@ -1,56 +1,104 @@
-r"""A recurrently connected spiking layer over a one-step neuron cell.
+r"""Recurrent neuron layers and the one-step execution shared with graph cycles.
+
+``Recurrent(neuron, recurrent)`` feeds a neuron layer its own output of the previous step through a
+stateless layer (usually ``nn.Linear(N, N)``):
 
 .. math::
+    x'_t = x_t + W s_{t-1} + b, \qquad (s_t, \text{state}_t) = \text{neuron}(x'_t, \text{state}_{t-1})
 
-    I_t = W_{in} x_t + b + W_{rec} s_{t-1}, \qquad (s_t, \text{state}_t) = \text{cell}(I_t, \text{state}_{t-1})
+with :math:`s_{-1} = 0`, so the first step receives :math:`W\cdot 0 + b = b` (snnTorch's
+``RLeaky``/``RSynaptic`` convention). This is NIR's one-step semantics of a cycle
+``neuron -> w_rec -> neuron``: the recurrent edge carries the value of the previous step, and before
+the first step a stateless source outputs what it computes from a zero input.
 
-with :math:`s_0 = 0`. The feed-forward part :math:`W_{in} x_t` is one matmul over the whole sequence;
-the recurrence runs step by step on the cell (``LIFCell``, ``CubaLIFCell``, ``ALIFCell``...), so
-its neuron dynamics are exactly those of :mod:`neuro.functional.lif`.
+Time has to be stepped (the input of step ``t`` depends on step ``t - 1``), so the neuron runs its
+one-step form (:func:`neuro.functional.neuron_step`), which performs exactly the operations of the
+fused scan kernels: a ``Recurrent`` layer and a NIR graph of the same cycle give identical spikes.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, NamedTuple, Optional
 
 import torch
 from torch import nn
 
-from neuro.nn.neurons import SpikingModule
+from neuro.functional import lif as F
+from neuro.nn.containers import TimeDistributed
+from neuro.nn.neurons import SpikingModule, _Neuron
+
+
+def step_module(module: nn.Module, x_t: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+    """Advance any neuro layer by one step on ``x_t: [B, ...]``; returns ``(out_t, state)``.
+
+    Neurons use their one-step form, stateless layers (plain or wrapped in ``TimeDistributed``) are
+    applied directly, and other state-protocol modules (graphs, recurrent layers) run a length-1
+    sequence.
+    """
+    if isinstance(module, _Neuron):
+        return F.neuron_step(module.model, x_t, state, module.parameters_physical, module.cfg)
+    if isinstance(module, TimeDistributed):
+        return module.layer(x_t), None
+    if isinstance(module, SpikingModule):
+        out, new_state = module(x_t.unsqueeze(0), state)
+        return out.squeeze(0), new_state
+    return module(x_t), None
+
+
+def rest_output(module: nn.Module, like: torch.Tensor) -> torch.Tensor:
+    """What a stateful node outputs before the first step, for inputs shaped like ``like``.
+
+    Spiking neurons have not fired (zeros); non-spiking ones (LI, CubaLI, Integrator) output their
+    resting membrane ``v_leak``.
+    """
+    if isinstance(module, _Neuron) and not module.model.spiking:
+        return module.initial_state(like).v
+    return torch.zeros_like(like)
+
+
+class RecurrentState(NamedTuple):
+    """State of :class:`Recurrent`: the neuron's state and its last output ``s``."""
+
+    neuron: Any
+    s: torch.Tensor
+
+    def detach(self) -> "RecurrentState":
+        return RecurrentState(self.neuron.detach(), self.s.detach())
 
 
 class Recurrent(SpikingModule):
-    """``[T, B, in_features] -> [T, B, out_features]`` spikes with all-to-all recurrent weights.
+    """A neuron layer with recurrent connections ``x_t + recurrent(s_{t-1})`` (see module docstring).
 
     Args:
-        in_features: input size. out_features: number of neurons.
-        cell: a one-step neuron module (e.g. ``LIFCell()``), applied to ``[B, out_features]``.
-        bias: learn a bias on the input current.
+        neuron: a neuro neuron module (``LIF``, ``CubaLIF``, ``IF``, ...), sequence form.
+        recurrent: a stateless layer mapping the neuron's output back to its input shape, e.g.
+            ``nn.Linear(N, N)``.
 
-    The state is ``(cell_state, last_spikes)``; ``None`` starts from rest.
+    ``forward(x[T, B, N], state=None) -> (spikes[T, B, N], RecurrentState)``.
     """
 
-    spiking = True
-
-    def __init__(self, in_features: int, out_features: int, cell: nn.Module,
-                 bias: bool = True) -> None:
+    def __init__(self, neuron: _Neuron, recurrent: nn.Module) -> None:
         super().__init__()
-        if not getattr(cell, "single_step", False):
-            raise TypeError(f"cell must be a one-step neuron module such as LIFCell, got "
-                            f"{type(cell).__name__}")
-        self.input = nn.Linear(in_features, out_features, bias=bias)
-        self.recurrent = nn.Linear(out_features, out_features, bias=False)
-        nn.init.orthogonal_(self.recurrent.weight, gain=0.5)
-        self.cell = cell
+        if not isinstance(neuron, _Neuron):
+            raise TypeError(f"neuron must be a neuro neuron module (LIF, CubaLIF, ...), got "
+                            f"{type(neuron).__name__}")
+        if isinstance(recurrent, SpikingModule) and not isinstance(recurrent, TimeDistributed):
+            raise TypeError("recurrent must be a stateless layer such as nn.Linear, got "
+                            f"{type(recurrent).__name__}")
+        self.neuron = neuron
+        self.recurrent = recurrent.layer if isinstance(recurrent, TimeDistributed) else recurrent
 
-    def forward(self, x: torch.Tensor, state: Optional[tuple] = None):
-        if x.dim() != 3 or x.shape[-1] != self.input.in_features:
-            raise ValueError(f"Recurrent expects [T, B, {self.input.in_features}], "
-                             f"got shape {tuple(x.shape)}")
-        current = self.input(x)
-        cell_state, s = (None, torch.zeros_like(current[0])) if state is None else state
-        out = []
-        for i_t in current.unbind(0):  # unbind, not x[t]: keeps backward O(T)
-            s, cell_state = self.cell(i_t + self.recurrent(s), cell_state)
-            out.append(s)
-        return torch.stack(out), (cell_state, s)
+    def forward(self, x: torch.Tensor, state: Optional[RecurrentState] = None):
+        if x.dim() < 2:
+            raise ValueError(f"Recurrent expects [T, B, ...], got shape {tuple(x.shape)}")
+        if state is None:
+            neuron_state, s = None, rest_output(self.neuron, x[0])
+        elif isinstance(state, RecurrentState):
+            neuron_state, s = state
+        else:
+            raise TypeError(f"state must be a RecurrentState or None, got {type(state).__name__}")
+        outputs = []
+        for x_t in x.unbind(0):
+            s, neuron_state = step_module(self.neuron, x_t + self.recurrent(s), neuron_state)
+            outputs.append(s)
+        return torch.stack(outputs), RecurrentState(neuron_state, s)

@@ -1,0 +1,136 @@
+r"""Small layers that NIR graphs need besides the LIF family: ``Scale``, ``Threshold``, ``SumPool2d``
+and the ``Integrator`` (NIR ``I``).
+
+* ``Scale``     — :math:`y_t = s \odot x_t` (NIR ``Scale``), per-feature or scalar ``s``.
+* ``Threshold`` — :math:`y_t = H(x_t - \vartheta)` with ``>`` (NIR ``Threshold``) and a surrogate
+  derivative for training.
+* ``SumPool2d`` — sum (not mean) over each pooling window (NIR ``SumPool2d``), zero padding.
+* ``Integrator``— :math:`v_t = v_{t-1} + r x_t`, output :math:`v_t` (NIR ``I``:
+  :math:`\dot v = R I`, forward Euler with :math:`r = R\,dt`). It is the engine's LIF-family
+  recurrence with no leak and no spike, so it runs on the same fused kernels.
+
+``Scale``, ``Threshold`` and ``SumPool2d`` are stateless ``nn.Module``\ s acting on any leading
+shape; inside :class:`neuro.nn.Sequential` they are applied to all time steps at once.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence, Union
+
+import torch
+import torch.nn.functional as TF
+from torch import nn
+
+from neuro.functional import lif as F
+from neuro.nn.neurons import _Neuron
+from neuro.surrogate import Surrogate, get_surrogate, spike
+
+Number = Union[float, torch.Tensor]
+
+
+def _pair(value: Union[int, Sequence[int]], name: str) -> tuple[int, int]:
+    if isinstance(value, int):
+        return (value, value)
+    pair = tuple(int(v) for v in value)
+    if len(pair) != 2:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return pair  # type: ignore[return-value]
+
+
+class Scale(nn.Module):
+    """Elementwise scaling ``y = x * scale`` (NIR ``Scale``); ``scale`` broadcasts to the features."""
+
+    def __init__(self, scale: Number, learnable: bool = False) -> None:
+        super().__init__()
+        tensor = torch.as_tensor(scale, dtype=torch.get_default_dtype()).clone()
+        if learnable:
+            self.scale = nn.Parameter(tensor)
+        else:
+            self.register_buffer("scale", tensor)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale.to(x.dtype)
+
+    def extra_repr(self) -> str:
+        s = self.scale
+        return f"scale=<{tuple(s.shape)}>" if s.numel() > 1 else f"scale={float(s):g}"
+
+
+class Threshold(nn.Module):
+    """Heaviside ``y = H(x - threshold)`` with ``>`` (NIR ``Threshold``) and a surrogate gradient."""
+
+    def __init__(self, threshold: Number = 1.0, surrogate: Union[Surrogate, str] = "atan") -> None:
+        super().__init__()
+        self.register_buffer("threshold", torch.as_tensor(threshold, dtype=torch.get_default_dtype())
+                             .clone())
+        self.surrogate = get_surrogate(surrogate)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        theta = self.threshold.to(x.dtype).expand_as(x)
+        return spike(x, theta, self.surrogate, ge=False)
+
+    def extra_repr(self) -> str:
+        t = self.threshold
+        return f"threshold=<{tuple(t.shape)}>" if t.numel() > 1 else f"threshold={float(t):g}"
+
+
+class SumPool2d(nn.Module):
+    """Sum over ``kernel_size`` windows of ``[N, C, H, W]`` (NIR ``SumPool2d``); zero padding."""
+
+    def __init__(self, kernel_size: Union[int, Sequence[int]], stride: Union[int, Sequence[int], None] = None,
+                 padding: Union[int, Sequence[int]] = 0) -> None:
+        super().__init__()
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = _pair(stride, "stride") if stride is not None else self.kernel_size
+        self.padding = _pair(padding, "padding")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4:
+            raise ValueError(f"SumPool2d expects [N, C, H, W] (time folded into N), got shape "
+                             f"{tuple(x.shape)}")
+        # divisor 1: the average pool's window sum, exactly (padding counts as zeros)
+        return TF.avg_pool2d(x, self.kernel_size, self.stride, self.padding, divisor_override=1)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class IntegratorState(NamedTuple):
+    """State of :class:`Integrator`: the integrated value ``v``."""
+
+    v: torch.Tensor
+    detach = F._detach
+    to = F._to
+    last = F._last
+
+
+#: the engine's recurrence with no leak (beta = 1), no synaptic current and no spike
+INTEGRATOR = F.NeuronModel("I", has_syn=False, has_adapt=False, spiking=False, leaky=False,
+                           state_type=IntegratorState)
+
+
+class Integrator(_Neuron):
+    r"""Perfect integrator (NIR ``I``): :math:`v_t = v_{t-1} + r x_t`; the output is :math:`v_t`.
+
+    NIR writes :math:`\dot v = R I`; forward Euler with step ``dt`` gives :math:`r = R\,dt`.
+    Runs on the LIF-family kernels (``backend="auto"|"torch"|"numba"|"cuda"``).
+    """
+
+    model = INTEGRATOR
+
+    def __init__(self, shape: Union[int, Sequence[int]] = (), r: Number = 1.0, dt: float = 1e-3,
+                 record_states: bool = False, backend: str = "auto") -> None:
+        super().__init__(shape, dt=dt, v_th=0.0, v_reset=0.0, v_leak=0.0, r=r, integration="euler",
+                         decay_input=False, reset="none", threshold_op=">", detach_reset=False,
+                         surrogate="atan", learn_tau=False, learn_threshold=False,
+                         record_states=record_states, backend=backend)
+
+    def _names(self) -> tuple[str, ...]:
+        return ("v_th", "v_reset", "v_leak", "r")
+
+    def extra_repr(self) -> str:
+        r = self._value("r")
+        text = f"r=<{tuple(r.shape)}>" if isinstance(r, torch.Tensor) and r.numel() > 1 else \
+            f"r={float(r):g}"
+        return (f"shape={self.shape}, " if self.shape else "") + f"{text}, dt={self.dt:g}, " \
+            f"backend={self.backend!r}"
