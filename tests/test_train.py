@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from neuro.cli import main
-from neuro.nn import LIF, LIFCell, Recurrent, Sequential
+from neuro.nn import LIF, Recurrent, Sequential
 from neuro.train import (ConfigMismatch, TrainConfig, TrainingDiverged, build_model,
                          classification_loss, load_checkpoint, load_model, readout_logits, train)
 from neuro.train import trainer as trainer_module
@@ -74,11 +74,12 @@ def test_spiking_readout_and_bad_names():
 
 def test_recurrent_layer_without_feedback_equals_the_fused_scan():
     torch.manual_seed(1)
-    rec = Recurrent(12, 7, LIFCell(tau_mem=10e-3, integration="exact"))
+    w_in, w_rec = torch.nn.Linear(12, 7), torch.nn.Linear(7, 7, bias=False)
+    rec = Sequential(w_in, Recurrent(LIF(tau_mem=10e-3, integration="exact"), w_rec))
     with torch.no_grad():
-        rec.recurrent.weight.zero_()
+        w_rec.weight.zero_()
     ff = Sequential(torch.nn.Linear(12, 7), LIF(tau_mem=10e-3, integration="exact"))
-    ff[0].layer.load_state_dict(rec.input.state_dict())
+    ff[0].layer.load_state_dict(w_in.state_dict())
     x = torch.rand(9, 3, 12) * 2
     out_rec, _ = rec(x)
     out_ff, _ = ff(x)
@@ -86,9 +87,9 @@ def test_recurrent_layer_without_feedback_equals_the_fused_scan():
     assert out_rec.sum() > 0
     (out_rec.sum()).backward()
     (out_ff.sum()).backward()
-    torch.testing.assert_close(rec.input.weight.grad, ff[0].layer.weight.grad, rtol=1e-5, atol=1e-6)
-    with pytest.raises(TypeError, match="one-step"):
-        Recurrent(3, 3, LIF())
+    torch.testing.assert_close(w_in.weight.grad, ff[0].layer.weight.grad, rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="neuron must be a neuro neuron module"):
+        Recurrent(torch.nn.Linear(3, 3), torch.nn.Linear(3, 3))
 
 
 # ---- the training loop -------------------------------------------------------------------------
