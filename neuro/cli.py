@@ -14,6 +14,7 @@ SUBCOMMANDS = MappingProxyType({
     "train": "neuro.commands.train",
     "demo": "neuro.commands.demo",
     "inspect": "neuro.commands.inspect",
+    "export": "neuro.commands.export",
 })
 
 

@@ -138,3 +138,30 @@ def test_graph_rejects_bad_structure():
     g = Graph({"l": lin}, [("in", "l"), ("l", "out")], ["in"], ["out"], input_shapes={"in": (2,)})
     with pytest.raises(ValueError, match="expects feature shape"):
         g(torch.zeros(3, 1, 5))
+
+
+def test_fold_batch_norm_matches_eval_mode():
+    import torch
+    from torch import nn
+
+    from neuro.nn import LIF, Sequential
+    from neuro.nn.fold import fold_batch_norm
+
+    torch.manual_seed(3)
+    net = Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), LIF(), nn.Flatten(),
+                     nn.Linear(4 * 5 * 5, 3, bias=False), nn.BatchNorm1d(3))
+    with torch.no_grad():  # non-trivial running statistics and affine parameters
+        for bn in (net[1].layer, net[5].layer):
+            bn.running_mean.uniform_(-0.5, 0.5)
+            bn.running_var.uniform_(0.5, 2.0)
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(-0.2, 0.2)
+    net.eval()
+    folded = fold_batch_norm(net)
+    assert len(folded) == 4 and not any(isinstance(m.layer, nn.BatchNorm2d) for m in folded.layers
+                                        if hasattr(m, "layer"))
+    x = torch.rand(6, 2, 2, 5, 5)
+    torch.testing.assert_close(folded(x)[0], net(x)[0], rtol=1e-5, atol=1e-5)
+    assert fold_batch_norm(folded) is folded
+    with __import__("pytest").raises(ValueError, match="must follow a Linear or Conv"):
+        fold_batch_norm(Sequential(nn.BatchNorm1d(3), nn.Linear(3, 3)))

@@ -49,6 +49,7 @@ from neuro.functional import lif as F
 from neuro.hw.emulator import emulate
 from neuro.hw.network import FORMATS, IntegerLayer, IntegerNetwork
 from neuro.nir.discretization import discrete_coefficients
+from neuro.nn.fold import fold_batch_norm
 from neuro.nn.containers import Sequential, TimeDistributed
 from neuro.nn.layers import Scale, SumPool2d
 from neuro.nn.neurons import _Neuron
@@ -70,6 +71,7 @@ def stages(model: nn.Module) -> list[Stage]:
     """Split a ``Sequential`` into stages; clear errors for layers the emulator cannot run."""
     if not isinstance(model, Sequential):
         raise TypeError(f"quantisation takes a neuro.nn.Sequential, got {type(model).__name__}")
+    model = fold_batch_norm(model.eval())  # inference-time BatchNorm becomes part of the weights
     out, pending = [], []
     for k, layer in enumerate(model.layers):
         layer = layer.layer if isinstance(layer, TimeDistributed) else layer

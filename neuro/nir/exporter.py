@@ -26,6 +26,7 @@ from neuro.nir import discretization as D
 from neuro.nir._deps import NIRError, require_nir
 from neuro.nir.hdf5 import PathLike, atomic_write
 from neuro.nn.containers import Sequential, TimeDistributed
+from neuro.nn.fold import fold_batch_norm
 from neuro.nn.graph import Graph
 from neuro.nn.layers import Scale, SumPool2d, Threshold
 from neuro.nn.neurons import _Neuron
@@ -220,7 +221,7 @@ def to_nir(model: nn.Module, dt: Optional[float] = None, *,
         dt = dts.pop() if dts else 1e-3
     if not (isinstance(dt, (int, float)) and np.isfinite(dt) and dt > 0):
         raise ValueError(f"dt must be a positive number of seconds, got {dt!r}")
-    graph = _as_graph(model)
+    graph = _as_graph(model)  # names and input shapes (BatchNorm is folded before building)
     if isinstance(input_shape, dict):
         shapes = {k: tuple(v) for k, v in input_shape.items()}
     elif input_shape is not None:
@@ -232,7 +233,7 @@ def to_nir(model: nn.Module, dt: Optional[float] = None, *,
     was_training = model.training
     model.eval()
     try:
-        return _Builder(nir, float(dt), strict).graph(graph, shapes)
+        return _Builder(nir, float(dt), strict).graph(_as_graph(fold_batch_norm(model)), shapes)
     finally:
         model.train(was_training)
 
