@@ -68,6 +68,25 @@ class Compiled:
     inj_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @property
+    def hetero(self) -> bool:
+        """True when some population has per-neuron parameters (else one column per population)."""
+        for lo, hi, _, _ in self.pops:
+            for table in (self.prm, self.ch_alpha, self.ch_kappa, self.bias[None], self.ref_steps[None]):
+                block = table[:, lo:hi]
+                if (block != block[:, :1]).any():
+                    return True
+        return False
+
+    def cpu_tables(self) -> tuple:
+        """``(hetero, prm, ref_steps, bias, ch_alpha, ch_kappa)`` in the CPU kernel's layout."""
+        if self.hetero:
+            return True, self.prm, self.ref_steps, self.bias, self.ch_alpha, self.ch_kappa
+        lo = self.pops[:, 0]
+        take = lambda a: np.ascontiguousarray(a[..., lo])  # noqa: E731
+        return (False, take(self.prm), take(self.ref_steps), take(self.bias), take(self.ch_alpha),
+                take(self.ch_kappa))
+
+    @property
     def mask(self) -> int:
         return self.D - 1
 

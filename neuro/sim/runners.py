@@ -37,7 +37,8 @@ class NumbaRunner:
         from neuro.kernels import sim_cpu
 
         self.net = net
-        self.kernel = sim_cpu.run_kernel(net.has_syn, net.has_adapt, net.C)
+        hetero, *self.tables = net.cpu_tables()
+        self.kernel = sim_cpu.run_kernel(net.has_syn, net.has_adapt, net.C, hetero)
         self.consts = np.array([0, 1], dtype=net.dtype)
         self.spk_t = np.zeros(max(1 << 16, 4 * net.n_rec), np.int32)
         self.spk_i = np.zeros_like(self.spk_t)
@@ -64,11 +65,11 @@ class NumbaRunner:
         if self.spk_t.shape[0] < need:
             self.spk_t = np.zeros(2 * need, np.int32)
             self.spk_i = np.zeros_like(self.spk_t)
+        prm, ref_steps, bias, ch_alpha, ch_kappa = self.tables
         t, n_spk = t0, 0
         while t < t1:
             t, n_spk = self.kernel(
-                t, t1, net.seed, self.consts, net.prm, net.pops, net.ref_steps, net.bias, net.ch_alpha,
-                net.ch_kappa, net.inj, net.inj_idx, net.poisson_prob, net.gen_ptr, net.gen_idx,
+                t, t1, net.seed, self.consts, prm, net.pops, ref_steps, bias, ch_alpha, ch_kappa, net.inj, net.inj_idx, net.poisson_prob, net.gen_ptr, net.gen_idx,
                 net.row_ptr, net.col, net.weight, net.delay, net.mask, self.i, self.v, self.a, self.g,
                 self.refc, self.buf, self.spiked, net.rec_flag, self.spk_t, self.spk_i, n_spk,
                 net.n_rec, counts[t - t0:], net.mon_idx, net.mon_var, net.mon_every, mon_out, first)
