@@ -1,0 +1,107 @@
+"""B4: the CUBA network, simulation-only wall time for 1 s of biological time, neuro vs peers.
+
+Side by side on one machine: neuro (Numba CPU kernel, float32 and float64, one thread: the loop
+is serial), Brian2 (cython runtime and C++ standalone, one thread) and NEST 3 (``iaf_psc_exp``, one
+thread). Sizes: 4000 neurons (Brian2's example) and larger networks at the same expected in-degree
+(``p = 80 / n``). Build and compile times are excluded everywhere (neuro: one warm-up step first;
+Brian2: the code objects are compiled before timing, standalone reports its main-loop time; NEST:
+``Prepare`` before timing). Medians over ``--repeats`` runs, the minimum in parentheses; ratios
+are peer time / neuro float32 time (> 1: neuro is faster).
+
+With ``--cuda`` (a GPU, numba-cuda) neuro's CUDA backend is timed at ``--cuda-sizes`` (default
+4000, 64000, 256000) next to the CPU kernel, to find the size where the GPU wins.
+
+    python benchmarks/b4_cuba.py --sizes 4000 16000 --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+import torch
+from peers.common import PEERS, brian2_python, cpu_name, run_json, write_results
+
+from neuro.sim.examples import cuba
+from neuro.sim.stats import isi_cv
+
+
+def time_neuro(n: int, dtype: torch.dtype, repeats: int, backend: str = "numba", device: str = "cpu") -> dict:
+    c = cuba(n=n, p=80.0 / n, dtype=dtype, backend=backend, device=device)
+    c.net.run(c.net.dt, progress=False)  # compile / load the cached kernel, build the network
+    times = []
+    for k in range(repeats):
+        c.net.reset()
+        if device != "cpu":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        c.net.run(1.0, progress=False)
+        if device != "cpu":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+        if k == 0:
+            rate, cv = c.rate.mean_rate(), isi_cv(c.spikes.times, c.spikes.indices)
+    return {"simulator": f"neuro {backend} {str(dtype).replace('torch.', '')}", "n": n, "sim_s": times,
+            "rate_hz": rate, "isi_cv": cv, "synapses": int(c.net.compiled.row_ptr[-1])}
+
+
+def med(row: dict) -> float:
+    return statistics.median(row["sim_s"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[4000, 16000])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--skip", nargs="*", default=[], choices=["cython", "cpp_standalone", "nest"])
+    ap.add_argument("--cuda", action="store_true", help="also time neuro's CUDA backend")
+    ap.add_argument("--cuda-sizes", type=int, nargs="+", default=[4000, 64000, 256000])
+    args = ap.parse_args()
+
+    rows = []
+    exe = brian2_python()
+    for n in args.sizes:
+        rows.append(time_neuro(n, torch.float32, args.repeats))
+        rows.append(time_neuro(n, torch.float64, args.repeats))
+        for target in ("cython", "cpp_standalone"):
+            if target in args.skip:
+                continue
+            if exe is None:
+                print("Brian2 not importable: skipped (see peers/common.py)", file=sys.stderr)
+                continue
+            rows.append(run_json([exe, str(PEERS / "brian2_cuba.py"), "--n", str(n), "--target", target,
+                                  "--repeats", str(args.repeats)]))
+        if "nest" not in args.skip:
+            nest_runs = [run_json([sys.executable, str(PEERS / "nest_cuba.py"), "--n", str(n), "--threads", "1"])
+                         for _ in range(args.repeats)]
+            row = dict(nest_runs[0])
+            row["sim_s"] = [r["sim_s"] for r in nest_runs]
+            rows.append(row)
+        rows.append(time_neuro(n, torch.float32, args.repeats))  # again: the machine is shared
+        for r in rows[-1:]:
+            r["simulator"] += " (rerun)"
+    if args.cuda:
+        for n in args.cuda_sizes:
+            rows.append(time_neuro(n, torch.float32, args.repeats, backend="cuda", device="cuda"))
+            rows.append(time_neuro(n, torch.float32, args.repeats))
+
+    gpu = torch.cuda.get_device_name() if args.cuda and torch.cuda.is_available() else None
+    header = [f"# B4: CUBA, 1 s of biological time, simulation only ({time.strftime('%Y-%m-%d')})", "",
+              f"CPU: {cpu_name()}" + (f"; GPU: {gpu}" if gpu else "") + ". Shared machine: preliminary.",
+              "Median wall time over repeats (min in parentheses); ratio = peer / neuro float32 (same n).", "",
+              "| n | simulator | sim time (s) | ratio | rate (Hz) | ISI CV | synapses |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        base = [x for x in rows if x["n"] == r["n"] and x["simulator"] == "neuro numba float32"]
+        ratio = med(r) / med(base[0]) if base and "neuro" not in r["simulator"] else float("nan")
+        header.append(f"| {r['n']} | {r['simulator']} | {med(r):.4f} ({min(r['sim_s']):.4f}) | "
+                      f"{ratio:.2f} | {r['rate_hz']:.2f} | {r['isi_cv']:.3f} | {r.get('synapses', '')} |")
+    text = "\n".join(header) + "\n"
+    print(text)
+    slug = "".join(ch if ch.isalnum() else "_" for ch in (gpu or cpu_name())).strip("_").lower()
+    write_results(f"b4_cuba_{slug}", {"cpu": cpu_name(), "gpu": gpu, "rows": rows}, text)
+
+
+if __name__ == "__main__":
+    main()
