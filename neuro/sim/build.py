@@ -57,6 +57,8 @@ class Compiled:
     v0: np.ndarray
     i0: np.ndarray
     a0: np.ndarray
+    proj_id: np.ndarray  # projection of every synapse (CSR order)
+    base_weight: np.ndarray  # float64 weights as drawn (before any scaling)
     rec_flag: np.ndarray
     mon_idx: np.ndarray
     mon_var: np.ndarray
@@ -203,8 +205,8 @@ def compile_network(groups: list[Group], projections: list[Projection], monitors
         lo = offsets[g] - N
         poisson_prob[lo:lo + g.n] = prob
 
-    pre_all, col_all, w_all, d_all = [], [], [], []
-    for proj in projections:
+    pre_all, col_all, w_all, d_all, id_all = [], [], [], [], []
+    for k, proj in enumerate(projections):
         syn = proj.synapses(dt, rng_of[proj])
         post_pop = proj.post.group
         c = channel_index[(post_pop, proj.target)]
@@ -212,6 +214,7 @@ def compile_network(groups: list[Group], projections: list[Projection], monitors
         col_all.append(c * N + offsets[post_pop] + syn.post)
         w_all.append(syn.weight)
         d_all.append(syn.delay)
+        id_all.append(np.full(syn.pre.size, k, np.int32))
     pre = np.concatenate(pre_all) if pre_all else np.zeros(0, np.int64)
     order = np.argsort(pre, kind="stable")
     row_ptr = np.zeros(S + 1, np.int64)
@@ -219,6 +222,7 @@ def compile_network(groups: list[Group], projections: list[Projection], monitors
     col = (np.concatenate(col_all) if col_all else np.zeros(0, np.int64))[order]
     weight = (np.concatenate(w_all) if w_all else np.zeros(0))[order]
     delay = (np.concatenate(d_all) if d_all else np.zeros(0, np.int64))[order]
+    proj_id = (np.concatenate(id_all) if id_all else np.zeros(0, np.int32))[order]
     if C * N >= 2 ** 31:
         raise ValueError(f"{C} channels x {N} neurons exceed the int32 synapse target index")
     D = _next_pow2(int(delay.max(initial=0)) + 2)
@@ -254,7 +258,8 @@ def compile_network(groups: list[Group], projections: list[Projection], monitors
         channel_index=channel_index, prm=cast(prm), pops=pops, ref_steps=ref_steps, bias=cast(bias),
         ch_alpha=cast(ch_alpha), ch_kappa=cast(ch_kappa), poisson_prob=poisson_prob,
         row_ptr=row_ptr, col=col.astype(np.int32), weight=cast(weight), delay=delay.astype(np.int32),
-        D=D, v0=cast(v0), i0=cast(i0), a0=cast(a0), rec_flag=rec_flag,
+        D=D, v0=cast(v0), i0=cast(i0), a0=cast(a0), proj_id=proj_id, base_weight=weight.copy(),
+        rec_flag=rec_flag,
         mon_idx=np.concatenate(mon_idx) if mon_idx else np.zeros(0, np.int64),
         mon_var=np.concatenate(mon_var) if mon_var else np.zeros(0, np.int64), mon_every=mon_every)
 

@@ -156,6 +156,34 @@ class Network:
                 m._append(res.mon_steps[keep], res.mon_rows[keep, col:col + width].astype(np.float64))
                 col += width
 
+    def synapses(self, projection: Projection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(pre, post, weight)`` of a projection's synapses: indices in the pre / post groups."""
+        net, k = self.compiled, self._projection_index(projection)
+        sel = net.proj_id == k
+        pre = np.repeat(np.arange(net.S), np.diff(net.row_ptr))[sel] - net.offsets[projection.pre.group]
+        post = net.col[sel].astype(np.int64) % net.N - net.offsets[projection.post.group]
+        return pre, post, net.weight[sel].astype(np.float64)
+
+    def scale_projections(self, projections, factor: float) -> None:
+        """Set the weights of ``projections`` to ``factor`` times their drawn values.
+
+        The state is kept on the CPU kernel; other backends restart from the initial state.
+        """
+        if not (isinstance(factor, (int, float)) and math.isfinite(factor)):
+            raise ValueError(f"factor must be a finite number, got {factor!r}")
+        net = self.compiled
+        for proj in projections:
+            sel = net.proj_id == self._projection_index(proj)
+            net.weight[sel] = (net.base_weight[sel] * factor).astype(net.weight.dtype)
+        if self._runner is not None and self.backend != "numba":
+            self._runner = None  # the other runners copy the weights when they start
+
+    def _projection_index(self, projection: Projection) -> int:
+        for k, p in enumerate(self._projections):
+            if p is projection:
+                return k
+        raise ValueError(f"{projection.name} is not a projection of this network")
+
     def reset(self) -> None:
         """Back to time 0 with the initial state; monitors are cleared, connectivity is kept."""
         if self._runner is not None:

@@ -50,7 +50,7 @@ class NumbaRunner:
         self.g = np.zeros((net.C, net.N), net.dtype)
         self.refc = np.zeros(net.N, np.int32)
         self.buf = np.zeros((net.D, net.C * net.N), net.dtype)
-        self.spiked = np.zeros(net.N, net.dtype)
+        self.spiked = np.zeros(-(-net.N // 8) * 8, np.uint8)  # read as uint64 words
 
     def state(self) -> dict:
         return {"v": self.v, "i": self.i, "a": self.a, "g": self.g, "refractory": self.refc}
