@@ -6,7 +6,9 @@ thread). Sizes: 4000 neurons (Brian2's example) and larger networks at the same 
 (``p = 80 / n``). Build and compile times are excluded everywhere (neuro: one warm-up step first;
 Brian2: the code objects are compiled before timing, standalone reports its main-loop time; NEST:
 ``Prepare`` before timing). Medians over ``--repeats`` runs, the minimum in parentheses; ratios
-are peer time / neuro float32 time (> 1: neuro is faster).
+are peer time / neuro float32 time (> 1: neuro is faster). Against Brian2's C++ standalone, the
+closest competitor, neuro and the compiled standalone binary are also timed alternately
+("interleaved" rows, compared with each other), since a shared machine's load drifts.
 
 With ``--cuda`` (a GPU, numba-cuda) neuro's CUDA backend is timed at ``--cuda-sizes`` (default
 4000, 64000, 256000) next to the CPU kernel, to find the size where the GPU wins.
@@ -17,9 +19,12 @@ With ``--cuda`` (a GPU, numba-cuda) neuro's CUDA backend is timed at ``--cuda-si
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import torch
 from peers.common import PEERS, brian2_python, cpu_name, run_json, write_results
@@ -47,6 +52,32 @@ def time_neuro(n: int, dtype: torch.dtype, repeats: int, backend: str = "numba",
             "rate_hz": rate, "isi_cv": cv, "synapses": int(c.net.compiled.row_ptr[-1])}
 
 
+def standalone_run_time(project_dir: str) -> float:
+    """Run a built Brian2 C++ standalone project's binary once; its own main-loop timer (seconds)."""
+    results = Path(project_dir) / "results"
+    subprocess.run(["./main", "--results_dir", f"{results}/"], cwd=project_dir, check=True,
+                   capture_output=True)
+    return float((results / "last_run_info.txt").read_text().split()[0])
+
+
+def interleaved(n: int, repeats: int, project_dir: str, row: dict) -> tuple[dict, dict]:
+    """neuro float32 and Brian2's standalone binary timed alternately (a shared machine's load
+    then weighs on both alike)."""
+    c = cuba(n=n, p=80.0 / n, dtype=torch.float32)
+    c.net.run(c.net.dt, progress=False)
+    ours, theirs = [], []
+    for _ in range(repeats):
+        c.net.reset()
+        t0 = time.perf_counter()
+        c.net.run(1.0, progress=False)
+        ours.append(time.perf_counter() - t0)
+        theirs.append(standalone_run_time(project_dir))
+    mine = {"simulator": "neuro numba float32 (interleaved)", "n": n, "sim_s": ours,
+            "rate_hz": c.rate.mean_rate(), "isi_cv": isi_cv(c.spikes.times, c.spikes.indices),
+            "synapses": int(c.net.compiled.row_ptr[-1])}
+    return mine, dict(row, simulator=row["simulator"] + " (interleaved)", sim_s=theirs)
+
+
 def med(row: dict) -> float:
     return statistics.median(row["sim_s"])
 
@@ -71,8 +102,12 @@ def main() -> None:
             if exe is None:
                 print("Brian2 not importable: skipped (see peers/common.py)", file=sys.stderr)
                 continue
-            rows.append(run_json([exe, str(PEERS / "brian2_cuba.py"), "--n", str(n), "--target", target,
-                                  "--repeats", str(args.repeats)]))
+            row = run_json([exe, str(PEERS / "brian2_cuba.py"), "--n", str(n), "--target", target,
+                            "--repeats", str(args.repeats)] + (["--keep"] if target == "cpp_standalone" else []))
+            rows.append(row)
+            if target == "cpp_standalone":
+                rows.extend(interleaved(n, args.repeats, row["project_dir"], row))
+                shutil.rmtree(row["project_dir"], ignore_errors=True)
         if "nest" not in args.skip:
             nest_runs = [run_json([sys.executable, str(PEERS / "nest_cuba.py"), "--n", str(n), "--threads", "1"])
                          for _ in range(args.repeats)]
@@ -93,7 +128,8 @@ def main() -> None:
               "Median wall time over repeats (min in parentheses); ratio = peer / neuro float32 (same n).", "",
               "| n | simulator | sim time (s) | ratio | rate (Hz) | ISI CV | synapses |", "|---|---|---|---|---|---|---|"]
     for r in rows:
-        base = [x for x in rows if x["n"] == r["n"] and x["simulator"] == "neuro numba float32"]
+        own = "neuro numba float32" + (" (interleaved)" if "interleaved" in r["simulator"] else "")
+        base = [x for x in rows if x["n"] == r["n"] and x["simulator"] == own]
         ratio = med(r) / med(base[0]) if base and "neuro" not in r["simulator"] else float("nan")
         header.append(f"| {r['n']} | {r['simulator']} | {med(r):.4f} ({min(r['sim_s']):.4f}) | "
                       f"{ratio:.2f} | {r['rate_hz']:.2f} | {r['isi_cv']:.3f} | {r.get('synapses', '')} |")

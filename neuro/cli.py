@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 # subcommand -> module defining ``add_arguments(parser)`` and ``run(args) -> int`` (imported lazily)
 SUBCOMMANDS = MappingProxyType({
     "info": "neuro.commands.info",
+    "cuba": "neuro.commands.cuba",
 })
 
 

@@ -9,6 +9,7 @@ keeps the in-degree of the 4000-neuron original (p = 0.02) when the network grow
 
 import argparse
 import json
+import shutil
 import tempfile
 import time
 
@@ -34,6 +35,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--duration", type=float, default=1.0)
     ap.add_argument("--repeats", type=int, default=1, help="timed runs (the statistics use the first)")
+    ap.add_argument("--keep", action="store_true",
+                    help="cpp_standalone: keep the project folder (its ./main can be rerun and timed)")
     args = ap.parse_args()
 
     import brian2 as b2
@@ -77,6 +80,8 @@ def main() -> None:
         for _ in range(args.repeats - 1):  # run the compiled binary again (main loop time)
             b2.device.run(with_output=False)
             sims.append(float(b2.device._last_run_time))
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
     else:
         net.run(b2.defaultclock.dt)  # generates and compiles every code object
         sims = []
@@ -90,8 +95,8 @@ def main() -> None:
     print(json.dumps({"simulator": f"brian2 {b2.__version__} {args.target}", "n": n, "seed": args.seed,
                       "duration_s": args.duration, "sim_s": sims, "total_s": total,
                       "spikes": int(len(t)), "rate_hz": len(t) / (n * args.duration),
-                      "isi_cv": isi_cv(t, i), "synapses": int(len(Ce) + len(Ci)),
-                      "threads": 1}))
+                      "isi_cv": isi_cv(t, i), "synapses": int(len(Ce) + len(Ci)), "threads": 1,
+                      "project_dir": workdir if args.target == "cpp_standalone" and args.keep else None}))
 
 
 if __name__ == "__main__":

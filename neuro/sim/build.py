@@ -22,7 +22,7 @@ from neuro.ops.lif import RESET_MODES
 from neuro.sim.groups import CURRENT_CHANNEL, CurrentInput, Group, PoissonInput, Population, SpikeSource
 from neuro.sim.monitors import RateMonitor, SpikeMonitor, StateMonitor
 from neuro.sim.projections import Projection
-from neuro.sim.values import is_scalar, resolve
+from neuro.sim.values import resolve
 
 _MAX_SEED = 2 ** 63
 
@@ -97,13 +97,15 @@ class Compiled:
         return int(self.rec_flag.sum())
 
 
-def _exact_kappa(tau_c: float, tau_m: np.ndarray, dt: float) -> np.ndarray:
-    """Per unit of channel current, the exact membrane gain divided by ``1 - beta`` (see groups)."""
-    em = np.exp(-dt / tau_m)
+def _exact_kappa(tau_c: float, beta: np.ndarray, dt: float) -> np.ndarray:
+    """Per unit of channel current, the exact membrane gain divided by ``1 - beta`` (see groups);
+    ``beta = exp(-dt / tau_m)`` is the population's membrane decay."""
+    em = np.asarray(beta, dtype=np.float64)
+    tau_m = -dt / np.log(em)
     ec = math.exp(-dt / tau_c)
     with np.errstate(divide="ignore", invalid="ignore"):
         gain = tau_c * (ec - em) / (tau_c - tau_m)
-    gain = np.where(np.isclose(tau_c, tau_m, rtol=1e-12, atol=0.0), dt / tau_m * em, gain)
+    gain = np.where(np.isclose(tau_c, tau_m, rtol=1e-6, atol=0.0), dt / tau_m * em, gain)  # the limit
     return gain / (1.0 - em)
 
 
@@ -180,14 +182,15 @@ def compile_network(groups: list[Group], projections: list[Projection], monitors
         ref_steps[lo:hi] = np.maximum(np.floor(refr / dt + 1e-3).astype(np.int64) - 1, 0)
         bias[lo:hi] = resolve(pop.bias, pop.n, f"{pop.name}.bias", rng)
         exact = pop.integration == "exact" and pop.decay_input and pop.model.leaky and not pop.model.has_syn
-        tau_m = resolve(pop.params["tau_mem"], pop.n, f"{pop.name}.tau_mem", rng) if exact else None
         for ch in channels[pop]:
             c = channel_index[(pop, ch)]
             tau = pop.synapses.get(ch, 0.0)
             ch_alpha[c, lo:hi] = math.exp(-dt / tau) if tau > 0 else 0.0
-            ch_kappa[c, lo:hi] = _exact_kappa(tau, tau_m, dt) if (exact and tau > 0) else 1.0
-        v_init = pop.params["v_leak"] if pop.v_init is None else pop.v_init
-        v0[lo:hi] = resolve(v_init, pop.n, f"{pop.name}.v_init", rng)
+            ch_kappa[c, lo:hi] = _exact_kappa(tau, prm[lif_math.P_BETA, lo:hi], dt) if (exact and tau > 0) else 1.0
+        if pop.v_init is None:  # start at rest (the values drawn above when v_leak is random)
+            v0[lo:hi] = np.broadcast_to(torch.as_tensor(params.v_leak, dtype=torch.float64).numpy(), (pop.n,))
+        else:
+            v0[lo:hi] = resolve(pop.v_init, pop.n, f"{pop.name}.v_init", rng)
         i0[lo:hi] = resolve(pop.i_init, pop.n, f"{pop.name}.i_init", rng)
         a0[lo:hi] = resolve(pop.a_init, pop.n, f"{pop.name}.a_init", rng)
 

@@ -27,6 +27,13 @@ def raster_to_spikes(raster: np.ndarray, t0: int, n_sources: int) -> tuple[np.nd
     return steps.astype(np.int64) + t0, idx.astype(np.int64)
 
 
+class _AsUint32:
+    """Marks an int32 tensor that the kernel reads as uint32 (bit operations on raster words)."""
+
+    def __init__(self, tensor: torch.Tensor):
+        self.tensor = tensor
+
+
 class CudaRunner:
     """Runs ``neuro.kernels.sim_cuda`` on ``device`` (or on the CUDA simulator with CPU arrays)."""
 
@@ -57,6 +64,8 @@ class CudaRunner:
         return torch.as_tensor(np.ascontiguousarray(a)).to(self.device)
 
     def _arg(self, t):
+        if isinstance(t, _AsUint32):  # the raster: an int32 tensor the kernel sees as uint32 words
+            return self._arg(t.tensor).view(np.uint32)
         if not isinstance(t, torch.Tensor):
             return t
         if self.sim:
@@ -103,7 +112,7 @@ class CudaRunner:
         steps_all, idx_all, counts_all, msteps_all, rows_all = [], [], [], [], []
         for lo in range(t0, t1, span):
             hi = min(t1, lo + span)
-            raster = torch.zeros(hi - lo, self.words, dtype=torch.uint32, device=self.device)
+            raster = torch.zeros(hi - lo, self.words, dtype=torch.int32, device=self.device)
             counts = torch.zeros(hi - lo, len(net.pops), dtype=torch.int32, device=self.device)
             msteps = monitor_steps(lo, hi, net.mon_every) if net.mon_idx.size else np.zeros(0, np.int64)
             mon_out = torch.zeros(len(msteps), net.mon_idx.size, dtype=self.v.dtype, device=self.device)
@@ -114,9 +123,9 @@ class CudaRunner:
                           st["ref_steps"], st["bias"], st["ch_alpha"], st["ch_kappa"], inj, inj_idx,
                           st["poisson_prob"], gen_ptr, gen_idx, st["row_ptr"], st["col"], st["weight"],
                           st["delay"], net.mask, self.i, self.v, self.a, self.g, self.refc, self.buf,
-                          st["rec_flag"], raster, counts,
+                          st["rec_flag"], _AsUint32(raster), counts,
                           st["mon_ptr"], st["mon_var"], st["mon_col"], net.mon_every, mon_out, first))
-            steps, idx = raster_to_spikes(raster.cpu().numpy(), lo, net.S)
+            steps, idx = raster_to_spikes(raster.cpu().numpy().view(np.uint32), lo, net.S)
             steps_all.append(steps)
             idx_all.append(idx)
             counts_all.append(counts.cpu().numpy())

@@ -1,4 +1,8 @@
-"""Raster and population-rate plots of simulation monitors (matplotlib, Agg backend, to file)."""
+"""Raster and population-rate plots of simulation monitors (matplotlib, to file).
+
+Figures are made with ``matplotlib.figure.Figure`` and its default Agg canvas, without pyplot, so
+plotting never changes the global backend (in a notebook the returned figure displays inline).
+"""
 
 from __future__ import annotations
 
@@ -13,22 +17,18 @@ PathLike = Union[str, Path]
 
 
 def _figure(size):
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt, plt.figure(figsize=size)
+    return Figure(figsize=size)
 
 
-def _save(plt, fig, path: Optional[PathLike]) -> None:
+def _save(fig, path: Optional[PathLike]) -> None:
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # written whole, then renamed
         fig.savefig(tmp, dpi=120, bbox_inches="tight")
         tmp.replace(path)
-        plt.close(fig)
 
 
 def raster_plot(monitors: Union[SpikeMonitor, Sequence[SpikeMonitor]], path: Optional[PathLike] = None,
@@ -36,10 +36,10 @@ def raster_plot(monitors: Union[SpikeMonitor, Sequence[SpikeMonitor]], path: Opt
                 title: Optional[str] = None):
     """Spike raster (time vs neuron index) of one or several spike monitors, stacked vertically.
 
-    Returns the figure; with ``path`` it is also written to that file (and closed).
+    Returns the figure; with ``path`` it is also written to that file.
     """
     monitors = [monitors] if isinstance(monitors, SpikeMonitor) else list(monitors)
-    plt, fig = _figure((8, 4))
+    fig = _figure((8, 4))
     ax = fig.add_subplot(111)
     offset = 0
     for m in monitors:
@@ -57,7 +57,7 @@ def raster_plot(monitors: Union[SpikeMonitor, Sequence[SpikeMonitor]], path: Opt
         ax.legend(loc="upper right", markerscale=10, fontsize="small")
     if title:
         ax.set_title(title)
-    _save(plt, fig, path)
+    _save(fig, path)
     return fig
 
 
@@ -65,7 +65,7 @@ def rate_plot(monitors: Union[RateMonitor, Sequence[RateMonitor]], path: Optiona
               bin: float = 5e-3, title: Optional[str] = None):
     """Population rates (Hz, averaged over ``bin`` seconds) over time; returns the figure."""
     monitors = [monitors] if isinstance(monitors, RateMonitor) else list(monitors)
-    plt, fig = _figure((8, 3))
+    fig = _figure((8, 3))
     ax = fig.add_subplot(111)
     for m in monitors:
         ax.plot(m.times, m.rate(bin), lw=1.0, label=f"{m.population.name} ({m.mean_rate():.2f} Hz mean)")
@@ -74,7 +74,7 @@ def rate_plot(monitors: Union[RateMonitor, Sequence[RateMonitor]], path: Optiona
     ax.legend(loc="upper right", fontsize="small")
     if title:
         ax.set_title(title)
-    _save(plt, fig, path)
+    _save(fig, path)
     return fig
 
 
@@ -84,10 +84,10 @@ def isi_histogram(monitor: SpikeMonitor, path: Optional[PathLike] = None, bins: 
     order = np.lexsort((t, i))
     t, i = t[order], i[order]
     isi = np.diff(t)[i[1:] == i[:-1]] * 1e3
-    plt, fig = _figure((5, 3))
+    fig = _figure((5, 3))
     ax = fig.add_subplot(111)
     ax.hist(isi, bins=bins)
     ax.set_xlabel("inter-spike interval (ms)")
     ax.set_ylabel("count")
-    _save(plt, fig, path)
+    _save(fig, path)
     return fig
