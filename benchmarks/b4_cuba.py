@@ -1,17 +1,20 @@
-"""B4: the CUBA network, simulation-only wall time for 1 s of biological time, neuro vs peers.
+"""B4: the CUBA network, simulation time for 1 s of biological time, neuro vs Brian2 and NEST.
 
-Side by side on one machine: neuro (Numba CPU kernel, float32 and float64, one thread: the loop
-is serial), Brian2 (cython runtime and C++ standalone, one thread) and NEST 3 (``iaf_psc_exp``, one
-thread). Sizes: 4000 neurons (Brian2's example) and larger networks at the same expected in-degree
-(``p = 80 / n``). Build and compile times are excluded everywhere (neuro: one warm-up step first;
-Brian2: the code objects are compiled before timing, standalone reports its main-loop time; NEST:
-``Prepare`` before timing). Medians over ``--repeats`` runs, the minimum in parentheses; ratios
-are peer time / neuro float32 time (> 1: neuro is faster). Against Brian2's C++ standalone, the
-closest competitor, neuro and the compiled standalone binary are also timed alternately
-("interleaved" rows, compared with each other), since a shared machine's load drifts.
+Side by side on one machine, every simulator on one thread: neuro (Numba CPU kernel, float32 and
+float64), Brian2 (cython runtime and C++ standalone) and NEST 3 (``iaf_psc_exp``). Sizes: 4000
+neurons (Brian2's example) and larger networks at the same expected in-degree (``p = 80 / n``).
 
-With ``--cuda`` (a GPU, numba-cuda) neuro's CUDA backend is timed at ``--cuda-sizes`` (default
-4000, 64000, 256000) next to the CPU kernel, to find the size where the GPU wins.
+The figure compared is the CPU time of the simulation loop: on a shared machine wall time also
+counts the waits for a core, and Brian2's standalone binary itself reports its main-loop CPU time
+(``std::clock()`` without OpenMP). Wall times are listed too. Build and compile times are excluded
+(neuro: one warm-up step first; Brian2: code objects compiled before timing; NEST: ``Prepare``
+first). Medians over ``--repeats`` runs, minimum in parentheses; ratio = peer CPU time / neuro
+float32 CPU time at the same size (> 1: neuro is faster). neuro and Brian2's standalone binary, the
+closest competitor, are also timed alternately ("interleaved" rows, compared with each other).
+
+With ``--cuda`` (a GPU and numba-cuda) neuro's CUDA backend is timed at ``--cuda-sizes`` (default
+4000, 64000, 256000) next to the CPU kernel; compare their wall times (CPU time means nothing for a
+GPU run).
 
     python benchmarks/b4_cuba.py --sizes 4000 16000 --repeats 5
 """
@@ -36,24 +39,27 @@ from neuro.sim.stats import isi_cv
 def time_neuro(n: int, dtype: torch.dtype, repeats: int, backend: str = "numba", device: str = "cpu") -> dict:
     c = cuba(n=n, p=80.0 / n, dtype=dtype, backend=backend, device=device)
     c.net.run(c.net.dt, progress=False)  # compile / load the cached kernel, build the network
-    times = []
+    times, cpus = [], []
     for k in range(repeats):
         c.net.reset()
         if device != "cpu":
             torch.cuda.synchronize()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         c.net.run(1.0, progress=False)
         if device != "cpu":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
         if k == 0:
             rate, cv = c.rate.mean_rate(), isi_cv(c.spikes.times, c.spikes.indices)
     return {"simulator": f"neuro {backend} {str(dtype).replace('torch.', '')}", "n": n, "sim_s": times,
+            "cpu_s": cpus,
             "rate_hz": rate, "isi_cv": cv, "synapses": int(c.net.compiled.row_ptr[-1])}
 
 
 def standalone_run_time(project_dir: str) -> float:
-    """Run a built Brian2 C++ standalone project's binary once; its own main-loop timer (seconds)."""
+    """Run a built Brian2 C++ standalone project's binary once; its main-loop CPU time (seconds,
+    ``std::clock()`` in Brian2's network.cpp when OpenMP is off)."""
     results = Path(project_dir) / "results"
     subprocess.run(["./main", "--results_dir", f"{results}/"], cwd=project_dir, check=True,
                    capture_output=True)
@@ -65,27 +71,30 @@ def interleaved(n: int, repeats: int, project_dir: str, row: dict) -> tuple[dict
     then weighs on both alike)."""
     c = cuba(n=n, p=80.0 / n, dtype=torch.float32)
     c.net.run(c.net.dt, progress=False)
-    ours, theirs = [], []
+    ours, ours_cpu, theirs = [], [], []
     for _ in range(repeats):
         c.net.reset()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         c.net.run(1.0, progress=False)
         ours.append(time.perf_counter() - t0)
+        ours_cpu.append(time.process_time() - c0)
         theirs.append(standalone_run_time(project_dir))
-    mine = {"simulator": "neuro numba float32 (interleaved)", "n": n, "sim_s": ours,
+    mine = {"simulator": "neuro numba float32 (interleaved)", "n": n, "sim_s": ours, "cpu_s": ours_cpu,
             "rate_hz": c.rate.mean_rate(), "isi_cv": isi_cv(c.spikes.times, c.spikes.indices),
             "synapses": int(c.net.compiled.row_ptr[-1])}
-    return mine, dict(row, simulator=row["simulator"] + " (interleaved)", sim_s=theirs)
+    return mine, dict(row, simulator=row["simulator"] + " (interleaved)", cpu_s=theirs,
+                      sim_s=[float("nan")] * repeats)
 
 
-def med(row: dict) -> float:
-    return statistics.median(row["sim_s"])
+def med(row: dict, key: str = "cpu_s") -> float:
+    return statistics.median(row[key])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[4000, 16000])
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--nest-repeats", type=int, default=2, help="NEST is slow; fewer repeats")
     ap.add_argument("--skip", nargs="*", default=[], choices=["cython", "cpp_standalone", "nest"])
     ap.add_argument("--cuda", action="store_true", help="also time neuro's CUDA backend")
     ap.add_argument("--cuda-sizes", type=int, nargs="+", default=[4000, 64000, 256000])
@@ -110,9 +119,10 @@ def main() -> None:
                 shutil.rmtree(row["project_dir"], ignore_errors=True)
         if "nest" not in args.skip:
             nest_runs = [run_json([sys.executable, str(PEERS / "nest_cuba.py"), "--n", str(n), "--threads", "1"])
-                         for _ in range(args.repeats)]
+                         for _ in range(args.nest_repeats)]
             row = dict(nest_runs[0])
             row["sim_s"] = [r["sim_s"] for r in nest_runs]
+            row["cpu_s"] = [r["cpu_s"] for r in nest_runs]
             rows.append(row)
         rows.append(time_neuro(n, torch.float32, args.repeats))  # again: the machine is shared
         for r in rows[-1:]:
@@ -125,14 +135,19 @@ def main() -> None:
     gpu = torch.cuda.get_device_name() if args.cuda and torch.cuda.is_available() else None
     header = [f"# B4: CUBA, 1 s of biological time, simulation only ({time.strftime('%Y-%m-%d')})", "",
               f"CPU: {cpu_name()}" + (f"; GPU: {gpu}" if gpu else "") + ". Shared machine: preliminary.",
-              "Median wall time over repeats (min in parentheses); ratio = peer / neuro float32 (same n).", "",
-              "| n | simulator | sim time (s) | ratio | rate (Hz) | ISI CV | synapses |", "|---|---|---|---|---|---|---|"]
+              "CPU time of the simulation loop (all single-threaded; Brian2's standalone binary reports its "
+              "main-loop std::clock()), median over repeats (min in parentheses); ratio = peer CPU time / "
+              "neuro float32 CPU time at the same n (> 1: neuro faster). Wall time is also given: on a "
+              "loaded machine it includes waiting for a core.", "",
+              "| n | simulator | CPU time (s) | ratio | wall (s) | rate (Hz) | ISI CV | synapses |",
+              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         own = "neuro numba float32" + (" (interleaved)" if "interleaved" in r["simulator"] else "")
         base = [x for x in rows if x["n"] == r["n"] and x["simulator"] == own]
         ratio = med(r) / med(base[0]) if base and "neuro" not in r["simulator"] else float("nan")
-        header.append(f"| {r['n']} | {r['simulator']} | {med(r):.4f} ({min(r['sim_s']):.4f}) | "
-                      f"{ratio:.2f} | {r['rate_hz']:.2f} | {r['isi_cv']:.3f} | {r.get('synapses', '')} |")
+        header.append(f"| {r['n']} | {r['simulator']} | {med(r):.4f} ({min(r['cpu_s']):.4f}) | "
+                      f"{ratio:.2f} | {med(r, 'sim_s'):.4f} | {r['rate_hz']:.2f} | {r['isi_cv']:.3f} | "
+                      f"{r.get('synapses', '')} |")
     text = "\n".join(header) + "\n"
     print(text)
     slug = "".join(ch if ch.isalnum() else "_" for ch in (gpu or cpu_name())).strip("_").lower()

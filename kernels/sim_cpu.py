@@ -14,26 +14,28 @@ One call advances the network from step ``t0`` to ``t1`` without returning to Py
 
 The loop is serial: at the sizes where one step is a few microseconds of work (thousands of
 neurons), a parallel region per step costs more in synchronisation than it saves. The model
-structure (``has_syn``, ``has_adapt``) and the channel count ``C`` are closure constants of a
-kernel built per combination.
+structure (``has_syn``, ``has_adapt``), the channel count ``C`` and ``hetero`` (per-neuron
+parameter tables) are closure constants of a kernel built per combination.
 
 Argument layout (``S = N + M`` sources: ``N`` neurons, then Poisson inputs, then generator
 inputs; ``C`` channels; ``P`` populations):
 
-* ``prm [9, N]`` engine coefficients per neuron (rows ``lif_math.P_*``); ``pops [P, 4]`` int64
-  rows ``(lo, hi, reset code, fire-on-equality)``; ``ref_steps [N]`` int32 held steps after a spike;
-  ``bias [N]``; ``ch_alpha, ch_kappa [C, N]`` (``[.., P]``, per population, without ``hetero``); ``inj [T_inj, K]`` injected currents (absolute steps),
-  added to the buffer entries ``inj_idx [K]`` (``channel * N + neuron`` of a delta channel); ``poisson_prob [Mp]`` float64 spike probability per step of
-  sources ``N .. N+Mp-1``; ``gen_ptr [T_gen+1], gen_idx`` generator spikes by absolute step;
+* ``prm [9, N]`` engine coefficients per neuron (rows ``lif_math.P_*``), ``ref_steps [N]`` int32
+  held steps after a spike, ``bias [N]``, ``ch_alpha, ch_kappa [C, N]`` (all ``[.., P]``, one
+  column per population, without ``hetero``); ``pops [P, 4]`` int64 rows ``(lo, hi, reset code,
+  fire-on-equality)``; ``inj [T_inj, K]`` injected currents by absolute step, added to the buffer
+  entries ``inj_idx [K]`` (``channel * N + neuron`` of a delta channel); ``poisson_prob [Mp]``
+  float64 spike probability per step of sources ``N .. N+Mp-1``; ``gen_ptr [T_gen+1], gen_idx``
+  spike-generator spikes by absolute step;
 * ``row_ptr [S+1]`` int64, ``col`` int32 (``channel * N + post``), ``weight``, ``delay`` int32
   (steps), ``mask = D - 1``;
 * state ``i_st, v_st, a_st [N]``, ``g_st [C, N]``, ``refc [N]`` int32, ``buf [D, C*N]``; scratch
-  ``spiked`` uint8 spike flags (length ``N`` rounded up to a multiple of 8, zero padded); ``consts = [0, 1]`` in the compute dtype;
+  ``spiked``: uint8 spike flags, ``N`` rounded up to a multiple of 8 (zero padded);
+  ``consts = [0, 1]`` in the compute dtype;
 * records ``rec_flag [S]`` uint8, ``spk_t, spk_i`` (capacity = their length), ``n_spk`` in use,
-  ``n_rec`` recorded sources, ``counts [t1-t0, P]`` int32, state monitor column ``k`` records
+  ``n_rec`` recorded sources, ``counts [t1-t0, P]`` int32; state-monitor column ``k`` records
   variable ``mon_var[k]`` (0 v, 1 i, 2 a, 3+c channel c) of neuron ``mon_idx[k]`` into
-  ``mon_out [R, K]`` at the steps ``t % mon_every == 0``,
-  ``mon_first`` (first recorded step of this call).
+  ``mon_out [R, K]`` at the steps ``t % mon_every == 0``, ``mon_first`` being the first of them.
 
 Returns ``(t_reached, n_spk)``: the call stops early, at a step boundary, when the spike record
 could overflow in the next step; the caller grows ``spk_t, spk_i`` and calls again from there.

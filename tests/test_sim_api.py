@@ -4,7 +4,6 @@ monitors, plots."""
 import math
 
 import numpy as np
-import pytest
 import torch
 
 import neuro.sim as sim

@@ -45,7 +45,8 @@ class ProjectionHead(nn.Module):
 def clip_loss(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """Symmetric InfoNCE / CLIP loss of paired unit embeddings ``[B, d]`` (pair ``i`` is positive)."""
     if z_a.shape != z_b.shape or z_a.dim() != 2:
-        raise ValueError(f"paired embeddings must both be [B, d], got {tuple(z_a.shape)} and {tuple(z_b.shape)}")
+        raise ValueError(f"paired embeddings must both be [B, d], got {tuple(z_a.shape)} and "
+                         f"{tuple(z_b.shape)}")
     logits = z_a @ z_b.T / temperature
     target = torch.arange(len(z_a), device=z_a.device)
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
@@ -120,7 +121,8 @@ def prototype_accuracy(query: torch.Tensor, query_labels: np.ndarray, gallery: t
                        gallery_labels: np.ndarray) -> float:
     """Nearest class prototype (mean gallery embedding per class) accuracy of the queries."""
     classes = np.unique(gallery_labels)
-    protos = F.normalize(torch.stack([gallery[torch.as_tensor(gallery_labels == c)].mean(0) for c in classes]), dim=-1)
+    means = [gallery[torch.as_tensor(gallery_labels == c)].mean(0) for c in classes]
+    protos = F.normalize(torch.stack(means), dim=-1)
     pred = classes[(query @ protos.T).argmax(1).cpu().numpy()]
     return float(np.mean(pred == np.asarray(query_labels)))
 

@@ -243,7 +243,8 @@ class LiquidStateMachine:
 
 
 # -- features ---------------------------------------------------------------------------------------
-def spike_count_features(steps: np.ndarray, idx: np.ndarray, n: int, n_steps: int, windows: int) -> np.ndarray:
+def spike_count_features(steps: np.ndarray, idx: np.ndarray, n: int, n_steps: int,
+                         windows: int) -> np.ndarray:
     """Spike counts per neuron in ``windows`` equal time windows: ``[windows * n]`` (window-major)."""
     win = np.minimum(steps * windows // max(n_steps, 1), windows - 1)
     return np.bincount(win * n + idx, minlength=windows * n).astype(np.float32)
@@ -264,7 +265,8 @@ def binned_input_features(sample: Sample, n_inputs: int, duration: float, window
     """The raw input as event counts per input and window (the no-reservoir baseline)."""
     times, idx = sample
     win = np.minimum((np.asarray(times) / duration * windows).astype(np.int64), windows - 1)
-    return np.bincount(win * n_inputs + np.asarray(idx, np.int64), minlength=windows * n_inputs).astype(np.float32)
+    flat = win * n_inputs + np.asarray(idx, np.int64)
+    return np.bincount(flat, minlength=windows * n_inputs).astype(np.float32)
 
 
 def frames_to_spikes(frames: np.ndarray, dt: float) -> Sample:
@@ -285,7 +287,8 @@ def linear_readout(kind: str = "ridge", alpha: Optional[float] = None, seed: int
     from sklearn.preprocessing import StandardScaler
 
     if kind == "ridge":
-        clf = RidgeClassifierCV(alphas=np.logspace(-2, 4, 13)) if alpha is None else RidgeClassifier(alpha=alpha)
+        clf = (RidgeClassifierCV(alphas=np.logspace(-2, 4, 13)) if alpha is None
+               else RidgeClassifier(alpha=alpha))
     elif kind == "logistic":
         clf = LogisticRegression(C=1.0 / (alpha or 1.0), max_iter=2000, random_state=seed)
     else:

@@ -160,9 +160,9 @@ def zero_shot(samples_a: Sequence[Sample], samples_b: Sequence[Sample], labels: 
     rng.shuffle(seen_idx)
     n_train = int(0.7 * len(seen_idx))
     train, seen_test = seen_idx[:n_train], seen_idx[n_train:]
-    head_a, head_b, history = train_contrastive(feats[0][train], labels[train], feats[1][train], labels[train],
-                                                dim=dim, epochs=epochs, lr=lr, temperature=temperature,
-                                                seed=seed)
+    head_a, head_b, history = train_contrastive(
+        feats[0][train], labels[train], feats[1][train], labels[train], dim=dim, epochs=epochs, lr=lr,
+        temperature=temperature, seed=seed)
     result = {"train_pairs_classes": sorted(int(c) for c in np.unique(labels[train])),
               "final_loss": history[-1], "first_loss": history[0]}
     for name, held in (("seen", seen_test), ("unseen", unseen_idx)):

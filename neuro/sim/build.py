@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 import torch
@@ -151,7 +150,8 @@ def compile_network(groups: list[Group], projections: list[Projection], monitors
     for proj in projections:
         for end in (proj.pre.group, proj.post.group):
             if end not in offsets:
-                raise ValueError(f"projection {proj.name} uses {end.name}, which was not added to the network")
+                raise ValueError(f"projection {proj.name} uses {end.name}, which was not added to the "
+                                 "network")
     rng_of = {obj: np.random.default_rng([seed, k]) for k, obj in enumerate(groups + projections)}
 
     current_targets = {inp.target.group for inp in groups if isinstance(inp, CurrentInput)}
@@ -186,7 +186,8 @@ def compile_network(groups: list[Group], projections: list[Projection], monitors
             c = channel_index[(pop, ch)]
             tau = pop.synapses.get(ch, 0.0)
             ch_alpha[c, lo:hi] = math.exp(-dt / tau) if tau > 0 else 0.0
-            ch_kappa[c, lo:hi] = _exact_kappa(tau, prm[lif_math.P_BETA, lo:hi], dt) if (exact and tau > 0) else 1.0
+            exact_c = exact and tau > 0
+            ch_kappa[c, lo:hi] = _exact_kappa(tau, prm[lif_math.P_BETA, lo:hi], dt) if exact_c else 1.0
         if pop.v_init is None:  # start at rest (the values drawn above when v_leak is random)
             v0[lo:hi] = np.broadcast_to(torch.as_tensor(params.v_leak, dtype=torch.float64).numpy(), (pop.n,))
         else:

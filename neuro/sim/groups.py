@@ -244,8 +244,9 @@ class SpikeSource(Group):
 
     def set_spikes(self, times, indices) -> None:
         """Replace the spike list (seconds, source indices)."""
-        t = np.asarray(times.detach().cpu() if isinstance(times, torch.Tensor) else times, dtype=np.float64).ravel()
-        i = np.asarray(indices.detach().cpu() if isinstance(indices, torch.Tensor) else indices).ravel()
+        to_numpy = lambda a: a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a  # noqa: E731
+        t = np.asarray(to_numpy(times), dtype=np.float64).ravel()
+        i = np.asarray(to_numpy(indices)).ravel()
         if t.shape != i.shape:
             raise ValueError(f"{self.name}: times and indices must have the same length, got "
                              f"{t.shape[0]} and {i.shape[0]}")

@@ -41,9 +41,11 @@ class Projection:
     def __init__(self, pre: GroupLike, post: GroupLike, connector: Connector, weight: ValueSpec = 1.0,
                  delay: ValueSpec = 0.0, target: Optional[str] = None, name: Optional[str] = None):
         if not isinstance(connector, Connector):
-            raise TypeError(f"connector must be a neuro.sim connectivity rule, got {type(connector).__name__}")
+            raise TypeError("connector must be a neuro.sim connectivity rule, "
+                            f"got {type(connector).__name__}")
         if not isinstance(post.group, Population):
-            raise TypeError(f"the target of a projection must be a Population (or a view of one), got {post!r}")
+            raise TypeError("the target of a projection must be a Population (or a view of one), "
+                            f"got {post!r}")
         channels = list(post.group.synapses)
         if target is None:
             if len(channels) != 1:

@@ -98,8 +98,8 @@ class TorchRunner:
                 self.i[sl] = i_n
             if net.has_adapt:
                 self.a[sl] = torch.where(held, prm[lif_math.P_RHO] * self.a[sl], a_n)
-            self.refc[sl] = torch.where(held, self.refc[sl] - 1,
-                                        torch.where(s != 0, self.ref_steps[sl], torch.zeros_like(self.refc[sl])))
+            after_spike = torch.where(s != 0, self.ref_steps[sl], torch.zeros_like(self.refc[sl]))
+            self.refc[sl] = torch.where(held, self.refc[sl] - 1, after_spike)
             s_all[sl] = s
         mp = net.poisson_prob.shape[0]
         if mp:

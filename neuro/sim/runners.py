@@ -69,7 +69,8 @@ class NumbaRunner:
         t, n_spk = t0, 0
         while t < t1:
             t, n_spk = self.kernel(
-                t, t1, net.seed, self.consts, prm, net.pops, ref_steps, bias, ch_alpha, ch_kappa, net.inj, net.inj_idx, net.poisson_prob, net.gen_ptr, net.gen_idx,
+                t, t1, net.seed, self.consts, prm, net.pops, ref_steps, bias, ch_alpha, ch_kappa, net.inj,
+                net.inj_idx, net.poisson_prob, net.gen_ptr, net.gen_idx,
                 net.row_ptr, net.col, net.weight, net.delay, net.mask, self.i, self.v, self.a, self.g,
                 self.refc, self.buf, self.spiked, net.rec_flag, self.spk_t, self.spk_i, n_spk,
                 net.n_rec, counts[t - t0:], net.mon_idx, net.mon_var, net.mon_every, mon_out, first)

@@ -64,7 +64,8 @@ def is_scalar(spec: ValueSpec) -> bool:
 
 def resolve(spec: ValueSpec, n: int, name: str, rng: np.random.Generator | None = None) -> np.ndarray:
     """``n`` float64 values of ``spec``; raises naming ``name`` on a wrong length or non-finite values."""
-    if isinstance(spec, (Uniform, Normal)) or (callable(spec) and not isinstance(spec, (np.ndarray, torch.Tensor))):
+    drawn = isinstance(spec, (Uniform, Normal))
+    if drawn or (callable(spec) and not isinstance(spec, (np.ndarray, torch.Tensor))):
         if rng is None:
             raise ValueError(f"{name}: a random or callable value needs the network's generator")
         values = spec.sample(rng, n) if isinstance(spec, (Uniform, Normal)) else spec(rng, n)
