@@ -15,6 +15,7 @@ SUBCOMMANDS = MappingProxyType({
     "demo": "neuro.commands.demo",
     "inspect": "neuro.commands.inspect",
     "export": "neuro.commands.export",
+    "cuba": "neuro.commands.cuba",
 })
 
 

@@ -1,4 +1,4 @@
-"""Composed networks (classifiers, and later reservoirs, delay SNNs, ...)."""
+"""Composed networks: classifiers, LSM reservoirs (``neuro.models.lsm``), contrastive heads."""
 
 from neuro.models.classifiers import conv_snn, dense_snn
 

@@ -1,0 +1,158 @@
+"""B4: the CUBA network, simulation time for 1 s of biological time, neuro vs Brian2 and NEST.
+
+Side by side on one machine, every simulator on one thread: neuro (Numba CPU kernel, float32 and
+float64), Brian2 (cython runtime and C++ standalone) and NEST 3 (``iaf_psc_exp``). Sizes: 4000
+neurons (Brian2's example) and larger networks at the same expected in-degree (``p = 80 / n``).
+
+The figure compared is the CPU time of the simulation loop: on a shared machine wall time also
+counts the waits for a core, and Brian2's standalone binary itself reports its main-loop CPU time
+(``std::clock()`` without OpenMP). Wall times are listed too. Build and compile times are excluded
+(neuro: one warm-up step first; Brian2: code objects compiled before timing; NEST: ``Prepare``
+first). Medians over ``--repeats`` runs, minimum in parentheses; ratio = peer CPU time / neuro
+float32 CPU time at the same size (> 1: neuro is faster). neuro and Brian2's standalone binary, the
+closest competitor, are also timed alternately ("interleaved" rows, compared with each other).
+
+With ``--cuda`` (a GPU and numba-cuda) neuro's CUDA backend is timed at ``--cuda-sizes`` (default
+4000, 64000, 256000) next to the CPU kernel; compare their wall times (CPU time means nothing for a
+GPU run).
+
+    python benchmarks/b4_cuba.py --sizes 4000 16000 --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from peers.common import PEERS, brian2_python, cpu_name, run_json, write_results
+
+from neuro.sim.examples import cuba
+from neuro.sim.stats import isi_cv
+
+
+def time_neuro(n: int, dtype: torch.dtype, repeats: int, backend: str = "numba", device: str = "cpu") -> dict:
+    c = cuba(n=n, p=80.0 / n, dtype=dtype, backend=backend, device=device)
+    c.net.run(c.net.dt, progress=False)  # compile / load the cached kernel, build the network
+    times, cpus = [], []
+    for k in range(repeats):
+        c.net.reset()
+        if device != "cpu":
+            torch.cuda.synchronize()
+        t0, c0 = time.perf_counter(), time.process_time()
+        c.net.run(1.0, progress=False)
+        if device != "cpu":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+        if k == 0:
+            rate, cv = c.rate.mean_rate(), isi_cv(c.spikes.times, c.spikes.indices)
+    return {"simulator": f"neuro {backend} {str(dtype).replace('torch.', '')}", "n": n, "sim_s": times,
+            "cpu_s": cpus,
+            "rate_hz": rate, "isi_cv": cv, "synapses": int(c.net.compiled.row_ptr[-1])}
+
+
+def standalone_run_time(project_dir: str) -> float:
+    """Run a built Brian2 C++ standalone project's binary once; its main-loop CPU time (seconds,
+    ``std::clock()`` in Brian2's network.cpp when OpenMP is off)."""
+    results = Path(project_dir) / "results"
+    subprocess.run(["./main", "--results_dir", f"{results}/"], cwd=project_dir, check=True,
+                   capture_output=True)
+    return float((results / "last_run_info.txt").read_text().split()[0])
+
+
+def interleaved(n: int, repeats: int, project_dir: str, row: dict) -> tuple[dict, dict]:
+    """neuro float32 and Brian2's standalone binary timed alternately (a shared machine's load
+    then weighs on both alike)."""
+    c = cuba(n=n, p=80.0 / n, dtype=torch.float32)
+    c.net.run(c.net.dt, progress=False)
+    ours, ours_cpu, theirs = [], [], []
+    for _ in range(repeats):
+        c.net.reset()
+        t0, c0 = time.perf_counter(), time.process_time()
+        c.net.run(1.0, progress=False)
+        ours.append(time.perf_counter() - t0)
+        ours_cpu.append(time.process_time() - c0)
+        theirs.append(standalone_run_time(project_dir))
+    mine = {"simulator": "neuro numba float32 (interleaved)", "n": n, "sim_s": ours, "cpu_s": ours_cpu,
+            "rate_hz": c.rate.mean_rate(), "isi_cv": isi_cv(c.spikes.times, c.spikes.indices),
+            "synapses": int(c.net.compiled.row_ptr[-1])}
+    return mine, dict(row, simulator=row["simulator"] + " (interleaved)", cpu_s=theirs,
+                      sim_s=[float("nan")] * repeats)
+
+
+def med(row: dict, key: str = "cpu_s") -> float:
+    return statistics.median(row[key])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[4000, 16000])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--nest-repeats", type=int, default=2, help="NEST is slow; fewer repeats")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["cython", "cpp_standalone", "nest"])
+    ap.add_argument("--cuda", action="store_true", help="also time neuro's CUDA backend")
+    ap.add_argument("--cuda-sizes", type=int, nargs="+", default=[4000, 64000, 256000])
+    args = ap.parse_args()
+
+    rows = []
+    exe = brian2_python()
+    for n in args.sizes:
+        rows.append(time_neuro(n, torch.float32, args.repeats))
+        rows.append(time_neuro(n, torch.float64, args.repeats))
+        for target in ("cython", "cpp_standalone"):
+            if target in args.skip:
+                continue
+            if exe is None:
+                print("Brian2 not importable: skipped (see peers/common.py)", file=sys.stderr)
+                continue
+            row = run_json([exe, str(PEERS / "brian2_cuba.py"), "--n", str(n), "--target", target,
+                            "--repeats", str(args.repeats)] + (["--keep"] if target == "cpp_standalone" else []))
+            rows.append(row)
+            if target == "cpp_standalone":
+                rows.extend(interleaved(n, args.repeats, row["project_dir"], row))
+                shutil.rmtree(row["project_dir"], ignore_errors=True)
+        if "nest" not in args.skip:
+            nest_runs = [run_json([sys.executable, str(PEERS / "nest_cuba.py"), "--n", str(n), "--threads", "1"])
+                         for _ in range(args.nest_repeats)]
+            row = dict(nest_runs[0])
+            row["sim_s"] = [r["sim_s"] for r in nest_runs]
+            row["cpu_s"] = [r["cpu_s"] for r in nest_runs]
+            rows.append(row)
+        rows.append(time_neuro(n, torch.float32, args.repeats))  # again: the machine is shared
+        for r in rows[-1:]:
+            r["simulator"] += " (rerun)"
+    if args.cuda:
+        for n in args.cuda_sizes:
+            rows.append(time_neuro(n, torch.float32, args.repeats, backend="cuda", device="cuda"))
+            rows.append(time_neuro(n, torch.float32, args.repeats))
+
+    gpu = torch.cuda.get_device_name() if args.cuda and torch.cuda.is_available() else None
+    header = [f"# B4: CUBA, 1 s of biological time, simulation only ({time.strftime('%Y-%m-%d')})", "",
+              f"CPU: {cpu_name()}" + (f"; GPU: {gpu}" if gpu else "") + ". Shared machine: preliminary.",
+              "CPU time of the simulation loop (all single-threaded; Brian2's standalone binary reports its "
+              "main-loop std::clock()), median over repeats (min in parentheses); ratio = peer CPU time / "
+              "neuro float32 CPU time at the same n (> 1: neuro faster). Wall time is also given: on a "
+              "loaded machine it includes waiting for a core.", "",
+              "| n | simulator | CPU time (s) | ratio | wall (s) | rate (Hz) | ISI CV | synapses |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        own = "neuro numba float32" + (" (interleaved)" if "interleaved" in r["simulator"] else "")
+        base = [x for x in rows if x["n"] == r["n"] and x["simulator"] == own]
+        ratio = med(r) / med(base[0]) if base and "neuro" not in r["simulator"] else float("nan")
+        header.append(f"| {r['n']} | {r['simulator']} | {med(r):.4f} ({min(r['cpu_s']):.4f}) | "
+                      f"{ratio:.2f} | {med(r, 'sim_s'):.4f} | {r['rate_hz']:.2f} | {r['isi_cv']:.3f} | "
+                      f"{r.get('synapses', '')} |")
+    text = "\n".join(header) + "\n"
+    print(text)
+    slug = "".join(ch if ch.isalnum() else "_" for ch in (gpu or cpu_name())).strip("_").lower()
+    write_results(f"b4_cuba_{slug}", {"cpu": cpu_name(), "gpu": gpu, "rows": rows}, text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Helpers shared by the peer-simulator benchmarks: finding interpreters, machine name, results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "benchmarks" / "results"
+PEERS = Path(__file__).resolve().parent
+
+
+def cpu_name() -> str:
+    """The CPU model (``/proc/cpuinfo``), or the platform's processor string."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def brian2_python() -> Optional[str]:
+    """An interpreter that can import Brian2.
+
+    Brian2 2.9 does not import with numpy >= 2.4 (``ndarray.ptp`` was removed), so it usually lives
+    in a side environment: ``$BRIAN2_PYTHON``, else ``.venv/brian2/bin/python`` (create it with
+    ``python3 -m venv .venv/brian2 && .venv/brian2/bin/pip install 'numpy<2.4' brian2``), else this
+    interpreter when it can import Brian2.
+    """
+    candidates = [os.environ.get("BRIAN2_PYTHON"), str(ROOT / ".venv" / "brian2" / "bin" / "python"),
+                  sys.executable]
+    for exe in candidates:
+        if exe and Path(exe).exists():
+            ok = subprocess.run([exe, "-c", "import brian2"], capture_output=True).returncode == 0
+            if ok:
+                return exe
+    return None
+
+
+def run_json(cmd: list[str], timeout: float = 900) -> dict:
+    """Run a peer script and parse the JSON object on its last output line."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def write_results(name: str, payload: dict, markdown: str) -> Path:
+    """Write ``results/<name>.json`` and ``.md`` atomically (temp file + rename)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for suffix, text in ((".json", json.dumps(payload, indent=2)), (".md", markdown)):
+        path = RESULTS / f"{name}{suffix}"
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return RESULTS / f"{name}.json"

@@ -1,0 +1,179 @@
+"""LSM experiments on event data: reservoir vs raw-input readout, and zero-shot cross-modal retrieval.
+
+Both experiments take samples as spike lists ``(times in seconds, input indices)`` with labels, so
+any event dataset plugs in (tonic events via :func:`neuro.sim.events_to_spikes`). Until the
+project's embedded event digits (``neuro.datasets.digits_events``) are available, the scripts use
+:func:`temporary_digit_views`: scikit-learn's 8x8 digits rendered by two TEMPORARY encoders of this
+module — a DVS-like saccade rendering and a Poisson rate rendering — which stand in for two sensor
+"modalities". They are placeholders, not a dataset of record.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional, Sequence
+
+import numpy as np
+
+from neuro.models.lsm import (LiquidStateMachine, ReservoirConfig, Sample, binned_input_features,
+                              linear_readout)
+
+# -- TEMPORARY event renderings of sklearn digits ---------------------------------------------------
+
+
+def temporary_saccade_events(images: np.ndarray, steps_per_saccade: int = 20, dt: float = 1e-3,
+                             amplitude: float = 1.5, threshold: float = 0.15, size: int = 16,
+                             ) -> list[Sample]:
+    """TEMPORARY DVS-like rendering: each image (upsampled to ``size x size``) moves along three
+    saccades (a triangle, as N-MNIST's sensor did) and a pixel emits an ON/OFF event whenever its
+    log intensity moved by ``threshold`` since its last event. Inputs ``(p * size + y) * size + x``
+    (``2 * size**2`` of them); duration ``3 * steps_per_saccade * dt``."""
+    from scipy import ndimage
+
+    corners = amplitude * np.array([[0.0, 0.0], [1.0, 0.5], [0.0, 1.0], [0.0, 0.0]])
+    path = np.concatenate([np.linspace(corners[k], corners[k + 1], steps_per_saccade, endpoint=False)
+                           for k in range(3)])
+    out = []
+    for img in np.asarray(images, dtype=np.float64):
+        img = ndimage.zoom(img / max(img.max(), 1e-9), size / img.shape[0], order=1)
+        ref = np.log(img + 0.1)
+        times, idx = [], []
+        for t, (dy, dx) in enumerate(path):
+            cur = np.log(np.clip(ndimage.shift(img, (dy, dx), order=1, mode="constant"), 0, None) + 0.1)
+            diff = cur - ref
+            for pol, mask in ((1, diff >= threshold), (0, diff <= -threshold)):
+                y, x = np.nonzero(mask)
+                times.append(np.full(len(y), t * dt))
+                idx.append((pol * size + y) * size + x)
+                ref[mask] = cur[mask]
+        out.append((np.concatenate(times), np.concatenate(idx)))
+    return out
+
+
+def temporary_rate_spikes(images: np.ndarray, duration: float = 60e-3, max_rate: float = 150.0,
+                          dt: float = 1e-3, seed: int = 0) -> list[Sample]:
+    """TEMPORARY Poisson rendering: pixel ``k`` of each 8x8 image spikes at ``max_rate * intensity``."""
+    rng = np.random.default_rng(seed)
+    steps = int(round(duration / dt))
+    out = []
+    for img in np.asarray(images, dtype=np.float64).reshape(len(images), -1):
+        p = img / max(img.max(), 1e-9) * max_rate * dt
+        t, i = np.nonzero(rng.random((steps, p.size)) < p)
+        out.append((t * dt, i))
+    return out
+
+
+class DigitViews(NamedTuple):
+    saccade: list  # view A samples, 512 inputs
+    rate: list  # view B samples, 64 inputs
+    labels: np.ndarray
+    n_inputs: tuple
+    duration: float
+
+
+def temporary_digit_views(limit: Optional[int] = None, seed: int = 0) -> DigitViews:
+    """sklearn's digits (1797 8x8 images) through both TEMPORARY renderings (60 ms at 1 ms steps)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images, labels = digits.images, digits.target
+    if limit is not None:
+        order = np.random.default_rng(seed).permutation(len(labels))[:limit]
+        images, labels = images[order], labels[order]
+    return DigitViews(temporary_saccade_events(images), temporary_rate_spikes(images, seed=seed),
+                      np.asarray(labels), (512, 64), 60e-3)
+
+
+# -- experiment 1: reservoir vs raw input ---------------------------------------------------------------
+
+
+def split(labels: np.ndarray, test_fraction: float = 0.3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified train / test indices."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(labels))
+    return train_test_split(idx, test_size=test_fraction, random_state=seed, stratify=labels)
+
+
+def reservoir_vs_raw(samples: Sequence[Sample], labels: np.ndarray, n_inputs: int, duration: float,
+                     config: ReservoirConfig, windows: int = 3, raw_windows: Optional[int] = None,
+                     input_scale: float = 1.0, rate_target: Optional[float] = None,
+                     spectral_radius: Optional[float] = None,
+                     readouts: Sequence[str] = ("ridge", "logistic"), seed: int = 0,
+                     progress: bool = True) -> dict:
+    """Test accuracy of linear readouts on reservoir spike counts vs on the binned raw input.
+
+    Feature counts are matched when ``config.n * windows == n_inputs * raw_windows`` (the default
+    ``raw_windows`` picks the closest match and the result reports both counts).
+    """
+    labels = np.asarray(labels)
+    train, test = split(labels, seed=seed)
+    lsm = build_reservoir(n_inputs, config, input_scale, spectral_radius)
+    if rate_target is not None:
+        calib = [samples[i] for i in train[:20]]
+        lsm.scale_to_rate(calib, duration, rate_target)
+    x_res = lsm.transform(samples, duration, windows=windows, progress=progress)
+    raw_windows = raw_windows or max(1, int(round(config.n * windows / n_inputs)))
+    x_raw = np.stack([binned_input_features(s, n_inputs, duration, raw_windows) for s in samples])
+    result = {"reservoir_features": x_res.shape[1], "raw_features": x_raw.shape[1],
+              "reservoir_rate_hz": float(x_res.sum() / (len(samples) * config.n * duration)),
+              "recurrent_scale": lsm.scale, "train": len(train), "test": len(test)}
+    for kind in readouts:
+        for name, x in (("reservoir", x_res), ("raw", x_raw)):
+            clf = linear_readout(kind, seed=seed).fit(x[train], labels[train])
+            result[f"{name}_{kind}_accuracy"] = float(clf.score(x[test], labels[test]))
+    return result
+
+
+# -- experiment 2: zero-shot cross-modal retrieval ---------------------------------------------------
+
+
+def build_reservoir(n_inputs: int, config: ReservoirConfig, input_scale: float = 1.0,
+                    spectral_radius: Optional[float] = None) -> LiquidStateMachine:
+    """A reservoir with its input weights scaled and, optionally, a recurrent spectral radius set."""
+    lsm = LiquidStateMachine(n_inputs, config)
+    lsm.set_input_scale(input_scale)
+    if spectral_radius is not None:
+        lsm.scale_spectral_radius(spectral_radius)
+    return lsm
+
+
+def zero_shot(samples_a: Sequence[Sample], samples_b: Sequence[Sample], labels: np.ndarray,
+              encoders: tuple[LiquidStateMachine, LiquidStateMachine], duration: float,
+              seen: Sequence[int] = tuple(range(7)), windows: int = 3, dim: int = 64,
+              epochs: int = 100, temperature: float = 1.0, lr: float = 1e-3, seed: int = 0,
+              progress: bool = True) -> dict:
+    """Lin et al.'s protocol on two views: fixed reservoirs per view, CLIP heads trained on ``seen``
+    classes, top-1 cross-modal retrieval on held-out samples of seen and unseen classes.
+
+    The held-out samples are split in two halves: queries (view A) from one half, the gallery
+    (view B) from the other, so a query's own other rendering is never in its gallery.
+    """
+    from neuro.models.contrastive import (embed, prototype_accuracy, retrieval_accuracy,
+                                          retrieval_chance, train_contrastive)
+
+    labels = np.asarray(labels)
+    feats = [enc.transform(s, duration, windows=windows, progress=progress)
+             for s, enc in zip((samples_a, samples_b), encoders)]
+    rng = np.random.default_rng(seed)
+    is_seen = np.isin(labels, seen)
+    seen_idx, unseen_idx = np.flatnonzero(is_seen), np.flatnonzero(~is_seen)
+    rng.shuffle(seen_idx)
+    n_train = int(0.7 * len(seen_idx))
+    train, seen_test = seen_idx[:n_train], seen_idx[n_train:]
+    head_a, head_b, history = train_contrastive(
+        feats[0][train], labels[train], feats[1][train], labels[train], dim=dim, epochs=epochs, lr=lr,
+        temperature=temperature, seed=seed)
+    result = {"train_pairs_classes": sorted(int(c) for c in np.unique(labels[train])),
+              "final_loss": history[-1], "first_loss": history[0]}
+    for name, held in (("seen", seen_test), ("unseen", unseen_idx)):
+        held = held.copy()
+        rng.shuffle(held)
+        q, g = held[: len(held) // 2], held[len(held) // 2:]
+        za, zb = embed(head_a, feats[0][q]), embed(head_b, feats[1][g])
+        result[f"{name}_retrieval_a_to_b"] = retrieval_accuracy(za, labels[q], zb, labels[g])
+        result[f"{name}_retrieval_b_to_a"] = retrieval_accuracy(
+            embed(head_b, feats[1][q]), labels[q], embed(head_a, feats[0][g]), labels[g])
+        result[f"{name}_prototype_a_to_b"] = prototype_accuracy(za, labels[q], zb, labels[g])
+        result[f"{name}_chance"] = retrieval_chance(labels[q], labels[g])
+        result[f"{name}_queries"] = int(len(q))
+    return result

@@ -1,0 +1,305 @@
+"""Flatten a network description into the arrays the simulation kernels run on.
+
+Global indices: the neurons of all populations first (population after population), then the
+Poisson inputs, then the spike-source inputs. All projections are merged into one CSR table over
+source indices, so the event-driven kernel walks one row per spiking source. Each synapse stores its
+flat target ``channel * N + neuron``, its weight and its delay in steps. Validation happens here,
+before anything runs: impossible parameters raise errors that name the object.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from neuro.functional import lif as F
+from neuro.kernels import lif_math
+from neuro.ops.lif import RESET_MODES
+from neuro.sim.groups import CURRENT_CHANNEL, CurrentInput, Group, PoissonInput, Population, SpikeSource
+from neuro.sim.monitors import RateMonitor, SpikeMonitor, StateMonitor
+from neuro.sim.projections import Projection
+from neuro.sim.values import resolve
+
+_MAX_SEED = 2 ** 63
+
+
+@dataclass
+class Compiled:
+    """The flat arrays of a network (numpy, compute dtype for real values) and its index layout."""
+
+    dt: float
+    dtype: np.dtype
+    seed: int
+    offsets: dict  # group -> first global index
+    populations: list
+    has_syn: bool
+    has_adapt: bool
+    N: int
+    S: int
+    C: int
+    channel_index: dict  # (population, channel name) -> channel row
+    prm: np.ndarray
+    pops: np.ndarray
+    ref_steps: np.ndarray
+    bias: np.ndarray
+    ch_alpha: np.ndarray
+    ch_kappa: np.ndarray
+    poisson_prob: np.ndarray
+    row_ptr: np.ndarray
+    col: np.ndarray
+    weight: np.ndarray
+    delay: np.ndarray
+    D: int
+    v0: np.ndarray
+    i0: np.ndarray
+    a0: np.ndarray
+    proj_id: np.ndarray  # projection of every synapse (CSR order)
+    base_weight: np.ndarray  # float64 weights as drawn (before any scaling)
+    rec_flag: np.ndarray
+    mon_idx: np.ndarray
+    mon_var: np.ndarray
+    mon_every: int
+    # rebuilt before every run (inputs may change between runs)
+    gen_ptr: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    gen_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    inj: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    inj_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    @property
+    def hetero(self) -> bool:
+        """True when some population has per-neuron parameters (else one column per population)."""
+        for lo, hi, _, _ in self.pops:
+            for table in (self.prm, self.ch_alpha, self.ch_kappa, self.bias[None], self.ref_steps[None]):
+                block = table[:, lo:hi]
+                if (block != block[:, :1]).any():
+                    return True
+        return False
+
+    def cpu_tables(self) -> tuple:
+        """``(hetero, prm, ref_steps, bias, ch_alpha, ch_kappa)`` in the CPU kernel's layout."""
+        if self.hetero:
+            return True, self.prm, self.ref_steps, self.bias, self.ch_alpha, self.ch_kappa
+        lo = self.pops[:, 0]
+        take = lambda a: np.ascontiguousarray(a[..., lo])  # noqa: E731
+        return (False, take(self.prm), take(self.ref_steps), take(self.bias), take(self.ch_alpha),
+                take(self.ch_kappa))
+
+    @property
+    def mask(self) -> int:
+        return self.D - 1
+
+    @property
+    def n_rec(self) -> int:
+        return int(self.rec_flag.sum())
+
+
+def _exact_kappa(tau_c: float, beta: np.ndarray, dt: float) -> np.ndarray:
+    """Per unit of channel current, the exact membrane gain divided by ``1 - beta`` (see groups);
+    ``beta = exp(-dt / tau_m)`` is the population's membrane decay."""
+    em = np.asarray(beta, dtype=np.float64)
+    tau_m = -dt / np.log(em)
+    ec = math.exp(-dt / tau_c)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = tau_c * (ec - em) / (tau_c - tau_m)
+    gain = np.where(np.isclose(tau_c, tau_m, rtol=1e-6, atol=0.0), dt / tau_m * em, gain)  # the limit
+    return gain / (1.0 - em)
+
+
+def _check_time_constants(pop: Population, p: F.NeuronParameters, dt: float) -> None:
+    taus = {}
+    if pop.model.leaky:
+        taus["tau_mem"] = p.tau_mem
+    if pop.model.has_syn:
+        taus["tau_syn"] = p.tau_syn
+    if pop.model.has_adapt:
+        taus["tau_adapt"] = p.tau_adapt
+    for ch, tau in pop.synapses.items():
+        if tau > 0:
+            taus[f"synapses[{ch!r}]"] = tau
+    for key, tau in taus.items():
+        t = torch.as_tensor(tau, dtype=torch.float64)
+        if not bool(torch.isfinite(t).all()) or bool((t <= 0).any()):
+            raise ValueError(f"{pop.name}.{key} must be positive and finite")
+        if bool((t < dt).any()):
+            raise ValueError(f"{pop.name}.{key} = {float(t.min())} s is shorter than the time step "
+                             f"dt = {dt} s: use a smaller dt")
+
+
+def _next_pow2(n: int) -> int:
+    return 1 << max(0, int(n - 1).bit_length())
+
+
+def compile_network(groups: list[Group], projections: list[Projection], monitors: list,
+                    dt: float, seed: int, dtype: torch.dtype) -> Compiled:
+    """Validate and flatten; random parts are drawn from generators seeded by ``(seed, object)``."""
+    np_dtype = np.dtype(str(dtype).replace("torch.", ""))
+    populations = [g for g in groups if isinstance(g, Population)]
+    poisson = [g for g in groups if isinstance(g, PoissonInput)]
+    sources = [g for g in groups if isinstance(g, SpikeSource)]
+    if not populations:
+        raise ValueError("the network has no Population to simulate")
+    offsets, start = {}, 0
+    for g in populations + poisson + sources:
+        offsets[g] = start
+        start += g.n
+    N = sum(p.n for p in populations)
+    S = start
+    for proj in projections:
+        for end in (proj.pre.group, proj.post.group):
+            if end not in offsets:
+                raise ValueError(f"projection {proj.name} uses {end.name}, which was not added to the "
+                                 "network")
+    rng_of = {obj: np.random.default_rng([seed, k]) for k, obj in enumerate(groups + projections)}
+
+    current_targets = {inp.target.group for inp in groups if isinstance(inp, CurrentInput)}
+    channels = {p: list(p.synapses) + ([CURRENT_CHANNEL] if p in current_targets else [])
+                for p in populations}
+    C = max(len(c) for c in channels.values())
+    channel_index = {(p, ch): k for p in populations for k, ch in enumerate(channels[p])}
+
+    prm = np.zeros((lif_math.N_PARAMS, N))
+    pops = np.zeros((len(populations), 4), np.int64)
+    ref_steps = np.zeros(N, np.int32)
+    bias = np.zeros(N)
+    ch_alpha = np.zeros((C, N))
+    ch_kappa = np.zeros((C, N))
+    v0, i0, a0 = np.zeros(N), np.zeros(N), np.zeros(N)
+    for k, pop in enumerate(populations):
+        rng = rng_of[pop]
+        lo, hi = offsets[pop], offsets[pop] + pop.n
+        params = pop.neuron_parameters(dt, rng)
+        _check_time_constants(pop, params, dt)
+        coef = F.coefficients(pop.model, params, (pop.n,), torch.float64, torch.device("cpu")).numpy()
+        prm[:, lo:hi] = coef  # [9, 1] or [9, n]
+        pops[k] = (lo, hi, RESET_MODES[pop.reset], pop.threshold_op == ">=")
+        refr = resolve(pop.refractory, pop.n, f"{pop.name}.refractory", rng)
+        if (refr < 0).any():
+            raise ValueError(f"{pop.name}.refractory must be >= 0 seconds")
+        # Brian2's timestep(): held for R - 1 steps after the spike step
+        ref_steps[lo:hi] = np.maximum(np.floor(refr / dt + 1e-3).astype(np.int64) - 1, 0)
+        bias[lo:hi] = resolve(pop.bias, pop.n, f"{pop.name}.bias", rng)
+        exact = pop.integration == "exact" and pop.decay_input and pop.model.leaky and not pop.model.has_syn
+        for ch in channels[pop]:
+            c = channel_index[(pop, ch)]
+            tau = pop.synapses.get(ch, 0.0)
+            ch_alpha[c, lo:hi] = math.exp(-dt / tau) if tau > 0 else 0.0
+            exact_c = exact and tau > 0
+            ch_kappa[c, lo:hi] = _exact_kappa(tau, prm[lif_math.P_BETA, lo:hi], dt) if exact_c else 1.0
+        if pop.v_init is None:  # start at rest (the values drawn above when v_leak is random)
+            v0[lo:hi] = np.broadcast_to(torch.as_tensor(params.v_leak, dtype=torch.float64).numpy(), (pop.n,))
+        else:
+            v0[lo:hi] = resolve(pop.v_init, pop.n, f"{pop.name}.v_init", rng)
+        i0[lo:hi] = resolve(pop.i_init, pop.n, f"{pop.name}.i_init", rng)
+        a0[lo:hi] = resolve(pop.a_init, pop.n, f"{pop.name}.a_init", rng)
+
+    for inp in groups:  # constant currents fold into the bias
+        if isinstance(inp, CurrentInput) and inp.constant:
+            idx = offsets[inp.target.group] + inp.target.indices
+            bias[idx] += inp.values[0]
+
+    poisson_prob = np.zeros(sum(g.n for g in poisson))
+    for g in poisson:
+        rates = resolve(g.rates, g.n, f"{g.name}.rates", rng_of[g])
+        prob = rates * dt
+        if (rates < 0).any() or (prob > 1).any():
+            raise ValueError(f"{g.name}: rates must be in [0, 1/dt] = [0, {1 / dt:g}] Hz")
+        lo = offsets[g] - N
+        poisson_prob[lo:lo + g.n] = prob
+
+    pre_all, col_all, w_all, d_all, id_all = [], [], [], [], []
+    for k, proj in enumerate(projections):
+        syn = proj.synapses(dt, rng_of[proj])
+        post_pop = proj.post.group
+        c = channel_index[(post_pop, proj.target)]
+        pre_all.append(offsets[proj.pre.group] + syn.pre)
+        col_all.append(c * N + offsets[post_pop] + syn.post)
+        w_all.append(syn.weight)
+        d_all.append(syn.delay)
+        id_all.append(np.full(syn.pre.size, k, np.int32))
+    pre = np.concatenate(pre_all) if pre_all else np.zeros(0, np.int64)
+    order = np.argsort(pre, kind="stable")
+    row_ptr = np.zeros(S + 1, np.int64)
+    np.cumsum(np.bincount(pre, minlength=S), out=row_ptr[1:])
+    col = (np.concatenate(col_all) if col_all else np.zeros(0, np.int64))[order]
+    weight = (np.concatenate(w_all) if w_all else np.zeros(0))[order]
+    delay = (np.concatenate(d_all) if d_all else np.zeros(0, np.int64))[order]
+    proj_id = (np.concatenate(id_all) if id_all else np.zeros(0, np.int32))[order]
+    if C * N >= 2 ** 31:
+        raise ValueError(f"{C} channels x {N} neurons exceed the int32 synapse target index")
+    D = _next_pow2(int(delay.max(initial=0)) + 2)
+
+    rec_flag = np.zeros(S, np.uint8)
+    mon_idx, mon_var, everies = [], [], []
+    for m in monitors:
+        m._bind(dt)
+        if isinstance(m, SpikeMonitor):
+            if m.source.group not in offsets:
+                raise ValueError(f"{m.name} watches {m.source.group.name}, which is not in the network")
+            rec_flag[offsets[m.source.group] + m.source.indices] = 1
+        elif isinstance(m, StateMonitor):
+            if m.population not in offsets:
+                raise ValueError(f"{m.name} watches {m.population.name}, which is not in the network")
+            everies.append(m.every_steps(dt))
+            for var in m.variables:
+                code = {"v": 0, "i": 1, "a": 2}.get(var)
+                if code is None:
+                    code = 3 + channel_index[(m.population, var[2:])]
+                mon_idx.append(offsets[m.population] + m.indices)
+                mon_var.append(np.full(len(m.indices), code, np.int64))
+        elif isinstance(m, RateMonitor):
+            if m.population not in offsets:
+                raise ValueError(f"{m.name} watches {m.population.name}, which is not in the network")
+    mon_every = int(np.gcd.reduce(everies)) if everies else 1
+
+    cast = lambda a: np.ascontiguousarray(a, dtype=np_dtype)  # noqa: E731
+    return Compiled(
+        dt=dt, dtype=np_dtype, seed=int(seed) % _MAX_SEED, offsets=offsets, populations=populations,
+        has_syn=any(p.model.has_syn for p in populations),
+        has_adapt=any(p.model.has_adapt for p in populations), N=N, S=S, C=C,
+        channel_index=channel_index, prm=cast(prm), pops=pops, ref_steps=ref_steps, bias=cast(bias),
+        ch_alpha=cast(ch_alpha), ch_kappa=cast(ch_kappa), poisson_prob=poisson_prob,
+        row_ptr=row_ptr, col=col.astype(np.int32), weight=cast(weight), delay=delay.astype(np.int32),
+        D=D, v0=cast(v0), i0=cast(i0), a0=cast(a0), proj_id=proj_id, base_weight=weight.copy(),
+        rec_flag=rec_flag,
+        mon_idx=np.concatenate(mon_idx) if mon_idx else np.zeros(0, np.int64),
+        mon_var=np.concatenate(mon_var) if mon_var else np.zeros(0, np.int64), mon_every=mon_every)
+
+
+def refresh_inputs(net: Compiled, groups: list, end_step: int) -> None:
+    """Spike-source and time-varying current arrays (absolute steps) for a run up to ``end_step``."""
+    steps_all, idx_all = [], []
+    for g in groups:
+        if isinstance(g, SpikeSource) and g.times.size:
+            steps_all.append(np.floor(g.times / net.dt + 0.5).astype(np.int64))
+            idx_all.append(net.offsets[g] + g.spike_indices)
+    if steps_all:
+        steps, idx = np.concatenate(steps_all), np.concatenate(idx_all)
+        key = np.unique(steps * net.S + idx)  # sorted by (step, index); duplicates merged
+        steps, idx = key // net.S, key % net.S
+        net.gen_ptr = np.searchsorted(steps, np.arange(int(steps[-1]) + 2)).astype(np.int64)
+        net.gen_idx = idx.astype(np.int64)
+    else:
+        net.gen_ptr, net.gen_idx = np.zeros(1, np.int64), np.zeros(0, np.int64)
+    currents = [g for g in groups if isinstance(g, CurrentInput) and not g.constant]
+    if not currents:
+        net.inj, net.inj_idx = np.zeros((0, 0), net.dtype), np.zeros(0, np.int64)
+        return
+    targets: dict[int, int] = {}
+    series = [(g, g.per_step(net.dt, end_step)) for g in currents]
+    T = max(len(s) for _, s in series)
+    for g, _ in series:
+        pop = g.target.group
+        c = net.channel_index[(pop, CURRENT_CHANNEL)]
+        for j in net.offsets[pop] + g.target.indices:
+            targets.setdefault(int(c * net.N + j), len(targets))
+    inj = np.zeros((T, len(targets)))
+    for g, s in series:
+        pop = g.target.group
+        c = net.channel_index[(pop, CURRENT_CHANNEL)]
+        cols = [targets[int(c * net.N + j)] for j in net.offsets[pop] + g.target.indices]
+        inj[:len(s), cols] += s
+    net.inj = np.ascontiguousarray(inj, dtype=net.dtype)
+    net.inj_idx = np.array(list(targets), dtype=np.int64)

@@ -1,0 +1,339 @@
+r"""Groups of a simulated network: neuron populations and input sources, and views of them.
+
+* :class:`Population` — ``n`` neurons of one engine model (``IF``, ``LIF``, ``CubaLIF``, ``ALIF``;
+  equations in :mod:`neuro.functional.lif`) with physical parameters (scalars or one value per
+  neuron), an absolute refractory period, named synaptic channels and a bias current.
+* :class:`PoissonInput` — independent Poisson spike trains with a rate per source.
+* :class:`SpikeSource` — spikes given as ``(times, indices)`` arrays or a tonic event stream.
+* :class:`CurrentInput` — a current injected into neurons, constant or one value per step.
+
+Synaptic channels. ``synapses={"exc": 5e-3, "inh": 10e-3}`` gives the population two exponential
+current channels (``tau dg/dt = -g``, each incoming spike adds its weight to ``g``); ``None`` or
+``0`` as a time constant makes a delta channel (the weight is added to the membrane input of the
+next step). The membrane input is ``x = bias + sum_c kappa_c g_c (+ injected current)`` and enters
+the engine step as ``v_t = beta v_{t-1} + gv x + (1 - beta) v_leak``. With ``integration="exact"``
+and ``decay_input=True`` (the defaults here) ``kappa_c`` makes this the exact solution of
+
+.. math:: \tau_m \dot v = (v_{leak} - v) + r \sum_c g_c, \qquad \tau_c \dot g_c = -g_c
+
+over each step, as Brian2's ``method='exact'`` computes it: per unit of ``g_c`` the membrane gains
+:math:`r \tau_c (e^{-dt/\tau_c} - e^{-dt/\tau_m}) / (\tau_c - \tau_m)`.
+
+Refractoriness (``refractory`` seconds, Brian2's convention): after a spike at step ``k`` the
+membrane is held for the steps ``k+1 .. k+R-1`` with ``R = refractory / dt``, so the next spike
+can come ``refractory`` after the last one; channels keep integrating meanwhile.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from neuro.functional import lif as F
+from neuro.sim.values import ValueSpec, is_scalar, resolve
+
+MODELS = {"IF": F.IF, "LIF": F.LIF, "CubaLIF": F.CUBA_LIF, "ALIF": F.ALIF}
+RESETS = ("zero", "subtract", "none")
+# Population parameters that may vary per neuron (forwarded to NeuronParameters)
+NEURON_PARAMS = ("tau_mem", "tau_syn", "tau_adapt", "beta_adapt", "v_th", "v_reset", "v_leak", "r", "w_in")
+CURRENT_CHANNEL = "__current__"
+
+
+def _check_count(n: object, what: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+        raise ValueError(f"{what} must be a positive integer, got {n!r}")
+    return int(n)
+
+
+class Group:
+    """Something that emits spikes: a population of neurons or an input source."""
+
+    n: int
+    name: str
+    positions: Optional[np.ndarray] = None
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, key) -> "View":
+        return View(self, np.arange(self.n)[key])
+
+    @property
+    def group(self) -> "Group":
+        return self
+
+    @property
+    def indices(self) -> np.ndarray:
+        return np.arange(self.n)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n={self.n}, name={self.name!r})"
+
+
+class View:
+    """A subset of a group's elements (``pop[:3200]``, ``pop[[0, 5, 7]]``), usable wherever a group is."""
+
+    def __init__(self, group: Group, indices: np.ndarray):
+        idx = np.atleast_1d(np.asarray(indices))
+        if idx.dtype == bool or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
+            raise ValueError(f"a view of {group.name} needs a non-empty integer index or slice")
+        if len(np.unique(idx)) != len(idx):
+            raise ValueError(f"a view of {group.name} has repeated indices")
+        self._group, self.indices = group, idx.astype(np.int64)
+        self.n = len(idx)
+        self.name = f"{group.name}[{len(idx)}]"
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, key) -> "View":
+        return View(self._group, self.indices[key])
+
+    @property
+    def group(self) -> Group:
+        return self._group
+
+    @property
+    def positions(self) -> Optional[np.ndarray]:
+        pos = self._group.positions
+        return None if pos is None else pos[self.indices]
+
+    def __repr__(self) -> str:
+        return f"View({self._group.name}, n={self.n})"
+
+
+GroupLike = Union[Group, View]
+
+
+def grid_positions(shape: Sequence[int], spacing: float = 1.0) -> np.ndarray:
+    """Integer grid coordinates ``[prod(shape), len(shape)]`` (row-major order), times ``spacing``."""
+    shape = tuple(_check_count(s, "grid size") for s in shape)
+    return np.indices(shape).reshape(len(shape), -1).T.astype(np.float64) * spacing
+
+
+class Population(Group):
+    """``n`` neurons of one LIF-family model (see the module docstring for the equations).
+
+    Args:
+        n: number of neurons.
+        model: ``"LIF"`` (default), ``"IF"``, ``"CubaLIF"``, ``"ALIF"`` or a ``NeuronModel``.
+        tau_mem, tau_syn, tau_adapt, beta_adapt, v_th, v_reset, v_leak, r, w_in: physical
+            parameters of :class:`neuro.functional.lif.NeuronParameters` (seconds, volts or any
+            consistent units), each a scalar or one value per neuron.
+        integration: ``"exact"`` (default) or ``"euler"`` decays. decay_input: the membrane input is a
+            current (``gv = r (1 - beta)``, default) rather than added unscaled.
+        reset: ``"zero"`` (``v = v_reset``, default), ``"subtract"`` or ``"none"``.
+        threshold_op: spike when ``v > v_th`` (default, Brian2/NEST-like) or ``">="``.
+        refractory: absolute refractory period in seconds (scalar or per neuron).
+        synapses: channel name -> time constant in seconds (``None``/``0``: delta channel). Default:
+            one delta channel ``"input"``.
+        bias: constant input current (scalar or per neuron).
+        v_init, i_init, a_init: initial membrane, synaptic current (CubaLIF) and adaptation (ALIF):
+            scalars, arrays, distributions or callables. ``v_init`` defaults to ``v_leak``.
+        positions: ``[n, d]`` coordinates, or ``grid=(nx, ny, nz)`` for integer grid positions (used
+            by distance-dependent connectivity).
+        name: label used in errors, plots and monitors.
+    """
+
+    def __init__(self, n: int, model: Union[str, F.NeuronModel] = "LIF", *,
+                 tau_mem: ValueSpec = 20e-3, tau_syn: ValueSpec = 5e-3, tau_adapt: ValueSpec = 200e-3,
+                 beta_adapt: ValueSpec = 0.2, v_th: ValueSpec = 1.0, v_reset: ValueSpec = 0.0,
+                 v_leak: ValueSpec = 0.0, r: ValueSpec = 1.0, w_in: ValueSpec = 1.0,
+                 integration: str = "exact", decay_input: bool = True, reset: str = "zero",
+                 threshold_op: str = ">", refractory: ValueSpec = 0.0,
+                 synapses: Optional[Mapping[str, Optional[float]]] = None, bias: ValueSpec = 0.0,
+                 v_init: Optional[ValueSpec] = None, i_init: ValueSpec = 0.0, a_init: ValueSpec = 0.0,
+                 positions: Optional[np.ndarray] = None, grid: Optional[Sequence[int]] = None,
+                 name: Optional[str] = None):
+        self.n = _check_count(n, "Population size n")
+        self.name = name or f"population{id(self) % 10000}"
+        if isinstance(model, str):
+            if model not in MODELS:
+                raise ValueError(f"model must be one of {sorted(MODELS)} (spiking LIF-family models), "
+                                 f"got {model!r}")
+            model = MODELS[model]
+        if not isinstance(model, F.NeuronModel) or not model.spiking:
+            raise ValueError(f"a simulated population needs a spiking model {sorted(MODELS)}, got {model!r}")
+        self.model = model
+        if integration not in ("exact", "euler"):
+            raise ValueError(f"integration must be 'exact' or 'euler', got {integration!r}")
+        if reset not in RESETS:
+            raise ValueError(f"reset must be one of {RESETS}, got {reset!r}")
+        if threshold_op not in (">", ">="):
+            raise ValueError(f"threshold_op must be '>' or '>=', got {threshold_op!r}")
+        self.integration, self.decay_input, self.reset, self.threshold_op = (
+            integration, bool(decay_input), reset, threshold_op)
+        self.params = dict(tau_mem=tau_mem, tau_syn=tau_syn, tau_adapt=tau_adapt, beta_adapt=beta_adapt,
+                           v_th=v_th, v_reset=v_reset, v_leak=v_leak, r=r, w_in=w_in)
+        for key, value in self.params.items():  # arrays are checked now, distributions at build
+            if isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim > 0:
+                resolve(value, self.n, f"{self.name}.{key}")
+        self.refractory = refractory
+        synapses = {"input": None} if synapses is None else dict(synapses)
+        if not synapses:
+            raise ValueError("synapses must name at least one channel")
+        for ch, tau in synapses.items():
+            if not isinstance(ch, str) or not ch or ch == CURRENT_CHANNEL:
+                raise ValueError(f"synaptic channel names must be non-empty strings, got {ch!r}")
+            if tau is not None and not (isinstance(tau, (int, float)) and math.isfinite(tau) and tau >= 0):
+                raise ValueError(f"synaptic time constant of channel {ch!r} must be >= 0 seconds "
+                                 f"(0 or None: delta channel), got {tau!r}")
+        self.synapses = {ch: (float(tau) if tau else 0.0) for ch, tau in synapses.items()}
+        self.bias, self.v_init, self.i_init, self.a_init = bias, v_init, i_init, a_init
+        if grid is not None:
+            if positions is not None:
+                raise ValueError("give positions or grid, not both")
+            positions = grid_positions(grid)
+        if positions is not None:
+            positions = np.asarray(positions, dtype=np.float64)
+            if positions.ndim == 1:
+                positions = positions[:, None]
+            if positions.shape[0] != self.n or not np.isfinite(positions).all():
+                raise ValueError(f"positions must be a finite [n={self.n}, dims] array, got shape "
+                                 f"{positions.shape}")
+        self.positions = positions
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """Names a StateMonitor can record: ``v``, ``i`` (CubaLIF), ``a`` (ALIF), ``g_<channel>``."""
+        names = ["v"]
+        if self.model.has_syn:
+            names.append("i")
+        if self.model.has_adapt:
+            names.append("a")
+        return tuple(names + [f"g_{ch}" for ch in self.synapses])
+
+    def neuron_parameters(self, dt: float, rng: np.random.Generator) -> F.NeuronParameters:
+        """The engine's parameters at step ``dt`` (per-neuron values as float64 tensors)."""
+        values = {}
+        for key, spec in self.params.items():
+            values[key] = float(spec) if is_scalar(spec) else torch.from_numpy(
+                resolve(spec, self.n, f"{self.name}.{key}", rng))
+        return F.NeuronParameters(dt=dt, integration=self.integration, decay_input=self.decay_input,
+                                  **values)
+
+
+class PoissonInput(Group):
+    """``n`` independent Poisson spike trains; ``rates`` in Hz (scalar, per source, or a distribution)."""
+
+    def __init__(self, n: int, rates: ValueSpec, name: Optional[str] = None):
+        self.n = _check_count(n, "PoissonInput size n")
+        self.name = name or f"poisson{id(self) % 10000}"
+        self.rates = rates
+        if not callable(rates) and not hasattr(rates, "sample"):
+            values = resolve(rates, self.n, f"{self.name}.rates")
+            if (values < 0).any():
+                raise ValueError(f"{self.name}: rates must be >= 0 Hz")
+
+
+class SpikeSource(Group):
+    """``n`` sources that spike at given times: ``times`` (seconds) and source ``indices``.
+
+    Spikes are placed on the step ``round(time / dt)``; several spikes of one source in one step
+    count once (as in Brian2's SpikeGeneratorGroup, which refuses them). Replace the spikes between
+    runs with :meth:`set_spikes` (for example one stimulus per run).
+    """
+
+    def __init__(self, n: int, times=(), indices=(), name: Optional[str] = None):
+        self.n = _check_count(n, "SpikeSource size n")
+        self.name = name or f"spikes{id(self) % 10000}"
+        self.set_spikes(times, indices)
+
+    def set_spikes(self, times, indices) -> None:
+        """Replace the spike list (seconds, source indices)."""
+        to_numpy = lambda a: a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a  # noqa: E731
+        t = np.asarray(to_numpy(times), dtype=np.float64).ravel()
+        i = np.asarray(to_numpy(indices)).ravel()
+        if t.shape != i.shape:
+            raise ValueError(f"{self.name}: times and indices must have the same length, got "
+                             f"{t.shape[0]} and {i.shape[0]}")
+        if i.size and not np.issubdtype(i.dtype, np.integer):
+            if not np.all(np.mod(i, 1) == 0):
+                raise ValueError(f"{self.name}: indices must be integers")
+        i = i.astype(np.int64)
+        if not np.isfinite(t).all() or (t < 0).any():
+            raise ValueError(f"{self.name}: spike times must be finite and >= 0 seconds")
+        if i.size and (i.min() < 0 or i.max() >= self.n):
+            raise ValueError(f"{self.name}: spike indices must be in [0, {self.n}), got "
+                             f"[{i.min()}, {i.max()}]")
+        self.times, self.spike_indices = t, i
+
+    @classmethod
+    def from_events(cls, events: np.ndarray, sensor_size: Sequence[int], time_unit: float = 1e-6,
+                    t_start: Optional[float] = None, name: Optional[str] = None) -> "SpikeSource":
+        """A source with one element per sensor pixel and polarity, from a tonic event array.
+
+        ``events`` is a structured array with fields ``t`` (in ``time_unit`` seconds, microseconds
+        for tonic) and ``x`` (plus ``y``, ``p`` when present); ``sensor_size`` is tonic's
+        ``(width, height, polarities)``. Element index ``(p * height + y) * width + x``; times are
+        shifted so that ``t_start`` (default: the first event) is 0.
+        """
+        times, index, n = events_to_spikes(events, sensor_size, time_unit, t_start)
+        return cls(n, times, index, name=name)
+
+
+def events_to_spikes(events: np.ndarray, sensor_size: Sequence[int], time_unit: float = 1e-6,
+                     t_start: Optional[float] = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(times in seconds, element indices, element count)`` of a tonic structured event array."""
+    names = getattr(getattr(events, "dtype", None), "names", None)
+    if not names or "t" not in names or "x" not in names:
+        raise ValueError("events must be a structured array with at least fields 't' and 'x' (tonic format)")
+    size = tuple(int(s) for s in sensor_size) + (1,) * (3 - len(sensor_size))
+    width, height, pols = size[:3]
+    x = events["x"].astype(np.int64)
+    y = events["y"].astype(np.int64) if "y" in names else np.zeros_like(x)
+    p = events["p"].astype(np.int64) if "p" in names else np.zeros_like(x)
+    if x.size and (x.min() < 0 or x.max() >= width or y.min() < 0 or y.max() >= height
+                   or p.min() < 0 or p.max() >= pols):
+        raise ValueError(f"events fall outside the sensor size {tuple(sensor_size)}")
+    t = events["t"].astype(np.float64) * time_unit
+    if t.size:
+        t = t - (t.min() if t_start is None else t_start)
+    return t, (p * height + y) * width + x, width * height * pols
+
+
+class CurrentInput:
+    """A current injected into the neurons of ``target`` (a Population or a view of one).
+
+    ``values``: a scalar or ``[n_target]`` array (constant), or a ``[T, n_target]`` / ``[T]`` array of
+    one value per step of length ``value_dt`` (default: the network's ``dt``; held between samples).
+    The current adds to the membrane input ``x`` like the bias (zero after the last sample).
+    """
+
+    def __init__(self, target: GroupLike, values, value_dt: Optional[float] = None,
+                 name: Optional[str] = None):
+        if not isinstance(target.group, Population):
+            raise TypeError(f"CurrentInput targets a Population (or a view of one), got {target!r}")
+        self.target, self.name = target, name or f"current{id(self) % 10000}"
+        arr = np.asarray(values.detach().cpu() if isinstance(values, torch.Tensor) else values,
+                         dtype=np.float64)
+        if arr.ndim == 0:
+            arr = np.full((1, target.n), float(arr))
+            self.constant = True
+        elif arr.ndim == 1 and value_dt is None and arr.shape[0] == target.n:
+            arr, self.constant = arr[None, :], True
+        else:
+            if arr.ndim == 1:
+                arr = np.repeat(arr[:, None], target.n, axis=1)
+            self.constant = False
+        if arr.ndim != 2 or arr.shape[1] != target.n:
+            raise ValueError(f"{self.name}: values must be a scalar, [{target.n}] or [T, {target.n}], "
+                             f"got shape {np.shape(values)}")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{self.name}: values contain NaN or inf")
+        if value_dt is not None and not (value_dt > 0 and math.isfinite(value_dt)):
+            raise ValueError(f"{self.name}: value_dt must be a positive number of seconds")
+        self.values, self.value_dt = arr, value_dt
+
+    def per_step(self, dt: float, steps: int) -> np.ndarray:
+        """``[steps, n_target]`` values on the network's time grid (constant inputs: 1 row)."""
+        if self.constant:
+            return self.values
+        if self.value_dt is None:
+            return self.values
+        src = np.floor((np.arange(steps) * dt + 1e-9 * dt) / self.value_dt).astype(np.int64)
+        keep = src < len(self.values)
+        return self.values[src[keep]]

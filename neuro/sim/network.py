@@ -1,0 +1,204 @@
+"""``Network``: populations, inputs, projections and monitors, run for seconds of biological time.
+
+Example (Vogels & Abbott's CUBA network, see :func:`neuro.sim.examples.cuba`)::
+
+    net = Network(dt=0.1e-3, seed=1)
+    P = net.add(Population(4000, "LIF", tau_mem=20e-3, v_th=-50e-3, v_reset=-60e-3, v_leak=-49e-3,
+                           refractory=5e-3, synapses={"exc": 5e-3, "inh": 10e-3},
+                           v_init=Uniform(-60e-3, -50e-3)))
+    net.add(Projection(P[:3200], P, FixedProbability(0.02), weight=1.62e-3, target="exc"))
+    net.add(Projection(P[3200:], P, FixedProbability(0.02), weight=-9e-3, target="inh"))
+    spikes = net.add(SpikeMonitor(P))
+    net.run(1.0)
+
+The whole loop over steps runs inside one compiled kernel per chunk of steps (the chunks only
+exist to update the progress bar). Everything random (connectivity, weights, initial values,
+Poisson spikes) derives from ``seed``, so a run is reproducible, and the Poisson draws are the
+same on every backend. Simulation needs no gradients and runs under ``torch.no_grad``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Union
+
+import numpy as np
+import torch
+
+from neuro.backends import resolve_backend
+from neuro.sim.build import Compiled, compile_network, refresh_inputs
+from neuro.sim.groups import CurrentInput, Group, PoissonInput, Population, SpikeSource
+from neuro.sim.monitors import Monitor, RateMonitor, SpikeMonitor, StateMonitor
+from neuro.sim.projections import Projection
+
+Addable = Union[Group, Projection, Monitor, CurrentInput]
+
+
+class Network:
+    """A simulated network.
+
+    Args:
+        dt: time step in seconds.
+        seed: seed of everything random in the network.
+        dtype: ``torch.float32`` (default) or ``torch.float64`` state and weights.
+        device: ``"cpu"`` or a CUDA device; selects the backend with ``backend="auto"``.
+        backend: ``"auto"``, ``"numba"`` (CPU kernel), ``"cuda"`` (GPU kernel; on CPU arrays under
+            Numba's CUDA simulator) or ``"torch"`` (the dense reference: small networks only).
+    """
+
+    def __init__(self, dt: float = 1e-4, seed: int = 0, dtype: torch.dtype = torch.float32,
+                 device: Union[str, torch.device] = "cpu", backend: str = "auto"):
+        if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+            raise ValueError(f"dt must be a positive number of seconds, got {dt!r}")
+        if dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        self.dt, self.seed, self.dtype = float(dt), int(seed), dtype
+        self.device = torch.device(device)
+        self.backend = resolve_backend(backend, torch.empty(0, device=self.device))
+        self._groups: list = []
+        self._projections: list[Projection] = []
+        self._monitors: list[Monitor] = []
+        self._compiled: Optional[Compiled] = None
+        self._runner = None
+        self.step = 0
+
+    # -- building -------------------------------------------------------------------------------
+    def add(self, *objects: Addable):
+        """Add populations, inputs, projections and monitors; returns the object (or the tuple)."""
+        if self._compiled is not None:
+            raise RuntimeError("the network has already run; build a new Network to change its structure")
+        for obj in objects:
+            if isinstance(obj, (Population, PoissonInput, SpikeSource, CurrentInput)):
+                target = self._groups
+            elif isinstance(obj, Projection):
+                target = self._projections
+            elif isinstance(obj, Monitor):
+                target = self._monitors
+            else:
+                raise TypeError(f"cannot add {type(obj).__name__} to a Network")
+            if any(o is obj for o in target):
+                raise ValueError(f"{getattr(obj, 'name', obj)} was added twice")
+            target.append(obj)
+        return objects[0] if len(objects) == 1 else objects
+
+    @property
+    def t(self) -> float:
+        """Current simulation time in seconds."""
+        return self.step * self.dt
+
+    @property
+    def compiled(self) -> Compiled:
+        """The flat arrays of the network (built, and validated, on first use)."""
+        if self._compiled is None:
+            self._compiled = compile_network(self._groups, self._projections, self._monitors,
+                                             self.dt, self.seed, self.dtype)
+        return self._compiled
+
+    def _make_runner(self):
+        from neuro.sim import runners
+
+        if self.backend == "numba":
+            return runners.NumbaRunner(self.compiled)
+        if self.backend == "cuda":
+            from neuro.sim.cuda_runner import CudaRunner
+
+            return CudaRunner(self.compiled, self.device)
+        from neuro.sim.reference import TorchRunner
+
+        return TorchRunner(self.compiled, self.device)
+
+    # -- running --------------------------------------------------------------------------------
+    def run(self, duration: float, progress: bool = True, chunk_steps: Optional[int] = None) -> None:
+        """Advance by ``duration`` seconds (rounded to whole steps), recording into the monitors."""
+        if not (isinstance(duration, (int, float)) and math.isfinite(duration) and duration >= 0):
+            raise ValueError(f"duration must be a non-negative number of seconds, got {duration!r}")
+        steps = int(math.floor(duration / self.dt + 0.5))
+        net = self.compiled
+        if self._runner is None:
+            self._runner = self._make_runner()
+        t0, t_end = self.step, self.step + steps
+        refresh_inputs(net, self._groups, t_end)
+        chunk = chunk_steps or max(1000, min(50_000, steps // 20 or 1))
+        bar = None
+        if progress and steps > 0:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=steps, unit="step", desc=f"simulating {duration:g} s", leave=False)
+        try:
+            with torch.no_grad():
+                for lo in range(t0, t_end, chunk):
+                    hi = min(t_end, lo + chunk)
+                    self._record(self._runner.run(lo, hi))
+                    self.step = hi
+                    if bar is not None:
+                        bar.update(hi - lo)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _record(self, res) -> None:
+        net = self._compiled
+        for m in self._monitors:
+            if isinstance(m, SpikeMonitor):
+                lo = net.offsets[m.source.group]
+                keep = (res.spike_idx >= lo) & (res.spike_idx < lo + m.source.group.n)
+                m._append(res.spike_steps[keep], res.spike_idx[keep] - lo)
+            elif isinstance(m, RateMonitor):
+                m._append(res.counts[:, net.populations.index(m.population)])
+        col = 0
+        for m in self._monitors:
+            if isinstance(m, StateMonitor):
+                width = len(m.variables) * len(m.indices)
+                every = m.every_steps(self.dt)
+                keep = res.mon_steps % every == 0
+                m._append(res.mon_steps[keep], res.mon_rows[keep, col:col + width].astype(np.float64))
+                col += width
+
+    def synapses(self, projection: Projection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(pre, post, weight)`` of a projection's synapses: indices in the pre / post groups."""
+        net, k = self.compiled, self._projection_index(projection)
+        sel = net.proj_id == k
+        pre = np.repeat(np.arange(net.S), np.diff(net.row_ptr))[sel] - net.offsets[projection.pre.group]
+        post = net.col[sel].astype(np.int64) % net.N - net.offsets[projection.post.group]
+        return pre, post, net.weight[sel].astype(np.float64)
+
+    def scale_projections(self, projections, factor: float) -> None:
+        """Set the weights of ``projections`` to ``factor`` times their drawn values.
+
+        The state is kept on the CPU kernel; other backends restart from the initial state.
+        """
+        if not (isinstance(factor, (int, float)) and math.isfinite(factor)):
+            raise ValueError(f"factor must be a finite number, got {factor!r}")
+        net = self.compiled
+        for proj in projections:
+            sel = net.proj_id == self._projection_index(proj)
+            net.weight[sel] = (net.base_weight[sel] * factor).astype(net.weight.dtype)
+        if self._runner is not None and self.backend != "numba":
+            self._runner = None  # the other runners copy the weights when they start
+
+    def _projection_index(self, projection: Projection) -> int:
+        for k, p in enumerate(self._projections):
+            if p is projection:
+                return k
+        raise ValueError(f"{projection.name} is not a projection of this network")
+
+    def reset(self) -> None:
+        """Back to time 0 with the initial state; monitors are cleared, connectivity is kept."""
+        if self._runner is not None:
+            self._runner.reset()
+        self.step = 0
+        for m in self._monitors:
+            m._clear()
+
+    def state(self) -> dict:
+        """The current state arrays (``v``, ``i``, ``a`` per neuron, channel currents ``g [C, N]``)."""
+        if self._runner is None:
+            self._runner = self._make_runner()
+        return self._runner.state()
+
+    def __repr__(self) -> str:
+        pops = sum(isinstance(g, Population) for g in self._groups)
+        return (f"Network(dt={self.dt}, populations={pops}, projections={len(self._projections)}, "
+                f"monitors={len(self._monitors)}, t={self.t:g} s, backend={self.backend!r})")

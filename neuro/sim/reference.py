@@ -1,0 +1,133 @@
+"""Dense pure-torch reference of the simulation step (the oracle of the event-driven kernels).
+
+Same state and the same floating-point operations per neuron as ``neuro.kernels.sim_cpu`` — the
+neuron step is the engine's torch reference :func:`neuro.ops.lif.lif_step_reference` — but the
+propagation is dense: the spike vector of all sources times one dense ``[S, C*N]`` weight matrix per
+distinct delay. Summation order differs from the kernels', so spike trains are identical whenever
+the sums of weights are exact in floating point (e.g. weights that are multiples of a power of two),
+which is how the tests compare them. Small networks only (the matrices are dense).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from neuro.kernels import lif_math, sim_math
+from neuro.ops.lif import LIFConfig, lif_step_reference
+from neuro.sim.build import Compiled
+from neuro.sim.runners import ChunkResult, monitor_steps
+
+MAX_DENSE = 50_000_000  # entries of the dense weight matrices
+
+_RESET_NAMES = {lif_math.RESET_SUBTRACT: "subtract", lif_math.RESET_ZERO: "zero",
+                lif_math.RESET_NONE: "none"}
+
+
+def poisson_spikes(seed: int, step: int, first_index: int, prob: np.ndarray) -> np.ndarray:
+    """The Poisson draws of the kernels (``sim_math.uniform``), vectorised in numpy."""
+    idx = np.arange(first_index, first_index + len(prob), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        u = sim_math.uniform(np.full(len(prob), seed, np.uint64), np.full(len(prob), step, np.uint64), idx)
+    return (prob > 0.0) & (u < prob)
+
+
+class TorchRunner:
+    """Step-by-step dense simulation in torch on any device."""
+
+    def __init__(self, net: Compiled, device: torch.device):
+        if net.S * net.C * net.N * len(np.unique(net.delay)) > MAX_DENSE:
+            raise ValueError(f"the dense torch reference is for small networks; this one needs "
+                             f"{net.S} x {net.C * net.N} weight matrices (use backend='numba')")
+        self.net, self.device = net, device
+        dt = getattr(torch, str(net.dtype))
+        self.tdtype = dt
+        tensor = lambda a, dtype=dt: torch.as_tensor(np.asarray(a), dtype=dtype, device=device)  # noqa: E731
+        self.prm = tensor(net.prm)
+        self.bias, self.ch_alpha, self.ch_kappa = tensor(net.bias), tensor(net.ch_alpha), tensor(net.ch_kappa)
+        self.ref_steps = tensor(net.ref_steps, torch.int64)
+        pre = np.repeat(np.arange(net.S), np.diff(net.row_ptr))
+        self.weights = {}
+        for d in np.unique(net.delay):
+            sel = net.delay == d
+            w = torch.zeros(net.S, net.C * net.N, dtype=torch.float64)
+            w.index_put_((torch.as_tensor(pre[sel]), torch.as_tensor(net.col[sel].astype(np.int64))),
+                         torch.as_tensor(net.weight[sel].astype(np.float64)), accumulate=True)
+            self.weights[int(d)] = w.to(device=device, dtype=dt)
+        self.cfgs = [LIFConfig(reset=_RESET_NAMES[int(r)], ge=bool(ge), has_syn=net.has_syn,
+                               has_adapt=net.has_adapt) for _, _, r, ge in net.pops]
+        self.reset()
+
+    def reset(self) -> None:
+        net, dev, dt = self.net, self.device, self.tdtype
+        self.i = torch.as_tensor(net.i0, device=dev).clone()
+        self.v = torch.as_tensor(net.v0, device=dev).clone()
+        self.a = torch.as_tensor(net.a0, device=dev).clone()
+        self.g = torch.zeros(net.C, net.N, dtype=dt, device=dev)
+        self.refc = torch.zeros(net.N, dtype=torch.int64, device=dev)
+        self.buf = torch.zeros(net.D, net.C, net.N, dtype=dt, device=dev)
+
+    def state(self) -> dict:
+        return {k: t.cpu().numpy() for k, t in (("v", self.v), ("i", self.i), ("a", self.a), ("g", self.g),
+                                                ("refractory", self.refc))}
+
+    def _step(self, t: int) -> torch.Tensor:
+        """Advance one step; returns the spike vector of all ``S`` sources."""
+        net = self.net
+        slot = t & net.mask
+        arrived = self.buf[slot]
+        if t < net.inj.shape[0]:
+            flat = arrived.view(-1)
+            flat.index_add_(0, torch.as_tensor(net.inj_idx, device=self.device),
+                            torch.as_tensor(net.inj[t], device=self.device))
+        x = self.bias.clone()
+        for c in range(net.C):
+            x_c, self.g[c] = sim_math.channel_input(self.g[c], arrived[c], self.ch_kappa[c], self.ch_alpha[c])
+            x = x + x_c
+        arrived.zero_()
+        s_all = torch.zeros(net.S, dtype=self.tdtype, device=self.device)
+        for (lo, hi, _, _), cfg in zip(net.pops, self.cfgs):
+            sl = slice(int(lo), int(hi))
+            prm = self.prm[:, sl]
+            held = self.refc[sl] > 0
+            zeros = torch.zeros_like(x[sl])
+            s, i_n, v_n, a_n = lif_step_reference(x[sl], self.i[sl], self.v[sl], self.a[sl], zeros, prm, cfg)
+            s = torch.where(held, zeros, s)
+            self.v[sl] = torch.where(held, self.v[sl], v_n)
+            if net.has_syn:
+                self.i[sl] = i_n
+            if net.has_adapt:
+                self.a[sl] = torch.where(held, prm[lif_math.P_RHO] * self.a[sl], a_n)
+            after_spike = torch.where(s != 0, self.ref_steps[sl], torch.zeros_like(self.refc[sl]))
+            self.refc[sl] = torch.where(held, self.refc[sl] - 1, after_spike)
+            s_all[sl] = s
+        mp = net.poisson_prob.shape[0]
+        if mp:
+            fired = poisson_spikes(net.seed, t, net.N, net.poisson_prob)
+            s_all[net.N:net.N + mp] = torch.as_tensor(fired, dtype=self.tdtype, device=self.device)
+        if t + 1 < net.gen_ptr.shape[0]:
+            idx = net.gen_idx[net.gen_ptr[t]:net.gen_ptr[t + 1]]
+            s_all[torch.as_tensor(idx, device=self.device)] = 1.0
+        for d, w in self.weights.items():
+            self.buf[(t + 1 + d) & net.mask] += (s_all @ w).view(net.C, net.N)
+        return s_all
+
+    def run(self, t0: int, t1: int) -> ChunkResult:
+        net = self.net
+        rec = torch.as_tensor(net.rec_flag.astype(bool), device=self.device)
+        msteps = monitor_steps(t0, t1, net.mon_every) if net.mon_idx.size else np.zeros(0, np.int64)
+        rows, steps, idxs = [], [], []
+        counts = np.zeros((t1 - t0, len(net.pops)), np.int32)
+        mon_idx = torch.as_tensor(net.mon_idx, device=self.device)
+        for t in range(t0, t1):
+            s_all = self._step(t)
+            fired = torch.nonzero((s_all != 0) & rec).flatten().cpu().numpy()
+            steps.append(np.full(len(fired), t, np.int64))
+            idxs.append(fired.astype(np.int64))
+            for p, (lo, hi, _, _) in enumerate(net.pops):
+                counts[t - t0, p] = int((s_all[int(lo):int(hi)] != 0).sum())
+            if net.mon_idx.size and t % net.mon_every == 0:
+                table = torch.cat([self.v[None], self.i[None], self.a[None], self.g])  # var codes 0,1,2,3+c
+                rows.append(table[torch.as_tensor(net.mon_var, device=self.device), mon_idx].cpu().numpy())
+        mon_rows = np.stack(rows) if rows else np.zeros((0, net.mon_idx.size), net.dtype)
+        return ChunkResult(np.concatenate(steps), np.concatenate(idxs), counts, msteps, mon_rows)

@@ -1,0 +1,83 @@
+"""Backends that advance a compiled network: Numba CPU kernel, numba.cuda kernel, dense torch reference.
+
+Every runner owns the network state (``v, i, a`` per neuron, channel currents ``g``, refractory
+counters, the delivery ring buffer) and returns, for each chunk of steps, the spikes of recorded
+sources as ``(step, global index)`` sorted by step then index, the spike count per population and
+step, and the state-monitor rows. All three produce the same spike trains for the same network and
+seed (exactly, when the sums of weights are exact in floating point; see the tests).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from neuro.sim.build import Compiled
+
+
+class ChunkResult(NamedTuple):
+    spike_steps: np.ndarray
+    spike_idx: np.ndarray
+    counts: np.ndarray  # [steps, populations]
+    mon_steps: np.ndarray
+    mon_rows: np.ndarray  # [recorded steps, monitored columns]
+
+
+def monitor_steps(t0: int, t1: int, every: int) -> np.ndarray:
+    """The steps in ``[t0, t1)`` at which state monitors record (multiples of ``every``)."""
+    first = -(-t0 // every) * every
+    return np.arange(first, t1, every, dtype=np.int64)
+
+
+class NumbaRunner:
+    """The serial Numba CPU kernel (``neuro.kernels.sim_cpu``) on numpy arrays."""
+
+    def __init__(self, net: Compiled):
+        from neuro.kernels import sim_cpu
+
+        self.net = net
+        hetero, *self.tables = net.cpu_tables()
+        self.kernel = sim_cpu.run_kernel(net.has_syn, net.has_adapt, net.C, hetero)
+        self.consts = np.array([0, 1], dtype=net.dtype)
+        self.spk_t = np.zeros(max(1 << 16, 4 * net.n_rec), np.int32)
+        self.spk_i = np.zeros_like(self.spk_t)
+        self.reset()
+
+    def reset(self) -> None:
+        net = self.net
+        self.i, self.v, self.a = net.i0.copy(), net.v0.copy(), net.a0.copy()
+        self.g = np.zeros((net.C, net.N), net.dtype)
+        self.refc = np.zeros(net.N, np.int32)
+        self.buf = np.zeros((net.D, net.C * net.N), net.dtype)
+        self.spiked = np.zeros(-(-net.N // 8) * 8, np.uint8)  # read as uint64 words
+
+    def state(self) -> dict:
+        return {"v": self.v, "i": self.i, "a": self.a, "g": self.g, "refractory": self.refc}
+
+    def run(self, t0: int, t1: int) -> ChunkResult:
+        net = self.net
+        counts = np.zeros((t1 - t0, len(net.pops)), np.int32)
+        msteps = monitor_steps(t0, t1, net.mon_every) if net.mon_idx.size else np.zeros(0, np.int64)
+        mon_out = np.zeros((len(msteps), net.mon_idx.size), net.dtype)
+        first = int(msteps[0]) if len(msteps) else t0
+        need = net.n_rec + int(np.diff(net.gen_ptr).max(initial=0)) + 1
+        if self.spk_t.shape[0] < need:
+            self.spk_t = np.zeros(2 * need, np.int32)
+            self.spk_i = np.zeros_like(self.spk_t)
+        prm, ref_steps, bias, ch_alpha, ch_kappa = self.tables
+        t, n_spk = t0, 0
+        while t < t1:
+            t, n_spk = self.kernel(
+                t, t1, net.seed, self.consts, prm, net.pops, ref_steps, bias, ch_alpha, ch_kappa, net.inj,
+                net.inj_idx, net.poisson_prob, net.gen_ptr, net.gen_idx,
+                net.row_ptr, net.col, net.weight, net.delay, net.mask, self.i, self.v, self.a, self.g,
+                self.refc, self.buf, self.spiked, net.rec_flag, self.spk_t, self.spk_i, n_spk,
+                net.n_rec, counts[t - t0:], net.mon_idx, net.mon_var, net.mon_every, mon_out, first)
+            if t < t1:  # the spike record is full: grow it and continue from step t
+                grown = np.zeros(2 * self.spk_t.shape[0], np.int32)
+                grown_i = np.zeros_like(grown)
+                grown[:n_spk], grown_i[:n_spk] = self.spk_t[:n_spk], self.spk_i[:n_spk]
+                self.spk_t, self.spk_i = grown, grown_i
+        return ChunkResult(self.spk_t[:n_spk].astype(np.int64), self.spk_i[:n_spk].astype(np.int64),
+                           counts, msteps, mon_out)
