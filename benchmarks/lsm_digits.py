@@ -1,9 +1,9 @@
 """LSM experiments on event digits: (1) reservoir vs raw-input linear readout at matched feature
 count, (2) zero-shot cross-modal retrieval with CLIP-trained projection heads (Lin et al. 2025).
 
-Data: scikit-learn's 1797 8x8 digits through the TEMPORARY renderings of
-``neuro.models.lsm_experiments`` (DVS-like saccades, 512 inputs; Poisson rates, 64 inputs) until
-``neuro.datasets.digits_events`` lands. Reservoir settings are chosen on a validation split of the
+Data: scikit-learn's 1797 digits as the embedded event dataset ``neuro.datasets.digits_events``
+(968 inputs, 300 ms) and as a Poisson rate code (64 inputs, 60 ms), see
+``neuro.models.lsm_experiments.digit_views``. Reservoir settings are chosen on a validation split of the
 training set (never the test set); the test accuracies of the chosen setting are reported.
 Writes ``benchmarks/results/lsm_digits.json`` / ``.md``.
 
@@ -21,7 +21,7 @@ import numpy as np
 from peers.common import cpu_name, write_results
 
 from neuro.models.lsm import ReservoirConfig, binned_input_features, linear_readout
-from neuro.models.lsm_experiments import build_reservoir, split, temporary_digit_views, zero_shot
+from neuro.models.lsm_experiments import build_reservoir, digit_views, split, zero_shot
 
 
 def validate(samples, labels, n_inputs, duration, train, n, windows, grid) -> tuple[dict, list]:
@@ -44,16 +44,17 @@ def validate(samples, labels, n_inputs, duration, train, n, windows, grid) -> tu
 def experiment_1(views, args) -> dict:
     out = {}
     grid = list(itertools.product(["maass", "random"], [0.3, 0.6, 1.2], [None, 0.5]))
-    for view, samples, n_inputs, n, windows in (("saccade", views.saccade, 512, 512, 3),
-                                                ("rate", views.rate, 64, 192, 1)):
+    for view, samples, n_inputs, duration, n, windows in (
+            ("events", views.events, views.n_inputs[0], views.durations[0], 484, 2),  # 968 = 968
+            ("rate", views.rate, views.n_inputs[1], views.durations[1], 192, 1)):
         labels = views.labels
         train, test = split(labels, seed=0)
-        best, scores = validate(samples, labels, n_inputs, views.duration, train, n, windows, grid)
+        best, scores = validate(samples, labels, n_inputs, duration, train, n, windows, grid)
         cfg = ReservoirConfig(n=n, connectivity=best["connectivity"], bias=0.0, input_p=0.05, seed=0)
         lsm = build_reservoir(n_inputs, cfg, best["input_scale"], best["spectral_radius"])
-        x_res = lsm.transform(samples, views.duration, windows=windows)
-        raw_windows = n * windows // n_inputs  # matched feature count
-        x_raw = np.stack([binned_input_features(s, n_inputs, views.duration, raw_windows) for s in samples])
+        x_res = lsm.transform(samples, duration, windows=windows)
+        raw_windows = max(1, n * windows // n_inputs)  # matched feature count (as close as bins allow)
+        x_raw = np.stack([binned_input_features(s, n_inputs, duration, raw_windows) for s in samples])
         res = {"setting": best, "validation": scores, "reservoir_features": x_res.shape[1],
                "raw_features": x_raw.shape[1], "train": len(train), "test": len(test)}
         for kind in ("ridge", "logistic"):
@@ -67,11 +68,12 @@ def experiment_1(views, args) -> dict:
 def experiment_2(views, setting_a: dict, setting_b: dict, args) -> dict:
     out = {}
     encoders = []
-    for n_inputs, n, setting, seed in ((512, 512, setting_a, 0), (64, 192, setting_b, 1)):
+    for n_inputs, n, setting, seed in ((views.n_inputs[0], 484, setting_a, 0),
+                                       (views.n_inputs[1], 192, setting_b, 1)):
         cfg = ReservoirConfig(n=n, connectivity=setting["connectivity"], bias=0.0, input_p=0.05, seed=seed)
         encoders.append(build_reservoir(n_inputs, cfg, setting["input_scale"], setting["spectral_radius"]))
     for temperature in (1.0, 0.1):
-        res = zero_shot(views.saccade, views.rate, views.labels, tuple(encoders), views.duration,
+        res = zero_shot(views.events, views.rate, views.labels, tuple(encoders), views.durations,
                         seen=range(7), windows=3, dim=64, epochs=args.epochs, temperature=temperature)
         print("zero-shot", temperature, res, flush=True)
         out[f"temperature_{temperature:g}"] = res
@@ -84,14 +86,14 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=100)
     args = ap.parse_args()
     t0 = time.perf_counter()
-    views = temporary_digit_views(limit=args.limit)
+    views = digit_views(limit=args.limit)
     print(f"encoded {len(views.labels)} digits in {time.perf_counter() - t0:.1f} s", flush=True)
     e1 = experiment_1(views, args)
-    e2 = experiment_2(views, e1["saccade"]["setting"], e1["rate"]["setting"], args)
+    e2 = experiment_2(views, e1["events"]["setting"], e1["rate"]["setting"], args)
     payload = {"machine": cpu_name(), "date": time.strftime("%Y-%m-%d"), "samples": len(views.labels),
-               "data": "sklearn digits via TEMPORARY saccade/rate renderings", "experiment_1": e1,
+               "data": "digits_events (968 inputs, 300 ms) and a Poisson rate code (64 inputs, 60 ms)", "experiment_1": e1,
                "experiment_2": e2, "seconds": time.perf_counter() - t0}
-    lines = [f"# LSM on event digits ({payload['date']}, {payload['samples']} samples, TEMPORARY encodings)", "",
+    lines = [f"# LSM on event digits ({payload['date']}, {payload['samples']} samples)", "",
              "## 1. Reservoir vs raw binned input, linear readouts, matched feature count (test accuracy)", "",
              "| view | features (res / raw) | setting (validation) | ridge res | ridge raw | logistic res | logistic raw |",
              "|---|---|---|---|---|---|---|"]
@@ -100,7 +102,7 @@ def main() -> None:
         lines.append(f"| {view} | {r['reservoir_features']} / {r['raw_features']} | {s['connectivity']}, in x{s['input_scale']}, "
                      f"rho {s['spectral_radius']}, {s['rate_hz']:.0f} Hz | {r['reservoir_ridge']:.3f} | {r['raw_ridge']:.3f} | "
                      f"{r['reservoir_logistic']:.3f} | {r['raw_logistic']:.3f} |")
-    lines += ["", "## 2. Zero-shot cross-modal retrieval (saccade view <-> rate view), heads trained on digits 0-6", "",
+    lines += ["", "## 2. Zero-shot cross-modal retrieval (digits_events view <-> rate view), heads trained on digits 0-6", "",
               "| temperature | seen 0-6 A->B | seen chance | unseen 7-9 A->B | unseen B->A | unseen prototype | unseen chance |",
               "|---|---|---|---|---|---|---|"]
     for key, r in e2.items():

@@ -12,7 +12,7 @@ from neuro.models.contrastive import (ProjectionHead, clip_loss, embed, prototyp
                                       retrieval_accuracy, retrieval_chance, train_contrastive)
 from neuro.models.lsm import (LiquidStateMachine, ReservoirConfig, binned_input_features, frames_to_spikes,
                               spike_count_features, trace_features)
-from neuro.models.lsm_experiments import (build_reservoir, reservoir_vs_raw, temporary_digit_views,
+from neuro.models.lsm_experiments import (build_reservoir, reservoir_vs_raw, digit_views,
                                           zero_shot)
 
 
@@ -96,31 +96,32 @@ def test_contrastive_heads_transfer_to_unseen_classes():
 
 @pytest.fixture(scope="module")
 def digits():
-    return temporary_digit_views(limit=160, seed=0)
+    return digit_views(limit=160, seed=0)
 
 
-def test_temporary_digit_renderings(digits):
-    assert len(digits.saccade) == len(digits.rate) == len(digits.labels) == 160
-    t, i = digits.saccade[0]
-    assert len(t) > 50 and t.max() < digits.duration and i.max() < 512
+def test_digit_views(digits):
+    assert len(digits.events) == len(digits.rate) == len(digits.labels) == 160
+    assert digits.n_inputs == (968, 64)
+    t, i = digits.events[0]
+    assert len(t) > 500 and t.max() < digits.durations[0] and i.max() < 968
     t, i = digits.rate[0]
-    assert len(t) > 20 and t.max() < digits.duration and i.max() < 64
+    assert len(t) > 20 and t.max() < digits.durations[1] and i.max() < 64
 
 
 def test_reservoir_experiment_runs_and_learns(digits):
-    cfg = ReservoirConfig(n=256, connectivity="maass", bias=0.0, input_p=0.05)
-    res = reservoir_vs_raw(digits.saccade, digits.labels, 512, digits.duration, cfg, windows=2,
+    cfg = ReservoirConfig(n=484, connectivity="maass", bias=0.0, input_p=0.05)
+    res = reservoir_vs_raw(digits.events, digits.labels, 968, digits.durations[0], cfg, windows=2,
                            input_scale=0.6, readouts=("ridge",), progress=False)
-    assert res["reservoir_features"] == res["raw_features"] == 512
+    assert res["reservoir_features"] == res["raw_features"] == 968
     assert res["reservoir_ridge_accuracy"] > 0.5 and res["raw_ridge_accuracy"] > 0.5
     assert res["reservoir_rate_hz"] > 1.0
 
 
 def test_zero_shot_protocol_runs(digits):
-    encoders = (build_reservoir(512, ReservoirConfig(n=128, bias=0.0, input_p=0.05), 0.6),
+    encoders = (build_reservoir(968, ReservoirConfig(n=128, bias=0.0, input_p=0.05), 0.6),
                 build_reservoir(64, ReservoirConfig(n=64, bias=0.0, input_p=0.05, seed=1), 0.6))
-    res = zero_shot(digits.saccade, digits.rate, digits.labels, encoders, digits.duration, windows=2,
-                    dim=16, epochs=5, temperature=0.1, progress=False)
+    res = zero_shot(digits.events, digits.rate, digits.labels, encoders, digits.durations, windows=2,
+                    dim=16, epochs=40, temperature=0.1, progress=False)
     assert res["train_pairs_classes"] == list(range(7))
     assert res["final_loss"] < res["first_loss"]
     assert res["seen_retrieval_a_to_b"] > res["seen_chance"]

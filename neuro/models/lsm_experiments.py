@@ -1,11 +1,11 @@
 """LSM experiments on event data: reservoir vs raw-input readout, and zero-shot cross-modal retrieval.
 
 Both experiments take samples as spike lists ``(times in seconds, input indices)`` with labels, so
-any event dataset plugs in (tonic events via :func:`neuro.sim.events_to_spikes`). Until the
-project's embedded event digits (``neuro.datasets.digits_events``) are available, the scripts use
-:func:`temporary_digit_views`: scikit-learn's 8x8 digits rendered by two TEMPORARY encoders of this
-module — a DVS-like saccade rendering and a Poisson rate rendering — which stand in for two sensor
-"modalities". They are placeholders, not a dataset of record.
+any event dataset plugs in (tonic events via :func:`neuro.sim.events_to_spikes`).
+:func:`digit_views` gives the project's two renderings of scikit-learn's 1797 handwritten digits,
+used as two sensor "modalities": the embedded event dataset ``neuro.datasets.digits_events``
+(a simulated event camera making N-MNIST's saccades, 22x22x2 = 968 inputs, 300 ms) and a Poisson
+rate code of the same 8x8 images (64 inputs).
 """
 
 from __future__ import annotations
@@ -17,41 +17,13 @@ import numpy as np
 from neuro.models.lsm import (LiquidStateMachine, ReservoirConfig, Sample, binned_input_features,
                               linear_readout)
 
-# -- TEMPORARY event renderings of sklearn digits ---------------------------------------------------
+# -- the two renderings of the digits ------------------------------------------------------------------
 
 
-def temporary_saccade_events(images: np.ndarray, steps_per_saccade: int = 20, dt: float = 1e-3,
-                             amplitude: float = 1.5, threshold: float = 0.15, size: int = 16,
-                             ) -> list[Sample]:
-    """TEMPORARY DVS-like rendering: each image (upsampled to ``size x size``) moves along three
-    saccades (a triangle, as N-MNIST's sensor did) and a pixel emits an ON/OFF event whenever its
-    log intensity moved by ``threshold`` since its last event. Inputs ``(p * size + y) * size + x``
-    (``2 * size**2`` of them); duration ``3 * steps_per_saccade * dt``."""
-    from scipy import ndimage
-
-    corners = amplitude * np.array([[0.0, 0.0], [1.0, 0.5], [0.0, 1.0], [0.0, 0.0]])
-    path = np.concatenate([np.linspace(corners[k], corners[k + 1], steps_per_saccade, endpoint=False)
-                           for k in range(3)])
-    out = []
-    for img in np.asarray(images, dtype=np.float64):
-        img = ndimage.zoom(img / max(img.max(), 1e-9), size / img.shape[0], order=1)
-        ref = np.log(img + 0.1)
-        times, idx = [], []
-        for t, (dy, dx) in enumerate(path):
-            cur = np.log(np.clip(ndimage.shift(img, (dy, dx), order=1, mode="constant"), 0, None) + 0.1)
-            diff = cur - ref
-            for pol, mask in ((1, diff >= threshold), (0, diff <= -threshold)):
-                y, x = np.nonzero(mask)
-                times.append(np.full(len(y), t * dt))
-                idx.append((pol * size + y) * size + x)
-                ref[mask] = cur[mask]
-        out.append((np.concatenate(times), np.concatenate(idx)))
-    return out
-
-
-def temporary_rate_spikes(images: np.ndarray, duration: float = 60e-3, max_rate: float = 150.0,
-                          dt: float = 1e-3, seed: int = 0) -> list[Sample]:
-    """TEMPORARY Poisson rendering: pixel ``k`` of each 8x8 image spikes at ``max_rate * intensity``."""
+def poisson_rate_view(images: np.ndarray, duration: float = 60e-3, max_rate: float = 150.0,
+                      dt: float = 1e-3, seed: int = 0) -> list[Sample]:
+    """Rate code: pixel ``k`` of each image spikes as a Bernoulli process of rate
+    ``max_rate * intensity / max(intensity)`` per ``dt`` step, for ``duration`` seconds."""
     rng = np.random.default_rng(seed)
     steps = int(round(duration / dt))
     out = []
@@ -63,24 +35,31 @@ def temporary_rate_spikes(images: np.ndarray, duration: float = 60e-3, max_rate:
 
 
 class DigitViews(NamedTuple):
-    saccade: list  # view A samples, 512 inputs
-    rate: list  # view B samples, 64 inputs
+    """Two renderings of the same digits (sample ``k`` of both views shows digit ``labels[k]``)."""
+
+    events: list  # digits_events saccade recordings, 968 inputs
+    rate: list  # Poisson rate code of the 8x8 image, 64 inputs
     labels: np.ndarray
     n_inputs: tuple
-    duration: float
+    durations: tuple  # seconds, per view
 
 
-def temporary_digit_views(limit: Optional[int] = None, seed: int = 0) -> DigitViews:
-    """sklearn's digits (1797 8x8 images) through both TEMPORARY renderings (60 ms at 1 ms steps)."""
-    from sklearn.datasets import load_digits
+def digit_views(limit: Optional[int] = None, seed: int = 0) -> DigitViews:
+    """All 1797 digits (or a random ``limit`` of them) as ``digits_events`` recordings and as rates."""
+    from neuro.datasets import DigitsEvents
+    from neuro.sim import events_to_spikes
 
-    digits = load_digits()
-    images, labels = digits.images, digits.target
+    data = DigitsEvents("all", seed=seed)
+    order = np.arange(len(data.targets))
     if limit is not None:
-        order = np.random.default_rng(seed).permutation(len(labels))[:limit]
-        images, labels = images[order], labels[order]
-    return DigitViews(temporary_saccade_events(images), temporary_rate_spikes(images, seed=seed),
-                      np.asarray(labels), (512, 64), 60e-3)
+        order = np.sort(np.random.default_rng(seed).permutation(len(order))[:limit])
+    events = []
+    for k in order:
+        t, idx, n_in = events_to_spikes(data[int(k)][0], data.sensor_size, t_start=0.0)
+        events.append((t, idx))
+    return DigitViews(events, poisson_rate_view(data.images[order], seed=seed),
+                      np.asarray(data.targets[order]), (n_in, 64),
+                      (data.duration_us * 1e-6, 60e-3))
 
 
 # -- experiment 1: reservoir vs raw input ---------------------------------------------------------------
@@ -138,8 +117,8 @@ def build_reservoir(n_inputs: int, config: ReservoirConfig, input_scale: float =
 
 
 def zero_shot(samples_a: Sequence[Sample], samples_b: Sequence[Sample], labels: np.ndarray,
-              encoders: tuple[LiquidStateMachine, LiquidStateMachine], duration: float,
-              seen: Sequence[int] = tuple(range(7)), windows: int = 3, dim: int = 64,
+              encoders: tuple[LiquidStateMachine, LiquidStateMachine],
+              duration: "float | tuple[float, float]", seen: Sequence[int] = tuple(range(7)), windows: int = 3, dim: int = 64,
               epochs: int = 100, temperature: float = 1.0, lr: float = 1e-3, seed: int = 0,
               progress: bool = True) -> dict:
     """Lin et al.'s protocol on two views: fixed reservoirs per view, CLIP heads trained on ``seen``
@@ -147,13 +126,15 @@ def zero_shot(samples_a: Sequence[Sample], samples_b: Sequence[Sample], labels: 
 
     The held-out samples are split in two halves: queries (view A) from one half, the gallery
     (view B) from the other, so a query's own other rendering is never in its gallery.
+    ``duration``: seconds per sample, one value or one per view.
     """
     from neuro.models.contrastive import (embed, prototype_accuracy, retrieval_accuracy,
                                           retrieval_chance, train_contrastive)
 
     labels = np.asarray(labels)
-    feats = [enc.transform(s, duration, windows=windows, progress=progress)
-             for s, enc in zip((samples_a, samples_b), encoders)]
+    durations = duration if isinstance(duration, tuple) else (duration, duration)
+    feats = [enc.transform(s, d, windows=windows, progress=progress)
+             for s, enc, d in zip((samples_a, samples_b), encoders, durations)]
     rng = np.random.default_rng(seed)
     is_seen = np.isin(labels, seen)
     seen_idx, unseen_idx = np.flatnonzero(is_seen), np.flatnonzero(~is_seen)
