@@ -3,7 +3,7 @@
     python benchmarks/b1_linear_lif.py [--device cuda] [--sizes 512 2048] [--tf32] [--keep-freed-memory]
 
 Times forward and forward+backward of every library (same Linear, same LIF semantics as
-``peers.py``), the Linear layer alone, and the peak extra memory; prints ratios and the share the
+``lif_peers.py``), the Linear layer alone, and the peak extra memory; prints ratios and the share the
 LIF adds on top of the Linear. Writes ``benchmarks/results/b1_linear_lif_<device>[...].json``.
 """
 
@@ -14,13 +14,13 @@ import argparse
 import torch
 
 import harness
-import peers
+import lif_peers
 
 T, B = 500, 16
 
 
 def run(device: str, sizes, rounds: int) -> dict:
-    libs = peers.available(device)
+    libs = lif_peers.available(device)
     rows = []
     for n in sizes:
         gen = torch.Generator(device=device).manual_seed(0)

@@ -13,11 +13,11 @@ import argparse
 import torch
 
 import harness
-import peers
+import lif_peers
 
 
 def run(device: str, shapes, rounds: int) -> dict:
-    libs = peers.available(device)
+    libs = lif_peers.available(device)
     rows = []
     for T, B, N in shapes:
         gen = torch.Generator(device=device).manual_seed(0)
