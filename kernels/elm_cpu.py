@@ -1,0 +1,332 @@
+"""ELM kernels on the CPU: ``@njit(parallel=True)``, parallel over the batch, serial over time.
+
+Three recurrences (equations in :mod:`neuro.kernels.elm_math`), each with a reverse-time backward:
+
+* ``trace_*``  — synapse (v1) or branch (v2) traces with the routing gather and the branch sum,
+  ``x [T, B, D] -> b [T, B, n_branch]``; the linear recurrence runs for all steps in one call.
+* ``events_*`` — the same traces already multiplied by the first MLP layer, driven event by event:
+  when every trace shares one decay ``kappa``, ``W_1b b_t`` obeys ``V_t = kappa V_{t-1} + W_eff x_t``
+  with ``W_eff = W_1b . branch_sum . diag(w_s) . route`` (``[H, D]``), so only the non-zero inputs
+  (spikes) cost work: ``O(nnz * H)`` instead of a dense ``[T B, D] x [D, H]`` product.
+* ``memory_*`` — the memory / MLP recurrence given ``U_t = W_1b b_t + b_1``: one task per batch
+  element keeps its memory and activations in small scratch vectors and runs the matrix-vector
+  products of the recurrent MLP part every step (axpy form over contiguous weight rows, so the
+  inner loops vectorise; zero activations of the ReLU skip their row).
+
+The backward of ``memory_*`` stores nothing extra: the forward keeps the hidden pre-activations
+``z [L, T, B, H]`` and memory increments ``d [T, B, M]`` (what the weight gradients need anyway),
+because recomputing them would repeat the expensive sequential matrix-vector products. It returns
+the per-step gradients of every layer's output, so the weight gradients are a few large matrix
+products done by torch. ``fastmath={"contract"}`` only allows fused multiply-adds (NaN and inf keep
+their IEEE meaning).
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from . import elm_math
+
+_FAST = {"contract"}
+_inline = njit(inline="always", cache=True)
+activation = _inline(elm_math.activation)
+activation_grad = _inline(elm_math.activation_grad)
+scaled_tanh = _inline(elm_math.scaled_tanh)
+scaled_tanh_grad = _inline(elm_math.scaled_tanh_grad)
+memory_update = _inline(elm_math.memory_update)
+trace_update = _inline(elm_math.trace_update)
+
+
+# ------------------------------------------------------------------------------------------------
+# Synapse / branch traces (dense path)
+
+
+@njit(parallel=True, cache=True, fastmath=_FAST)
+def trace_forward(x, route, w, kappa, state, per_synapse, routed, out_b, finite):
+    """Traces and branch sums for every step.
+
+    ``x [T, B, D]``; ``route [S]`` input index of each synapse (read only when ``routed``);
+    ``w [S]`` synaptic weights (mask included); ``kappa [K]`` decays, ``K = S`` with
+    ``per_synapse`` (v1) else ``n_branch`` (v2); ``state [B, K]`` holds the initial traces and is
+    overwritten with the final ones; ``out_b [T, B, n_branch]``; ``finite [B]`` receives
+    ``sum(x * 0)`` over the inputs read (NaN iff one of them is NaN/inf).
+    """
+    T, B, _ = x.shape
+    nb = out_b.shape[2]
+    d = w.shape[0] // nb
+    zero = kappa[0] - kappa[0]  # typed zero (an int literal would promote float32 to float64)
+    for b in prange(B):
+        st = state[b]
+        acc = zero
+        for t in range(T):
+            xr = x[t, b]
+            br = out_b[t, b]
+            for j in range(nb):
+                tot = zero
+                for r in range(d):
+                    k = j * d + r
+                    xv = xr[route[k]] if routed else xr[k]
+                    acc += xv * zero
+                    drive = w[k] * xv
+                    if per_synapse:
+                        st[k] = trace_update(st[k], kappa[k], drive)
+                        tot += st[k]
+                    else:
+                        tot += drive
+                if per_synapse:
+                    br[j] = tot
+                else:
+                    st[j] = trace_update(st[j], kappa[j], tot)
+                    br[j] = st[j]
+        finite[b] = acc
+
+
+@njit(parallel=True, cache=True, fastmath=_FAST)
+def trace_backward(x, route, w, kappa, g_b, g_state, per_synapse, routed, need_dx, dw_b, d_state, dx):
+    """Reverse-time sweep of :func:`trace_forward`.
+
+    ``g_b [T, B, n_branch]`` and ``g_state [B, K]`` are the gradients of the branch sums and of the
+    final traces. Writes ``dw_b [B, S]`` (per batch element, summed by the caller), ``d_state
+    [B, K]`` (initial traces) and, with ``need_dx``, accumulates into the zeroed ``dx [T, B, D]``.
+    """
+    T, B, _ = x.shape
+    nb = g_b.shape[2]
+    S = w.shape[0]
+    d = S // nb
+    for b in prange(B):
+        c = g_state[b].copy()  # dL/d(trace) flowing back from later steps
+        dw = np.zeros(S, w.dtype)
+        for t in range(T - 1, -1, -1):
+            xr = x[t, b]
+            gr = g_b[t, b]
+            for j in range(nb):
+                if not per_synapse:
+                    c[j] += gr[j]
+                for r in range(d):
+                    k = j * d + r
+                    i = route[k] if routed else k
+                    ck = c[k] + gr[j] if per_synapse else c[j]
+                    dw[k] += ck * xr[i]
+                    if need_dx:
+                        dx[t, b, i] += ck * w[k]
+                    if per_synapse:
+                        c[k] = kappa[k] * ck
+                if not per_synapse:
+                    c[j] = kappa[j] * c[j]
+        d_state[b] = c
+        dw_b[b] = dw
+
+
+# ------------------------------------------------------------------------------------------------
+# Event-driven projected traces (uniform decay)
+
+
+@njit(parallel=True, cache=True, fastmath=_FAST)
+def events_forward(x, w_eff_t, bias, kappa_pow, v0, out_u, x_decayed, finite):
+    """``U_t = V_t + bias`` with ``V_t = kappa V_{t-1} + sum_{i: x_ti != 0} x_ti W_eff[:, i]``.
+
+    ``w_eff_t [D, H]`` (``W_eff`` transposed: one contiguous row per input channel);
+    ``kappa_pow [T + 1]`` holds ``kappa ** n``; ``v0 [B, H]`` the projected initial traces;
+    ``out_u [T, B, H]``; ``x_decayed [B, D]`` receives ``sum_t kappa^(T-1-t) x_t`` (the final traces
+    before routing and weighting), computed lazily per channel from the time of its last event.
+    """
+    T, B, D = x.shape
+    H = w_eff_t.shape[1]
+    kappa = kappa_pow[1]
+    zero = kappa - kappa
+    for b in prange(B):
+        v = v0[b].copy()
+        last = np.full(D, -1, np.int64)
+        acc_x = np.zeros(D, x.dtype)
+        acc = zero
+        for t in range(T):
+            for h in range(H):
+                v[h] *= kappa
+            xr = x[t, b]
+            for i in range(D):
+                xv = xr[i]
+                if xv != zero:  # NaN is != 0, so it reaches v and the finiteness sum
+                    acc += xv * zero
+                    wr = w_eff_t[i]
+                    for h in range(H):
+                        v[h] += xv * wr[h]
+                    if last[i] >= 0:
+                        acc_x[i] = acc_x[i] * kappa_pow[t - last[i]] + xv
+                    else:
+                        acc_x[i] = xv
+                    last[i] = t
+            ur = out_u[t, b]
+            for h in range(H):
+                ur[h] = v[h] + bias[h]
+        for i in range(D):
+            x_decayed[b, i] = acc_x[i] * kappa_pow[T - 1 - last[i]] if last[i] >= 0 else zero
+        finite[b] = acc
+
+
+@njit(parallel=True, cache=True, fastmath=_FAST)
+def events_backward(x, g_u, kappa, n_tasks, store_dp, dw_parts, dv0, dp):
+    """Reverse sweep of :func:`events_forward` (the ``x_decayed`` gradient is handled by the caller).
+
+    ``g_u [T, B, H]``. Writes ``dw_parts [n_tasks, D, H]`` (partial ``dW_eff^T`` per task, summed by
+    the caller), ``dv0 [B, H]``, and with ``store_dp`` the drive gradients ``dp [T, B, H]`` that
+    give ``dx = dp @ W_eff``.
+    """
+    T, B, D = x.shape
+    H = g_u.shape[2]
+    zero = kappa - kappa
+    per = (B + n_tasks - 1) // n_tasks
+    for q in prange(n_tasks):
+        acc = dw_parts[q]
+        acc[:] = zero
+        for b in range(q * per, min(B, (q + 1) * per)):
+            c = np.zeros(H, g_u.dtype)  # dL/dV_t
+            for t in range(T - 1, -1, -1):
+                gr = g_u[t, b]
+                for h in range(H):
+                    c[h] = gr[h] + kappa * c[h]
+                if store_dp:
+                    dp[t, b] = c
+                xr = x[t, b]
+                for i in range(D):
+                    xv = xr[i]
+                    if xv != zero:
+                        ar = acc[i]
+                        for h in range(H):
+                            ar[h] += xv * c[h]
+            for h in range(H):
+                dv0[b, h] = kappa * c[h]
+
+
+# ------------------------------------------------------------------------------------------------
+# Memory / MLP recurrence
+
+
+@njit(parallel=True, cache=True, fastmath=_FAST)
+def memory_forward(u, w_in_t, w_hid_t, b_hid, w_out_t, b_out, kappa, gain, m0, consts, act, store,
+                   m_seq, z_seq, d_seq):
+    """Run the memory recurrence over ``u [T, B, H]`` (input part of the first layer, bias included).
+
+    Weights are passed transposed (rows contiguous along the output): ``w_in_t [M, H]`` (first
+    layer, memory columns), ``w_hid_t [L-1, H, H]`` / ``b_hid [L-1, H]`` (further hidden layers),
+    ``w_out_t [H, M]`` / ``b_out [M]``. ``kappa, gain [M]``; ``m0 [B, M]``; ``act`` an
+    ``elm_math.ACT_*`` code. Writes ``m_seq [T, B, M]`` and, with ``store``, the hidden
+    pre-activations ``z_seq [L, T, B, H]`` and increments ``d_seq [T, B, M]``.
+    """
+    T, B, H = u.shape
+    M = kappa.shape[0]
+    n_hid = w_hid_t.shape[0]
+    zero, one, amp, slope = consts[0], consts[1], consts[2], consts[3]
+    for b in prange(B):
+        m = m0[b].copy()
+        mp = np.empty(M, u.dtype)
+        z = np.empty(H, u.dtype)
+        a = np.empty(H, u.dtype)
+        zo = np.empty(M, u.dtype)
+        for t in range(T):
+            for i in range(M):
+                mp[i] = kappa[i] * m[i]
+            z[:] = u[t, b]
+            for k in range(M):
+                mk = mp[k]
+                if mk != zero:
+                    wr = w_in_t[k]
+                    for j in range(H):
+                        z[j] += mk * wr[j]
+            if store:
+                z_seq[0, t, b] = z
+            for j in range(H):
+                a[j] = activation(z[j], act, one, zero)
+            for layer in range(n_hid):
+                z[:] = b_hid[layer]
+                for k in range(H):
+                    ak = a[k]
+                    if ak != zero:
+                        wr = w_hid_t[layer, k]
+                        for j in range(H):
+                            z[j] += ak * wr[j]
+                if store:
+                    z_seq[layer + 1, t, b] = z
+                for j in range(H):
+                    a[j] = activation(z[j], act, one, zero)
+            zo[:] = b_out
+            for j in range(H):
+                aj = a[j]
+                if aj != zero:
+                    wr = w_out_t[j]
+                    for i in range(M):
+                        zo[i] += aj * wr[i]
+            mr = m_seq[t, b]
+            for i in range(M):
+                delta = scaled_tanh(zo[i], amp, slope)
+                m[i] = memory_update(mp[i], gain[i], delta)
+                mr[i] = m[i]
+                if store:
+                    d_seq[t, b, i] = delta
+
+
+@njit(parallel=True, cache=True, fastmath=_FAST)
+def memory_backward(g_m, m_seq, z_seq, d_seq, m0, w_in, w_hid, w_out, kappa, gain, consts, act,
+                    du, dz_hid, dz_out, d_kappa_b, d_gain_b, dm0):
+    """Reverse-time sweep of :func:`memory_forward` (exact BPTT).
+
+    ``g_m [T, B, M]`` is the gradient of ``m_seq``. Weights in their natural layout: ``w_in [H, M]``,
+    ``w_hid [L-1, H, H]``, ``w_out [M, H]``. Writes the gradients of each layer's pre-activation
+    per step — ``du [T, B, H]`` (first layer, equal to ``dL/du``), ``dz_hid [L-1, T, B, H]``,
+    ``dz_out [T, B, M]`` — and per batch element ``d_kappa_b, d_gain_b, dm0 [B, M]``.
+    """
+    T, B, M = m_seq.shape
+    H = w_in.shape[0]
+    n_hid = w_hid.shape[0]
+    zero, one, amp, slope = consts[0], consts[1], consts[2], consts[3]
+    for b in prange(B):
+        carry = np.zeros(M, m_seq.dtype)  # dL/dm_t through kappa m_t in the next step
+        dk = np.zeros(M, m_seq.dtype)
+        dg = np.zeros(M, m_seq.dtype)
+        dmp = np.empty(M, m_seq.dtype)
+        da = np.empty(H, m_seq.dtype)
+        dz = np.empty(H, m_seq.dtype)
+        for t in range(T - 1, -1, -1):
+            m_prev = m_seq[t - 1, b] if t > 0 else m0[b]
+            gr = g_m[t, b]
+            dr = d_seq[t, b]
+            dzr = dz_out[t, b]
+            for i in range(M):
+                dm = gr[i] + carry[i]
+                dg[i] += dm * dr[i]
+                dzr[i] = gain[i] * dm * scaled_tanh_grad(dr[i], amp, slope)
+                dmp[i] = dm  # m_t = mp_t + c dm_t: the direct path
+            da[:] = zero
+            for i in range(M):
+                g = dzr[i]
+                if g != zero:
+                    wr = w_out[i]
+                    for j in range(H):
+                        da[j] += g * wr[j]
+            for layer in range(n_hid - 1, -1, -1):
+                zr = z_seq[layer + 1, t, b]
+                dzl = dz_hid[layer, t, b]
+                for j in range(H):
+                    dzl[j] = da[j] * activation_grad(zr[j], act, one, zero)
+                da[:] = zero
+                for j in range(H):
+                    g = dzl[j]
+                    if g != zero:
+                        wr = w_hid[layer, j]
+                        for k in range(H):
+                            da[k] += g * wr[k]
+            zr = z_seq[0, t, b]
+            dur = du[t, b]
+            for j in range(H):
+                dz[j] = da[j] * activation_grad(zr[j], act, one, zero)
+                dur[j] = dz[j]
+            for j in range(H):
+                g = dz[j]
+                if g != zero:
+                    wr = w_in[j]
+                    for i in range(M):
+                        dmp[i] += g * wr[i]
+            for i in range(M):
+                dk[i] += dmp[i] * m_prev[i]
+                carry[i] = kappa[i] * dmp[i]
+        dm0[b] = carry
+        d_kappa_b[b] = dk
+        d_gain_b[b] = dg

@@ -1,0 +1,481 @@
+r"""The Expressive Leaky Memory (ELM) neuron as torch ops: reference, kernel-backed autograd, dispatch.
+
+Equations (Spieler et al., ICLR 2024; restated in :mod:`neuro.kernels.elm_math`)::
+
+    s_t  = kappa_s s_{t-1} + w_s route(x_t)          b_t = branch_sum(s_t)          (v1)
+    b_t  = kappa_b b_{t-1} + branch_sum(w_s route(x_t))                              (v2)
+    mp_t = kappa_m m_{t-1}
+    m_t  = mp_t + c * 1.7159 tanh(2/3 MLP([b_t ; mp_t]))     c = lam (1 - kappa_m) (v1)
+                                                              c = 1 - exp(-dt lam / tau_m) (v2)
+    y_t  = W_y m_t + b_y
+
+Tensors are time-major: ``x [T, B, D]`` -> ``y [T, B, d_out]``. :func:`elm_scan_reference` is the
+oracle, a per-step loop written like the authors' code. :func:`elm_scan` on the ``numba`` / ``cuda``
+backends runs the same model as
+
+1. traces for all steps in one kernel (``_TraceFunction``), or — on the CPU with one shared trace
+   decay — event-driven traces already projected by the first MLP layer (``_EventTraceFunction``),
+   which costs work only for non-zero inputs (spikes);
+2. the input part of the first MLP layer for all steps as one matrix product;
+3. the memory/MLP recurrence in one kernel per sequence (``_MemoryFunction``) with a reverse-time
+   backward kernel, whose weight gradients are again large matrix products;
+4. the readout for all steps as one matrix product.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import NamedTuple, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from neuro.backends import cuda_simulator_enabled, resolve_backend
+from neuro.kernels import elm_math
+
+ACTIVATIONS = MappingProxyType({"relu": elm_math.ACT_RELU, "silu": elm_math.ACT_SILU})
+INPUT_PATHS = ("auto", "dense", "events")
+# Below this fraction of non-zero inputs the CPU uses the event-driven input path (see
+# benchmarks/results/b5_elm_*: the crossover measured on the development machine).
+EVENT_PATH_MAX_DENSITY = 0.2
+
+
+@dataclass(frozen=True)
+class ELMConfig:
+    """Discrete structure of an ELM scan.
+
+    Args:
+        num_branches: ``d_tree``, the number of branches (= inputs of the MLP besides the memory).
+        version: 1 (the paper's equations, traces per synapse) or 2 (traces per branch, memory
+            input gain ``1 - exp(-dt lam / tau_m)``; the authors' "improved implementation").
+        activation: hidden-layer nonlinearity of the MLP, ``"relu"`` (paper) or ``"silu"``.
+        uniform_syn_decay: every trace has the same decay (a scalar ``tau_s``), which allows the
+            event-driven input path.
+        input_path: ``"dense"`` (trace kernel + matrix product), ``"events"`` (CPU only, needs
+            ``uniform_syn_decay``) or ``"auto"`` (events when the input is sparse enough).
+    """
+
+    num_branches: int
+    version: int = 1
+    activation: str = "relu"
+    uniform_syn_decay: bool = False
+    input_path: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.version not in (1, 2):
+            raise ValueError(f"version must be 1 or 2, got {self.version!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+        if self.input_path not in INPUT_PATHS:
+            raise ValueError(f"input_path must be one of {INPUT_PATHS}, got {self.input_path!r}")
+        if self.input_path == "events" and not self.uniform_syn_decay:
+            raise ValueError("input_path='events' needs one shared synaptic time constant (scalar tau_syn)")
+        if self.num_branches < 1:
+            raise ValueError(f"num_branches must be >= 1, got {self.num_branches}")
+
+
+class ELMWeights(NamedTuple):
+    """Every tensor an ELM scan reads (the module builds it from its parameters).
+
+    ``route [S]`` input index per synapse (None: synapse ``k`` reads input ``k``); ``w_syn [S]``
+    synaptic weights with the routing mask folded in; ``kappa_syn [S]`` (v1) / ``[d_tree]`` (v2);
+    ``kappa_mem, gain_mem [M]``; ``mlp_weights`` / ``mlp_biases`` of the ``L + 1`` linear layers
+    (first ``[H, d_tree + M]``, hidden ``[H, H]``, last ``[M, H]``); readout ``w_out [d_out, M]``,
+    ``b_out [d_out]``.
+    """
+
+    route: Optional[torch.Tensor]
+    w_syn: torch.Tensor
+    kappa_syn: torch.Tensor
+    kappa_mem: torch.Tensor
+    gain_mem: torch.Tensor
+    mlp_weights: tuple
+    mlp_biases: tuple
+    w_out: torch.Tensor
+    b_out: torch.Tensor
+
+
+class ELMState(NamedTuple):
+    """State between calls: traces ``syn [B, S]`` (v1) / ``[B, d_tree]`` (v2), memory ``mem [B, M]``."""
+
+    syn: torch.Tensor
+    mem: torch.Tensor
+
+    def detach(self) -> "ELMState":
+        """The same state detached from the graph (truncated BPTT)."""
+        return ELMState(self.syn.detach(), self.mem.detach())
+
+    def to(self, *args, **kwargs) -> "ELMState":
+        return ELMState(self.syn.to(*args, **kwargs), self.mem.to(*args, **kwargs))
+
+
+class ELMScanResult(NamedTuple):
+    """Outputs ``y [T, B, d_out]``, memory ``mem [T, B, M]`` and the final state."""
+
+    y: torch.Tensor
+    mem: torch.Tensor
+    state: ELMState
+
+
+def activate(z: torch.Tensor, cfg: ELMConfig) -> torch.Tensor:
+    return F.silu(z) if cfg.activation == "silu" else torch.relu(z)
+
+
+def _num_synapses(w: ELMWeights) -> int:
+    return w.w_syn.shape[0]
+
+
+def initial_state(w: ELMWeights, cfg: ELMConfig, batch: int, like: torch.Tensor) -> ELMState:
+    """All-zero traces and memory (the paper's ``s_0 = 0, m_0 = 0``)."""
+    n_trace = _num_synapses(w) if cfg.version == 1 else cfg.num_branches
+    return ELMState(like.new_zeros(batch, n_trace), like.new_zeros(batch, w.kappa_mem.shape[0]))
+
+
+# ------------------------------------------------------------------------------------------------
+# Pure-torch reference (the oracle), one step at a time like the authors' code.
+
+
+def elm_step_reference(x_t: torch.Tensor, state: ELMState, w: ELMWeights,
+                       cfg: ELMConfig) -> tuple[torch.Tensor, ELMState]:
+    """One step on ``x_t [B, D]``; returns ``(y_t [B, d_out], new state)``."""
+    batch = x_t.shape[0]
+    x_syn = x_t if w.route is None else x_t.index_select(-1, w.route)
+    drive = w.w_syn * x_syn
+    if cfg.version == 1:
+        syn = w.kappa_syn * state.syn + drive
+        branch = syn.view(batch, cfg.num_branches, -1).sum(dim=-1)
+    else:
+        syn = w.kappa_syn * state.syn + drive.view(batch, cfg.num_branches, -1).sum(dim=-1)
+        branch = syn
+    mp = w.kappa_mem * state.mem
+    h = torch.cat([branch, mp], dim=-1)
+    for weight, bias in zip(w.mlp_weights[:-1], w.mlp_biases[:-1]):
+        h = activate(F.linear(h, weight, bias), cfg)
+    z = F.linear(h, w.mlp_weights[-1], w.mlp_biases[-1])
+    delta = torch.tanh(z * elm_math.TANH_SLOPE) * elm_math.TANH_AMPLITUDE
+    mem = mp + w.gain_mem * delta
+    return F.linear(mem, w.w_out, w.b_out), ELMState(syn, mem)
+
+
+def elm_scan_reference(x: torch.Tensor, w: ELMWeights, cfg: ELMConfig,
+                       state: Optional[ELMState] = None) -> ELMScanResult:
+    """Reference scan over ``x [T, B, D]`` with torch autograd (iterates over ``x.unbind(0)``)."""
+    if state is None:
+        state = initial_state(w, cfg, x.shape[1], x)
+    ys, mems = [], []
+    for x_t in x.unbind(0):
+        y_t, state = elm_step_reference(x_t, state, w, cfg)
+        ys.append(y_t)
+        mems.append(state.mem)
+    return ELMScanResult(torch.stack(ys), torch.stack(mems), state)
+
+
+# ------------------------------------------------------------------------------------------------
+# Kernel launching
+
+
+def _np(a):
+    return a.detach().numpy() if isinstance(a, torch.Tensor) else a
+
+
+def _cuda_launch(kernel, grid: int, block: int, args, shared_bytes: int = 0) -> None:
+    """Launch on torch's current stream (or on the CUDA simulator with CPU tensors)."""
+    from numba import cuda
+
+    if cuda_simulator_enabled():
+        kernel[grid, block, 0, shared_bytes](*map(_np, args))
+        return
+    stream = cuda.external_stream(torch.cuda.current_stream().cuda_stream)
+    kernel[grid, block, stream, shared_bytes](
+        *[cuda.as_cuda_array(a.detach(), sync=False) if isinstance(a, torch.Tensor) else a for a in args])
+
+
+def _route_or_dummy(route: Optional[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    return route if route is not None else torch.zeros(1, dtype=torch.int64, device=like.device)
+
+
+def _consts(like: torch.Tensor) -> torch.Tensor:
+    values = [0.0, 1.0, elm_math.TANH_AMPLITUDE, elm_math.TANH_SLOPE]
+    return torch.tensor(values, dtype=like.dtype, device=like.device)
+
+
+def _raise_nonfinite() -> None:
+    raise ValueError("x contains NaN or inf values; the ELM neuron needs finite inputs")
+
+
+class _TraceFunction(torch.autograd.Function):
+    """``(x, w_syn, s0) -> (b [T, B, d_tree], s_last)``; decays and routing are constants."""
+
+    @staticmethod
+    def forward(ctx, x, w_syn, s0, route, kappa, per_synapse: bool, num_branches: int,  # type: ignore[override]
+                backend: str):
+        ctx.set_materialize_grads(False)
+        T, B, _ = x.shape
+        routed = route is not None
+        route_t = _route_or_dummy(route, x)
+        state = s0.detach().clone()
+        out_b = x.new_empty((T, B, num_branches))
+        if backend == "numba":
+            from neuro.kernels import elm_cpu
+
+            finite = np.empty(B, _np(x).dtype)
+            elm_cpu.trace_forward(*map(_np, (x, route_t, w_syn, kappa, state)), per_synapse, routed,
+                                  _np(out_b), finite)
+            if not np.isfinite(finite).all():
+                _raise_nonfinite()
+        else:
+            from neuro.kernels import elm_cuda
+
+            n = B * num_branches
+            _cuda_launch(elm_cuda.trace_forward, elm_cuda.blocks_for(n), elm_cuda.THREADS_PER_BLOCK,
+                         (x, route_t, w_syn, kappa, state, per_synapse, routed, out_b))
+        ctx.save_for_backward(x, w_syn, route_t, kappa)
+        ctx.info = (per_synapse, routed, backend, s0.shape, num_branches)
+        return out_b, state
+
+    @staticmethod
+    def backward(ctx, g_b, g_state):  # type: ignore[override]
+        x, w_syn, route_t, kappa = ctx.saved_tensors
+        per_synapse, routed, backend, s_shape, nb = ctx.info
+        T, B, _ = x.shape
+        need_dx = ctx.needs_input_grad[0]
+        g_b = x.new_zeros((T, B, nb)) if g_b is None else g_b.contiguous()
+        g_state = x.new_zeros(s_shape) if g_state is None else g_state.contiguous()
+        dx = torch.zeros_like(x) if need_dx else x.new_zeros((1, 1, 1))
+        dw_b = x.new_zeros((B, w_syn.shape[0]))
+        if backend == "numba":
+            from neuro.kernels import elm_cpu
+
+            d_state = x.new_empty(s_shape)
+            elm_cpu.trace_backward(*map(_np, (x, route_t, w_syn, kappa, g_b, g_state)), per_synapse,
+                                   routed, need_dx, _np(dw_b), _np(d_state), _np(dx))
+        else:
+            from neuro.kernels import elm_cuda
+
+            d_state = g_state.clone()
+            n = B * nb
+            _cuda_launch(elm_cuda.trace_backward, elm_cuda.blocks_for(n), elm_cuda.THREADS_PER_BLOCK,
+                         (x, route_t, w_syn, kappa, g_b, per_synapse, routed, need_dx, dw_b, d_state, dx))
+        return (dx if need_dx else None, dw_b.sum(0), d_state if ctx.needs_input_grad[2] else None,
+                None, None, None, None, None)
+
+
+class _EventTraceFunction(torch.autograd.Function):
+    """``(x, W_eff^T, b_1, v0) -> (U [T, B, H], x_decayed [B, D])`` driven by the non-zero inputs."""
+
+    @staticmethod
+    def forward(ctx, x, w_eff_t, bias, v0, kappa: float):  # type: ignore[override]
+        from neuro.kernels import elm_cpu
+
+        ctx.set_materialize_grads(False)
+        T, B, D = x.shape
+        kpow = np.power(np.asarray(kappa, dtype=_np(x).dtype), np.arange(T + 1)).astype(_np(x).dtype)
+        out_u = x.new_empty((T, B, w_eff_t.shape[1]))
+        x_decayed = x.new_empty((B, D))
+        finite = np.empty(B, kpow.dtype)
+        elm_cpu.events_forward(*map(_np, (x, w_eff_t, bias, kpow, v0, out_u, x_decayed)), finite)
+        if not np.isfinite(finite).all():
+            _raise_nonfinite()
+        ctx.save_for_backward(x, w_eff_t)
+        ctx.kpow = kpow
+        return out_u, x_decayed
+
+    @staticmethod
+    def backward(ctx, g_u, g_xdec):  # type: ignore[override]
+        import numba
+
+        from neuro.kernels import elm_cpu
+
+        x, w_eff_t = ctx.saved_tensors
+        T, B, D = x.shape
+        H = w_eff_t.shape[1]
+        need_dx = ctx.needs_input_grad[0]
+        g_u = x.new_zeros((T, B, H)) if g_u is None else g_u.contiguous()
+        n_tasks = max(1, min(B, numba.get_num_threads()))
+        dw_parts = x.new_empty((n_tasks, D, H))
+        dv0 = x.new_empty((B, H))
+        dp = x.new_empty((T, B, H)) if need_dx else x.new_zeros((1, 1, 1))
+        kappa = ctx.kpow[1]
+        elm_cpu.events_backward(_np(x), _np(g_u), kappa, n_tasks, need_dx, _np(dw_parts), _np(dv0),
+                                _np(dp))
+        dx = None
+        if need_dx:
+            dx = dp @ w_eff_t.t()
+            if g_xdec is not None:
+                decay = torch.from_numpy(ctx.kpow[:T][::-1].copy()).to(x.device)
+                dx = dx + decay[:, None, None] * g_xdec
+        return dx, dw_parts.sum(0), g_u.sum((0, 1)), dv0, None
+
+
+class _MemoryFunction(torch.autograd.Function):
+    """``(U, W_1m, W_hidden, b_hidden, W_last, b_last, kappa_m, c, m0) -> m [T, B, M]``."""
+
+    @staticmethod
+    def forward(ctx, u, w_in, w_hid, b_hid, w_last, b_last, kappa, gain, m0, act: int,  # type: ignore[override]
+                backend: str):
+        ctx.set_materialize_grads(False)
+        T, B, H = u.shape
+        M = kappa.shape[0]
+        n_layers = w_hid.shape[0] + 1
+        store = any(ctx.needs_input_grad[:9])
+        m_seq = u.new_empty((T, B, M))
+        z_seq = u.new_empty((n_layers, T, B, H)) if store else u.new_zeros((1, 1, 1, 1))
+        d_seq = u.new_empty((T, B, M)) if store else u.new_zeros((1, 1, 1))
+        consts = _consts(u)
+        w_in, w_hid, b_hid, w_last, b_last, kappa, gain, m0 = (
+            t.contiguous() for t in (w_in, w_hid, b_hid, w_last, b_last, kappa, gain, m0))
+        args = (u, w_in.t().contiguous(), w_hid.transpose(1, 2).contiguous(), b_hid,
+                w_last.t().contiguous(), b_last, kappa, gain, m0, consts, act, store, m_seq, z_seq, d_seq)
+        if backend == "numba":
+            from neuro.kernels import elm_cpu
+
+            elm_cpu.memory_forward(*map(_np, args))
+        else:
+            from neuro.kernels import elm_cuda
+
+            _cuda_launch(elm_cuda.memory_forward_kernel(str(u.dtype).replace("torch.", "")), B,
+                         elm_cuda.memory_threads(H, M), args,
+                         elm_cuda.memory_shared_bytes(H, M, u.element_size()))
+        if store:
+            ctx.save_for_backward(m_seq, z_seq, d_seq, m0, w_in, w_hid, w_last, kappa, gain, consts)
+        ctx.info = (act, backend)
+        return m_seq
+
+    @staticmethod
+    def backward(ctx, g_m):  # type: ignore[override]
+        if g_m is None:
+            return (None,) * 11
+        m_seq, z_seq, d_seq, m0, w_in, w_hid, w_last, kappa, gain, consts = ctx.saved_tensors
+        act, backend = ctx.info
+        T, B, M = m_seq.shape
+        H = w_in.shape[0]
+        n_hid = w_hid.shape[0]
+        g_m = g_m.contiguous()
+        du = m_seq.new_empty((T, B, H))
+        dz_hid = m_seq.new_empty((n_hid, T, B, H))
+        dz_out = m_seq.new_empty((T, B, M))
+        d_kappa_b = m_seq.new_zeros((B, M))
+        d_gain_b = m_seq.new_zeros((B, M))
+        dm0 = m_seq.new_empty((B, M))
+        args = (g_m, m_seq, z_seq, d_seq, m0, w_in, w_hid, w_last, kappa, gain, consts, act,
+                du, dz_hid, dz_out, d_kappa_b, d_gain_b, dm0)
+        if backend == "numba":
+            from neuro.kernels import elm_cpu
+
+            elm_cpu.memory_backward(*map(_np, args))
+        else:
+            from neuro.kernels import elm_cuda
+
+            _cuda_launch(elm_cuda.memory_backward_kernel(str(m_seq.dtype).replace("torch.", "")), B,
+                         elm_cuda.memory_threads(H, M), args,
+                         elm_cuda.memory_shared_bytes(H, M, m_seq.element_size()))
+        need = ctx.needs_input_grad
+        cfg = ELMConfig(1, activation="silu" if act == elm_math.ACT_SILU else "relu")
+        flat = (T * B, -1)
+        g_w_in = g_w_hid = g_b_hid = g_w_last = g_b_last = None
+        if need[1]:
+            m_prev = torch.cat([m0.unsqueeze(0), m_seq[:-1]])
+            g_w_in = du.reshape(flat).t() @ (kappa * m_prev).reshape(flat)
+        if need[2] or need[3]:
+            g_w_hid = torch.stack([dz_hid[k].reshape(flat).t() @ activate(z_seq[k], cfg).reshape(flat)
+                                   for k in range(n_hid)]) if n_hid else torch.zeros_like(w_hid)
+            g_b_hid = dz_hid.sum((1, 2))
+        if need[4]:
+            g_w_last = dz_out.reshape(flat).t() @ activate(z_seq[n_hid], cfg).reshape(flat)
+        if need[5]:
+            g_b_last = dz_out.sum((0, 1))
+        return (du if need[0] else None, g_w_in, g_w_hid if need[2] else None,
+                g_b_hid if need[3] else None, g_w_last, g_b_last,
+                d_kappa_b.sum(0) if need[6] else None, d_gain_b.sum(0) if need[7] else None,
+                dm0 if need[8] else None, None, None)
+
+
+# ------------------------------------------------------------------------------------------------
+# Dispatch
+
+
+def input_density(x: torch.Tensor, max_slices: int = 16) -> float:
+    """Fraction of non-zero entries in up to ``max_slices`` evenly spaced time steps of ``x``."""
+    stride = max(1, x.shape[0] // max_slices)
+    return float((x[::stride] != 0).float().mean())
+
+
+def effective_input_weights(w: ELMWeights, cfg: ELMConfig, num_inputs: int) -> torch.Tensor:
+    """``W_eff^T [D, H]``: the first MLP layer's branch columns pulled back through the branch sum,
+    the synaptic weights and the routing (differentiable in all three)."""
+    w_branch_t = w.mlp_weights[0][:, :cfg.num_branches].t()  # [d_tree, H]
+    per_branch = _num_synapses(w) // cfg.num_branches
+    rows = w_branch_t.repeat_interleave(per_branch, dim=0) * w.w_syn.unsqueeze(1)  # [S, H]
+    if w.route is None:
+        return rows
+    return rows.new_zeros((num_inputs, rows.shape[1])).index_add(0, w.route, rows)
+
+
+def _branch_sum(s: torch.Tensor, cfg: ELMConfig) -> torch.Tensor:
+    return s.view(s.shape[0], cfg.num_branches, -1).sum(-1)
+
+
+def _use_events(x: torch.Tensor, cfg: ELMConfig, backend: str) -> bool:
+    if backend != "numba" or not cfg.uniform_syn_decay or cfg.input_path == "dense":
+        return False
+    return cfg.input_path == "events" or input_density(x) <= EVENT_PATH_MAX_DENSITY
+
+
+def _first_layer_input(x: torch.Tensor, w: ELMWeights, cfg: ELMConfig, state: ELMState,
+                       backend: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``U = W_1b b + b_1`` for every step and the final traces."""
+    w_first, b_first = w.mlp_weights[0], w.mlp_biases[0]
+    nb = cfg.num_branches
+    if _use_events(x, cfg, backend):
+        syn0 = state.syn
+        v0 = F.linear(_branch_sum(syn0, cfg) if cfg.version == 1 else syn0, w_first[:, :nb])
+        kappa = float(w.kappa_syn.reshape(-1)[0])
+        u, x_decayed = _EventTraceFunction.apply(x, effective_input_weights(w, cfg, x.shape[2]),
+                                                 b_first, v0.contiguous(), kappa)
+        routed = x_decayed if w.route is None else x_decayed.index_select(1, w.route)
+        drive = w.w_syn * routed
+        if cfg.version == 2:
+            drive = _branch_sum(drive, cfg)
+        return u, (kappa ** x.shape[0]) * syn0 + drive
+    branch, syn_last = _TraceFunction.apply(x, w.w_syn, state.syn, w.route, w.kappa_syn.detach(),
+                                            cfg.version == 1, nb, backend)
+    return F.linear(branch, w_first[:, :nb], b_first), syn_last
+
+
+def _check_weights(w: ELMWeights, x: torch.Tensor, cfg: ELMConfig) -> None:
+    if w.kappa_syn.requires_grad:
+        raise ValueError("the synaptic trace decays are fixed in ELM (tau_s is a buffer); "
+                         "learning them is not supported by the kernels")
+    if len(w.mlp_weights) < 2:
+        raise ValueError("the ELM kernels need an MLP with at least one hidden layer (mlp_layers >= 1)")
+
+
+def elm_scan(x: torch.Tensor, w: ELMWeights, cfg: ELMConfig, state: Optional[ELMState] = None,
+             backend: str = "auto") -> ELMScanResult:
+    """Run the ELM neuron over ``x [T, B, D]`` on the chosen backend (``"torch"`` = reference)."""
+    chosen = resolve_backend(backend, x)
+    if state is None:
+        state = initial_state(w, cfg, x.shape[1], x)
+    if chosen == "torch":
+        if not bool(torch.isfinite(x).all()):
+            _raise_nonfinite()
+        return elm_scan_reference(x, w, cfg, state)
+    _check_weights(w, x, cfg)
+    if chosen == "cuda" and not bool(torch.isfinite(x).all()):  # the CPU kernels check as they read
+        _raise_nonfinite()
+    x = x.contiguous()
+    u, syn_last = _first_layer_input(x, w, cfg, ELMState(state.syn.contiguous(), state.mem), chosen)
+    nb = cfg.num_branches
+    w_first = w.mlp_weights[0]
+    hidden_w = w.mlp_weights[1:-1]
+    if hidden_w:
+        w_hid, b_hid = torch.stack(hidden_w), torch.stack(w.mlp_biases[1:-1])
+    else:
+        h = w_first.shape[0]
+        w_hid, b_hid = w_first.new_zeros((0, h, h)), w_first.new_zeros((0, h))
+    m_seq = _MemoryFunction.apply(u.contiguous(), w_first[:, nb:], w_hid, b_hid, w.mlp_weights[-1],
+                                  w.mlp_biases[-1], w.kappa_mem, w.gain_mem, state.mem.contiguous(),
+                                  ACTIVATIONS[cfg.activation], chosen)
+    return ELMScanResult(F.linear(m_seq, w.w_out, w.b_out), m_seq, ELMState(syn_last, m_seq[-1]))
