@@ -9,9 +9,9 @@ Three recurrences (equations in :mod:`neuro.kernels.elm_math`), each with a reve
   with ``W_eff = W_1b . branch_sum . diag(w_s) . route`` (``[H, D]``), so only the non-zero inputs
   (spikes) cost work: ``O(nnz * H)`` instead of a dense ``[T B, D] x [D, H]`` product.
 * ``memory_*`` — the memory / MLP recurrence given ``U_t = W_1b b_t + b_1``: one task per batch
-  element keeps its memory and activations in small scratch vectors and runs the matrix-vector
-  products of the recurrent MLP part every step (axpy form over contiguous weight rows, so the
-  inner loops vectorise; zero activations of the ReLU skip their row).
+  tile of up to 4 batch elements keeps its memory and activations in small scratch arrays and runs
+  the matrix-vector products of the recurrent MLP part every step (axpy form over contiguous weight
+  rows so the inner loops vectorise, four rows per pass, every row loaded once per tile).
 
 The backward of ``memory_*`` stores nothing extra: the forward keeps the hidden pre-activations
 ``z [L, T, B, H]`` and memory increments ``d [T, B, M]`` (what the weight gradients need anyway),
@@ -200,71 +200,99 @@ def events_backward(x, g_u, kappa, n_tasks, store_dp, dw_parts, dv0, dp):
 # Memory / MLP recurrence
 
 
+def batch_tile(batch: int, threads: int) -> int:
+    """Batch elements per task of the memory kernels: up to 4 share every weight-row load."""
+    return int(max(1, min(4, batch // max(threads, 1))))
+
+
+@njit(inline="always", cache=True, fastmath=_FAST)
+def tile_axpy(z, w, coef):
+    """``z[r] += sum_k coef[r, k] * w[k]`` for every row ``r`` of the tile.
+
+    Four weight rows per pass: each pass loads them once for all tile rows and updates ``z[r]``
+    with one load/store per four multiply-adds (the weight matrix streams from L2 once per tile).
+    """
+    n = z.shape[0]
+    K = w.shape[0]
+    W = w.shape[1]
+    k = 0
+    while k + 4 <= K:
+        w0, w1, w2, w3 = w[k], w[k + 1], w[k + 2], w[k + 3]
+        for r in range(n):
+            c0, c1, c2, c3 = coef[r, k], coef[r, k + 1], coef[r, k + 2], coef[r, k + 3]
+            zr = z[r]
+            for j in range(W):
+                zr[j] += c0 * w0[j] + c1 * w1[j] + c2 * w2[j] + c3 * w3[j]
+        k += 4
+    while k < K:
+        w0 = w[k]
+        for r in range(n):
+            c0 = coef[r, k]
+            zr = z[r]
+            for j in range(W):
+                zr[j] += c0 * w0[j]
+        k += 1
+
+
 @njit(parallel=True, cache=True, fastmath=_FAST)
 def memory_forward(u, w_in_t, w_hid_t, b_hid, w_out_t, b_out, kappa, gain, m0, consts, act, store,
-                   m_seq, z_seq, d_seq):
+                   tile, m_seq, z_seq, d_seq):
     """Run the memory recurrence over ``u [T, B, H]`` (input part of the first layer, bias included).
 
     Weights are passed transposed (rows contiguous along the output): ``w_in_t [M, H]`` (first
     layer, memory columns), ``w_hid_t [L-1, H, H]`` / ``b_hid [L-1, H]`` (further hidden layers),
     ``w_out_t [H, M]`` / ``b_out [M]``. ``kappa, gain [M]``; ``m0 [B, M]``; ``act`` an
-    ``elm_math.ACT_*`` code. Writes ``m_seq [T, B, M]`` and, with ``store``, the hidden
-    pre-activations ``z_seq [L, T, B, H]`` and increments ``d_seq [T, B, M]``.
+    ``elm_math.ACT_*`` code; ``tile`` batch elements per task (:func:`batch_tile`). Writes
+    ``m_seq [T, B, M]`` and, with ``store``, the hidden pre-activations ``z_seq [L, T, B, H]`` and
+    increments ``d_seq [T, B, M]``.
     """
     T, B, H = u.shape
     M = kappa.shape[0]
     n_hid = w_hid_t.shape[0]
     zero, one, amp, slope = consts[0], consts[1], consts[2], consts[3]
-    for b in prange(B):
-        m = m0[b].copy()
-        mp = np.empty(M, u.dtype)
-        z = np.empty(H, u.dtype)
-        a = np.empty(H, u.dtype)
-        zo = np.empty(M, u.dtype)
+    for q in prange((B + tile - 1) // tile):
+        lo = q * tile
+        n = min(tile, B - lo)
+        m = m0[lo:lo + n].copy()
+        mp = np.empty((n, M), u.dtype)
+        z = np.empty((n, H), u.dtype)
+        a = np.empty((n, H), u.dtype)
+        zo = np.empty((n, M), u.dtype)
         for t in range(T):
-            for i in range(M):
-                mp[i] = kappa[i] * m[i]
-            z[:] = u[t, b]
-            for k in range(M):
-                mk = mp[k]
-                if mk != zero:
-                    wr = w_in_t[k]
-                    for j in range(H):
-                        z[j] += mk * wr[j]
-            if store:
-                z_seq[0, t, b] = z
-            for j in range(H):
-                a[j] = activation(z[j], act, one, zero)
-            for layer in range(n_hid):
-                z[:] = b_hid[layer]
-                for k in range(H):
-                    ak = a[k]
-                    if ak != zero:
-                        wr = w_hid_t[layer, k]
-                        for j in range(H):
-                            z[j] += ak * wr[j]
+            for r in range(n):
+                for i in range(M):
+                    mp[r, i] = kappa[i] * m[r, i]
+                z[r] = u[t, lo + r]
+            tile_axpy(z, w_in_t, mp)
+            for r in range(n):
                 if store:
-                    z_seq[layer + 1, t, b] = z
+                    z_seq[0, t, lo + r] = z[r]
                 for j in range(H):
-                    a[j] = activation(z[j], act, one, zero)
-            zo[:] = b_out
-            for j in range(H):
-                aj = a[j]
-                if aj != zero:
-                    wr = w_out_t[j]
-                    for i in range(M):
-                        zo[i] += aj * wr[i]
-            mr = m_seq[t, b]
-            for i in range(M):
-                delta = scaled_tanh(zo[i], amp, slope)
-                m[i] = memory_update(mp[i], gain[i], delta)
-                mr[i] = m[i]
-                if store:
-                    d_seq[t, b, i] = delta
+                    a[r, j] = activation(z[r, j], act, one, zero)
+            for layer in range(n_hid):
+                for r in range(n):
+                    z[r] = b_hid[layer]
+                tile_axpy(z, w_hid_t[layer], a)
+                for r in range(n):
+                    if store:
+                        z_seq[layer + 1, t, lo + r] = z[r]
+                    for j in range(H):
+                        a[r, j] = activation(z[r, j], act, one, zero)
+            for r in range(n):
+                zo[r] = b_out
+            tile_axpy(zo, w_out_t, a)
+            for r in range(n):
+                mr = m_seq[t, lo + r]
+                for i in range(M):
+                    delta = scaled_tanh(zo[r, i], amp, slope)
+                    m[r, i] = memory_update(mp[r, i], gain[i], delta)
+                    mr[i] = m[r, i]
+                    if store:
+                        d_seq[t, lo + r, i] = delta
 
 
 @njit(parallel=True, cache=True, fastmath=_FAST)
-def memory_backward(g_m, m_seq, z_seq, d_seq, m0, w_in, w_hid, w_out, kappa, gain, consts, act,
+def memory_backward(g_m, m_seq, z_seq, d_seq, m0, w_in, w_hid, w_out, kappa, gain, consts, act, tile,
                     du, dz_hid, dz_out, d_kappa_b, d_gain_b, dm0):
     """Reverse-time sweep of :func:`memory_forward` (exact BPTT).
 
@@ -277,56 +305,49 @@ def memory_backward(g_m, m_seq, z_seq, d_seq, m0, w_in, w_hid, w_out, kappa, gai
     H = w_in.shape[0]
     n_hid = w_hid.shape[0]
     zero, one, amp, slope = consts[0], consts[1], consts[2], consts[3]
-    for b in prange(B):
-        carry = np.zeros(M, m_seq.dtype)  # dL/dm_t through kappa m_t in the next step
-        dk = np.zeros(M, m_seq.dtype)
-        dg = np.zeros(M, m_seq.dtype)
-        dmp = np.empty(M, m_seq.dtype)
-        da = np.empty(H, m_seq.dtype)
-        dz = np.empty(H, m_seq.dtype)
+    for q in prange((B + tile - 1) // tile):
+        lo = q * tile
+        n = min(tile, B - lo)
+        carry = np.zeros((n, M), m_seq.dtype)  # dL/dm_t through kappa m_t in the next step
+        dk = np.zeros((n, M), m_seq.dtype)
+        dg = np.zeros((n, M), m_seq.dtype)
+        dmp = np.empty((n, M), m_seq.dtype)
+        dzo = np.empty((n, M), m_seq.dtype)
+        da = np.empty((n, H), m_seq.dtype)
+        dz = np.empty((n, H), m_seq.dtype)
         for t in range(T - 1, -1, -1):
-            m_prev = m_seq[t - 1, b] if t > 0 else m0[b]
-            gr = g_m[t, b]
-            dr = d_seq[t, b]
-            dzr = dz_out[t, b]
-            for i in range(M):
-                dm = gr[i] + carry[i]
-                dg[i] += dm * dr[i]
-                dzr[i] = gain[i] * dm * scaled_tanh_grad(dr[i], amp, slope)
-                dmp[i] = dm  # m_t = mp_t + c dm_t: the direct path
+            for r in range(n):
+                b = lo + r
+                for i in range(M):
+                    dm = g_m[t, b, i] + carry[r, i]
+                    dv = d_seq[t, b, i]
+                    dg[r, i] += dm * dv
+                    dzo[r, i] = gain[i] * dm * scaled_tanh_grad(dv, amp, slope)
+                    dmp[r, i] = dm  # m_t = mp_t + c dm_t: the direct path
+                dz_out[t, b] = dzo[r]
             da[:] = zero
-            for i in range(M):
-                g = dzr[i]
-                if g != zero:
-                    wr = w_out[i]
-                    for j in range(H):
-                        da[j] += g * wr[j]
+            tile_axpy(da, w_out, dzo)
             for layer in range(n_hid - 1, -1, -1):
-                zr = z_seq[layer + 1, t, b]
-                dzl = dz_hid[layer, t, b]
-                for j in range(H):
-                    dzl[j] = da[j] * activation_grad(zr[j], act, one, zero)
+                for r in range(n):
+                    zr = z_seq[layer + 1, t, lo + r]
+                    for j in range(H):
+                        dz[r, j] = da[r, j] * activation_grad(zr[j], act, one, zero)
+                    dz_hid[layer, t, lo + r] = dz[r]
                 da[:] = zero
+                tile_axpy(da, w_hid[layer], dz)
+            for r in range(n):
+                zr = z_seq[0, t, lo + r]
                 for j in range(H):
-                    g = dzl[j]
-                    if g != zero:
-                        wr = w_hid[layer, j]
-                        for k in range(H):
-                            da[k] += g * wr[k]
-            zr = z_seq[0, t, b]
-            dur = du[t, b]
-            for j in range(H):
-                dz[j] = da[j] * activation_grad(zr[j], act, one, zero)
-                dur[j] = dz[j]
-            for j in range(H):
-                g = dz[j]
-                if g != zero:
-                    wr = w_in[j]
-                    for i in range(M):
-                        dmp[i] += g * wr[i]
-            for i in range(M):
-                dk[i] += dmp[i] * m_prev[i]
-                carry[i] = kappa[i] * dmp[i]
-        dm0[b] = carry
-        d_kappa_b[b] = dk
-        d_gain_b[b] = dg
+                    dz[r, j] = da[r, j] * activation_grad(zr[j], act, one, zero)
+                du[t, lo + r] = dz[r]
+            tile_axpy(dmp, w_in, dz)
+            for r in range(n):
+                b = lo + r
+                for i in range(M):
+                    m_prev = m_seq[t - 1, b, i] if t > 0 else m0[b, i]
+                    dk[r, i] += dmp[r, i] * m_prev
+                    carry[r, i] = kappa[i] * dmp[r, i]
+        for r in range(n):
+            dm0[lo + r] = carry[r]
+            d_kappa_b[lo + r] = dk[r]
+            d_gain_b[lo + r] = dg[r]

@@ -329,9 +329,12 @@ class _MemoryFunction(torch.autograd.Function):
         args = (u, w_in.t().contiguous(), w_hid.transpose(1, 2).contiguous(), b_hid,
                 w_last.t().contiguous(), b_last, kappa, gain, m0, consts, act, store, m_seq, z_seq, d_seq)
         if backend == "numba":
+            import numba
+
             from neuro.kernels import elm_cpu
 
-            elm_cpu.memory_forward(*map(_np, args))
+            tile = elm_cpu.batch_tile(B, numba.get_num_threads())
+            elm_cpu.memory_forward(*map(_np, args[:12]), tile, *map(_np, args[12:]))
         else:
             from neuro.kernels import elm_cuda
 
@@ -362,9 +365,12 @@ class _MemoryFunction(torch.autograd.Function):
         args = (g_m, m_seq, z_seq, d_seq, m0, w_in, w_hid, w_last, kappa, gain, consts, act,
                 du, dz_hid, dz_out, d_kappa_b, d_gain_b, dm0)
         if backend == "numba":
+            import numba
+
             from neuro.kernels import elm_cpu
 
-            elm_cpu.memory_backward(*map(_np, args))
+            tile = elm_cpu.batch_tile(B, numba.get_num_threads())
+            elm_cpu.memory_backward(*map(_np, args[:12]), tile, *map(_np, args[12:]))
         else:
             from neuro.kernels import elm_cuda
 

@@ -1,0 +1,1 @@
+"""Composed networks and experiments built from neuro's layers."""
