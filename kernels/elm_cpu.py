@@ -1,4 +1,4 @@
-"""ELM kernels on the CPU: ``@njit(parallel=True)``, parallel over the batch, serial over time.
+"""ELM kernels on the CPU: parallel over the batch, serial over time.
 
 Three recurrences (equations in :mod:`neuro.kernels.elm_math`), each with a reverse-time backward:
 
@@ -8,25 +8,33 @@ Three recurrences (equations in :mod:`neuro.kernels.elm_math`), each with a reve
   when every trace shares one decay ``kappa``, ``W_1b b_t`` obeys ``V_t = kappa V_{t-1} + W_eff x_t``
   with ``W_eff = W_1b . branch_sum . diag(w_s) . route`` (``[H, D]``), so only the non-zero inputs
   (spikes) cost work: ``O(nnz * H)`` instead of a dense ``[T B, D] x [D, H]`` product.
-* ``memory_*`` — the memory / MLP recurrence given ``U_t = W_1b b_t + b_1``: one task per batch
-  tile of up to 4 batch elements keeps its memory and activations in small scratch arrays and runs
-  the matrix-vector products of the recurrent MLP part every step (axpy form over contiguous weight
+* ``memory_*`` — the memory / MLP recurrence given ``U_t = W_1b b_t + b_1``: a tile of up to 4
+  batch elements keeps its memory and activations in small scratch arrays and runs the
+  matrix-vector products of the recurrent MLP part every step (axpy form over contiguous weight
   rows so the inner loops vectorise, four rows per pass, every row loaded once per tile).
 
 The backward of ``memory_*`` stores nothing extra: the forward keeps the hidden pre-activations
 ``z [L, T, B, H]`` and memory increments ``d [T, B, M]`` (what the weight gradients need anyway),
 because recomputing them would repeat the expensive sequential matrix-vector products. It returns
 the per-step gradients of every layer's output, so the weight gradients are a few large matrix
-products done by torch. ``fastmath={"contract"}`` only allows fused multiply-adds (NaN and inf keep
-their IEEE meaning).
+products done by torch.
+
+Every kernel is an ``@njit(nogil=True)`` function over a range of batch elements ``[lo, lo + n)``;
+:func:`run_batch_parallel` runs the ranges on ``numba.get_num_threads()`` threads. (Numba's
+``parallel=True`` would cost 5-10 s of extra compilation per kernel and dtype.)
+``fastmath={"contract"}`` only allows fused multiply-adds (NaN and inf keep their IEEE meaning).
 """
 
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from . import elm_math
 
 _FAST = {"contract"}
+_kernel = njit(nogil=True, cache=True, fastmath=_FAST)
 _inline = njit(inline="always", cache=True)
 activation = _inline(elm_math.activation)
 activation_grad = _inline(elm_math.activation_grad)
@@ -36,13 +44,37 @@ memory_update = _inline(elm_math.memory_update)
 trace_update = _inline(elm_math.trace_update)
 
 
+def run_batch_parallel(kernel, batch: int, tile: int, *args) -> None:
+    """Call ``kernel(*args, lo, n)`` for the batch ranges ``[lo, lo + n)`` of ``tile`` elements,
+    on up to ``numba.get_num_threads()`` threads (the kernels release the GIL)."""
+    ranges = [(lo, min(tile, batch - lo)) for lo in range(0, batch, tile)]
+    threads = min(len(ranges), numba.get_num_threads())
+    if threads <= 1:
+        for lo, n in ranges:
+            kernel(*args, lo, n)
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        for future in [pool.submit(kernel, *args, lo, n) for lo, n in ranges]:
+            future.result()  # re-raises a kernel's exception
+
+
+def batch_tile(batch: int, threads: int) -> int:
+    """Batch elements per task of the memory kernels: up to 4 share every weight-row load."""
+    return int(max(1, min(4, batch // max(threads, 1))))
+
+
+def even_tile(batch: int, threads: int) -> int:
+    """Batch elements per task when each thread should get one contiguous range."""
+    return max(1, -(-batch // max(threads, 1)))
+
+
 # ------------------------------------------------------------------------------------------------
 # Synapse / branch traces (dense path)
 
 
-@njit(parallel=True, cache=True, fastmath=_FAST)
-def trace_forward(x, route, w, kappa, state, per_synapse, routed, out_b, finite):
-    """Traces and branch sums for every step.
+@_kernel
+def trace_forward(x, route, w, kappa, state, per_synapse, routed, out_b, finite, lo, n):
+    """Traces and branch sums for every step, batch elements ``lo .. lo + n - 1``.
 
     ``x [T, B, D]``; ``route [S]`` input index of each synapse (read only when ``routed``);
     ``w [S]`` synaptic weights (mask included); ``kappa [K]`` decays, ``K = S`` with
@@ -50,11 +82,11 @@ def trace_forward(x, route, w, kappa, state, per_synapse, routed, out_b, finite)
     overwritten with the final ones; ``out_b [T, B, n_branch]``; ``finite [B]`` receives
     ``sum(x * 0)`` over the inputs read (NaN iff one of them is NaN/inf).
     """
-    T, B, _ = x.shape
+    T = x.shape[0]
     nb = out_b.shape[2]
     d = w.shape[0] // nb
     zero = kappa[0] - kappa[0]  # typed zero (an int literal would promote float32 to float64)
-    for b in prange(B):
+    for b in range(lo, lo + n):
         st = state[b]
         acc = zero
         for t in range(T):
@@ -80,19 +112,20 @@ def trace_forward(x, route, w, kappa, state, per_synapse, routed, out_b, finite)
         finite[b] = acc
 
 
-@njit(parallel=True, cache=True, fastmath=_FAST)
-def trace_backward(x, route, w, kappa, g_b, g_state, per_synapse, routed, need_dx, dw_b, d_state, dx):
+@_kernel
+def trace_backward(x, route, w, kappa, g_b, g_state, per_synapse, routed, need_dx, dw_b, d_state, dx,
+                   lo, n):
     """Reverse-time sweep of :func:`trace_forward`.
 
     ``g_b [T, B, n_branch]`` and ``g_state [B, K]`` are the gradients of the branch sums and of the
     final traces. Writes ``dw_b [B, S]`` (per batch element, summed by the caller), ``d_state
     [B, K]`` (initial traces) and, with ``need_dx``, accumulates into the zeroed ``dx [T, B, D]``.
     """
-    T, B, _ = x.shape
+    T = x.shape[0]
     nb = g_b.shape[2]
     S = w.shape[0]
     d = S // nb
-    for b in prange(B):
+    for b in range(lo, lo + n):
         c = g_state[b].copy()  # dL/d(trace) flowing back from later steps
         dw = np.zeros(S, w.dtype)
         for t in range(T - 1, -1, -1):
@@ -120,8 +153,8 @@ def trace_backward(x, route, w, kappa, g_b, g_state, per_synapse, routed, need_d
 # Event-driven projected traces (uniform decay)
 
 
-@njit(parallel=True, cache=True, fastmath=_FAST)
-def events_forward(x, w_eff_t, bias, kappa_pow, v0, out_u, x_decayed, finite):
+@_kernel
+def events_forward(x, w_eff_t, bias, kappa_pow, v0, out_u, x_decayed, finite, lo, n):
     """``U_t = V_t + bias`` with ``V_t = kappa V_{t-1} + sum_{i: x_ti != 0} x_ti W_eff[:, i]``.
 
     ``w_eff_t [D, H]`` (``W_eff`` transposed: one contiguous row per input channel);
@@ -129,11 +162,11 @@ def events_forward(x, w_eff_t, bias, kappa_pow, v0, out_u, x_decayed, finite):
     ``out_u [T, B, H]``; ``x_decayed [B, D]`` receives ``sum_t kappa^(T-1-t) x_t`` (the final traces
     before routing and weighting), computed lazily per channel from the time of its last event.
     """
-    T, B, D = x.shape
+    T, _, D = x.shape
     H = w_eff_t.shape[1]
     kappa = kappa_pow[1]
     zero = kappa - kappa
-    for b in prange(B):
+    for b in range(lo, lo + n):
         v = v0[b].copy()
         last = np.full(D, -1, np.int64)
         acc_x = np.zeros(D, x.dtype)
@@ -162,50 +195,42 @@ def events_forward(x, w_eff_t, bias, kappa_pow, v0, out_u, x_decayed, finite):
         finite[b] = acc
 
 
-@njit(parallel=True, cache=True, fastmath=_FAST)
-def events_backward(x, g_u, kappa, n_tasks, store_dp, dw_parts, dv0, dp):
+@_kernel
+def events_backward(x, g_u, kappa, tile, store_dp, dw_parts, dv0, dp, lo, n):
     """Reverse sweep of :func:`events_forward` (the ``x_decayed`` gradient is handled by the caller).
 
-    ``g_u [T, B, H]``. Writes ``dw_parts [n_tasks, D, H]`` (partial ``dW_eff^T`` per task, summed by
-    the caller), ``dv0 [B, H]``, and with ``store_dp`` the drive gradients ``dp [T, B, H]`` that
-    give ``dx = dp @ W_eff``.
+    ``g_u [T, B, H]``. Accumulates into ``dw_parts[lo // tile]`` (a zeroed ``[D, H]`` partial
+    ``dW_eff^T`` per task, summed by the caller), writes ``dv0 [B, H]`` and, with ``store_dp``, the
+    drive gradients ``dp [T, B, H]`` that give ``dx = dp @ W_eff``.
     """
-    T, B, D = x.shape
+    T, _, D = x.shape
     H = g_u.shape[2]
     zero = kappa - kappa
-    per = (B + n_tasks - 1) // n_tasks
-    for q in prange(n_tasks):
-        acc = dw_parts[q]
-        acc[:] = zero
-        for b in range(q * per, min(B, (q + 1) * per)):
-            c = np.zeros(H, g_u.dtype)  # dL/dV_t
-            for t in range(T - 1, -1, -1):
-                gr = g_u[t, b]
-                for h in range(H):
-                    c[h] = gr[h] + kappa * c[h]
-                if store_dp:
-                    dp[t, b] = c
-                xr = x[t, b]
-                for i in range(D):
-                    xv = xr[i]
-                    if xv != zero:
-                        ar = acc[i]
-                        for h in range(H):
-                            ar[h] += xv * c[h]
+    acc = dw_parts[lo // tile]
+    for b in range(lo, lo + n):
+        c = np.zeros(H, g_u.dtype)  # dL/dV_t
+        for t in range(T - 1, -1, -1):
+            gr = g_u[t, b]
             for h in range(H):
-                dv0[b, h] = kappa * c[h]
+                c[h] = gr[h] + kappa * c[h]
+            if store_dp:
+                dp[t, b] = c
+            xr = x[t, b]
+            for i in range(D):
+                xv = xr[i]
+                if xv != zero:
+                    ar = acc[i]
+                    for h in range(H):
+                        ar[h] += xv * c[h]
+        for h in range(H):
+            dv0[b, h] = kappa * c[h]
 
 
 # ------------------------------------------------------------------------------------------------
 # Memory / MLP recurrence
 
 
-def batch_tile(batch: int, threads: int) -> int:
-    """Batch elements per task of the memory kernels: up to 4 share every weight-row load."""
-    return int(max(1, min(4, batch // max(threads, 1))))
-
-
-@njit(inline="always", cache=True, fastmath=_FAST)
+@njit(cache=True, fastmath=_FAST)
 def tile_axpy(z, w, coef):
     """``z[r] += sum_k coef[r, k] * w[k]`` for every row ``r`` of the tile.
 
@@ -234,120 +259,114 @@ def tile_axpy(z, w, coef):
         k += 1
 
 
-@njit(parallel=True, cache=True, fastmath=_FAST)
+@_kernel
 def memory_forward(u, w_in_t, w_hid_t, b_hid, w_out_t, b_out, kappa, gain, m0, consts, act, store,
-                   tile, m_seq, z_seq, d_seq):
-    """Run the memory recurrence over ``u [T, B, H]`` (input part of the first layer, bias included).
+                   m_seq, z_seq, d_seq, lo, n):
+    """Memory recurrence over ``u [T, B, H]`` (input part of the first layer, bias included) for the
+    batch tile ``lo .. lo + n - 1``.
 
     Weights are passed transposed (rows contiguous along the output): ``w_in_t [M, H]`` (first
     layer, memory columns), ``w_hid_t [L-1, H, H]`` / ``b_hid [L-1, H]`` (further hidden layers),
     ``w_out_t [H, M]`` / ``b_out [M]``. ``kappa, gain [M]``; ``m0 [B, M]``; ``act`` an
-    ``elm_math.ACT_*`` code; ``tile`` batch elements per task (:func:`batch_tile`). Writes
-    ``m_seq [T, B, M]`` and, with ``store``, the hidden pre-activations ``z_seq [L, T, B, H]`` and
-    increments ``d_seq [T, B, M]``.
+    ``elm_math.ACT_*`` code. Writes ``m_seq [T, B, M]`` and, with ``store``, the hidden
+    pre-activations ``z_seq [L, T, B, H]`` and increments ``d_seq [T, B, M]``.
     """
-    T, B, H = u.shape
+    T, _, H = u.shape
     M = kappa.shape[0]
     n_hid = w_hid_t.shape[0]
     zero, one, amp, slope = consts[0], consts[1], consts[2], consts[3]
-    for q in prange((B + tile - 1) // tile):
-        lo = q * tile
-        n = min(tile, B - lo)
-        m = m0[lo:lo + n].copy()
-        mp = np.empty((n, M), u.dtype)
-        z = np.empty((n, H), u.dtype)
-        a = np.empty((n, H), u.dtype)
-        zo = np.empty((n, M), u.dtype)
-        for t in range(T):
+    m = m0[lo:lo + n].copy()
+    mp = np.empty((n, M), u.dtype)
+    z = np.empty((n, H), u.dtype)
+    a = np.empty((n, H), u.dtype)
+    zo = np.empty((n, M), u.dtype)
+    for t in range(T):
+        for r in range(n):
+            for i in range(M):
+                mp[r, i] = kappa[i] * m[r, i]
+            z[r] = u[t, lo + r]
+        tile_axpy(z, w_in_t, mp)
+        for r in range(n):
+            if store:
+                z_seq[0, t, lo + r] = z[r]
+            for j in range(H):
+                a[r, j] = activation(z[r, j], act, one, zero)
+        for layer in range(n_hid):
             for r in range(n):
-                for i in range(M):
-                    mp[r, i] = kappa[i] * m[r, i]
-                z[r] = u[t, lo + r]
-            tile_axpy(z, w_in_t, mp)
+                z[r] = b_hid[layer]
+            tile_axpy(z, w_hid_t[layer], a)
             for r in range(n):
                 if store:
-                    z_seq[0, t, lo + r] = z[r]
+                    z_seq[layer + 1, t, lo + r] = z[r]
                 for j in range(H):
                     a[r, j] = activation(z[r, j], act, one, zero)
-            for layer in range(n_hid):
-                for r in range(n):
-                    z[r] = b_hid[layer]
-                tile_axpy(z, w_hid_t[layer], a)
-                for r in range(n):
-                    if store:
-                        z_seq[layer + 1, t, lo + r] = z[r]
-                    for j in range(H):
-                        a[r, j] = activation(z[r, j], act, one, zero)
-            for r in range(n):
-                zo[r] = b_out
-            tile_axpy(zo, w_out_t, a)
-            for r in range(n):
-                mr = m_seq[t, lo + r]
-                for i in range(M):
-                    delta = scaled_tanh(zo[r, i], amp, slope)
-                    m[r, i] = memory_update(mp[r, i], gain[i], delta)
-                    mr[i] = m[r, i]
-                    if store:
-                        d_seq[t, lo + r, i] = delta
+        for r in range(n):
+            zo[r] = b_out
+        tile_axpy(zo, w_out_t, a)
+        for r in range(n):
+            mr = m_seq[t, lo + r]
+            for i in range(M):
+                delta = scaled_tanh(zo[r, i], amp, slope)
+                m[r, i] = memory_update(mp[r, i], gain[i], delta)
+                mr[i] = m[r, i]
+                if store:
+                    d_seq[t, lo + r, i] = delta
 
 
-@njit(parallel=True, cache=True, fastmath=_FAST)
-def memory_backward(g_m, m_seq, z_seq, d_seq, m0, w_in, w_hid, w_out, kappa, gain, consts, act, tile,
-                    du, dz_hid, dz_out, d_kappa_b, d_gain_b, dm0):
-    """Reverse-time sweep of :func:`memory_forward` (exact BPTT).
+@_kernel
+def memory_backward(g_m, m_seq, z_seq, d_seq, m0, w_in, w_hid, w_out, kappa, gain, consts, act,
+                    du, dz_hid, dz_out, d_kappa_b, d_gain_b, dm0, lo, n):
+    """Reverse-time sweep of :func:`memory_forward` (exact BPTT) for the batch tile ``lo .. lo + n - 1``.
 
     ``g_m [T, B, M]`` is the gradient of ``m_seq``. Weights in their natural layout: ``w_in [H, M]``,
     ``w_hid [L-1, H, H]``, ``w_out [M, H]``. Writes the gradients of each layer's pre-activation
     per step — ``du [T, B, H]`` (first layer, equal to ``dL/du``), ``dz_hid [L-1, T, B, H]``,
     ``dz_out [T, B, M]`` — and per batch element ``d_kappa_b, d_gain_b, dm0 [B, M]``.
     """
-    T, B, M = m_seq.shape
+    T, _, M = m_seq.shape
     H = w_in.shape[0]
     n_hid = w_hid.shape[0]
     zero, one, amp, slope = consts[0], consts[1], consts[2], consts[3]
-    for q in prange((B + tile - 1) // tile):
-        lo = q * tile
-        n = min(tile, B - lo)
-        carry = np.zeros((n, M), m_seq.dtype)  # dL/dm_t through kappa m_t in the next step
-        dk = np.zeros((n, M), m_seq.dtype)
-        dg = np.zeros((n, M), m_seq.dtype)
-        dmp = np.empty((n, M), m_seq.dtype)
-        dzo = np.empty((n, M), m_seq.dtype)
-        da = np.empty((n, H), m_seq.dtype)
-        dz = np.empty((n, H), m_seq.dtype)
-        for t in range(T - 1, -1, -1):
+    carry = np.zeros((n, M), m_seq.dtype)  # dL/dm_t through kappa m_t in the next step
+    dk = np.zeros((n, M), m_seq.dtype)
+    dg = np.zeros((n, M), m_seq.dtype)
+    dmp = np.empty((n, M), m_seq.dtype)
+    dzo = np.empty((n, M), m_seq.dtype)
+    da = np.empty((n, H), m_seq.dtype)
+    dz = np.empty((n, H), m_seq.dtype)
+    for t in range(T - 1, -1, -1):
+        for r in range(n):
+            b = lo + r
+            for i in range(M):
+                dm = g_m[t, b, i] + carry[r, i]
+                dv = d_seq[t, b, i]
+                dg[r, i] += dm * dv
+                dzo[r, i] = gain[i] * dm * scaled_tanh_grad(dv, amp, slope)
+                dmp[r, i] = dm  # m_t = mp_t + c dm_t: the direct path
+            dz_out[t, b] = dzo[r]
+        da[:] = zero
+        tile_axpy(da, w_out, dzo)
+        for layer in range(n_hid - 1, -1, -1):
             for r in range(n):
-                b = lo + r
-                for i in range(M):
-                    dm = g_m[t, b, i] + carry[r, i]
-                    dv = d_seq[t, b, i]
-                    dg[r, i] += dm * dv
-                    dzo[r, i] = gain[i] * dm * scaled_tanh_grad(dv, amp, slope)
-                    dmp[r, i] = dm  # m_t = mp_t + c dm_t: the direct path
-                dz_out[t, b] = dzo[r]
-            da[:] = zero
-            tile_axpy(da, w_out, dzo)
-            for layer in range(n_hid - 1, -1, -1):
-                for r in range(n):
-                    zr = z_seq[layer + 1, t, lo + r]
-                    for j in range(H):
-                        dz[r, j] = da[r, j] * activation_grad(zr[j], act, one, zero)
-                    dz_hid[layer, t, lo + r] = dz[r]
-                da[:] = zero
-                tile_axpy(da, w_hid[layer], dz)
-            for r in range(n):
-                zr = z_seq[0, t, lo + r]
+                zr = z_seq[layer + 1, t, lo + r]
                 for j in range(H):
                     dz[r, j] = da[r, j] * activation_grad(zr[j], act, one, zero)
-                du[t, lo + r] = dz[r]
-            tile_axpy(dmp, w_in, dz)
-            for r in range(n):
-                b = lo + r
-                for i in range(M):
-                    m_prev = m_seq[t - 1, b, i] if t > 0 else m0[b, i]
-                    dk[r, i] += dmp[r, i] * m_prev
-                    carry[r, i] = kappa[i] * dmp[r, i]
+                dz_hid[layer, t, lo + r] = dz[r]
+            da[:] = zero
+            tile_axpy(da, w_hid[layer], dz)
         for r in range(n):
-            dm0[lo + r] = carry[r]
-            d_kappa_b[lo + r] = dk[r]
-            d_gain_b[lo + r] = dg[r]
+            zr = z_seq[0, t, lo + r]
+            for j in range(H):
+                dz[r, j] = da[r, j] * activation_grad(zr[j], act, one, zero)
+            du[t, lo + r] = dz[r]
+        tile_axpy(dmp, w_in, dz)
+        for r in range(n):
+            b = lo + r
+            for i in range(M):
+                m_prev = m_seq[t - 1, b, i] if t > 0 else m0[b, i]
+                dk[r, i] += dmp[r, i] * m_prev
+                carry[r, i] = kappa[i] * dmp[r, i]
+    for r in range(n):
+        dm0[lo + r] = carry[r]
+        d_kappa_b[lo + r] = dk[r]
+        d_gain_b[lo + r] = dg[r]

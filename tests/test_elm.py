@@ -157,15 +157,15 @@ def test_memory_kernel_batch_tiles_agree():
     results = []
     for tile in (1, 4):
         m_seq, z_seq, d_seq = np.empty((T, B, M)), np.empty((2, T, B, H)), np.empty((T, B, M))
-        elm_cpu.memory_forward(u, w_in_t, w_hid_t, b_hid, w_out_t, b_out, kappa, gain, m0, consts,
-                               elm_math.ACT_RELU, True, tile, m_seq, z_seq, d_seq)
-        g = np.ones((T, B, M))
+        elm_cpu.run_batch_parallel(elm_cpu.memory_forward, B, tile, u, w_in_t, w_hid_t, b_hid, w_out_t,
+                                   b_out, kappa, gain, m0, consts, elm_math.ACT_RELU, True, m_seq, z_seq, d_seq)
         outs = [np.empty((T, B, H)), np.empty((1, T, B, H)), np.empty((T, B, M)),
                 np.zeros((B, M)), np.zeros((B, M)), np.empty((B, M))]
-        elm_cpu.memory_backward(g, m_seq, z_seq, d_seq, m0, np.ascontiguousarray(w_in_t.T),
-                                np.ascontiguousarray(w_hid_t.transpose(0, 2, 1)),
-                                np.ascontiguousarray(w_out_t.T), kappa, gain, consts, elm_math.ACT_RELU,
-                                tile, *outs)
+        elm_cpu.run_batch_parallel(elm_cpu.memory_backward, B, tile, np.ones((T, B, M)), m_seq, z_seq,
+                                   d_seq, m0, np.ascontiguousarray(w_in_t.T),
+                                   np.ascontiguousarray(w_hid_t.transpose(0, 2, 1)),
+                                   np.ascontiguousarray(w_out_t.T), kappa, gain, consts, elm_math.ACT_RELU,
+                                   *outs)
         results.append([m_seq, z_seq, d_seq, *outs])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
@@ -204,8 +204,9 @@ def test_memory_stays_bounded_by_lambda_times_amplitude():
     elm = ELM(20, 2, 8, lam=3.0, tau_mem_range=(1.0, 30.0))
     with torch.no_grad():
         elm.mlp[-1].bias.fill_(50.0)  # saturate the tanh
-    _, state = elm(torch.rand(300, 4, 20) * 10)
-    result = elm.scan(torch.rand(300, 4, 20) * 10, state)
+    with torch.no_grad():
+        _, state = elm(torch.rand(300, 4, 20) * 10)
+        result = elm.scan(torch.rand(300, 4, 20) * 10, state)
     assert float(result.mem.abs().max()) <= 3.0 * 1.7159 + 1e-5
     assert float(result.mem.abs().max()) > 3.0 * 1.7159 * 0.99  # and it gets there
 

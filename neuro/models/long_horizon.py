@@ -1,7 +1,7 @@
 """ELM vs an LIF SNN vs an LSTM of the same size on a long-horizon task (spike-train adding).
 
-All three read a ``[T, B, C]`` spike sequence and are trained with the same loop (Adam, gradient
-clipping, cross-entropy on the output of the **last** step, as in the ELM paper):
+All three read a ``[T, B, C]`` spike sequence and are trained with the same loop (Adam with cosine
+decay, gradient clipping, cross-entropy on the output of the **last** step, as in the ELM paper):
 
 * ``elm``: one ELM neuron (``neuro.nn.ELM``, ``memory <= 100`` units, tau_m log-spaced 1..1000 steps);
 * ``lif``: ``Linear -> LIF -> Linear -> LI`` (``neuro.nn``; tau 20 steps, learnable), readout = LI
@@ -97,13 +97,14 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 25
 def train(model: nn.Module, task: SpikeAdding, steps: int, batch: int = 64, lr: float = 5e-3,
           seed: int = 0, test_size: int = 512, eval_every: int = 50,
           progress: Optional[Callable[[int, float], None]] = None) -> TrainResult:
-    """Adam on fresh batches from ``task`` (seed ``seed * 100003 + step``), gradient norm clipped to
-    1; accuracy on a fixed test set (seed ``10**9 + seed``, the same for every model)."""
+    """Adam with a cosine learning-rate decay to 0 on fresh batches from ``task`` (seed
+    ``seed * 100003 + step``), gradient norm clipped to 1; accuracy on a fixed test set (seed ``10**9 + seed``, the same for every model)."""
     import time
 
     torch.manual_seed(seed)
     x_test, y_test = task.sample(test_size, seed=10**9 + seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)  # the ELM paper's schedule
     result = TrainResult(num_trainable_parameters(model), 0.0)
     start = time.perf_counter()
     for step in range(1, steps + 1):
@@ -113,6 +114,7 @@ def train(model: nn.Module, task: SpikeAdding, steps: int, batch: int = 64, lr: 
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        schedule.step()
         if step % eval_every == 0 or step == steps:
             result.steps.append(step)
             result.accuracies.append(accuracy(model, x_test, y_test))
@@ -124,7 +126,7 @@ def train(model: nn.Module, task: SpikeAdding, steps: int, batch: int = 64, lr: 
 
 
 def compare(task: SpikeAdding, memory: int = 24, steps: int = 400, batch: int = 64, lr: float = 5e-3,
-            seed: int = 0, eval_every: int = 50,
+            seed: int = 0, eval_every: int = 50, test_size: int = 512,
             progress: Optional[Callable[[str, int, float], None]] = None) -> dict[str, TrainResult]:
     """Train the three models with the same budget; returns ``{"elm"|"lif"|"lstm": TrainResult}``."""
     torch.manual_seed(seed)
@@ -138,5 +140,5 @@ def compare(task: SpikeAdding, memory: int = 24, steps: int = 400, batch: int = 
         def report(step, acc, name=name):
             if progress is not None:
                 progress(name, step, acc)
-        results[name] = train(model, task, steps, batch, lr, seed, eval_every=eval_every, progress=report)
+        results[name] = train(model, task, steps, batch, lr, seed, test_size, eval_every, progress=report)
     return results

@@ -201,6 +201,14 @@ def _consts(like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(values, dtype=like.dtype, device=like.device)
 
 
+def _even_tile(batch: int) -> int:
+    import numba
+
+    from neuro.kernels import elm_cpu
+
+    return elm_cpu.even_tile(batch, numba.get_num_threads())
+
+
 def _raise_nonfinite() -> None:
     raise ValueError("x contains NaN or inf values; the ELM neuron needs finite inputs")
 
@@ -221,8 +229,9 @@ class _TraceFunction(torch.autograd.Function):
             from neuro.kernels import elm_cpu
 
             finite = np.empty(B, _np(x).dtype)
-            elm_cpu.trace_forward(*map(_np, (x, route_t, w_syn, kappa, state)), per_synapse, routed,
-                                  _np(out_b), finite)
+            elm_cpu.run_batch_parallel(elm_cpu.trace_forward, B, _even_tile(B),
+                                       *map(_np, (x, route_t, w_syn, kappa, state)), per_synapse, routed,
+                                       _np(out_b), finite)
             if not np.isfinite(finite).all():
                 _raise_nonfinite()
         else:
@@ -249,8 +258,9 @@ class _TraceFunction(torch.autograd.Function):
             from neuro.kernels import elm_cpu
 
             d_state = x.new_empty(s_shape)
-            elm_cpu.trace_backward(*map(_np, (x, route_t, w_syn, kappa, g_b, g_state)), per_synapse,
-                                   routed, need_dx, _np(dw_b), _np(d_state), _np(dx))
+            elm_cpu.run_batch_parallel(elm_cpu.trace_backward, B, _even_tile(B),
+                                       *map(_np, (x, route_t, w_syn, kappa, g_b, g_state)), per_synapse,
+                                       routed, need_dx, _np(dw_b), _np(d_state), _np(dx))
         else:
             from neuro.kernels import elm_cuda
 
@@ -275,7 +285,8 @@ class _EventTraceFunction(torch.autograd.Function):
         out_u = x.new_empty((T, B, w_eff_t.shape[1]))
         x_decayed = x.new_empty((B, D))
         finite = np.empty(B, kpow.dtype)
-        elm_cpu.events_forward(*map(_np, (x, w_eff_t, bias, kpow, v0, out_u, x_decayed)), finite)
+        elm_cpu.run_batch_parallel(elm_cpu.events_forward, B, _even_tile(B),
+                                   *map(_np, (x, w_eff_t, bias, kpow, v0, out_u, x_decayed)), finite)
         if not np.isfinite(finite).all():
             _raise_nonfinite()
         ctx.save_for_backward(x, w_eff_t)
@@ -284,8 +295,6 @@ class _EventTraceFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_u, g_xdec):  # type: ignore[override]
-        import numba
-
         from neuro.kernels import elm_cpu
 
         x, w_eff_t = ctx.saved_tensors
@@ -293,13 +302,13 @@ class _EventTraceFunction(torch.autograd.Function):
         H = w_eff_t.shape[1]
         need_dx = ctx.needs_input_grad[0]
         g_u = x.new_zeros((T, B, H)) if g_u is None else g_u.contiguous()
-        n_tasks = max(1, min(B, numba.get_num_threads()))
-        dw_parts = x.new_empty((n_tasks, D, H))
+        tile = _even_tile(B)
+        dw_parts = x.new_zeros((-(-B // tile), D, H))
         dv0 = x.new_empty((B, H))
         dp = x.new_empty((T, B, H)) if need_dx else x.new_zeros((1, 1, 1))
         kappa = ctx.kpow[1]
-        elm_cpu.events_backward(_np(x), _np(g_u), kappa, n_tasks, need_dx, _np(dw_parts), _np(dv0),
-                                _np(dp))
+        elm_cpu.run_batch_parallel(elm_cpu.events_backward, B, tile, _np(x), _np(g_u), kappa, tile,
+                                   need_dx, _np(dw_parts), _np(dv0), _np(dp))
         dx = None
         if need_dx:
             dx = dp @ w_eff_t.t()
@@ -334,7 +343,7 @@ class _MemoryFunction(torch.autograd.Function):
             from neuro.kernels import elm_cpu
 
             tile = elm_cpu.batch_tile(B, numba.get_num_threads())
-            elm_cpu.memory_forward(*map(_np, args[:12]), tile, *map(_np, args[12:]))
+            elm_cpu.run_batch_parallel(elm_cpu.memory_forward, B, tile, *map(_np, args))
         else:
             from neuro.kernels import elm_cuda
 
@@ -370,7 +379,7 @@ class _MemoryFunction(torch.autograd.Function):
             from neuro.kernels import elm_cpu
 
             tile = elm_cpu.batch_tile(B, numba.get_num_threads())
-            elm_cpu.memory_backward(*map(_np, args[:12]), tile, *map(_np, args[12:]))
+            elm_cpu.run_batch_parallel(elm_cpu.memory_backward, B, tile, *map(_np, args))
         else:
             from neuro.kernels import elm_cuda
 
