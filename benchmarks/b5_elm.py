@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import re
 import statistics
@@ -169,6 +170,7 @@ def main(argv=None) -> int:
     kernel = "cuda" if args.device == "cuda" else "numba"
     impls = ["torch:dense", f"{kernel}:auto"] + (["numba:dense"] if kernel == "numba" else [])
     hw = hardware_name(args.device)
+    load_before = os.getloadavg()[0]
     rows, details = [], {}
     for model in args.models:
         for B in args.batch:
@@ -196,20 +198,22 @@ def main(argv=None) -> int:
                 print(json.dumps(rows[-1]), flush=True)
             details[f"{model} B={B}"] = bd
             print(model, B, "breakdown (ms):", json.dumps({k: round(v, 1) for k, v in bd.items()}), flush=True)
-    write_results(args, hw, rows, details)
+    write_results(args, hw, rows, details, (load_before, os.getloadavg()[0]))
     return 0
 
 
-def write_results(args, hw: str, rows: list, details: dict) -> None:
+def write_results(args, hw: str, rows: list, details: dict, load: tuple) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     slug = re.sub(r"[^A-Za-z0-9]+", "_", hw).strip("_").lower()
     meta = dict(hardware=hw, device=args.device, torch=torch.__version__, threads=torch.get_num_threads(),
                 T=args.T, density=args.density, repeats=args.repeats,
-                date=time.strftime("%Y-%m-%d %H:%M"))
+                date=time.strftime("%Y-%m-%d %H:%M"), load_average=load, cores=os.cpu_count())
     (out / f"b5_elm_{slug}.json").write_text(json.dumps(dict(meta=meta, rows=rows, breakdown=details), indent=1))
     lines = [f"# B5: ELM kernels vs the pure-torch reference loop — {hw}", "",
-             f"{meta['date']}, torch {meta['torch']}, {meta['threads']} threads, T = {args.T}, "
+             f"{meta['date']}, torch {meta['torch']}, {meta['threads']} threads on {meta['cores']} cores "
+             f"(1-min load average {load[0]:.1f} at the start, {load[1]:.1f} at the end: the machine was "
+             f"shared, timings are preliminary), T = {args.T}, "
              f"Bernoulli spike input density {args.density}, medians of {args.repeats} interleaved repeats. "
              "Reference = `backend='torch'` (per-step loop like the authors' code). Speed-up = reference "
              "time / this time. Peak = extra memory of one forward+backward "

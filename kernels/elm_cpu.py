@@ -9,9 +9,9 @@ Three recurrences (equations in :mod:`neuro.kernels.elm_math`), each with a reve
   with ``W_eff = W_1b . branch_sum . diag(w_s) . route`` (``[H, D]``), so only the non-zero inputs
   (spikes) cost work: ``O(nnz * H)`` instead of a dense ``[T B, D] x [D, H]`` product.
 * ``memory_*`` — the memory / MLP recurrence given ``U_t = W_1b b_t + b_1``: a tile of up to 4
-  batch elements keeps its memory and activations in small scratch arrays and runs the
-  matrix-vector products of the recurrent MLP part every step (axpy form over contiguous weight
-  rows so the inner loops vectorise, four rows per pass, every row loaded once per tile).
+  batch elements keeps its memory and activations in small scratch arrays and runs the small
+  matrix products of the recurrent MLP part every step (``[tile, M] x [M, H]`` etc.: BLAS for
+  mid-sized ones, else axpy loops over contiguous weight rows that vectorise).
 
 The backward of ``memory_*`` stores nothing extra: the forward keeps the hidden pre-activations
 ``z [L, T, B, H]`` and memory increments ``d [T, B, M]`` (what the weight gradients need anyway),
@@ -32,13 +32,14 @@ import numpy as np
 from numba import njit
 
 from . import elm_math
+from ._jit import retarget
 
 _FAST = {"contract"}
 _kernel = njit(nogil=True, cache=True, fastmath=_FAST)
 _inline = njit(inline="always", cache=True)
 activation = _inline(elm_math.activation)
 activation_grad = _inline(elm_math.activation_grad)
-scaled_tanh = _inline(elm_math.scaled_tanh)
+scaled_tanh = retarget(elm_math.scaled_tanh, _inline, tanh=_inline(elm_math.tanh))
 scaled_tanh_grad = _inline(elm_math.scaled_tanh_grad)
 memory_update = _inline(elm_math.memory_update)
 trace_update = _inline(elm_math.trace_update)
@@ -230,6 +231,22 @@ def events_backward(x, g_u, kappa, tile, store_dp, dw_parts, dv0, dp, lo, n):
 # Memory / MLP recurrence
 
 
+# np.dot calls the BLAS numpy/scipy ship; OpenBLAS computes a product with m*n*k <= 4 * 65536
+# on the calling thread (no nested thread pool). Below BLAS_MIN_WORK the call overhead dominates.
+BLAS_MIN_WORK = 4096
+BLAS_MAX_WORK = 262144
+
+
+@njit(cache=True, fastmath=_FAST)
+def matmul_acc(z, coef, w):
+    """``z += coef @ w`` for a tile: BLAS for mid-sized products, :func:`tile_axpy` otherwise."""
+    work = coef.shape[0] * w.shape[0] * w.shape[1]
+    if BLAS_MIN_WORK <= work <= BLAS_MAX_WORK:
+        z += np.dot(coef, w)
+    else:
+        tile_axpy(z, w, coef)
+
+
 @njit(cache=True, fastmath=_FAST)
 def tile_axpy(z, w, coef):
     """``z[r] += sum_k coef[r, k] * w[k]`` for every row ``r`` of the tile.
@@ -274,7 +291,7 @@ def memory_forward(u, w_in_t, w_hid_t, b_hid, w_out_t, b_out, kappa, gain, m0, c
     T, _, H = u.shape
     M = kappa.shape[0]
     n_hid = w_hid_t.shape[0]
-    zero, one, amp, slope = consts[0], consts[1], consts[2], consts[3]
+    zero, one = consts[0], consts[1]
     m = m0[lo:lo + n].copy()
     mp = np.empty((n, M), u.dtype)
     z = np.empty((n, H), u.dtype)
@@ -285,7 +302,7 @@ def memory_forward(u, w_in_t, w_hid_t, b_hid, w_out_t, b_out, kappa, gain, m0, c
             for i in range(M):
                 mp[r, i] = kappa[i] * m[r, i]
             z[r] = u[t, lo + r]
-        tile_axpy(z, w_in_t, mp)
+        matmul_acc(z, mp, w_in_t)
         for r in range(n):
             if store:
                 z_seq[0, t, lo + r] = z[r]
@@ -294,7 +311,7 @@ def memory_forward(u, w_in_t, w_hid_t, b_hid, w_out_t, b_out, kappa, gain, m0, c
         for layer in range(n_hid):
             for r in range(n):
                 z[r] = b_hid[layer]
-            tile_axpy(z, w_hid_t[layer], a)
+            matmul_acc(z, a, w_hid_t[layer])
             for r in range(n):
                 if store:
                     z_seq[layer + 1, t, lo + r] = z[r]
@@ -302,11 +319,11 @@ def memory_forward(u, w_in_t, w_hid_t, b_hid, w_out_t, b_out, kappa, gain, m0, c
                     a[r, j] = activation(z[r, j], act, one, zero)
         for r in range(n):
             zo[r] = b_out
-        tile_axpy(zo, w_out_t, a)
+        matmul_acc(zo, a, w_out_t)
         for r in range(n):
             mr = m_seq[t, lo + r]
             for i in range(M):
-                delta = scaled_tanh(zo[r, i], amp, slope)
+                delta = scaled_tanh(zo[r, i], consts)
                 m[r, i] = memory_update(mp[r, i], gain[i], delta)
                 mr[i] = m[r, i]
                 if store:
@@ -345,7 +362,7 @@ def memory_backward(g_m, m_seq, z_seq, d_seq, m0, w_in, w_hid, w_out, kappa, gai
                 dmp[r, i] = dm  # m_t = mp_t + c dm_t: the direct path
             dz_out[t, b] = dzo[r]
         da[:] = zero
-        tile_axpy(da, w_out, dzo)
+        matmul_acc(da, dzo, w_out)
         for layer in range(n_hid - 1, -1, -1):
             for r in range(n):
                 zr = z_seq[layer + 1, t, lo + r]
@@ -353,13 +370,13 @@ def memory_backward(g_m, m_seq, z_seq, d_seq, m0, w_in, w_hid, w_out, kappa, gai
                     dz[r, j] = da[r, j] * activation_grad(zr[j], act, one, zero)
                 dz_hid[layer, t, lo + r] = dz[r]
             da[:] = zero
-            tile_axpy(da, w_hid[layer], dz)
+            matmul_acc(da, dz, w_hid[layer])
         for r in range(n):
             zr = z_seq[0, t, lo + r]
             for j in range(H):
                 dz[r, j] = da[r, j] * activation_grad(zr[j], act, one, zero)
             du[t, lo + r] = dz[r]
-        tile_axpy(dmp, w_in, dz)
+        matmul_acc(dmp, dz, w_in)
         for r in range(n):
             b = lo + r
             for i in range(M):

@@ -18,6 +18,7 @@ from functools import lru_cache
 from numba import config, cuda, float32, float64
 
 from . import elm_math
+from ._jit import retarget
 
 THREADS_PER_BLOCK = 128
 _DTYPES = {"float32": float32, "float64": float64}
@@ -26,7 +27,7 @@ _DTYPES = {"float32": float32, "float64": float64}
 _device = cuda.jit(device=True, **({} if config.ENABLE_CUDASIM else {"forceinline": True}))
 activation = _device(elm_math.activation)
 activation_grad = _device(elm_math.activation_grad)
-scaled_tanh = _device(elm_math.scaled_tanh)
+scaled_tanh = retarget(elm_math.scaled_tanh, _device, tanh=_device(elm_math.tanh))
 scaled_tanh_grad = _device(elm_math.scaled_tanh_grad)
 memory_update = _device(elm_math.memory_update)
 trace_update = _device(elm_math.trace_update)
@@ -127,7 +128,7 @@ def memory_forward_kernel(dtype: str):
         T, _, H = u.shape
         M = kappa.shape[0]
         n_hid = w_hid_t.shape[0]
-        zero, one, amp, slope = consts[0], consts[1], consts[2], consts[3]
+        zero, one = consts[0], consts[1]
         sh = cuda.shared.array(0, nbtype)
         m = sh[0:M]
         mp = sh[M:2 * M]
@@ -164,7 +165,7 @@ def memory_forward_kernel(dtype: str):
                 acc = b_out[i]
                 for j in range(H):
                     acc += a[j] * w_out_t[j, i]
-                delta = scaled_tanh(acc, amp, slope)
+                delta = scaled_tanh(acc, consts)
                 mi = memory_update(mp[i], gain[i], delta)
                 m[i] = mi
                 m_seq[t, b, i] = mi

@@ -26,10 +26,12 @@ import math
 ACT_RELU = 0
 ACT_SILU = 1
 
-C_ZERO, C_ONE, C_AMP, C_SLOPE = range(4)
-N_CONSTS = 4
+C_ZERO, C_ONE, C_AMP, C_SLOPE, C_TWO, C_SMALL, C_THIRD, C_TWO_15THS = range(8)
+N_CONSTS = 8
 TANH_AMPLITUDE = 1.7159
 TANH_SLOPE = 2.0 / 3.0
+TANH_SERIES_BELOW = 2.0 ** -10
+CONSTS = (0.0, 1.0, TANH_AMPLITUDE, TANH_SLOPE, 2.0, TANH_SERIES_BELOW, 1.0 / 3.0, 2.0 / 15.0)
 
 
 def activation(z, kind, one, zero):
@@ -47,9 +49,24 @@ def activation_grad(z, kind, one, zero):
     return one if z > zero else zero
 
 
-def scaled_tanh(z, amp, slope):
-    """Memory increment ``A * tanh(S * z)``."""
-    return amp * math.tanh(slope * z)
+def tanh(y, one, two, small, third, two_15ths):
+    """``tanh(y)`` through one ``exp`` (several times cheaper than libm's ``tanh`` on the CPU).
+
+    ``1 - 2 / (exp(2|y|) + 1)`` with the sign of ``y``; below ``small`` (2^-10) the series
+    ``y (1 - y^2/3 + 2 y^4/15)`` avoids the cancellation (truncation error < 1e-19 relative).
+    NaN stays NaN, +-inf gives +-1.
+    """
+    ay = abs(y)
+    if ay < small:
+        y2 = y * y
+        return y * (one - y2 * (third - y2 * two_15ths))
+    t = one - two / (math.exp(two * ay) + one)
+    return -t if y < -y else t
+
+
+def scaled_tanh(z, c):
+    """Memory increment ``A * tanh(S * z)`` (``c`` the ``consts`` array, indices ``C_*``)."""
+    return c[2] * tanh(c[3] * z, c[1], c[4], c[5], c[6], c[7])
 
 
 def scaled_tanh_grad(value, amp, slope):

@@ -145,15 +145,17 @@ def test_numba_kernels_match_reference_float32():
 
 
 def test_memory_kernel_batch_tiles_agree():
-    """Every tile size (and a ragged last tile) computes the same recurrence."""
+    """Tiles of 1 (axpy loops) and 4 (BLAS products, m*n*k >= BLAS_MIN_WORK), with a ragged last tile,
+    compute the same recurrence."""
     rng = np.random.default_rng(0)
-    T, B, H, M = 9, 6, 10, 5
+    T, B, H, M = 9, 6, 48, 24
+    assert 1 * H * M < elm_cpu.BLAS_MIN_WORK <= 4 * H * M
     u = rng.standard_normal((T, B, H))
     w_in_t, w_out_t = rng.standard_normal((M, H)) * 0.4, rng.standard_normal((H, M)) * 0.4
     w_hid_t, b_hid = rng.standard_normal((1, H, H)) * 0.3, rng.standard_normal((1, H))
     kappa = np.exp(-1 / np.linspace(2, 30, M))
     gain, m0, b_out = 5 * (1 - kappa), rng.standard_normal((B, M)), rng.standard_normal(M)
-    consts = np.array([0, 1, elm_math.TANH_AMPLITUDE, elm_math.TANH_SLOPE])
+    consts = np.array(elm_math.CONSTS)
     results = []
     for tile in (1, 4):
         m_seq, z_seq, d_seq = np.empty((T, B, M)), np.empty((2, T, B, H)), np.empty((T, B, M))

@@ -197,8 +197,7 @@ def _route_or_dummy(route: Optional[torch.Tensor], like: torch.Tensor) -> torch.
 
 
 def _consts(like: torch.Tensor) -> torch.Tensor:
-    values = [0.0, 1.0, elm_math.TANH_AMPLITUDE, elm_math.TANH_SLOPE]
-    return torch.tensor(values, dtype=like.dtype, device=like.device)
+    return torch.tensor(elm_math.CONSTS, dtype=like.dtype, device=like.device)
 
 
 def _even_tile(batch: int) -> int:
@@ -459,7 +458,7 @@ def _first_layer_input(x: torch.Tensor, w: ELMWeights, cfg: ELMConfig, state: EL
     return F.linear(branch, w_first[:, :nb], b_first), syn_last
 
 
-def _check_weights(w: ELMWeights, x: torch.Tensor, cfg: ELMConfig) -> None:
+def _check_weights(w: ELMWeights) -> None:
     if w.kappa_syn.requires_grad:
         raise ValueError("the synaptic trace decays are fixed in ELM (tau_s is a buffer); "
                          "learning them is not supported by the kernels")
@@ -477,7 +476,7 @@ def elm_scan(x: torch.Tensor, w: ELMWeights, cfg: ELMConfig, state: Optional[ELM
         if not bool(torch.isfinite(x).all()):
             _raise_nonfinite()
         return elm_scan_reference(x, w, cfg, state)
-    _check_weights(w, x, cfg)
+    _check_weights(w)
     if chosen == "cuda" and not bool(torch.isfinite(x).all()):  # the CPU kernels check as they read
         _raise_nonfinite()
     x = x.contiguous()
