@@ -13,7 +13,7 @@ Measured per configuration, in one process with interleaved repeats (medians):
 * where the time goes: torch-profiler self time of the kernels' pieces (traces, first-layer
   matrix product, memory recurrence, readout, weight-gradient products).
 
-Results go to ``benchmarks/results/b5_elm_<hardware>.md`` (and ``.json``) with the hardware name.
+Results go to ``benchmarks/results/b5_elm_<hardware>_<threads>t.md`` (and ``.json``).
 Run: ``python benchmarks/b5_elm.py [--device cuda] [--batch 8 64] [--repeats 3]``.
 """
 
@@ -205,7 +205,7 @@ def main(argv=None) -> int:
 def write_results(args, hw: str, rows: list, details: dict, load: tuple) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    slug = re.sub(r"[^A-Za-z0-9]+", "_", hw).strip("_").lower()
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", hw).strip("_").lower() + f"_{torch.get_num_threads()}t"
     meta = dict(hardware=hw, device=args.device, torch=torch.__version__, threads=torch.get_num_threads(),
                 T=args.T, density=args.density, repeats=args.repeats,
                 date=time.strftime("%Y-%m-%d %H:%M"), load_average=load, cores=os.cpu_count())

@@ -200,8 +200,8 @@ def events_forward(x, w_eff_t, bias, kappa_pow, v0, out_u, x_decayed, finite, lo
 def events_backward(x, g_u, kappa, tile, store_dp, dw_parts, dv0, dp, lo, n):
     """Reverse sweep of :func:`events_forward` (the ``x_decayed`` gradient is handled by the caller).
 
-    ``g_u [T, B, H]``. Accumulates into ``dw_parts[lo // tile]`` (a zeroed ``[D, H]`` partial
-    ``dW_eff^T`` per task, summed by the caller), writes ``dv0 [B, H]`` and, with ``store_dp``, the
+    ``g_u [T, B, H]``. Accumulates into ``dw_parts[lo // tile]`` (a zeroed ``[D + 1, H]`` partial
+    ``dW_eff^T`` per task with the bias gradient in row ``D``, summed by the caller), writes ``dv0 [B, H]`` and, with ``store_dp``, the
     drive gradients ``dp [T, B, H]`` that give ``dx = dp @ W_eff``.
     """
     T, _, D = x.shape
@@ -210,10 +210,12 @@ def events_backward(x, g_u, kappa, tile, store_dp, dw_parts, dv0, dp, lo, n):
     acc = dw_parts[lo // tile]
     for b in range(lo, lo + n):
         c = np.zeros(H, g_u.dtype)  # dL/dV_t
+        db = acc[D]
         for t in range(T - 1, -1, -1):
             gr = g_u[t, b]
             for h in range(H):
                 c[h] = gr[h] + kappa * c[h]
+                db[h] += gr[h]
             if store_dp:
                 dp[t, b] = c
             xr = x[t, b]

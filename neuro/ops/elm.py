@@ -302,7 +302,7 @@ class _EventTraceFunction(torch.autograd.Function):
         need_dx = ctx.needs_input_grad[0]
         g_u = x.new_zeros((T, B, H)) if g_u is None else g_u.contiguous()
         tile = _even_tile(B)
-        dw_parts = x.new_zeros((-(-B // tile), D, H))
+        dw_parts = x.new_zeros((-(-B // tile), D + 1, H))  # row D: the bias gradient
         dv0 = x.new_empty((B, H))
         dp = x.new_empty((T, B, H)) if need_dx else x.new_zeros((1, 1, 1))
         kappa = ctx.kpow[1]
@@ -314,7 +314,8 @@ class _EventTraceFunction(torch.autograd.Function):
             if g_xdec is not None:
                 decay = torch.from_numpy(ctx.kpow[:T][::-1].copy()).to(x.device)
                 dx = dx + decay[:, None, None] * g_xdec
-        return dx, dw_parts.sum(0), g_u.sum((0, 1)), dv0, None
+        parts = dw_parts.sum(0)
+        return dx, parts[:D], parts[D], dv0, None
 
 
 class _MemoryFunction(torch.autograd.Function):
@@ -389,9 +390,11 @@ class _MemoryFunction(torch.autograd.Function):
         cfg = ELMConfig(1, activation="silu" if act == elm_math.ACT_SILU else "relu")
         flat = (T * B, -1)
         g_w_in = g_w_hid = g_b_hid = g_w_last = g_b_last = None
-        if need[1]:
-            m_prev = torch.cat([m0.unsqueeze(0), m_seq[:-1]])
-            g_w_in = du.reshape(flat).t() @ (kappa * m_prev).reshape(flat)
+        if need[1]:  # sum_t du_t^T (kappa m_{t-1}) without materialising the shifted sequence
+            g_w_in = du[0].t() @ m0
+            if T > 1:
+                g_w_in = g_w_in + du[1:].reshape(-1, H).t() @ m_seq[:-1].reshape(-1, M)
+            g_w_in = g_w_in * kappa
         if need[2] or need[3]:
             g_w_hid = torch.stack([dz_hid[k].reshape(flat).t() @ activate(z_seq[k], cfg).reshape(flat)
                                    for k in range(n_hid)]) if n_hid else torch.zeros_like(w_hid)
