@@ -126,10 +126,10 @@ def breakdown(elm: ELM, x: torch.Tensor) -> dict[str, float]:
     from torch.profiler import ProfilerActivity, profile
 
     groups = {
-        "traces (kernel)": ("_TraceFunction", "_EventTraceFunction"),
-        "traces backward (kernel)": ("_TraceFunctionBackward", "_EventTraceFunctionBackward"),
-        "memory recurrence (kernel)": ("_MemoryFunction",),
-        "memory backward (kernel)": ("_MemoryFunctionBackward",),
+        "traces (kernel)": ("TraceFunction", "EventTraceFunction"),
+        "traces backward (kernel)": ("TraceFunctionBackward", "EventTraceFunctionBackward"),
+        "memory recurrence (kernel)": ("MemoryFunction",),
+        "memory backward (kernel)": ("MemoryFunctionBackward",),
         "matrix products (first layer, readout, weight grads)": ("aten::mm", "aten::addmm", "aten::bmm",
                                                                  "aten::matmul", "aten::linear"),
     }

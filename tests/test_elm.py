@@ -12,6 +12,7 @@ from neuro.kernels import elm_cpu, elm_math
 from neuro.nn import ELM, ELMCell
 from neuro.nn.elm import interlocking_indices, neuronio_routing, num_trainable_parameters
 from neuro.ops import elm as E
+from neuro.ops import elm_autograd as A
 from neuro.ops.elm import ELMState
 
 # Branch-ELM on NeuronIO (d_in 1278, d_tree 45, d_brch 100, 2 outputs): d_m -> trainable parameters,
@@ -233,7 +234,7 @@ def _small_memory_inputs(layers: int):
 @pytest.mark.parametrize("act,layers", [(elm_math.ACT_RELU, 1), (elm_math.ACT_SILU, 2)])
 def test_gradcheck_memory_op(act, layers):
     inputs = _small_memory_inputs(layers)
-    assert torch.autograd.gradcheck(lambda *a: E._MemoryFunction.apply(*a, act, "numba"), inputs)
+    assert torch.autograd.gradcheck(lambda *a: A.MemoryFunction.apply(*a, act, "numba"), inputs)
 
 
 @pytest.mark.parametrize("per_synapse,routed", [(True, True), (False, True), (True, False)])
@@ -248,7 +249,7 @@ def test_gradcheck_trace_op(per_synapse, routed):
     route = torch.tensor([0, 3, 1, 1, 2, 3]) if routed else None
     kappa = torch.rand(n_trace, dtype=torch.float64) * 0.9
     assert torch.autograd.gradcheck(
-        lambda x, w, s0: E._TraceFunction.apply(x, w, s0, route, kappa, per_synapse, nb, "numba"),
+        lambda x, w, s0: A.TraceFunction.apply(x, w, s0, route, kappa, per_synapse, nb, "numba"),
         (x, w, s0))
 
 
@@ -258,7 +259,7 @@ def test_gradcheck_event_trace_op():
     w = torch.randn(D, H, dtype=torch.float64, requires_grad=True)
     bias = torch.randn(H, dtype=torch.float64, requires_grad=True)
     v0 = torch.randn(B, H, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda *a: E._EventTraceFunction.apply(*a, 0.8), (x, w, bias, v0))
+    assert torch.autograd.gradcheck(lambda *a: A.EventTraceFunction.apply(*a, 0.8), (x, w, bias, v0))
 
 
 @pytest.mark.parametrize("path", ["dense", "events"])

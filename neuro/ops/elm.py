@@ -13,11 +13,11 @@ Tensors are time-major: ``x [T, B, D]`` -> ``y [T, B, d_out]``. :func:`elm_scan_
 oracle, a per-step loop written like the authors' code. :func:`elm_scan` on the ``numba`` / ``cuda``
 backends runs the same model as
 
-1. traces for all steps in one kernel (``_TraceFunction``), or — on the CPU with one shared trace
-   decay — event-driven traces already projected by the first MLP layer (``_EventTraceFunction``),
+1. traces for all steps in one kernel (``TraceFunction``), or — on the CPU with one shared trace
+   decay — event-driven traces already projected by the first MLP layer (``EventTraceFunction``),
    which costs work only for non-zero inputs (spikes);
 2. the input part of the first MLP layer for all steps as one matrix product;
-3. the memory/MLP recurrence in one kernel per sequence (``_MemoryFunction``) with a reverse-time
+3. the memory/MLP recurrence in one kernel per sequence (``MemoryFunction``) with a reverse-time
    backward kernel, whose weight gradients are again large matrix products;
 4. the readout for all steps as one matrix product.
 """
@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import NamedTuple, Optional
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from neuro.backends import cuda_simulator_enabled, resolve_backend
+from neuro.backends import resolve_backend
 from neuro.kernels import elm_math
+from neuro.ops.elm_autograd import EventTraceFunction, MemoryFunction, TraceFunction, raise_nonfinite
 
 ACTIVATIONS = MappingProxyType({"relu": elm_math.ACT_RELU, "silu": elm_math.ACT_SILU})
 INPUT_PATHS = ("auto", "dense", "events")
@@ -173,243 +173,6 @@ def elm_scan_reference(x: torch.Tensor, w: ELMWeights, cfg: ELMConfig,
 
 
 # ------------------------------------------------------------------------------------------------
-# Kernel launching
-
-
-def _np(a):
-    return a.detach().numpy() if isinstance(a, torch.Tensor) else a
-
-
-def _cuda_launch(kernel, grid: int, block: int, args, shared_bytes: int = 0) -> None:
-    """Launch on torch's current stream (or on the CUDA simulator with CPU tensors)."""
-    from numba import cuda
-
-    if cuda_simulator_enabled():
-        kernel[grid, block, 0, shared_bytes](*map(_np, args))
-        return
-    stream = cuda.external_stream(torch.cuda.current_stream().cuda_stream)
-    kernel[grid, block, stream, shared_bytes](
-        *[cuda.as_cuda_array(a.detach(), sync=False) if isinstance(a, torch.Tensor) else a for a in args])
-
-
-def _route_or_dummy(route: Optional[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
-    return route if route is not None else torch.zeros(1, dtype=torch.int64, device=like.device)
-
-
-def _consts(like: torch.Tensor) -> torch.Tensor:
-    return torch.tensor(elm_math.CONSTS, dtype=like.dtype, device=like.device)
-
-
-def _even_tile(batch: int) -> int:
-    import numba
-
-    from neuro.kernels import elm_cpu
-
-    return elm_cpu.even_tile(batch, numba.get_num_threads())
-
-
-def _raise_nonfinite() -> None:
-    raise ValueError("x contains NaN or inf values; the ELM neuron needs finite inputs")
-
-
-class _TraceFunction(torch.autograd.Function):
-    """``(x, w_syn, s0) -> (b [T, B, d_tree], s_last)``; decays and routing are constants."""
-
-    @staticmethod
-    def forward(ctx, x, w_syn, s0, route, kappa, per_synapse: bool, num_branches: int,  # type: ignore[override]
-                backend: str):
-        ctx.set_materialize_grads(False)
-        T, B, _ = x.shape
-        routed = route is not None
-        route_t = _route_or_dummy(route, x)
-        state = s0.detach().clone()
-        out_b = x.new_empty((T, B, num_branches))
-        if backend == "numba":
-            from neuro.kernels import elm_cpu
-
-            finite = np.empty(B, _np(x).dtype)
-            elm_cpu.run_batch_parallel(elm_cpu.trace_forward, B, _even_tile(B),
-                                       *map(_np, (x, route_t, w_syn, kappa, state)), per_synapse, routed,
-                                       _np(out_b), finite)
-            if not np.isfinite(finite).all():
-                _raise_nonfinite()
-        else:
-            from neuro.kernels import elm_cuda
-
-            n = B * num_branches
-            _cuda_launch(elm_cuda.trace_forward, elm_cuda.blocks_for(n), elm_cuda.THREADS_PER_BLOCK,
-                         (x, route_t, w_syn, kappa, state, per_synapse, routed, out_b))
-        ctx.save_for_backward(x, w_syn, route_t, kappa)
-        ctx.info = (per_synapse, routed, backend, s0.shape, num_branches)
-        return out_b, state
-
-    @staticmethod
-    def backward(ctx, g_b, g_state):  # type: ignore[override]
-        x, w_syn, route_t, kappa = ctx.saved_tensors
-        per_synapse, routed, backend, s_shape, nb = ctx.info
-        T, B, _ = x.shape
-        need_dx = ctx.needs_input_grad[0]
-        g_b = x.new_zeros((T, B, nb)) if g_b is None else g_b.contiguous()
-        g_state = x.new_zeros(s_shape) if g_state is None else g_state.contiguous()
-        dx = torch.zeros_like(x) if need_dx else x.new_zeros((1, 1, 1))
-        dw_b = x.new_zeros((B, w_syn.shape[0]))
-        if backend == "numba":
-            from neuro.kernels import elm_cpu
-
-            d_state = x.new_empty(s_shape)
-            elm_cpu.run_batch_parallel(elm_cpu.trace_backward, B, _even_tile(B),
-                                       *map(_np, (x, route_t, w_syn, kappa, g_b, g_state)), per_synapse,
-                                       routed, need_dx, _np(dw_b), _np(d_state), _np(dx))
-        else:
-            from neuro.kernels import elm_cuda
-
-            d_state = g_state.clone()
-            n = B * nb
-            _cuda_launch(elm_cuda.trace_backward, elm_cuda.blocks_for(n), elm_cuda.THREADS_PER_BLOCK,
-                         (x, route_t, w_syn, kappa, g_b, per_synapse, routed, need_dx, dw_b, d_state, dx))
-        return (dx if need_dx else None, dw_b.sum(0), d_state if ctx.needs_input_grad[2] else None,
-                None, None, None, None, None)
-
-
-class _EventTraceFunction(torch.autograd.Function):
-    """``(x, W_eff^T, b_1, v0) -> (U [T, B, H], x_decayed [B, D])`` driven by the non-zero inputs."""
-
-    @staticmethod
-    def forward(ctx, x, w_eff_t, bias, v0, kappa: float):  # type: ignore[override]
-        from neuro.kernels import elm_cpu
-
-        ctx.set_materialize_grads(False)
-        T, B, D = x.shape
-        kpow = np.power(np.asarray(kappa, dtype=_np(x).dtype), np.arange(T + 1)).astype(_np(x).dtype)
-        out_u = x.new_empty((T, B, w_eff_t.shape[1]))
-        x_decayed = x.new_empty((B, D))
-        finite = np.empty(B, kpow.dtype)
-        elm_cpu.run_batch_parallel(elm_cpu.events_forward, B, _even_tile(B),
-                                   *map(_np, (x, w_eff_t, bias, kpow, v0, out_u, x_decayed)), finite)
-        if not np.isfinite(finite).all():
-            _raise_nonfinite()
-        ctx.save_for_backward(x, w_eff_t)
-        ctx.kpow = kpow
-        return out_u, x_decayed
-
-    @staticmethod
-    def backward(ctx, g_u, g_xdec):  # type: ignore[override]
-        from neuro.kernels import elm_cpu
-
-        x, w_eff_t = ctx.saved_tensors
-        T, B, D = x.shape
-        H = w_eff_t.shape[1]
-        need_dx = ctx.needs_input_grad[0]
-        g_u = x.new_zeros((T, B, H)) if g_u is None else g_u.contiguous()
-        tile = _even_tile(B)
-        dw_parts = x.new_zeros((-(-B // tile), D + 1, H))  # row D: the bias gradient
-        dv0 = x.new_empty((B, H))
-        dp = x.new_empty((T, B, H)) if need_dx else x.new_zeros((1, 1, 1))
-        kappa = ctx.kpow[1]
-        elm_cpu.run_batch_parallel(elm_cpu.events_backward, B, tile, _np(x), _np(g_u), kappa, tile,
-                                   need_dx, _np(dw_parts), _np(dv0), _np(dp))
-        dx = None
-        if need_dx:
-            dx = dp @ w_eff_t.t()
-            if g_xdec is not None:
-                decay = torch.from_numpy(ctx.kpow[:T][::-1].copy()).to(x.device)
-                dx = dx + decay[:, None, None] * g_xdec
-        parts = dw_parts.sum(0)
-        return dx, parts[:D], parts[D], dv0, None
-
-
-class _MemoryFunction(torch.autograd.Function):
-    """``(U, W_1m, W_hidden, b_hidden, W_last, b_last, kappa_m, c, m0) -> m [T, B, M]``."""
-
-    @staticmethod
-    def forward(ctx, u, w_in, w_hid, b_hid, w_last, b_last, kappa, gain, m0, act: int,  # type: ignore[override]
-                backend: str):
-        ctx.set_materialize_grads(False)
-        T, B, H = u.shape
-        M = kappa.shape[0]
-        n_layers = w_hid.shape[0] + 1
-        store = any(ctx.needs_input_grad[:9])
-        m_seq = u.new_empty((T, B, M))
-        z_seq = u.new_empty((n_layers, T, B, H)) if store else u.new_zeros((1, 1, 1, 1))
-        d_seq = u.new_empty((T, B, M)) if store else u.new_zeros((1, 1, 1))
-        consts = _consts(u)
-        w_in, w_hid, b_hid, w_last, b_last, kappa, gain, m0 = (
-            t.contiguous() for t in (w_in, w_hid, b_hid, w_last, b_last, kappa, gain, m0))
-        args = (u, w_in.t().contiguous(), w_hid.transpose(1, 2).contiguous(), b_hid,
-                w_last.t().contiguous(), b_last, kappa, gain, m0, consts, act, store, m_seq, z_seq, d_seq)
-        if backend == "numba":
-            import numba
-
-            from neuro.kernels import elm_cpu
-
-            tile = elm_cpu.batch_tile(B, numba.get_num_threads())
-            elm_cpu.run_batch_parallel(elm_cpu.memory_forward, B, tile, *map(_np, args))
-        else:
-            from neuro.kernels import elm_cuda
-
-            _cuda_launch(elm_cuda.memory_forward_kernel(str(u.dtype).replace("torch.", "")), B,
-                         elm_cuda.memory_threads(H, M), args,
-                         elm_cuda.memory_shared_bytes(H, M, u.element_size()))
-        if store:
-            ctx.save_for_backward(m_seq, z_seq, d_seq, m0, w_in, w_hid, w_last, kappa, gain, consts)
-        ctx.info = (act, backend)
-        return m_seq
-
-    @staticmethod
-    def backward(ctx, g_m):  # type: ignore[override]
-        if g_m is None:
-            return (None,) * 11
-        m_seq, z_seq, d_seq, m0, w_in, w_hid, w_last, kappa, gain, consts = ctx.saved_tensors
-        act, backend = ctx.info
-        T, B, M = m_seq.shape
-        H = w_in.shape[0]
-        n_hid = w_hid.shape[0]
-        g_m = g_m.contiguous()
-        du = m_seq.new_empty((T, B, H))
-        dz_hid = m_seq.new_empty((n_hid, T, B, H))
-        dz_out = m_seq.new_empty((T, B, M))
-        d_kappa_b = m_seq.new_zeros((B, M))
-        d_gain_b = m_seq.new_zeros((B, M))
-        dm0 = m_seq.new_empty((B, M))
-        args = (g_m, m_seq, z_seq, d_seq, m0, w_in, w_hid, w_last, kappa, gain, consts, act,
-                du, dz_hid, dz_out, d_kappa_b, d_gain_b, dm0)
-        if backend == "numba":
-            import numba
-
-            from neuro.kernels import elm_cpu
-
-            tile = elm_cpu.batch_tile(B, numba.get_num_threads())
-            elm_cpu.run_batch_parallel(elm_cpu.memory_backward, B, tile, *map(_np, args))
-        else:
-            from neuro.kernels import elm_cuda
-
-            _cuda_launch(elm_cuda.memory_backward_kernel(str(m_seq.dtype).replace("torch.", "")), B,
-                         elm_cuda.memory_threads(H, M), args,
-                         elm_cuda.memory_shared_bytes(H, M, m_seq.element_size()))
-        need = ctx.needs_input_grad
-        cfg = ELMConfig(1, activation="silu" if act == elm_math.ACT_SILU else "relu")
-        flat = (T * B, -1)
-        g_w_in = g_w_hid = g_b_hid = g_w_last = g_b_last = None
-        if need[1]:  # sum_t du_t^T (kappa m_{t-1}) without materialising the shifted sequence
-            g_w_in = du[0].t() @ m0
-            if T > 1:
-                g_w_in = g_w_in + du[1:].reshape(-1, H).t() @ m_seq[:-1].reshape(-1, M)
-            g_w_in = g_w_in * kappa
-        if need[2] or need[3]:
-            g_w_hid = torch.stack([dz_hid[k].reshape(flat).t() @ activate(z_seq[k], cfg).reshape(flat)
-                                   for k in range(n_hid)]) if n_hid else torch.zeros_like(w_hid)
-            g_b_hid = dz_hid.sum((1, 2))
-        if need[4]:
-            g_w_last = dz_out.reshape(flat).t() @ activate(z_seq[n_hid], cfg).reshape(flat)
-        if need[5]:
-            g_b_last = dz_out.sum((0, 1))
-        return (du if need[0] else None, g_w_in, g_w_hid if need[2] else None,
-                g_b_hid if need[3] else None, g_w_last, g_b_last,
-                d_kappa_b.sum(0) if need[6] else None, d_gain_b.sum(0) if need[7] else None,
-                dm0 if need[8] else None, None, None)
-
-
-# ------------------------------------------------------------------------------------------------
 # Dispatch
 
 
@@ -449,14 +212,14 @@ def _first_layer_input(x: torch.Tensor, w: ELMWeights, cfg: ELMConfig, state: EL
         syn0 = state.syn
         v0 = F.linear(_branch_sum(syn0, cfg) if cfg.version == 1 else syn0, w_first[:, :nb])
         kappa = float(w.kappa_syn.reshape(-1)[0])
-        u, x_decayed = _EventTraceFunction.apply(x, effective_input_weights(w, cfg, x.shape[2]),
+        u, x_decayed = EventTraceFunction.apply(x, effective_input_weights(w, cfg, x.shape[2]),
                                                  b_first, v0.contiguous(), kappa)
         routed = x_decayed if w.route is None else x_decayed.index_select(1, w.route)
         drive = w.w_syn * routed
         if cfg.version == 2:
             drive = _branch_sum(drive, cfg)
         return u, (kappa ** x.shape[0]) * syn0 + drive
-    branch, syn_last = _TraceFunction.apply(x, w.w_syn, state.syn, w.route, w.kappa_syn.detach(),
+    branch, syn_last = TraceFunction.apply(x, w.w_syn, state.syn, w.route, w.kappa_syn.detach(),
                                             cfg.version == 1, nb, backend)
     return F.linear(branch, w_first[:, :nb], b_first), syn_last
 
@@ -477,11 +240,11 @@ def elm_scan(x: torch.Tensor, w: ELMWeights, cfg: ELMConfig, state: Optional[ELM
         state = initial_state(w, cfg, x.shape[1], x)
     if chosen == "torch":
         if not bool(torch.isfinite(x).all()):
-            _raise_nonfinite()
+            raise_nonfinite()
         return elm_scan_reference(x, w, cfg, state)
     _check_weights(w)
     if chosen == "cuda" and not bool(torch.isfinite(x).all()):  # the CPU kernels check as they read
-        _raise_nonfinite()
+        raise_nonfinite()
     x = x.contiguous()
     u, syn_last = _first_layer_input(x, w, cfg, ELMState(state.syn.contiguous(), state.mem), chosen)
     nb = cfg.num_branches
@@ -492,7 +255,7 @@ def elm_scan(x: torch.Tensor, w: ELMWeights, cfg: ELMConfig, state: Optional[ELM
     else:
         h = w_first.shape[0]
         w_hid, b_hid = w_first.new_zeros((0, h, h)), w_first.new_zeros((0, h))
-    m_seq = _MemoryFunction.apply(u.contiguous(), w_first[:, nb:], w_hid, b_hid, w.mlp_weights[-1],
+    m_seq = MemoryFunction.apply(u.contiguous(), w_first[:, nb:], w_hid, b_hid, w.mlp_weights[-1],
                                   w.mlp_biases[-1], w.kappa_mem, w.gain_mem, state.mem.contiguous(),
                                   ACTIVATIONS[cfg.activation], chosen)
     return ELMScanResult(F.linear(m_seq, w.w_out, w.b_out), m_seq, ELMState(syn_last, m_seq[-1]))
