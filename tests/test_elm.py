@@ -174,6 +174,16 @@ def test_memory_kernel_batch_tiles_agree():
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
+def test_auto_input_path_uses_events_for_sparse_input_only():
+    sparse, dense = (torch.rand(40, 2, 70) < 0.03).float(), torch.rand(40, 2, 70)
+    elm = ELM(70, 2, 10)
+    w = elm.weights()
+    assert E._use_events(sparse, w, elm.cfg, "numba") and not E._use_events(dense, w, elm.cfg, "numba")
+    assert not E._use_events(sparse, w, elm.cfg, "cuda")  # the GPU always takes the dense path
+    per_synapse_tau = ELM(70, 2, 10, tau_syn=torch.linspace(2, 8, 70))
+    assert not E._use_events(sparse, per_synapse_tau.weights(), per_synapse_tau.cfg, "numba")
+
+
 def test_sequence_split_with_state_equals_whole_sequence():
     elm, x, _ = _make(CASES[2])
     for backend in ("torch", "numba"):

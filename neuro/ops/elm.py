@@ -37,9 +37,10 @@ from neuro.ops.elm_autograd import EventTraceFunction, MemoryFunction, TraceFunc
 
 ACTIVATIONS = MappingProxyType({"relu": elm_math.ACT_RELU, "silu": elm_math.ACT_SILU})
 INPUT_PATHS = ("auto", "dense", "events")
-# Below this fraction of non-zero inputs the CPU uses the event-driven input path (see
-# benchmarks/results/b5_elm_*: the crossover measured on the development machine).
-EVENT_PATH_MAX_DENSITY = 0.2
+# Per step and batch element the event path costs ~ D + density * D * H multiply-adds, the dense
+# path ~ S + d_tree * H, whose matrix product runs ~2.5x faster per multiply-add (crossovers measured
+# on the 2-core development machine: ~0.4 density for ELM d_tree = 700, ~0.1 for d_tree = 100).
+DENSE_PRODUCT_SPEEDUP = 2.5
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ class ELMConfig:
         uniform_syn_decay: every trace has the same decay (a scalar ``tau_s``), which allows the
             event-driven input path.
         input_path: ``"dense"`` (trace kernel + matrix product), ``"events"`` (CPU only, needs
-            ``uniform_syn_decay``) or ``"auto"`` (events when the input is sparse enough).
+            ``uniform_syn_decay``) or ``"auto"`` (events when the input is sparse enough for them to
+            be cheaper, estimated from the density of up to 16 time steps).
     """
 
     num_branches: int
@@ -197,10 +199,15 @@ def _branch_sum(s: torch.Tensor, cfg: ELMConfig) -> torch.Tensor:
     return s.view(s.shape[0], cfg.num_branches, -1).sum(-1)
 
 
-def _use_events(x: torch.Tensor, cfg: ELMConfig, backend: str) -> bool:
+def _use_events(x: torch.Tensor, w: ELMWeights, cfg: ELMConfig, backend: str) -> bool:
     if backend != "numba" or not cfg.uniform_syn_decay or cfg.input_path == "dense":
         return False
-    return cfg.input_path == "events" or input_density(x) <= EVENT_PATH_MAX_DENSITY
+    if cfg.input_path == "events":
+        return True
+    num_inputs, hidden = x.shape[2], w.mlp_weights[0].shape[0]
+    events = num_inputs + input_density(x) * num_inputs * hidden
+    dense = _num_synapses(w) + cfg.num_branches * hidden / DENSE_PRODUCT_SPEEDUP
+    return events < dense
 
 
 def _first_layer_input(x: torch.Tensor, w: ELMWeights, cfg: ELMConfig, state: ELMState,
@@ -208,7 +215,7 @@ def _first_layer_input(x: torch.Tensor, w: ELMWeights, cfg: ELMConfig, state: EL
     """``U = W_1b b + b_1`` for every step and the final traces."""
     w_first, b_first = w.mlp_weights[0], w.mlp_biases[0]
     nb = cfg.num_branches
-    if _use_events(x, cfg, backend):
+    if _use_events(x, w, cfg, backend):
         syn0 = state.syn
         v0 = F.linear(_branch_sum(syn0, cfg) if cfg.version == 1 else syn0, w_first[:, :nb])
         kappa = float(w.kappa_syn.reshape(-1)[0])
