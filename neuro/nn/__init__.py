@@ -3,11 +3,12 @@
 from neuro.nn.containers import Sequential, TimeDistributed, detach_states
 from neuro.nn.graph import Graph, GraphState
 from neuro.nn.layers import Integrator, IntegratorState, Scale, SumPool2d, Threshold
+from neuro.nn.elm import ELM, ELMCell
 from neuro.nn.neurons import (ALIF, IF, LI, LIF, ALIFCell, CubaLI, CubaLICell, CubaLIF, CubaLIFCell,
                               IFCell, LICell, LIFCell, SpikingModule)
 from neuro.nn.recurrent import Recurrent, RecurrentState
 
-__all__ = ["ALIF", "IF", "LI", "LIF", "ALIFCell", "CubaLI", "CubaLICell", "CubaLIF", "CubaLIFCell",
+__all__ = ["ELM", "ELMCell", "ALIF", "IF", "LI", "LIF", "ALIFCell", "CubaLI", "CubaLICell", "CubaLIF", "CubaLIFCell",
            "IFCell", "LICell", "LIFCell", "Sequential", "SpikingModule", "TimeDistributed",
            "detach_states", "Graph", "GraphState", "Integrator", "IntegratorState", "Scale",
            "SumPool2d", "Threshold", "Recurrent", "RecurrentState"]

@@ -1,0 +1,265 @@
+"""Kernel-backed autograd ops of the ELM neuron (the model and dispatch are in :mod:`neuro.ops.elm`).
+
+* :class:`TraceFunction` — ``(x, w_syn, s0) -> (branch inputs b [T, B, d_tree], final traces)``;
+* :class:`EventTraceFunction` — ``(x, W_eff^T, b_1, v0) -> (U [T, B, H], x_decayed [B, D])``, the
+  traces already projected by the first MLP layer, driven by the non-zero inputs (CPU);
+* :class:`MemoryFunction` — ``(U, W_1m, W_hidden, b_hidden, W_last, b_last, kappa_m, c, m0) -> m``.
+
+Each forward runs one kernel over the whole sequence (``neuro.kernels.elm_cpu`` on the ``numba``
+backend, ``neuro.kernels.elm_cuda`` on ``cuda``, CPU tensors under the CUDA simulator) and each
+backward one reverse-time kernel; weight gradients are large matrix products done by torch.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from neuro.backends import cuda_simulator_enabled
+from neuro.kernels import elm_math
+
+
+def _activate(z: torch.Tensor, act: int) -> torch.Tensor:
+    return F.silu(z) if act == elm_math.ACT_SILU else torch.relu(z)
+
+
+def _np(a):
+    return a.detach().numpy() if isinstance(a, torch.Tensor) else a
+
+
+def _cuda_launch(kernel, grid: int, block: int, args, shared_bytes: int = 0) -> None:
+    """Launch on torch's current stream (or on the CUDA simulator with CPU tensors)."""
+    from numba import cuda
+
+    if cuda_simulator_enabled():
+        kernel[grid, block, 0, shared_bytes](*map(_np, args))
+        return
+    stream = cuda.external_stream(torch.cuda.current_stream().cuda_stream)
+    kernel[grid, block, stream, shared_bytes](
+        *[cuda.as_cuda_array(a.detach(), sync=False) if isinstance(a, torch.Tensor) else a for a in args])
+
+
+def _route_or_dummy(route: Optional[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    return route if route is not None else torch.zeros(1, dtype=torch.int64, device=like.device)
+
+
+def _consts(like: torch.Tensor) -> torch.Tensor:
+    return _consts_for(like.dtype, like.device)
+
+
+@lru_cache(maxsize=None)
+def _consts_for(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The kernels' typed constants (``elm_math.CONSTS``), made once per dtype and device."""
+    return torch.tensor(elm_math.CONSTS, dtype=dtype, device=device)
+
+
+def _even_tile(batch: int) -> int:
+    import numba
+
+    from neuro.kernels import elm_cpu
+
+    return elm_cpu.even_tile(batch, numba.get_num_threads())
+
+
+def raise_nonfinite() -> None:
+    raise ValueError("x contains NaN or inf values; the ELM neuron needs finite inputs")
+
+
+class TraceFunction(torch.autograd.Function):
+    """``(x, w_syn, s0) -> (b [T, B, d_tree], s_last)``; decays and routing are constants."""
+
+    @staticmethod
+    def forward(ctx, x, w_syn, s0, route, kappa, per_synapse: bool, num_branches: int,  # type: ignore[override]
+                backend: str):
+        ctx.set_materialize_grads(False)
+        T, B, _ = x.shape
+        routed = route is not None
+        route_t = _route_or_dummy(route, x)
+        state = s0.detach().clone()
+        out_b = x.new_empty((T, B, num_branches))
+        if backend == "numba":
+            from neuro.kernels import elm_cpu
+
+            finite = np.empty(B, _np(x).dtype)
+            elm_cpu.run_batch_parallel(elm_cpu.trace_forward, B, _even_tile(B),
+                                       *map(_np, (x, route_t, w_syn, kappa, state)), per_synapse, routed,
+                                       _np(out_b), finite)
+            if not np.isfinite(finite).all():
+                raise_nonfinite()
+        else:
+            from neuro.kernels import elm_cuda
+
+            n = B * num_branches
+            _cuda_launch(elm_cuda.trace_forward, elm_cuda.blocks_for(n), elm_cuda.THREADS_PER_BLOCK,
+                         (x, route_t, w_syn, kappa, state, per_synapse, routed, out_b))
+        ctx.save_for_backward(x, w_syn, route_t, kappa)
+        ctx.info = (per_synapse, routed, backend, s0.shape, num_branches)
+        return out_b, state
+
+    @staticmethod
+    def backward(ctx, g_b, g_state):  # type: ignore[override]
+        x, w_syn, route_t, kappa = ctx.saved_tensors
+        per_synapse, routed, backend, s_shape, nb = ctx.info
+        T, B, _ = x.shape
+        need_dx = ctx.needs_input_grad[0]
+        g_b = x.new_zeros((T, B, nb)) if g_b is None else g_b.contiguous()
+        g_state = x.new_zeros(s_shape) if g_state is None else g_state.contiguous()
+        dx = torch.zeros_like(x) if need_dx else x.new_zeros((1, 1, 1))
+        dw_b = x.new_zeros((B, w_syn.shape[0]))
+        if backend == "numba":
+            from neuro.kernels import elm_cpu
+
+            d_state = x.new_empty(s_shape)
+            elm_cpu.run_batch_parallel(elm_cpu.trace_backward, B, _even_tile(B),
+                                       *map(_np, (x, route_t, w_syn, kappa, g_b, g_state)), per_synapse,
+                                       routed, need_dx, _np(dw_b), _np(d_state), _np(dx))
+        else:
+            from neuro.kernels import elm_cuda
+
+            d_state = g_state.clone()
+            n = B * nb
+            _cuda_launch(elm_cuda.trace_backward, elm_cuda.blocks_for(n), elm_cuda.THREADS_PER_BLOCK,
+                         (x, route_t, w_syn, kappa, g_b, per_synapse, routed, need_dx, dw_b, d_state, dx))
+        return (dx if need_dx else None, dw_b.sum(0), d_state if ctx.needs_input_grad[2] else None,
+                None, None, None, None, None)
+
+
+class EventTraceFunction(torch.autograd.Function):
+    """``(x, W_eff^T, b_1, v0) -> (U [T, B, H], x_decayed [B, D])`` driven by the non-zero inputs."""
+
+    @staticmethod
+    def forward(ctx, x, w_eff_t, bias, v0, kappa: float):  # type: ignore[override]
+        from neuro.kernels import elm_cpu
+
+        ctx.set_materialize_grads(False)
+        T, B, D = x.shape
+        kpow = np.power(np.asarray(kappa, dtype=_np(x).dtype), np.arange(T + 1)).astype(_np(x).dtype)
+        out_u = x.new_empty((T, B, w_eff_t.shape[1]))
+        x_decayed = x.new_empty((B, D))
+        finite = np.empty(B, kpow.dtype)
+        elm_cpu.run_batch_parallel(elm_cpu.events_forward, B, _even_tile(B),
+                                   *map(_np, (x, w_eff_t, bias, kpow, v0, out_u, x_decayed)), finite)
+        if not np.isfinite(finite).all():
+            raise_nonfinite()
+        ctx.save_for_backward(x, w_eff_t)
+        ctx.kpow = kpow
+        return out_u, x_decayed
+
+    @staticmethod
+    def backward(ctx, g_u, g_xdec):  # type: ignore[override]
+        from neuro.kernels import elm_cpu
+
+        x, w_eff_t = ctx.saved_tensors
+        T, B, D = x.shape
+        H = w_eff_t.shape[1]
+        need_dx = ctx.needs_input_grad[0]
+        g_u = x.new_zeros((T, B, H)) if g_u is None else g_u.contiguous()
+        tile = _even_tile(B)
+        dw_parts = x.new_zeros((-(-B // tile), D + 1, H))  # row D: the bias gradient
+        dv0 = x.new_empty((B, H))
+        dp = x.new_empty((T, B, H)) if need_dx else x.new_zeros((1, 1, 1))
+        kappa = ctx.kpow[1]
+        elm_cpu.run_batch_parallel(elm_cpu.events_backward, B, tile, _np(x), _np(g_u), kappa, tile,
+                                   need_dx, _np(dw_parts), _np(dv0), _np(dp))
+        dx = None
+        if need_dx:
+            dx = dp @ w_eff_t.t()
+            if g_xdec is not None:
+                decay = torch.from_numpy(ctx.kpow[:T][::-1].copy()).to(x.device)
+                dx = dx + decay[:, None, None] * g_xdec
+        parts = dw_parts.sum(0)
+        return dx, parts[:D], parts[D], dv0, None
+
+
+class MemoryFunction(torch.autograd.Function):
+    """``(U, W_1m, W_hidden, b_hidden, W_last, b_last, kappa_m, c, m0) -> m [T, B, M]``."""
+
+    @staticmethod
+    def forward(ctx, u, w_in, w_hid, b_hid, w_last, b_last, kappa, gain, m0, act: int,  # type: ignore[override]
+                backend: str):
+        ctx.set_materialize_grads(False)
+        T, B, H = u.shape
+        M = kappa.shape[0]
+        n_layers = w_hid.shape[0] + 1
+        store = any(ctx.needs_input_grad[:9])
+        m_seq = u.new_empty((T, B, M))
+        z_seq = u.new_empty((n_layers, T, B, H)) if store else u.new_zeros((1, 1, 1, 1))
+        d_seq = u.new_empty((T, B, M)) if store else u.new_zeros((1, 1, 1))
+        consts = _consts(u)
+        w_in, w_hid, b_hid, w_last, b_last, kappa, gain, m0 = (
+            t.contiguous() for t in (w_in, w_hid, b_hid, w_last, b_last, kappa, gain, m0))
+        args = (u, w_in.t().contiguous(), w_hid.transpose(1, 2).contiguous(), b_hid,
+                w_last.t().contiguous(), b_last, kappa, gain, m0, consts, act, store, m_seq, z_seq, d_seq)
+        if backend == "numba":
+            import numba
+
+            from neuro.kernels import elm_cpu
+
+            tile = elm_cpu.batch_tile(B, numba.get_num_threads())
+            elm_cpu.run_batch_parallel(elm_cpu.memory_forward, B, tile, *map(_np, args))
+        else:
+            from neuro.kernels import elm_cuda
+
+            _cuda_launch(elm_cuda.memory_forward_kernel(str(u.dtype).replace("torch.", "")), B,
+                         elm_cuda.memory_threads(H, M), args,
+                         elm_cuda.memory_shared_bytes(H, M, u.element_size()))
+        if store:
+            ctx.save_for_backward(m_seq, z_seq, d_seq, m0, w_in, w_hid, w_last, kappa, gain, consts)
+        ctx.info = (act, backend)
+        return m_seq
+
+    @staticmethod
+    def backward(ctx, g_m):  # type: ignore[override]
+        if g_m is None:
+            return (None,) * 11
+        m_seq, z_seq, d_seq, m0, w_in, w_hid, w_last, kappa, gain, consts = ctx.saved_tensors
+        act, backend = ctx.info
+        T, B, M = m_seq.shape
+        H = w_in.shape[0]
+        n_hid = w_hid.shape[0]
+        g_m = g_m.contiguous()
+        du = m_seq.new_empty((T, B, H))
+        dz_hid = m_seq.new_empty((n_hid, T, B, H))
+        dz_out = m_seq.new_empty((T, B, M))
+        d_kappa_b = m_seq.new_zeros((B, M))
+        d_gain_b = m_seq.new_zeros((B, M))
+        dm0 = m_seq.new_empty((B, M))
+        args = (g_m, m_seq, z_seq, d_seq, m0, w_in, w_hid, w_last, kappa, gain, consts, act,
+                du, dz_hid, dz_out, d_kappa_b, d_gain_b, dm0)
+        if backend == "numba":
+            import numba
+
+            from neuro.kernels import elm_cpu
+
+            tile = elm_cpu.batch_tile(B, numba.get_num_threads())
+            elm_cpu.run_batch_parallel(elm_cpu.memory_backward, B, tile, *map(_np, args))
+        else:
+            from neuro.kernels import elm_cuda
+
+            _cuda_launch(elm_cuda.memory_backward_kernel(str(m_seq.dtype).replace("torch.", "")), B,
+                         elm_cuda.memory_threads(H, M), args,
+                         elm_cuda.memory_shared_bytes(H, M, m_seq.element_size()))
+        need = ctx.needs_input_grad
+        flat = (T * B, -1)
+        g_w_in = g_w_hid = g_b_hid = g_w_last = g_b_last = None
+        if need[1]:  # sum_t du_t^T (kappa m_{t-1}) without materialising the shifted sequence
+            g_w_in = du[0].t() @ m0
+            if T > 1:
+                g_w_in = g_w_in + du[1:].reshape(-1, H).t() @ m_seq[:-1].reshape(-1, M)
+            g_w_in = g_w_in * kappa
+        if need[2] or need[3]:
+            g_w_hid = torch.stack([dz_hid[k].reshape(flat).t() @ _activate(z_seq[k], act).reshape(flat)
+                                   for k in range(n_hid)]) if n_hid else torch.zeros_like(w_hid)
+            g_b_hid = dz_hid.sum((1, 2))
+        if need[4]:
+            g_w_last = dz_out.reshape(flat).t() @ _activate(z_seq[n_hid], act).reshape(flat)
+        if need[5]:
+            g_b_last = dz_out.sum((0, 1))
+        return (du if need[0] else None, g_w_in, g_w_hid if need[2] else None,
+                g_b_hid if need[3] else None, g_w_last, g_b_last,
+                d_kappa_b.sum(0) if need[6] else None, d_gain_b.sum(0) if need[7] else None,
+                dm0 if need[8] else None, None, None)
