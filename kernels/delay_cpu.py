@@ -106,6 +106,13 @@ def tap_dot(gout, src, conn, off, r_per_syn, bc, length, ob, mb, grad):
                         m += 1
 
 
+# The same loops without threads, for small problems: a parallel region costs tens of microseconds
+# and leaves OpenMP threads spinning that delay the torch ops around it on small core counts.
+tap_gather_serial = njit(cache=True, fastmath=_FAST)(tap_gather.py_func)
+tap_dot_serial = njit(cache=True, fastmath=_FAST)(tap_dot.py_func)
+SERIAL_WORK = 1 << 21  # multiply-adds below which the serial kernels are used
+
+
 def blocks_for(n_out: int, row_len: int, n_taps: int, itemsize: int, n_tasks_min: int = 8,
                cache_bytes: int = 256 * 1024) -> tuple[int, int]:
     """``(ob, mb)``: outputs per task and taps per cache block for rows of ``row_len`` elements."""

@@ -29,23 +29,51 @@ coefficients is the matching correlation::
 oracle (dense kernel + ``conv1d``) in ``neuro.ops.delay``.
 """
 
-import math
+from functools import lru_cache
+
+import numpy as np
 
 # DCLS "gauss" version: sigma_eff = |sigma| + SIGMA_OFFSET, normalisation sum + NORM_EPS
 SIGMA_OFFSET = 0.27
 NORM_EPS = 1e-7
-# taps farther than CUTOFF * sigma_eff from the centre are dropped: the dropped normalised mass is
-# below 7e-6 for every sigma_eff >= 0.27 and every position (tests/test_delay_ops.py measures it)
-CUTOFF = 5.0
+# the sparse path keeps, per element, the W taps nearest to its centre, with W the smallest window
+# whose dropped normalised Gaussian mass is at most TOLERANCE for every position
+TOLERANCE = 5e-6
 
 
-def window_size(sigma_eff_max: float, kernel_size: int, cutoff: float = CUTOFF) -> int:
-    """Taps per synapse of the truncated Gaussian: the integers strictly within ``cutoff * sigma``.
+def dropped_mass(sigma_eff: float, window: int, offsets: int = 65) -> float:
+    """Largest normalised Gaussian mass outside a centred window of ``window`` taps.
 
-    An open interval of length ``2 R`` holds at most ``ceil(2 R)`` integers; the window never
-    exceeds the ``kernel_size`` taps of the dense kernel.
+    The worst case over sub-step positions ``q = m + f`` (``f`` in ``[0, 1)``) on an unbounded
+    tap lattice; a kernel edge only removes taps from both the dense and the sparse sum.
     """
-    return int(max(1, min(kernel_size, math.ceil(2.0 * cutoff * sigma_eff_max))))
+    reach = int(np.ceil(12 * sigma_eff)) + window + 2
+    n = np.arange(-reach, reach + 1, dtype=np.float64)
+    worst = 0.0
+    for f in np.linspace(0.0, 1.0, offsets, endpoint=False):
+        g = np.exp(-0.5 * ((n - f) / sigma_eff) ** 2)
+        start = np.round(f - (window - 1) / 2)  # as the taps are placed: round(q - (W - 1) / 2)
+        inside = (n >= start) & (n < start + window)
+        worst = max(worst, float(g[~inside].sum() / g.sum()))
+    return worst
+
+
+@lru_cache(maxsize=256)
+def _window(sigma_key: float, tol: float) -> int:
+    window = max(1, int(8 * sigma_key))  # the answer is always above 8 sigma (10 sigma at 1e-6)
+    while dropped_mass(sigma_key, window) > tol:
+        window += 1
+    return window
+
+
+def window_size(sigma_eff_max: float, kernel_size: int, tol: float = TOLERANCE) -> int:
+    """Taps per element of the truncated Gaussian (never more than the ``kernel_size`` taps)."""
+    if not sigma_eff_max > 0:
+        return 1
+    if 2 * sigma_eff_max > kernel_size:  # wide: the window would cover the kernel anyway
+        return kernel_size
+    key = float(np.ceil(sigma_eff_max * 1e6) / 1e6)  # round up: a wider sigma is the safe side
+    return min(kernel_size, _window(key, float(tol)))
 
 
 def gather_sum(src, conn, off, coef, r_per_syn, bc, nb, o, e, zero):

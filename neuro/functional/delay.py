@@ -50,7 +50,7 @@ def check_kernel_size(kernel_size: object) -> int:
 
 def delay_linear(x: torch.Tensor, weight: torch.Tensor, position: torch.Tensor, sigma: Number,
                  kernel_size: int, extra_steps: Optional[int] = None, mode: str = "gauss",
-                 method: str = "auto", cutoff: float = delay_math.CUTOFF,
+                 method: str = "auto", tol: float = delay_math.TOLERANCE,
                  bias: Optional[torch.Tensor] = None, backend: str = "auto") -> torch.Tensor:
     """Learnable synaptic delays (module docstring) on ``x [T, B, I]``.
 
@@ -60,7 +60,8 @@ def delay_linear(x: torch.Tensor, weight: torch.Tensor, position: torch.Tensor, 
         kernel_size: ``K``, the number of delay taps.
         extra_steps: output steps after the input's end (default ``(K - 1) // 2``).
         mode: ``"gauss"`` (training) or ``"round"`` (integer delays at the rounded positions).
-        method: ``"dense"`` (conv1d), ``"sparse"`` (kernels on the taps within ``cutoff * sigma_e``)
+        method: ``"dense"`` (conv1d), ``"sparse"`` (kernels on the few taps around each position
+            that hold all but ``tol`` of its Gaussian)
             or ``"auto"`` (cheaper of the two).
         bias: optional ``[O]`` added at every output step.
     """
@@ -80,11 +81,11 @@ def delay_linear(x: torch.Tensor, weight: torch.Tensor, position: torch.Tensor, 
     extra = (K - 1) // 2 if extra_steps is None else extra_steps
     if isinstance(extra, bool) or not isinstance(extra, int) or extra < 0:
         raise ValueError(f"extra_steps must be a non-negative integer, got {extra_steps!r}")
-    if not cutoff > 0:
-        raise ValueError(f"cutoff must be positive, got {cutoff}")
+    if not 0 < tol < 1:
+        raise ValueError(f"tol must be in (0, 1), got {tol}")
     _check_finite(x, "x")
     return delay_conv(x, weight, position, sigma, K, extra, mode=mode, method=method,
-                      backend=backend, cutoff=cutoff, bias=bias)
+                      backend=backend, tol=tol, bias=bias)
 
 
 class DelayState(NamedTuple):

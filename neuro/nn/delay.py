@@ -40,7 +40,7 @@ class DelayLinear(SpikingModule):
         sigma: initial width parameter (default ``K // 2``, the recipe's start of training).
         extra_steps: output steps beyond the input (default ``(K - 1) // 2``, as in the recipe).
         mode: ``"gauss"`` or ``"round"``. method: ``"auto"``, ``"dense"``, ``"sparse"``.
-        cutoff: taps farther than ``cutoff * sigma_e`` from a position are skipped (sparse path).
+        tol: largest Gaussian mass per element the sparse path may drop (window choice).
         init_positions: ``"uniform"`` over the whole delay range (the recipe) or ``"dcls"``
             (``N(0, 0.5)`` clamped, the ``Dcls1d`` default).
     """
@@ -48,7 +48,7 @@ class DelayLinear(SpikingModule):
     def __init__(self, in_features: int, out_features: int, kernel_size: int, kernel_count: int = 1,
                  sigma: Optional[float] = None, learn_sigma: bool = False,
                  extra_steps: Optional[int] = None, bias: bool = False, mode: str = "gauss",
-                 method: str = "auto", cutoff: float = delay_math.CUTOFF,
+                 method: str = "auto", tol: float = delay_math.TOLERANCE,
                  init_positions: str = "uniform", backend: str = "auto") -> None:
         super().__init__()
         K = F.check_kernel_size(kernel_size)
@@ -63,7 +63,7 @@ class DelayLinear(SpikingModule):
         self.in_features, self.out_features = in_features, out_features
         self.kernel_size, self.kernel_count = K, kernel_count
         self.extra_steps = (K - 1) // 2 if extra_steps is None else extra_steps
-        self.mode, self.method, self.cutoff, self.backend = mode, method, cutoff, backend
+        self.mode, self.method, self.tol, self.backend = mode, method, tol, backend
         self._check_options()
         shape = (out_features, in_features, kernel_count)
         self.weight = nn.Parameter(torch.empty(shape))
@@ -100,7 +100,7 @@ class DelayLinear(SpikingModule):
             raise ValueError("DelayLinear processes whole sequences and keeps no state; pass state=None")
         self._check_options()
         y = F.delay_linear(x, self.weight, self.position, self.sigma, self.kernel_size,
-                           self.extra_steps, mode=self.mode, method=self.method, cutoff=self.cutoff,
+                           self.extra_steps, mode=self.mode, method=self.method, tol=self.tol,
                            bias=self.bias, backend=self.backend)
         return y, None
 
@@ -124,6 +124,27 @@ class DelayLinear(SpikingModule):
         """The integer delays used in ``"round"`` mode (``int64``, clamped to ``[0, K-1]``)."""
         q = torch.round(self.position.detach() + self.kernel_size // 2).clamp(0, self.kernel_size - 1)
         return (self.kernel_size - 1 - q).long()
+
+    @classmethod
+    def from_delays(cls, weight: torch.Tensor, delays, kernel_size: int, **kwargs) -> "DelayLinear":
+        """A layer with integer ``delays [out, in]`` in ``[0, kernel_size)`` and ``weight [out, in]``.
+
+        Its positions sit exactly on the delays, so ``mode="round"`` (the default here) applies
+        them as integer delays and a small ``sigma`` starts training from them.
+        """
+        K = F.check_kernel_size(kernel_size)
+        d, _ = F.check_integer_delays(delays, K - 1)
+        weight = torch.as_tensor(weight, dtype=torch.get_default_dtype())
+        if d.dim() != 2 or tuple(weight.shape) != tuple(d.shape):
+            raise ValueError(f"weight and delays must both be [out, in], got {tuple(weight.shape)} "
+                             f"and {tuple(d.shape)}")
+        kwargs.setdefault("mode", "round")
+        kwargs.setdefault("sigma", 0.0)
+        layer = cls(d.shape[1], d.shape[0], K, **kwargs)
+        with torch.no_grad():
+            layer.weight.copy_(weight.unsqueeze(-1))
+            layer.position.copy_((K - 1 - K // 2 - d.to(weight.dtype)).unsqueeze(-1))
+        return layer
 
     @classmethod
     def from_dcls(cls, module: nn.Module, **kwargs) -> "DelayLinear":

@@ -19,8 +19,8 @@ Three implementations of the same map:
 
 * the **oracle** — :func:`gaussian_kernel` / :func:`triangle_kernel` build the dense kernel and
   :func:`conv_reference` applies ``conv1d`` (what the ``DCLS`` package does, any device);
-* **sparse taps** — :func:`gaussian_taps` keeps only the taps within ``CUTOFF * sigma_e`` of each
-  position (:func:`rounded_taps`: one tap), and :class:`DelayTapsFunction` runs the Numba / CUDA
+* **sparse taps** — :func:`gaussian_taps` keeps only the few taps around each position that
+  hold all but ``TOLERANCE`` (5e-6) of its Gaussian (:func:`rounded_taps`: one tap), and :class:`DelayTapsFunction` runs the Numba / CUDA
   kernels of ``neuro.kernels.delay_*`` (layout in ``neuro.kernels.delay_math``); the same kernels
   serve fixed integer delays on any :class:`Connectivity` (e.g. one delay per neuron);
 * :func:`delay_conv` picks between them: dense conv when the Gaussian is wide, sparse when the
@@ -152,37 +152,32 @@ def effective_sigma(sigma: Number, like: torch.Tensor) -> torch.Tensor:
 
 
 def gaussian_window(sigma: Number, like: torch.Tensor, kernel_size: int,
-                    cutoff: float = delay_math.CUTOFF) -> int:
+                    tol: float = delay_math.TOLERANCE) -> int:
     """Taps per element of the truncated Gaussian for the widest ``sigma``."""
-    return delay_math.window_size(float(effective_sigma(sigma, like).max()), kernel_size, cutoff)
+    return delay_math.window_size(float(effective_sigma(sigma, like).detach().max()), kernel_size, tol)
 
 
 def gaussian_taps(weight: torch.Tensor, position: torch.Tensor, sigma: Number, kernel_size: int,
-                  cutoff: float = delay_math.CUTOFF) -> Taps:
-    """The taps of :func:`gaussian_kernel` within ``cutoff * sigma_e`` of each position.
+                  tol: float = delay_math.TOLERANCE) -> Taps:
+    """The taps of :func:`gaussian_kernel` in a window of ``W`` taps around each position.
 
-    Each element keeps a window of ``W`` consecutive taps (``W`` from the widest sigma) that
-    contains every tap closer than ``R = cutoff * sigma_e`` to its centre; the others in the
-    window are zero. Normalisation runs over the window, so the result differs from the dense
-    kernel by the dropped Gaussian mass only (< 7e-6 relative at the default cutoff). Cost and
-    memory are ``O(O * I * KC * W)``; differentiable in ``weight``, ``position`` and ``sigma``.
+    ``W`` is the smallest window that drops at most ``tol`` of a normalised Gaussian of the widest
+    ``sigma_e`` wherever its centre lies (``neuro.kernels.delay_math.window_size``; 5 taps at
+    ``sigma_e = 0.5``, the end of training). Each element's window starts at
+    ``round(q - (W - 1) / 2)``, moved inside the kernel at its edges; normalisation runs over the
+    window, so the kernel differs from the dense one by the dropped mass only. Cost and memory are
+    ``O(O * I * KC * W)``; differentiable in ``weight``, ``position`` and ``sigma``.
     """
     O, I, KC = weight.shape
     K = kernel_size
     sig = effective_sigma(sigma, weight)
-    W = delay_math.window_size(float(sig.max()), K, cutoff)
+    W = delay_math.window_size(float(sig.detach().max()), K, tol)
     q = _centre(position, K)
-    sig = sig.expand_as(q) if sig.dim() > 0 else sig
     with torch.no_grad():
-        radius = cutoff * sig
-        n0 = torch.clamp(torch.floor(q - radius) + 1, 0, K - W).to(torch.int64)
+        n0 = torch.clamp(torch.round(q - (W - 1) / 2), 0, K - W).to(torch.int64)
         n = n0.unsqueeze(-1) + torch.arange(W, device=weight.device)
-    nf = n.to(weight.dtype)
     s = sig.unsqueeze(-1) if sig.dim() > 0 else sig
-    g = torch.exp(-0.5 * ((nf - q.unsqueeze(-1)) / s) ** 2)
-    if W < K:  # truncate: taps at |n - q| >= R are dropped (the window may hold one of them)
-        keep = ((nf - q.unsqueeze(-1)).abs() < (radius.unsqueeze(-1) if sig.dim() > 0 else radius))
-        g = g * keep.detach()
+    g = torch.exp(-0.5 * ((n.to(weight.dtype) - q.unsqueeze(-1)) / s) ** 2)
     g = g / (g.sum(-1, keepdim=True) + delay_math.NORM_EPS)
     coef = (weight.unsqueeze(-1) * g).reshape(O, I * KC * W)
     delays = (K - 1 - n).to(torch.int32).reshape(O, I * KC * W)
@@ -246,7 +241,9 @@ class _NumbaRunner:
         from neuro.kernels import delay_cpu
 
         ob, mb = delay_cpu.blocks_for(out.shape[1], src.shape[2], coef.shape[1], src.element_size())
-        delay_cpu.tap_gather(*map(_numpy, (src, conn, off, coef)), r, bc, ob, mb, _numpy(out))
+        small = out.numel() * coef.shape[1] < delay_cpu.SERIAL_WORK
+        kernel = delay_cpu.tap_gather_serial if small else delay_cpu.tap_gather
+        kernel(*map(_numpy, (src, conn, off, coef)), r, bc, ob, mb, _numpy(out))
 
     @staticmethod
     def dot(gout, src, conn, off, r, bc, length, grad) -> None:
@@ -254,7 +251,9 @@ class _NumbaRunner:
 
         ob, mb = delay_cpu.blocks_for(grad.shape[0], src.shape[2], grad.shape[1], src.element_size(),
                                       n_tasks_min=4)
-        delay_cpu.tap_dot(*map(_numpy, (gout, src, conn, off)), r, bc, length, ob, mb, _numpy(grad))
+        small = grad.numel() * src.shape[0] * length < delay_cpu.SERIAL_WORK
+        kernel = delay_cpu.tap_dot_serial if small else delay_cpu.tap_dot
+        kernel(*map(_numpy, (gout, src, conn, off)), r, bc, length, ob, mb, _numpy(grad))
 
 
 class _CudaRunner:
@@ -380,7 +379,7 @@ def choose_method(window: int, kernel_size: int, backend: str) -> str:
 
 def delay_conv(x: torch.Tensor, weight: torch.Tensor, position: torch.Tensor, sigma: Number,
                kernel_size: int, extra_steps: int, mode: str = "gauss", method: str = "auto",
-               backend: str = "auto", cutoff: float = delay_math.CUTOFF,
+               backend: str = "auto", tol: float = delay_math.TOLERANCE,
                bias: Optional[torch.Tensor] = None) -> torch.Tensor:
     """The learnable delayed layer (module docstring) on the dense or the sparse path.
 
@@ -390,7 +389,7 @@ def delay_conv(x: torch.Tensor, weight: torch.Tensor, position: torch.Tensor, si
     chosen = resolve_backend(backend, x)
     K = kernel_size
     if method == "auto":
-        window = 1 if mode == "round" else gaussian_window(sigma, weight, K, cutoff)
+        window = 1 if mode == "round" else gaussian_window(sigma, weight, K, tol)
         method = choose_method(window, K, chosen)
     if method == "dense" or chosen == "torch":
         kernel = (triangle_kernel(weight, torch.round(position.detach()), 0.0, K) if mode == "round"
@@ -398,7 +397,7 @@ def delay_conv(x: torch.Tensor, weight: torch.Tensor, position: torch.Tensor, si
         y = conv_reference(x, kernel.to(x.dtype), extra_steps)
     else:
         taps = (rounded_taps(weight, position, K) if mode == "round"
-                else gaussian_taps(weight, position, sigma, K, cutoff))
+                else gaussian_taps(weight, position, sigma, K, tol))
         conn = dense_connectivity(weight.shape[1], weight.shape[0], x.device)
         y = delay_taps(x, taps, conn, K - 1, extra_steps, chosen)
     return y if bias is None else y + bias.to(y.dtype)

@@ -1,0 +1,1 @@
+"""Complete networks and their training recipes."""
