@@ -110,7 +110,7 @@ def tap_dot(gout, src, conn, off, r_per_syn, bc, length, ob, mb, grad):
 # and leaves OpenMP threads spinning that delay the torch ops around it on small core counts.
 tap_gather_serial = njit(cache=True, fastmath=_FAST)(tap_gather.py_func)
 tap_dot_serial = njit(cache=True, fastmath=_FAST)(tap_dot.py_func)
-SERIAL_WORK = 1 << 21  # multiply-adds below which the serial kernels are used
+SERIAL_WORK = 1 << 23  # multiply-adds below which the serial kernels are used
 
 
 def blocks_for(n_out: int, row_len: int, n_taps: int, itemsize: int, n_tasks_min: int = 8,
