@@ -14,8 +14,9 @@ For each: forward time (autograd on; ``no_grad`` for ``integer``), forward+backw
 weights and positions; ``integer``: input and weights) and the peak memory of one call above the
 level before it (CUDA: ``max_memory_allocated``; CPU: peak resident set size, measured in a fresh
 subprocess per implementation after a small warm-up, because a warm process serves allocations
-from memory it already holds). Times: medians of interleaved repetitions in one process. Writes ``benchmarks/results/delays_<device>.json``,
-a markdown table and a PNG of the speed-ups. Run: ``python benchmarks/bench_delays.py [--device cuda]``.
+from memory it already holds). Times: medians of interleaved repetitions in one process. Writes
+``benchmarks/results/delays_<device>_b<B>.json``, a markdown table and a PNG of the speed-ups.
+Run: ``python benchmarks/bench_delays.py [--device cuda]``.
 """
 
 from __future__ import annotations

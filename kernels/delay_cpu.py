@@ -11,6 +11,9 @@ as given; no Python-float literal enters the arithmetic.
 import numpy as np
 from numba import njit, prange
 
+from . import delay_math
+from ._jit import retarget
+
 # contract: fuse multiply-adds; reassoc: vectorise the dot products of the coefficient gradient
 _FAST = {"contract", "reassoc"}
 
@@ -106,10 +109,32 @@ def tap_dot(gout, src, conn, off, r_per_syn, bc, length, ob, mb, grad):
                         m += 1
 
 
+_inline = njit(inline="always", cache=True)
+_window_start = _inline(delay_math.window_start)
+_taps_forward = retarget(delay_math.gauss_taps_forward, _inline, window_start=_window_start)
+_taps_backward = retarget(delay_math.gauss_taps_backward, _inline, window_start=_window_start)
+
+
+@njit(parallel=True, cache=True)
+def gauss_taps_forward(weight, position, sig, half, K, W, consts, coef, delays):
+    """Window taps of every element (``delay_math.gauss_taps_forward``); flat ``[S]`` inputs."""
+    for e in prange(weight.shape[0]):
+        _taps_forward(e, weight, position, sig, half, K, W, consts, coef, delays)
+
+
+@njit(parallel=True, cache=True)
+def gauss_taps_backward(weight, position, sig, half, K, W, consts, gcoef, gw, gp, gs):
+    """Per-element gradients of the window taps (``delay_math.gauss_taps_backward``)."""
+    for e in prange(weight.shape[0]):
+        _taps_backward(e, weight, position, sig, half, K, W, consts, gcoef, gw, gp, gs)
+
+
 # The same loops without threads, for small problems: a parallel region costs tens of microseconds
 # and leaves OpenMP threads spinning that delay the torch ops around it on small core counts.
 tap_gather_serial = njit(cache=True, fastmath=_FAST)(tap_gather.py_func)
 tap_dot_serial = njit(cache=True, fastmath=_FAST)(tap_dot.py_func)
+gauss_taps_forward_serial = njit(cache=True)(gauss_taps_forward.py_func)
+gauss_taps_backward_serial = njit(cache=True)(gauss_taps_backward.py_func)
 SERIAL_WORK = 1 << 23  # multiply-adds below which the serial kernels are used
 
 

@@ -22,16 +22,41 @@ DOT_THREADS = 32
 _device = cuda.jit(device=True)  # (the simulator rejects forceinline=)
 gather_sum = retarget(delay_math.gather_sum, _device)
 dot_partial = retarget(delay_math.dot_partial, _device)
+_window_start = _device(delay_math.window_start)
+_taps_forward = retarget(delay_math.gauss_taps_forward, _device, window_start=_window_start)
+_taps_backward = retarget(delay_math.gauss_taps_backward, _device, window_start=_window_start)
+
+
+@cuda.jit
+def gauss_taps_forward(weight, position, sig, half, K, W, consts, coef, delays):
+    """Window taps, one thread per element (``delay_math.gauss_taps_forward``)."""
+    e = cuda.grid(1)
+    if e < weight.shape[0]:
+        _taps_forward(e, weight, position, sig, half, K, W, consts, coef, delays)
+
+
+@cuda.jit
+def gauss_taps_backward(weight, position, sig, half, K, W, consts, gcoef, gw, gp, gs):
+    """Per-element gradients of the window taps, one thread per element."""
+    e = cuda.grid(1)
+    if e < weight.shape[0]:
+        _taps_backward(e, weight, position, sig, half, K, W, consts, gcoef, gw, gp, gs)
 
 
 @cuda.jit
 def tap_gather(src, conn, off, coef, r_per_syn, bc, consts, out):
-    """``out[nb, o, e]`` for ``e = blockIdx.x * THREADS + threadIdx.x``, ``o = blockIdx.y``, ``nb = blockIdx.z``."""
+    """``out[nb, o, e]`` with ``e = blockIdx.x * THREADS + threadIdx.x``, ``o = blockIdx.y``,
+    ``nb = blockIdx.z``."""
     e = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
     o = cuda.blockIdx.y
     nb = cuda.blockIdx.z
     if e < out.shape[2]:
         out[nb, o, e] = gather_sum(src, conn, off, coef, r_per_syn, bc, nb, o, e, consts[0])
+
+
+def blocks_for(n: int) -> int:
+    """Thread blocks of ``THREADS`` covering ``n`` elements."""
+    return (n + THREADS - 1) // THREADS
 
 
 def gather_grid(n_blocks: int, n_out: int, row_len: int) -> tuple[int, int, int]:

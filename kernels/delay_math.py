@@ -29,6 +29,7 @@ coefficients is the matching correlation::
 oracle (dense kernel + ``conv1d``) in ``neuro.ops.delay``.
 """
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -91,3 +92,62 @@ def dot_partial(gout, src, row, off_m, bc, nb, o, start, stride, length, zero):
     for e in range(start, length, stride):
         acc += gout[nb, o, e] * src[nb, row, e + base]
     return acc
+
+
+# Gaussian taps of one element (flattened index ``e`` of ``[O, I, KC]``). ``consts`` holds, in the
+# compute dtype, ``[0, 1, 0.5, SIGMA_OFFSET, NORM_EPS]``; ``sig`` has one entry or one per element.
+# Forward: ``q = p + half``, ``s = |sigma| + 0.27``, window start ``n0 = clamp(rint(q - (W-1)/2),
+# 0, K - W)``, ``g_j = exp(-((n0 + j - q) / s)^2 / 2)``, ``coef_j = w g_j / (sum g + eps)``.
+
+
+def window_start(q, half_w, K, W):
+    """First tap of the window around centre ``q`` (``half_w = (W - 1) / 2``)."""
+    n0 = int(math.floor(q - half_w + 0.5))
+    if (q - half_w + 0.5) == math.floor(q - half_w + 0.5) and n0 % 2 != 0:
+        n0 -= 1  # round half to even, like torch.round
+    return min(max(n0, 0), K - W)
+
+
+def gauss_taps_forward(e, weight, position, sig, half, K, W, consts, coef, delays):
+    """Write ``coef[e, :W]`` and ``delays[e, :W]`` of element ``e``."""
+    hlf, offset, eps = consts[2], consts[3], consts[4]
+    q = position[e] + half
+    s = abs(sig[e % sig.shape[0]]) + offset
+    n0 = window_start(q, (W - 1) * hlf, K, W)
+    z = eps
+    for j in range(W):
+        u = ((n0 + j) - q) / s
+        g = math.exp(-(hlf * u * u))
+        coef[e, j] = g
+        z += g
+    w = weight[e]
+    for j in range(W):
+        coef[e, j] = w * (coef[e, j] / z)
+        delays[e, j] = K - 1 - (n0 + j)
+
+
+def gauss_taps_backward(e, weight, position, sig, half, K, W, consts, gcoef, gw, gp, gs):
+    """Gradients of element ``e`` from ``gcoef[e, :W]``: ``gw[e]``, ``gp[e]``, ``gs[e]`` (d/d sigma)."""
+    zero, one, hlf, offset, eps = consts[0], consts[1], consts[2], consts[3], consts[4]
+    q = position[e] + half
+    sg = sig[e % sig.shape[0]]
+    s = abs(sg) + offset
+    n0 = window_start(q, (W - 1) * hlf, K, W)
+    z = eps
+    a = bq = bs = zq = zs = zero
+    for j in range(W):
+        u = ((n0 + j) - q) / s
+        g = math.exp(-(hlf * u * u))
+        gg = gcoef[e, j] * g
+        z += g
+        a += gg
+        bq += gg * u
+        bs += gg * u * u
+        zq += g * u
+        zs += g * u * u
+    w = weight[e]
+    gw[e] = a / z
+    # d g_j / d q = g_j u_j / s and d g_j / d s = g_j u_j^2 / s; the normalisation adds -A Z' / Z
+    gp[e] = (w / z) * (bq - a * zq / z) / s
+    sign = one if sg > zero else (-one if sg < zero else zero)
+    gs[e] = (w / z) * (bs - a * zs / z) / s * sign

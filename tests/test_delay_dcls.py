@@ -6,7 +6,8 @@ import torch.nn.functional as F
 
 from neuro.nn import DelayLinear
 
-DCLS = pytest.importorskip("DCLS.construct.modules", reason="dcls is a dev dependency (requirements-peers.txt)")
+DCLS = pytest.importorskip("DCLS.construct.modules",
+                           reason="dcls is a dev dependency (requirements-peers.txt)")
 
 
 def _pair(I, O, K, KC, sigma, bias=False, seed=0, **kwargs):

@@ -121,12 +121,34 @@ def test_gradcheck_weights_positions_sigma_through_the_kernels(sigma):
     p = p.round() + 0.3  # away from the window edges, where dropped taps make the map non-smooth
     x = torch.randn(T, B, I, dtype=torch.float64)
     conn = D.dense_connectivity(I, O)
-    args = (w.requires_grad_(), p.requires_grad_(), torch.tensor(sigma, dtype=torch.float64, requires_grad=True))
+    s = torch.tensor(sigma, dtype=torch.float64, requires_grad=True)
+    args = (w.requires_grad_(), p.requires_grad_(), s)
 
     def f(w, p, s):
-        return D.delay_taps(x, D.gaussian_taps(w, p, s, K), conn, K - 1, 3, backend="numba")
+        return D.delay_taps(x, D.gaussian_taps(w, p, s, K, backend="numba"), conn, K - 1, 3,
+                            backend="numba")
 
     assert torch.autograd.gradcheck(f, args)
+
+
+@pytest.mark.parametrize("sigma_shape", [(), (4, 3, 2)])
+def test_gaussian_tap_kernels_equal_the_torch_taps(sigma_shape):
+    """Window, coefficients and gradients (weight, position, sigma) of the tap-construction kernels."""
+    O, I, KC, K = 4, 3, 2, 15
+    w, p = _params(O, I, KC, K, seed=5)
+    sigma = (torch.rand(sigma_shape, dtype=torch.float64) + 0.1).requires_grad_()
+    w.requires_grad_()
+    p.requires_grad_()
+    ref = D.gaussian_taps(w, p, sigma, K, backend="torch")
+    got = D.gaussian_taps(w, p, sigma, K, backend="numba")
+    assert got.r_per_syn == ref.r_per_syn and torch.equal(got.delays, ref.delays)
+    torch.testing.assert_close(got.coef, ref.coef)
+    g = torch.randn_like(ref.coef)
+    for a, b in zip(torch.autograd.grad((got.coef * g).sum(), (w, p, sigma)),
+                    torch.autograd.grad((ref.coef * g).sum(), (w, p, sigma))):
+        torch.testing.assert_close(a, b)
+    assert torch.autograd.gradcheck(lambda w, p, s: D.gaussian_taps(w, p, s, K, backend="numba").coef,
+                                    (w, p, sigma))
 
 
 def test_cuda_kernels_on_the_simulator_equal_the_oracle(cuda_device):
@@ -136,6 +158,9 @@ def test_cuda_kernels_on_the_simulator_equal_the_oracle(cuda_device):
     conn = D.dense_connectivity(I, O, torch.device(cuda_device))
     x = torch.randn(T, B, I, dtype=torch.float64, device=cuda_device, requires_grad=True)
     base = D.gaussian_taps(w, p, 0.3, K)
+    cuda_taps = D.gaussian_taps(w, p, 0.3, K, backend="cuda")  # the tap-construction kernel
+    torch.testing.assert_close(cuda_taps.coef, base.coef)
+    assert torch.equal(cuda_taps.delays, base.delays)
     coef = base.coef.detach().requires_grad_()
     taps = D.Taps(coef, base.delays, base.r_per_syn)
     g = torch.randn(T + 2, B, O, dtype=torch.float64, device=cuda_device)

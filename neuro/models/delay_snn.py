@@ -138,7 +138,10 @@ class StepBatchNorm(SpikingModule):
 
 
 class DelaySNN(SpikingModule):
-    """The recipe's network; ``forward(x [T, B, n_inputs]) -> (membrane [T + L*extra, B, n_outputs], None)``."""
+    """The recipe's network: ``forward(x [T, B, n_inputs]) -> (membrane, None)``.
+
+    The membrane is ``[T + L * (K - 1) // 2, B, n_outputs]`` for ``L`` delay layers.
+    """
 
     def __init__(self, config: DelaySNNConfig = DelaySNNConfig(), backend: str = "auto") -> None:
         super().__init__()

@@ -214,7 +214,8 @@ class FixedDelay(SpikingModule):
 
     def extra_repr(self) -> str:
         kind = "per-neuron" if self.weight is None else "per-synapse"
-        return f"{kind}, shape={tuple(self.delays.shape)}, max_delay={self.max_delay}, backend={self.backend!r}"
+        return (f"{kind}, shape={tuple(self.delays.shape)}, max_delay={self.max_delay}, "
+                f"backend={self.backend!r}")
 
 
 def delay_layers(model: nn.Module) -> list[DelayLinear]:

@@ -20,9 +20,10 @@ Three implementations of the same map:
 * the **oracle** — :func:`gaussian_kernel` / :func:`triangle_kernel` build the dense kernel and
   :func:`conv_reference` applies ``conv1d`` (what the ``DCLS`` package does, any device);
 * **sparse taps** — :func:`gaussian_taps` keeps only the few taps around each position that
-  hold all but ``TOLERANCE`` (5e-6) of its Gaussian (:func:`rounded_taps`: one tap), and :class:`DelayTapsFunction` runs the Numba / CUDA
-  kernels of ``neuro.kernels.delay_*`` (layout in ``neuro.kernels.delay_math``); the same kernels
-  serve fixed integer delays on any :class:`Connectivity` (e.g. one delay per neuron);
+  hold all but ``TOLERANCE`` (5e-6) of its Gaussian (:func:`rounded_taps`: one tap), and
+  :class:`DelayTapsFunction` runs the Numba / CUDA kernels of ``neuro.kernels.delay_*`` (layout
+  in ``neuro.kernels.delay_math``); the same kernels serve fixed integer delays on any
+  :class:`Connectivity` (e.g. one delay per neuron);
 * :func:`delay_conv` picks between them: dense conv when the Gaussian is wide, sparse when the
   window is small enough that touching only its taps is cheaper (:func:`choose_method`).
 """
@@ -63,6 +64,7 @@ class Connectivity(NamedTuple):
     dst: torch.Tensor
     slot: torch.Tensor
     n_in: int
+    all_to_all: bool = False  # src[o] = 0..I-1 for every o: the transpose is a permutation
 
 
 @lru_cache(maxsize=32)
@@ -71,7 +73,7 @@ def dense_connectivity(n_in: int, n_out: int, device: torch.device = torch.devic
     src = torch.arange(n_in, dtype=torch.int32, device=device).expand(n_out, n_in).contiguous()
     dst = torch.arange(n_out, dtype=torch.int32, device=device).expand(n_in, n_out).contiguous()
     slot = torch.arange(n_in, dtype=torch.int32, device=device)[:, None].expand(n_in, n_out).contiguous()
-    return Connectivity(src, dst, slot, n_in)
+    return Connectivity(src, dst, slot, n_in, all_to_all=True)
 
 
 @lru_cache(maxsize=32)
@@ -157,9 +159,11 @@ def gaussian_window(sigma: Number, like: torch.Tensor, kernel_size: int,
     return delay_math.window_size(float(effective_sigma(sigma, like).detach().max()), kernel_size, tol)
 
 
-def gaussian_taps(weight: torch.Tensor, position: torch.Tensor, sigma: Number, kernel_size: int,
+def gaussian_taps_reference(weight: torch.Tensor, position: torch.Tensor, sigma: Number, kernel_size: int,
                   tol: float = delay_math.TOLERANCE) -> Taps:
-    """The taps of :func:`gaussian_kernel` in a window of ``W`` taps around each position.
+    """Torch version of :func:`gaussian_taps` (the oracle of its kernels).
+
+    The taps of :func:`gaussian_kernel` in a window of ``W`` taps around each position.
 
     ``W`` is the smallest window that drops at most ``tol`` of a normalised Gaussian of the widest
     ``sigma_e`` wherever its centre lies (``neuro.kernels.delay_math.window_size``; 5 taps at
@@ -182,6 +186,22 @@ def gaussian_taps(weight: torch.Tensor, position: torch.Tensor, sigma: Number, k
     coef = (weight.unsqueeze(-1) * g).reshape(O, I * KC * W)
     delays = (K - 1 - n).to(torch.int32).reshape(O, I * KC * W)
     return Taps(coef, delays, KC * W)
+
+
+def gaussian_taps(weight: torch.Tensor, position: torch.Tensor, sigma: Number, kernel_size: int,
+                  tol: float = delay_math.TOLERANCE, backend: str = "torch") -> Taps:
+    """The window taps of :func:`gaussian_taps_reference`, on the kernels for ``numba``/``cuda``.
+
+    The kernels compute each element's window, normalisation and gradients in registers
+    (``neuro.kernels.delay_math.gauss_taps_*``) instead of a dozen ``[O, I, KC, W]`` tensors.
+    """
+    if backend == "torch":
+        return gaussian_taps_reference(weight, position, sigma, kernel_size, tol)
+    sig = effective_sigma(sigma, weight)
+    W = delay_math.window_size(float(sig.detach().max()), kernel_size, tol)
+    sigma_t = torch.as_tensor(sigma, dtype=weight.dtype, device=weight.device)
+    coef, delays = GaussianTapsFunction.apply(weight, position, sigma_t, kernel_size, W, backend)
+    return Taps(coef, delays, weight.shape[2] * W)
 
 
 def rounded_taps(weight: torch.Tensor, position: torch.Tensor, kernel_size: int) -> Taps:
@@ -237,6 +257,22 @@ def _numpy(a):
 
 class _NumbaRunner:
     @staticmethod
+    def taps_forward(w, p, sig, half, K, W, consts, coef, delays) -> None:
+        from neuro.kernels import delay_cpu
+
+        small = coef.numel() < delay_cpu.SERIAL_WORK // 16
+        kernel = delay_cpu.gauss_taps_forward_serial if small else delay_cpu.gauss_taps_forward
+        kernel(*map(_numpy, (w, p, sig)), half, K, W, *map(_numpy, (consts, coef, delays)))
+
+    @staticmethod
+    def taps_backward(w, p, sig, half, K, W, consts, g_coef, gw, gp, gs) -> None:
+        from neuro.kernels import delay_cpu
+
+        small = g_coef.numel() < delay_cpu.SERIAL_WORK // 16
+        kernel = delay_cpu.gauss_taps_backward_serial if small else delay_cpu.gauss_taps_backward
+        kernel(*map(_numpy, (w, p, sig)), half, K, W, *map(_numpy, (consts, g_coef, gw, gp, gs)))
+
+    @staticmethod
     def gather(src, conn, off, coef, r, bc, out) -> None:
         from neuro.kernels import delay_cpu
 
@@ -257,6 +293,20 @@ class _NumbaRunner:
 
 
 class _CudaRunner:
+    @classmethod
+    def taps_forward(cls, w, p, sig, half, K, W, consts, coef, delays) -> None:
+        from neuro.kernels import delay_cuda
+
+        cls._launch(delay_cuda.gauss_taps_forward, delay_cuda.blocks_for(w.shape[0]), delay_cuda.THREADS,
+                    (w, p, sig, half, K, W, consts, coef, delays))
+
+    @classmethod
+    def taps_backward(cls, w, p, sig, half, K, W, consts, g_coef, gw, gp, gs) -> None:
+        from neuro.kernels import delay_cuda
+
+        cls._launch(delay_cuda.gauss_taps_backward, delay_cuda.blocks_for(w.shape[0]), delay_cuda.THREADS,
+                    (w, p, sig, half, K, W, consts, g_coef, gw, gp, gs))
+
     @staticmethod
     def _launch(kernel, grid, threads, args) -> None:
         from numba import cuda
@@ -293,9 +343,46 @@ _RUNNERS = MappingProxyType({"numba": _NumbaRunner, "cuda": _CudaRunner})
 
 def _transposed(taps_coef: torch.Tensor, delays: torch.Tensor, conn: Connectivity, r: int):
     """Coefficients and delays regrouped by input: ``[I, G * R]`` following ``conn.dst``/``slot``."""
+    if conn.all_to_all:
+        O, I = conn.src.shape
+
+        def swap(a):
+            return a.view(O, I, r).transpose(0, 1).reshape(I, O * r)
+
+        return swap(taps_coef), swap(delays)
     cols = (conn.slot.long().unsqueeze(-1) * r + torch.arange(r, device=conn.slot.device)).flatten(1)
     rows = conn.dst.long().repeat_interleave(r, dim=1)
     return taps_coef[rows, cols], delays[rows, cols]
+
+
+class GaussianTapsFunction(torch.autograd.Function):
+    """Window taps of the Gaussian elements and their gradients on the numba / cuda kernels."""
+
+    @staticmethod
+    def forward(ctx, weight, position, sigma, kernel_size: int, window: int,
+                backend: str):  # type: ignore[override]
+        O, I, KC = weight.shape
+        S = weight.numel()
+        sig = sigma if sigma.numel() == 1 else sigma.expand(O, I, KC)
+        flat = [t.detach().contiguous().reshape(-1) for t in (weight, position, sig)]
+        consts = weight.new_tensor([0.0, 1.0, 0.5, delay_math.SIGMA_OFFSET, delay_math.NORM_EPS])
+        coef = weight.new_empty(S, window)
+        delays = torch.empty(S, window, dtype=torch.int32, device=weight.device)
+        _RUNNERS[backend].taps_forward(*flat, kernel_size // 2, kernel_size, window, consts, coef, delays)
+        ctx.meta = (kernel_size, window, backend, tuple(weight.shape), tuple(sigma.shape))
+        ctx.save_for_backward(*flat, consts)
+        ctx.mark_non_differentiable(delays)
+        return coef.view(O, I * KC * window), delays.view(O, I * KC * window)
+
+    @staticmethod
+    def backward(ctx, g_coef, _g_delays):  # type: ignore[override]
+        K, W, backend, shape, sigma_shape = ctx.meta
+        w, p, sig, consts = ctx.saved_tensors
+        gw, gp, gs = (torch.empty_like(w) for _ in range(3))
+        _RUNNERS[backend].taps_backward(w, p, sig, K // 2, K, W, consts,
+                                        g_coef.contiguous().view(-1, W), gw, gp, gs)
+        g_sigma = gs.view(shape).sum_to_size(sigma_shape) if len(sigma_shape) else gs.sum()
+        return gw.view(shape), gp.view(shape), g_sigma, None, None, None
 
 
 class DelayTapsFunction(torch.autograd.Function):
@@ -397,7 +484,7 @@ def delay_conv(x: torch.Tensor, weight: torch.Tensor, position: torch.Tensor, si
         y = conv_reference(x, kernel.to(x.dtype), extra_steps)
     else:
         taps = (rounded_taps(weight, position, K) if mode == "round"
-                else gaussian_taps(weight, position, sigma, K, tol))
+                else gaussian_taps(weight, position, sigma, K, tol, backend=chosen))
         conn = dense_connectivity(weight.shape[1], weight.shape[0], x.device)
         y = delay_taps(x, taps, conn, K - 1, extra_steps, chosen)
     return y if bias is None else y + bias.to(y.dtype)
