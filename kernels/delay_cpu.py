@@ -109,6 +109,33 @@ def tap_dot(gout, src, conn, off, r_per_syn, bc, length, ob, mb, grad):
                         m += 1
 
 
+@njit(parallel=True, cache=True)
+def event_scatter(x, dst, delays_t, coef_t, r_per_syn, history, out):
+    """Event-driven forward: every nonzero input ``x[t, b, i]`` adds its taps to later outputs.
+
+    ``out[t - history + delay, b, dst[i, m // R]] += x[t, b, i] * coef_t[i, m]`` over the taps
+    ``m`` leaving input ``i`` (transposed tables, see ``neuro.ops.delay``); ``x [T, B, I]``,
+    ``out [T_out, B, O]`` (overwritten). Work is proportional to the number of spikes times the
+    fan-out, so it beats :func:`tap_gather` on sparse spike trains. One task per sample, with a
+    private ``[T_out, O]`` accumulator.
+    """
+    T, B, I = x.shape
+    T_out, _, O = out.shape
+    M = coef_t.shape[1]
+    for b in prange(B):
+        acc = np.zeros((T_out, O), out.dtype)
+        for t in range(T):
+            xr = x[t, b]
+            for i in range(I):
+                v = xr[i]
+                if v != 0:
+                    for m in range(M):
+                        tt = t - history + delays_t[i, m]
+                        if tt >= 0 and tt < T_out:
+                            acc[tt, dst[i, m // r_per_syn]] += v * coef_t[i, m]
+        out[:, b, :] = acc
+
+
 _inline = njit(inline="always", cache=True)
 _window_start = _inline(delay_math.window_start)
 _taps_forward = retarget(delay_math.gauss_taps_forward, _inline, window_start=_window_start)
@@ -133,6 +160,7 @@ def gauss_taps_backward(weight, position, sig, half, K, W, consts, gcoef, gw, gp
 # and leaves OpenMP threads spinning that delay the torch ops around it on small core counts.
 tap_gather_serial = njit(cache=True, fastmath=_FAST)(tap_gather.py_func)
 tap_dot_serial = njit(cache=True, fastmath=_FAST)(tap_dot.py_func)
+event_scatter_serial = njit(cache=True)(event_scatter.py_func)
 gauss_taps_forward_serial = njit(cache=True)(gauss_taps_forward.py_func)
 gauss_taps_backward_serial = njit(cache=True)(gauss_taps_backward.py_func)
 SERIAL_WORK = 1 << 23  # multiply-adds below which the serial kernels are used

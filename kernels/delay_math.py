@@ -26,7 +26,9 @@ coefficients is the matching correlation::
 
 ``delay_cpu`` evaluates these sums row by row (vectorised over ``e``, four taps fused per pass),
 ``delay_cuda`` element by element with :func:`gather_sum`; both are tested against the torch
-oracle (dense kernel + ``conv1d``) in ``neuro.ops.delay``.
+oracle (dense kernel + ``conv1d``) in ``neuro.ops.delay``. The taps of a Gaussian element and
+their gradients (:func:`gauss_taps_forward` / :func:`gauss_taps_backward`) are scalar code
+compiled for both targets.
 """
 
 import math

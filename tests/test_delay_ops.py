@@ -99,6 +99,27 @@ def test_history_and_one_to_one_connectivity_equal_the_oracle():
         assert (y[:d, :, c] == 0).all()
 
 
+def test_event_driven_inference_equals_the_oracle():
+    """Sparse input without gradients takes the scatter kernel; it equals the gather path and oracle."""
+    O, I, K, T, B = 7, 40, 9, 30, 5
+    w, p = _params(O, I, 2, K)
+    x = torch.randn(T, B, I, dtype=torch.float64) * (torch.rand(T, B, I) < 0.005)
+    assert 0 < float(torch.count_nonzero(x)) / x.numel() <= D.EVENT_DENSITY
+    dense, diag = D.dense_connectivity(I, O), D.one_to_one_connectivity(I)
+    shift = D.Taps(torch.ones(I, 1, dtype=torch.float64), torch.randint(0, K, (I, 1), dtype=torch.int32), 1)
+    for taps, conn in ((D.rounded_taps(w, p, K), dense), (D.gaussian_taps(w, p, 0.5, K), dense),
+                       (shift, diag)):
+        for history, extra in ((0, 4), (3, 0)):
+            ref = D.delay_taps_reference(x, taps, conn, K - 1, extra, history)
+            with torch.no_grad():
+                y = D.delay_taps(x, taps, conn, K - 1, extra, backend="numba", history=history)
+            torch.testing.assert_close(y, ref)
+            y_grad = D.delay_taps(x.requires_grad_(), taps, conn, K - 1, extra, backend="numba",
+                                  history=history)  # gather path: the autograd op
+            x.requires_grad_(False)
+            torch.testing.assert_close(y_grad.detach(), ref)
+
+
 def test_gradcheck_tap_function_numba():
     O, I, K, T, B = 3, 4, 5, 6, 2
     w, p = _params(O, I, 2, K)

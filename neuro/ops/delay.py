@@ -47,6 +47,10 @@ METHODS = ("auto", "dense", "sparse")
 # kernels: the sparse path wins when window * advantage < K. CPU: measured by
 # benchmarks/bench_delays.py on the 2-core EPYC (1.5-3); CUDA: a guess, not yet measured.
 DENSE_ADVANTAGE = MappingProxyType({"numba": 2.5, "cuda": 8.0})
+# Without gradients, CPU inputs with at most this fraction of nonzeros (spikes) take the
+# event-driven kernel, whose work is proportional to the number of spikes (its scattered writes
+# cost more per update: the crossover with the gather kernel measured ~1.5-2 % on the 2-core EPYC).
+EVENT_DENSITY = 0.01
 
 
 # --------------------------------------------------------------------------------------------
@@ -159,14 +163,13 @@ def gaussian_window(sigma: Number, like: torch.Tensor, kernel_size: int,
     return delay_math.window_size(float(effective_sigma(sigma, like).detach().max()), kernel_size, tol)
 
 
-def gaussian_taps_reference(weight: torch.Tensor, position: torch.Tensor, sigma: Number, kernel_size: int,
-                  tol: float = delay_math.TOLERANCE) -> Taps:
-    """Torch version of :func:`gaussian_taps` (the oracle of its kernels).
+def gaussian_taps_reference(weight: torch.Tensor, position: torch.Tensor, sigma: Number,
+                            kernel_size: int, tol: float = delay_math.TOLERANCE) -> Taps:
+    """The taps of :func:`gaussian_kernel` in a window of ``W`` taps around each position (torch).
 
-    The taps of :func:`gaussian_kernel` in a window of ``W`` taps around each position.
-
-    ``W`` is the smallest window that drops at most ``tol`` of a normalised Gaussian of the widest
-    ``sigma_e`` wherever its centre lies (``neuro.kernels.delay_math.window_size``; 5 taps at
+    The oracle of the tap-construction kernels used by :func:`gaussian_taps`. ``W`` is the
+    smallest window that drops at most ``tol`` of a normalised Gaussian of the widest ``sigma_e``
+    wherever its centre lies (``neuro.kernels.delay_math.window_size``; 5 taps at
     ``sigma_e = 0.5``, the end of training). Each element's window starts at
     ``round(q - (W - 1) / 2)``, moved inside the kernel at its edges; normalisation runs over the
     window, so the kernel differs from the dense one by the dropped mass only. Cost and memory are
@@ -429,6 +432,21 @@ class DelayTapsFunction(torch.autograd.Function):
         return gx, g_coef, None, None, None, None, None, None, None
 
 
+def _event_forward(x: torch.Tensor, taps: Taps, conn: Connectivity, history: int,
+                   extra_steps: int) -> torch.Tensor:
+    """Inference on sparse input: each nonzero input scatters its taps (``delay_cpu.event_scatter``)."""
+    from neuro.kernels import delay_cpu
+
+    coef_t, delays_t = _transposed(taps.coef.detach().to(x.dtype), taps.delays, conn, taps.r_per_syn)
+    T, B, _ = x.shape
+    out = x.new_empty(T - history + extra_steps, B, conn.src.shape[0])
+    work = int(torch.count_nonzero(x)) * coef_t.shape[1]
+    kernel = delay_cpu.event_scatter_serial if work < delay_cpu.SERIAL_WORK else delay_cpu.event_scatter
+    kernel(*map(_numpy, (x, conn.dst, delays_t.contiguous(), coef_t.contiguous())), taps.r_per_syn,
+           history, _numpy(out))
+    return out
+
+
 def delay_taps_reference(x: torch.Tensor, taps: Taps, conn: Connectivity, max_delay: int,
                          extra_steps: int = 0, history: int = 0) -> torch.Tensor:
     """Oracle of :func:`delay_taps`: the equivalent dense kernel and ``conv1d``."""
@@ -448,6 +466,11 @@ def delay_taps(x: torch.Tensor, taps: Taps, conn: Connectivity, max_delay: int, 
     if chosen == "torch":
         return delay_taps_reference(x, taps, conn, max_delay, extra_steps, history)
     dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or taps.coef.requires_grad)
+    if chosen == "numba" and not needs_grad:
+        density = float(torch.count_nonzero(x)) / max(1, x.numel())
+        if density <= EVENT_DENSITY:
+            return _event_forward(x.to(dtype).contiguous(), taps, conn, history, extra_steps).to(x.dtype)
     y = DelayTapsFunction.apply(x.to(dtype).contiguous(), taps.coef.to(dtype), taps.delays, conn,
                                 max_delay, history, extra_steps, taps.r_per_syn, chosen)
     return y.to(x.dtype)
