@@ -1,7 +1,5 @@
 """Sparse-tap delay kernels against the dense torch oracle (dense kernel + conv1d), and gradchecks."""
 
-import math
-
 import numpy as np
 import pytest
 import torch
