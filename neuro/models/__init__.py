@@ -1,4 +1,5 @@
-"""Composed networks: classifiers, LSM reservoirs (``neuro.models.lsm``), contrastive heads."""
+"""Composed networks: classifiers, LSM reservoirs (``neuro.models.lsm``), contrastive heads, the
+SNN-delays recipe (``neuro.models.delay_snn``)."""
 
 from neuro.models.classifiers import conv_snn, dense_snn
 

@@ -1,14 +1,16 @@
 """Modules owning parameters; every module follows ``forward(x, state=None) -> (out, state)``."""
 
 from neuro.nn.containers import Sequential, TimeDistributed, detach_states
+from neuro.nn.delay import DelayLinear, FixedDelay
+from neuro.nn.elm import ELM, ELMCell
 from neuro.nn.graph import Graph, GraphState
 from neuro.nn.layers import Integrator, IntegratorState, Scale, SumPool2d, Threshold
-from neuro.nn.elm import ELM, ELMCell
 from neuro.nn.neurons import (ALIF, IF, LI, LIF, ALIFCell, CubaLI, CubaLICell, CubaLIF, CubaLIFCell,
                               IFCell, LICell, LIFCell, SpikingModule)
 from neuro.nn.recurrent import Recurrent, RecurrentState
 
-__all__ = ["ELM", "ELMCell", "ALIF", "IF", "LI", "LIF", "ALIFCell", "CubaLI", "CubaLICell", "CubaLIF", "CubaLIFCell",
+__all__ = ["ALIF", "IF", "LI", "LIF", "ALIFCell", "CubaLI", "CubaLICell", "CubaLIF", "CubaLIFCell",
            "IFCell", "LICell", "LIFCell", "Sequential", "SpikingModule", "TimeDistributed",
-           "detach_states", "Graph", "GraphState", "Integrator", "IntegratorState", "Scale",
-           "SumPool2d", "Threshold", "Recurrent", "RecurrentState"]
+           "detach_states", "DelayLinear", "FixedDelay", "ELM", "ELMCell", "Graph", "GraphState",
+           "Integrator", "IntegratorState", "Scale", "SumPool2d", "Threshold", "Recurrent",
+           "RecurrentState"]
