@@ -7,3 +7,6 @@ from neuro.nn.neurons import (ALIF, IF, LI, LIF, ALIFCell, CubaLI, CubaLICell, C
 __all__ = ["ALIF", "IF", "LI", "LIF", "ALIFCell", "CubaLI", "CubaLICell", "CubaLIF", "CubaLIFCell",
            "IFCell", "LICell", "LIFCell", "Sequential", "SpikingModule", "TimeDistributed",
            "detach_states"]
+from neuro.nn.astro import AMSU, AMSUState, CubaAMSU, CubaAMSUState  # noqa: E402
+
+__all__ += ["AMSU", "AMSUState", "CubaAMSU", "CubaAMSUState"]
