@@ -235,7 +235,7 @@ def _launch(backend: str, which: str, n_tasks: int, args: tuple) -> None:
 class AMSUScanFunction(torch.autograd.Function):
     """Fused forward scan + reverse-time backward scan on the numba or cuda kernels.
 
-    Works on flattened tensors: ``x [T, B*F]``, ``i0, v0 [B*F]``, ``a0 [B*D]``. The forward keeps
+    Works on flattened tensors: ``x [T, B*F]``, ``prm [9, F]``, ``i0, v0 [B*F]``, ``a0 [B*D]``. The forward keeps
     the pre-reset membrane and the astrocyte trace (and the current with a synapse) for backward.
     """
 
@@ -243,7 +243,7 @@ class AMSUScanFunction(torch.autograd.Function):
     def forward(ctx, x, prm, aprm, i0, v0, a0, tables, F: int, D: int, cfg: AMSUConfig,  # type: ignore[override]
                 record: bool, backend: str):
         ctx.set_materialize_grads(False)
-        ptr, idx, inv_m = tables
+        ptr, idx, of, inv_m = tables
         need_grad = any(ctx.needs_input_grad[:6])
         need_pgrad = ctx.needs_input_grad[1]
         T, N = x.shape
@@ -259,18 +259,19 @@ class AMSUScanFunction(torch.autograd.Function):
         i_seq = x.new_empty((T, N)) if store_i else _placeholder(x)
         a_seq = x.new_empty((T, a0.shape[0])) if store_a else _placeholder(x)
         _launch(backend, "amsu_scan_forward", a0.shape[0],
-                (x, prm, aprm, ptr, idx, inv_m, consts, cfg.ge, RESETS[cfg.reset], cfg.has_syn, F, D,
-                 a0, i_run, v_run, a_last, s, v_seq, h_seq, i_seq, a_seq, store_v, store_h, store_i,
+                (x, prm, aprm, ptr, idx, of, inv_m, consts, cfg.ge, RESETS[cfg.reset], cfg.has_syn, F,
+                 D, a0, i_run, v_run, a_last, s, v_seq, h_seq, i_seq, a_seq, store_v, store_h, store_i,
                  store_a))
         ctx.cfg, ctx.backend, ctx.F, ctx.D, ctx.need_pgrad = cfg, backend, F, D, need_pgrad
-        ctx.save_for_backward(x, prm, aprm, i0, v0, a0, ptr, idx, inv_m, consts, h_seq, i_seq, a_seq)
+        ctx.save_for_backward(x, prm, aprm, i0, v0, a0, ptr, idx, of, inv_m, consts, h_seq, i_seq,
+                              a_seq)
         i_out = i_seq if record and cfg.has_syn else None
         return (s, v_seq if record else None, i_out, a_seq if record else None,
                 i_run if cfg.has_syn else i0.detach().clone(), v_run, a_last)
 
     @staticmethod
     def backward(ctx, g_s, g_v, g_i, g_a, g_il, g_vl, g_al):  # type: ignore[override]
-        x, prm, aprm, i0, v0, a0, ptr, idx, inv_m, consts, h_seq, i_seq, a_seq = ctx.saved_tensors
+        x, prm, aprm, i0, v0, a0, ptr, idx, of, inv_m, consts, h_seq, i_seq, a_seq = ctx.saved_tensors
         cfg = ctx.cfg
         N = x.shape[1]
         dv_c = v0.new_zeros(N) if g_vl is None else g_vl.contiguous().clone()
@@ -285,14 +286,14 @@ class AMSUScanFunction(torch.autograd.Function):
         gi = g_i.contiguous() if g_i is not None else _placeholder(x)
         ga = g_a.contiguous() if g_a is not None else _placeholder(x)
         _launch(ctx.backend, "amsu_scan_backward", a0.shape[0],
-                (x, prm, aprm, ptr, idx, inv_m, consts, cfg.ge, cfg.surrogate.kind,
+                (x, prm, aprm, ptr, idx, of, inv_m, consts, cfg.ge, cfg.surrogate.kind,
                  RESETS[cfg.reset], cfg.has_syn, ctx.need_pgrad, ctx.F, ctx.D, a0, i0, v0, h_seq,
                  i_seq, a_seq, gs, g_s is not None, gv, g_v is not None, gi,
                  g_i is not None, ga, g_a is not None, dv_c,
                  di_c, da_last, dx, d_a0, d_prm, d_aprm))
         g_prm = None
         if ctx.need_pgrad:
-            g_prm = d_prm.view(lif_math.N_PARAMS, N // prm.shape[1], prm.shape[1]).sum(1)
+            g_prm = d_prm.view(lif_math.N_PARAMS, N // ctx.F, ctx.F).sum(1)
         g_aprm = d_aprm.view(amsu_math.N_ASTRO_PARAMS, -1, ctx.D).sum(1)
         return dx, g_prm, g_aprm, di_c if cfg.has_syn else None, dv_c, d_a0, None, None, None, None, None, None
 
@@ -308,11 +309,12 @@ def amsu_scan(x: torch.Tensor, prm: torch.Tensor, aprm: torch.Tensor, domains: D
     if chosen == "torch":
         return amsu_scan_reference(x, prm, aprm, domains, i0, v0, a0, cfg, record)
     T, B, F = x.shape
-    ptr, idx, inv_m, _ = domains.tensors(x.dtype, x.device)
-    args = [t.contiguous() for t in (x.reshape(T, B * F), prm, aprm.to(x.dtype), i0.reshape(-1),
+    ptr, idx, inv_m, of = domains.tensors(x.dtype, x.device)
+    prm_f = prm.expand(lif_math.N_PARAMS, F)  # the kernels read one column per neuron
+    args = [t.contiguous() for t in (x.reshape(T, B * F), prm_f, aprm.to(x.dtype), i0.reshape(-1),
                                      v0.reshape(-1), a0.reshape(-1))]
     s, v_seq, i_seq, a_seq, i_last, v_last, a_last = AMSUScanFunction.apply(
-        *args, (ptr, idx, inv_m), F, domains.D, cfg, record, chosen)
+        *args, (ptr, idx, of, inv_m), F, domains.D, cfg, record, chosen)
     return AMSUScanResult(s.view(T, B, F), None if v_seq is None else v_seq.view(T, B, F),
                           None if i_seq is None else i_seq.view(T, B, F),
                           None if a_seq is None else a_seq.view(T, B, domains.D),
