@@ -143,7 +143,7 @@ def train_recall(model: RecallNet, steps: int, batch: int = 64, lr: float = 5e-3
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         if not math.isfinite(losses[-1]):
             raise FloatingPointError(f"training diverged at step {step} (loss {losses[-1]})")
         if on_step is not None:
