@@ -94,7 +94,8 @@ def test_domain_builders():
 
 
 @pytest.mark.parametrize("domains,err,match", [
-    ([[0, 1, 2], [2, 3, 4, 5]], ValueError, "overlapping domains are not allowed: neuron 2"),
+    ([[0, 1, 2], [2, 3, 4, 5]], ValueError, "overlapping domains are not allowed: neuron 2 is in "
+                                            "domains 0 and 1"),
     ([[0, 1, 2], [3, 4, 9]], IndexError, "out of range 0..5"),
     ([[0, 1, 2], [3, 4]], ValueError, r"neurons \[5\] belong to no domain"),
     (np.array([0, 0, 1, 1, 3, 3]), ValueError, "without gaps"),
@@ -102,6 +103,7 @@ def test_domain_builders():
     (np.array([0, 1, 1]), ValueError, "cover 3 neurons, the layer has 6"),
     (7, ValueError, "n_domains must be in 1..6"),
     ([[0, 1, 2], []], ValueError, "domain 1 is empty"),
+    ([[0, 4, 4], [1, 2, 3, 5]], ValueError, "domain 0 lists neuron 4 twice"),
 ])
 def test_bad_domains(domains, err, match):
     with pytest.raises(err, match=match):
@@ -140,3 +142,21 @@ def test_bad_inputs_and_states():
         m(torch.rand(4, 2, 6), (state.v, state.a))
     with pytest.raises(ValueError, match="shape="):
         AMSU((), domains=1)
+
+
+def test_functional_scan_checks_its_arguments():
+    import amsu_cases as C
+    from neuro.ops.amsu import amsu_scan
+
+    cfg, dom, x, prm, aprm, i0, v0, a0 = C.make_case((False, "subtract"), T=3, B=2)
+    bad_k = aprm.clone()
+    bad_k[1, 0] = 0.0
+    cases = [((x, prm[:, :3], aprm, dom, i0, v0, a0), "prm must be"),
+             ((x, prm, aprm[:, :2], dom, i0, v0, a0), "aprm must be"),
+             ((x, prm, bad_k, dom, i0, v0, a0), "K must be > 0"),
+             ((x, prm, aprm, dom, i0, v0, -a0 - 0.1), "a0 .* must be >= 0"),
+             ((x, prm, aprm, dom, i0, v0[:1], a0), "v0 must have shape"),
+             ((x[..., :5], prm, aprm, dom, i0, v0, a0), "domains cover 10 neurons")]
+    for args, match in cases:
+        with pytest.raises(ValueError, match=match):
+            amsu_scan(*args, cfg)

@@ -91,11 +91,14 @@ class Domains:
             if g.min() < 0 or g.max() >= n:
                 raise IndexError(f"domain {d} holds neuron index {int(g.min() if g.min() < 0 else g.max())}"
                                  f", out of range 0..{n - 1}")
+            values, counts = np.unique(g, return_counts=True)
+            if (counts > 1).any():
+                raise ValueError(f"domain {d} lists neuron {int(values[counts > 1][0])} twice")
             taken = labels[g] >= 0
-            if taken.any() or np.unique(g).size != g.size:
-                f = int(g[taken][0]) if taken.any() else int(g[np.argmax(np.bincount(g - g.min()))] )
-                raise ValueError(f"overlapping domains are not allowed: neuron {f} is in domain {d} "
-                                 "and another one (each neuron is enwrapped by one astrocyte)")
+            if taken.any():
+                f = int(g[taken][0])
+                raise ValueError(f"overlapping domains are not allowed: neuron {f} is in domains "
+                                 f"{int(labels[f])} and {d} (each neuron is enwrapped by one astrocyte)")
             labels[g] = d
         missing = np.nonzero(labels < 0)[0]
         if missing.size:
@@ -298,14 +301,36 @@ class AMSUScanFunction(torch.autograd.Function):
         return dx, g_prm, g_aprm, di_c if cfg.has_syn else None, dv_c, d_a0, None, None, None, None, None, None
 
 
+def _check_scan_args(x, prm, aprm, domains: Domains, i0, v0, a0) -> None:
+    if x.dim() != 3:
+        raise ValueError(f"x must be [T, B, F], got shape {tuple(x.shape)}")
+    T, B, F = x.shape
+    if domains.n != F:
+        raise ValueError(f"the domains cover {domains.n} neurons, x has F = {F}")
+    if prm.dim() != 2 or prm.shape[0] != lif_math.N_PARAMS or prm.shape[1] not in (1, F):
+        raise ValueError(f"prm must be [{lif_math.N_PARAMS}, 1 or F={F}], got {tuple(prm.shape)}")
+    if tuple(aprm.shape) != (amsu_math.N_ASTRO_PARAMS, domains.D):
+        raise ValueError(f"aprm must be [{amsu_math.N_ASTRO_PARAMS}, D={domains.D}], got "
+                         f"{tuple(aprm.shape)}")
+    for name, t, shape in (("i0", i0, (B, F)), ("v0", v0, (B, F)), ("a0", a0, (B, domains.D))):
+        if tuple(t.shape) != shape:
+            raise ValueError(f"{name} must have shape {shape}, got {tuple(t.shape)}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("x contains NaN or inf values; spiking neurons need finite inputs")
+    gamma, K = aprm[amsu_math.A_GAMMA], aprm[amsu_math.A_K]
+    if bool((K <= 0).any()) or bool(((gamma < 0) | (gamma > 1)).any()):
+        raise ValueError("astrocyte parameters out of range: K must be > 0 and gamma in [0, 1]")
+    if bool((a0 < 0).any()):
+        raise ValueError("a0 (astrocyte activity) must be >= 0")
+
+
 def amsu_scan(x: torch.Tensor, prm: torch.Tensor, aprm: torch.Tensor, domains: Domains,
               i0: torch.Tensor, v0: torch.Tensor, a0: torch.Tensor, cfg: AMSUConfig,
               record: bool = False, backend: str = "auto") -> AMSUScanResult:
     """Run the AM-SU recurrence over ``x [T, B, F]`` on the chosen backend (``auto | torch |
     numba | cuda``); with ``record`` the membrane and astrocyte traces are returned too."""
     chosen = resolve_backend(backend, x)
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError("x contains NaN or inf values; spiking neurons need finite inputs")
+    _check_scan_args(x, prm, aprm, domains, i0, v0, a0)
     if chosen == "torch":
         return amsu_scan_reference(x, prm, aprm, domains, i0, v0, a0, cfg, record)
     T, B, F = x.shape
