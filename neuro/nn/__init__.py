@@ -1,5 +1,6 @@
 """Modules owning parameters; every module follows ``forward(x, state=None) -> (out, state)``."""
 
+from neuro.nn.astro import AMSU, AMSUState, CubaAMSU, CubaAMSUState
 from neuro.nn.containers import Sequential, TimeDistributed, detach_states
 from neuro.nn.delay import DelayLinear, FixedDelay
 from neuro.nn.elm import ELM, ELMCell
@@ -13,4 +14,4 @@ __all__ = ["ALIF", "IF", "LI", "LIF", "ALIFCell", "CubaLI", "CubaLICell", "CubaL
            "IFCell", "LICell", "LIFCell", "Sequential", "SpikingModule", "TimeDistributed",
            "detach_states", "DelayLinear", "FixedDelay", "ELM", "ELMCell", "Graph", "GraphState",
            "Integrator", "IntegratorState", "Scale", "SumPool2d", "Threshold", "Recurrent",
-           "RecurrentState"]
+           "RecurrentState", "AMSU", "AMSUState", "CubaAMSU", "CubaAMSUState"]

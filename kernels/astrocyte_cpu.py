@@ -1,0 +1,192 @@
+"""Tripartite-synapse models on the CPU: ``@njit(parallel=True)`` over units, serial over steps.
+
+``astrocyte_block`` advances one Li-Rinzel astrocyte (:mod:`neuro.kernels.astrocyte_math`) and
+``aeif_block`` one NEST ``aeif_cond_alpha_astro`` neuron (:mod:`neuro.kernels.aeif_math`) by a
+block of simulation steps whose inputs are known; ``astrocyte_update`` / ``aeif_update`` are the
+single-step functions a compiled simulation loop can call. Units are independent within such a
+block (a network couples them only through delays of at least one block), so each parallel task
+owns one unit and keeps its ODE variables in a small work table (:mod:`neuro.kernels.rkf45_math`).
+
+Conventions shared by the block functions (all arrays float64 unless stated):
+
+* ``state[N_STATE, N]`` is updated in place; ``prm[:, q % P]`` holds unit ``q``'s parameters.
+* The block covers absolute steps ``k0 .. k0 + n_steps - 1``; the input of absolute step ``k`` is
+  read from row ``k % R`` of the ``[R, N]`` input rings (pass ``R = n_steps, k0 = 0`` for plain
+  ``[n_steps, N]`` inputs). Inputs are not modified.
+* Per-step outputs (``sic_out``, ``spikes``) are ``[n_steps, N]``, indexed relative to ``k0``.
+* ``rec[r, j, q]`` receives state row ``rec_rows[r]`` after every absolute step ``k`` with
+  ``(k + 1) % rec_every == 0``, at ``j = (k + 1) // rec_every - 1 - rec_offset`` (a recorder
+  sampling every ``rec_every`` steps, like NEST's multimeter).
+
+``network_run`` runs both populations in parallel over units, slice by slice, and couples them
+through delayed spikes and SICs (NEST's scheme, in compiled code); a population without
+connections is a network whose single slice is the whole block.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from . import aeif_math, astrocyte_math, rkf45_math
+from ._jit import retarget
+
+
+PARALLEL_MIN_UNITS = 32  # smaller networks run their slices on one thread
+
+
+def _compile_model(rhs_fn, update_fn, **helpers):
+    """The per-step update of one model with the RKF45 integrator bound to its derivative.
+
+    The helpers are not cached on their own (the clones of one function share a name, which
+    Numba's cache cannot tell apart); the cached kernels below embed them.
+    """
+    rhs = njit(rhs_fn)
+    step = retarget(rkf45_math.rkf45_step, njit, rhs=rhs)
+    hadjust = njit(rkf45_math.hadjust)
+    evolve = retarget(rkf45_math.evolve_apply, njit, rhs=rhs, rkf45_step=step, hadjust=hadjust)
+    return retarget(update_fn, njit, evolve_apply=evolve, **helpers)
+
+
+astrocyte_update = _compile_model(astrocyte_math.lr_rhs, astrocyte_math.astrocyte_update,
+                                  sic_of=njit(astrocyte_math.sic_of))
+aeif_update = _compile_model(aeif_math.aeif_rhs, aeif_math.aeif_update)
+
+
+@njit(cache=True)
+def _record(rec, rec_rows, state, q, k, rec_every, rec_offset):
+    if (k + 1) % rec_every == 0:
+        j = (k + 1) // rec_every - 1 - rec_offset
+        for r in range(rec_rows.shape[0]):
+            rec[r, j, q] = state[rec_rows[r], q]
+
+
+@njit(cache=True)
+def astrocyte_block(q, state, prm, dt, k0, n_steps, ip3_ring, j_ring, sic_out, rec, rec_rows,
+                    rec_every, rec_offset):
+    """Advance astrocyte ``q`` by ``n_steps`` steps from absolute step ``k0``.
+
+    ``ip3_ring[k % R, q]``: summed weight of the spikes reaching it at the end of step ``k``;
+    ``j_ring``: the calcium current arriving then (used during step ``k + 1``);
+    ``sic_out[k - k0, q]``: the SIC emitted after step ``k``.
+    """
+    p = q % prm.shape[1]
+    R = ip3_ring.shape[0]
+    n = astrocyte_math.N_ODE
+    w = np.empty((rkf45_math.ROWS, n), np.float64)
+    for i in range(n):
+        w[rkf45_math.Y, i] = state[i, q]
+    for k in range(k0, k0 + n_steps):
+        sic_out[k - k0, q] = astrocyte_update(w, state, q, prm, p, dt, ip3_ring[k % R, q])
+        state[astrocyte_math.S_J_IN, q] = j_ring[k % R, q]
+        for i in range(n):
+            state[i, q] = w[rkf45_math.Y, i]
+        _record(rec, rec_rows, state, q, k, rec_every, rec_offset)
+
+
+@njit(cache=True)
+def aeif_block(q, state, prm, dt, k0, n_steps, ex_ring, in_ring, stim_ring, sic_ring, spikes,
+               rec, rec_rows, rec_every, rec_offset, status):
+    """Advance neuron ``q`` by ``n_steps`` steps from absolute step ``k0``.
+
+    Rings: excitatory / inhibitory (absolute) weights arriving at the end of step ``k``, and the
+    stimulus current and SIC arriving then (used during step ``k + 1``). ``spikes[k - k0, q]``
+    counts the spikes of step ``k``. ``status[q]`` (int64) becomes ``aeif_math.UNSTABLE`` when
+    ``V`` or ``w`` leave NEST's sanity bounds; the neuron then stops.
+    """
+    p = q % prm.shape[1]
+    R = ex_ring.shape[0]
+    n = aeif_math.N_ODE
+    w = np.empty((rkf45_math.ROWS, n), np.float64)
+    for i in range(n):
+        w[rkf45_math.Y, i] = state[i, q]
+    for k in range(k0, k0 + n_steps):
+        if status[q] != aeif_math.OK:
+            spikes[k - k0, q] = 0.0
+            continue
+        s = k % R
+        count, st = aeif_update(w, state, q, prm, p, dt, ex_ring[s, q], in_ring[s, q],
+                                stim_ring[s, q], sic_ring[s, q])
+        spikes[k - k0, q] = count
+        status[q] = st
+        for i in range(n):
+            state[i, q] = w[rkf45_math.Y, i]
+        _record(rec, rec_rows, state, q, k, rec_every, rec_offset)
+
+
+@njit(parallel=True, cache=True)
+def network_run(k_start, n_steps, slice_steps, dt, nstate, nprm, astate, aprm,
+                ex_ring, in_ring, stim_ring, sic_ring, ip3_ring, jin_ring,
+                ext_ex, ext_in, ext_stim, ext_sic, ext_ip3, ext_jin,
+                nn_ptr, nn_tgt, nn_w, nn_d, na_ptr, na_tgt, na_w, na_d, an_ptr, an_tgt, an_w, an_d,
+                spikes, nrec, nrec_rows, arec, arec_rows, rec_every, rec_offset, status):
+    """Simulate ``n_steps`` steps from absolute step ``k_start`` in slices of ``slice_steps``
+    (the network's minimum delay) and deliver the outputs of each slice through the rings.
+
+    Connections are CSR tables over sources: ``nn_*`` neuron -> neuron (weight in nS, negative =
+    inhibitory), ``na_*`` neuron -> astrocyte (IP3 weight), ``an_*`` astrocyte -> neuron (SIC
+    weight); ``*_d`` are delays in steps (``slice_steps <= d <= R - slice_steps``). ``ext_*``
+    ``[n_steps, N|A]`` are the fixed external inputs of this chunk, added to the rings as their
+    slice begins; ``spikes[n_steps, N]``.
+    """
+    R = ex_ring.shape[0]
+    N = nstate.shape[1]
+    A = astate.shape[1]
+    sic_tmp = np.zeros((slice_steps, A), np.float64)
+    spk_tmp = np.zeros((slice_steps, N), np.float64)
+    k0 = k_start
+    end = k_start + n_steps
+    while k0 < end:
+        D = min(slice_steps, end - k0)
+        for k in range(k0, k0 + D):
+            s = k % R
+            j = k - k_start
+            for q in range(N):
+                ex_ring[s, q] += ext_ex[j, q]
+                in_ring[s, q] += ext_in[j, q]
+                stim_ring[s, q] += ext_stim[j, q]
+                sic_ring[s, q] += ext_sic[j, q]
+            for a in range(A):
+                ip3_ring[s, a] += ext_ip3[j, a]
+                jin_ring[s, a] += ext_jin[j, a]
+        if N + A < PARALLEL_MIN_UNITS:  # a thread launch per slice costs more than it saves
+            for q in range(N):
+                aeif_block(q, nstate, nprm, dt, k0, D, ex_ring, in_ring, stim_ring, sic_ring,
+                           spk_tmp, nrec, nrec_rows, rec_every, rec_offset, status)
+            for a in range(A):
+                astrocyte_block(a, astate, aprm, dt, k0, D, ip3_ring, jin_ring, sic_tmp, arec,
+                                arec_rows, rec_every, rec_offset)
+        else:
+            for q in prange(N):  # units are independent within a slice
+                aeif_block(q, nstate, nprm, dt, k0, D, ex_ring, in_ring, stim_ring, sic_ring,
+                           spk_tmp, nrec, nrec_rows, rec_every, rec_offset, status)
+            for a in prange(A):
+                astrocyte_block(a, astate, aprm, dt, k0, D, ip3_ring, jin_ring, sic_tmp, arec,
+                                arec_rows, rec_every, rec_offset)
+        for k in range(k0, k0 + D):
+            s = k % R
+            for q in range(N):
+                ex_ring[s, q] = 0.0
+                in_ring[s, q] = 0.0
+                stim_ring[s, q] = 0.0
+                sic_ring[s, q] = 0.0
+            for a in range(A):
+                ip3_ring[s, a] = 0.0
+                jin_ring[s, a] = 0.0
+        for k in range(k0, k0 + D):
+            for j in range(N):
+                c = spk_tmp[k - k0, j]
+                spikes[k - k_start, j] = c
+                if c == 0.0:
+                    continue
+                for e in range(nn_ptr[j], nn_ptr[j + 1]):
+                    s = (k + nn_d[e]) % R
+                    if nn_w[e] > 0.0:
+                        ex_ring[s, nn_tgt[e]] += nn_w[e] * c
+                    else:
+                        in_ring[s, nn_tgt[e]] += -nn_w[e] * c
+                for e in range(na_ptr[j], na_ptr[j + 1]):
+                    ip3_ring[(k + na_d[e]) % R, na_tgt[e]] += na_w[e] * c
+            for a in range(A):
+                v = sic_tmp[k - k0, a]
+                for e in range(an_ptr[a], an_ptr[a + 1]):
+                    sic_ring[(k + an_d[e]) % R, an_tgt[e]] += an_w[e] * v
+        k0 += D

@@ -1,0 +1,158 @@
+"""Tripartite-synapse models on NVIDIA GPUs with ``numba.cuda``: one thread per unit.
+
+The arithmetic is the code :mod:`neuro.kernels.astrocyte_cpu` compiles (``astrocyte_math``,
+``aeif_math``, ``rkf45_math``), the argument conventions are the same, and each thread keeps its
+RKF45 work table in a ``cuda.local.array``. ``deliver`` pushes one slice's spikes and SICs into
+the input rings with atomic adds (one thread per source), so a host loop of
+``step kernels -> deliver`` per slice runs a network without copies to the host. Import only when
+the CUDA backend is requested; with ``NUMBA_ENABLE_CUDASIM=1`` it runs on Numba's simulator.
+"""
+
+import numba
+from numba import cuda, float64
+
+from . import aeif_math, astrocyte_math, rkf45_math
+from ._jit import retarget
+
+THREADS_PER_BLOCK = 64
+
+_device = (cuda.jit(device=True) if numba.config.ENABLE_CUDASIM
+           else cuda.jit(device=True, forceinline=True))
+
+
+def _compile_model(rhs_fn, update_fn, **helpers):
+    """The per-step update of one model as a device function, integrator bound to its rhs."""
+    rhs = _device(rhs_fn)
+    step = retarget(rkf45_math.rkf45_step, _device, rhs=rhs)
+    hadjust = _device(rkf45_math.hadjust)
+    evolve = retarget(rkf45_math.evolve_apply, _device, rhs=rhs, rkf45_step=step, hadjust=hadjust)
+    return retarget(update_fn, _device, evolve_apply=evolve, **helpers)
+
+
+astrocyte_update = _compile_model(astrocyte_math.lr_rhs, astrocyte_math.astrocyte_update,
+                                  sic_of=_device(astrocyte_math.sic_of))
+aeif_update = _compile_model(aeif_math.aeif_rhs, aeif_math.aeif_update)
+
+
+def blocks_for(n: int) -> int:
+    """Number of thread blocks covering ``n`` units."""
+    return max(1, (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK)
+
+
+@_device
+def _record(rec, rec_rows, state, q, k, rec_every, rec_offset):
+    if (k + 1) % rec_every == 0:
+        j = (k + 1) // rec_every - 1 - rec_offset
+        for r in range(rec_rows.shape[0]):
+            rec[r, j, q] = state[rec_rows[r], q]
+
+
+@cuda.jit
+def astrocyte_step_many(state, prm, dt, k0, n_steps, ip3_ring, j_ring, sic_out, rec, rec_rows,
+                        rec_every, rec_offset):
+    """All astrocytes by ``n_steps`` steps (``astrocyte_cpu.astrocyte_block`` per thread)."""
+    q = cuda.grid(1)
+    if q >= state.shape[1]:
+        return
+    p = q % prm.shape[1]
+    R = ip3_ring.shape[0]
+    w = cuda.local.array((rkf45_math.ROWS, astrocyte_math.N_ODE), float64)
+    for i in range(astrocyte_math.N_ODE):
+        w[rkf45_math.Y, i] = state[i, q]
+    for k in range(k0, k0 + n_steps):
+        sic_out[k - k0, q] = astrocyte_update(w, state, q, prm, p, dt, ip3_ring[k % R, q])
+        state[astrocyte_math.S_J_IN, q] = j_ring[k % R, q]
+        for i in range(astrocyte_math.N_ODE):
+            state[i, q] = w[rkf45_math.Y, i]
+        _record(rec, rec_rows, state, q, k, rec_every, rec_offset)
+
+
+@cuda.jit
+def aeif_step_many(state, prm, dt, k0, n_steps, ex_ring, in_ring, stim_ring, sic_ring, spikes,
+                   rec, rec_rows, rec_every, rec_offset, status):
+    """All neurons by ``n_steps`` steps (``astrocyte_cpu.aeif_block`` per thread)."""
+    q = cuda.grid(1)
+    if q >= state.shape[1]:
+        return
+    p = q % prm.shape[1]
+    R = ex_ring.shape[0]
+    w = cuda.local.array((rkf45_math.ROWS, aeif_math.N_ODE), float64)
+    for i in range(aeif_math.N_ODE):
+        w[rkf45_math.Y, i] = state[i, q]
+    for k in range(k0, k0 + n_steps):
+        if status[q] != aeif_math.OK:
+            spikes[k - k0, q] = 0.0
+            continue
+        s = k % R
+        count, st = aeif_update(w, state, q, prm, p, dt, ex_ring[s, q], in_ring[s, q],
+                                stim_ring[s, q], sic_ring[s, q])
+        spikes[k - k0, q] = count
+        status[q] = st
+        for i in range(aeif_math.N_ODE):
+            state[i, q] = w[rkf45_math.Y, i]
+        _record(rec, rec_rows, state, q, k, rec_every, rec_offset)
+
+
+@cuda.jit
+def deliver(k0, n_steps, spk, sic, ex_ring, in_ring, ip3_ring, sic_ring,
+            nn_ptr, nn_tgt, nn_w, nn_d, na_ptr, na_tgt, na_w, na_d, an_ptr, an_tgt, an_w, an_d):
+    """Push the spikes ``spk[n_steps, N]`` and SICs ``sic[n_steps, A]`` of steps ``k0..`` into the
+    rings (threads ``0..N-1``: neurons, ``N..N+A-1``: astrocytes; CSR tables as on the CPU)."""
+    g = cuda.grid(1)
+    N = spk.shape[1]
+    A = sic.shape[1]
+    R = ex_ring.shape[0]
+    if g < N:
+        for kk in range(n_steps):
+            c = spk[kk, g]
+            if c == 0.0:
+                continue
+            k = k0 + kk
+            for e in range(nn_ptr[g], nn_ptr[g + 1]):
+                s = (k + nn_d[e]) % R
+                if nn_w[e] > 0.0:
+                    cuda.atomic.add(ex_ring, (s, nn_tgt[e]), nn_w[e] * c)
+                else:
+                    cuda.atomic.add(in_ring, (s, nn_tgt[e]), -nn_w[e] * c)
+            for e in range(na_ptr[g], na_ptr[g + 1]):
+                cuda.atomic.add(ip3_ring, ((k + na_d[e]) % R, na_tgt[e]), na_w[e] * c)
+    elif g < N + A:
+        a = g - N
+        for kk in range(n_steps):
+            v = sic[kk, a]
+            k = k0 + kk
+            for e in range(an_ptr[a], an_ptr[a + 1]):
+                cuda.atomic.add(sic_ring, ((k + an_d[e]) % R, an_tgt[e]), an_w[e] * v)
+
+
+@cuda.jit
+def slice_rings(k0, n_steps, k_start, ext_ex, ext_in, ext_stim, ext_sic, ext_ip3, ext_jin,
+                ex_ring, in_ring, stim_ring, sic_ring, ip3_ring, jin_ring, clear):
+    """Before a slice (``clear = False``): add the external inputs of steps ``k0..`` (rows
+    ``k - k_start`` of ``ext_*``) into the rings; after it (``clear = True``): zero those rows.
+    Threads ``0..N-1``: neurons, ``N..N+A-1``: astrocytes."""
+    g = cuda.grid(1)
+    N = ex_ring.shape[1]
+    A = ip3_ring.shape[1]
+    R = ex_ring.shape[0]
+    for k in range(k0, k0 + n_steps):
+        s = k % R
+        if g < N:
+            if clear:
+                ex_ring[s, g] = 0.0
+                in_ring[s, g] = 0.0
+                stim_ring[s, g] = 0.0
+                sic_ring[s, g] = 0.0
+            else:
+                ex_ring[s, g] += ext_ex[k - k_start, g]
+                in_ring[s, g] += ext_in[k - k_start, g]
+                stim_ring[s, g] += ext_stim[k - k_start, g]
+                sic_ring[s, g] += ext_sic[k - k_start, g]
+        elif g < N + A:
+            a = g - N
+            if clear:
+                ip3_ring[s, a] = 0.0
+                jin_ring[s, a] = 0.0
+            else:
+                ip3_ring[s, a] += ext_ip3[k - k_start, a]
+                jin_ring[s, a] += ext_jin[k - k_start, a]
