@@ -21,13 +21,14 @@ THREADS_PER_BLOCK = 128
 # the simulator's jit takes no inlining options; on a GPU force NVVM inlining of the step functions
 _device = (cuda.jit(device=True) if numba.config.ENABLE_CUDASIM
            else cuda.jit(device=True, forceinline=True))
+reset_factors = _device(lif_math.reset_factors)
 fires = _device(lif_math.fires)
-after_reset = _device(lif_math.after_reset)
+after_reset = retarget(lif_math.after_reset, _device, reset_factors=reset_factors)
 threshold = _device(lif_math.threshold)
 surrogate_grad = _device(surrogate_math.surrogate_grad)
 forward_step = retarget(lif_math.lif_forward_step, _device, fires=fires, after_reset=after_reset,
-                        threshold=threshold)
-backward_step = _device(lif_math.lif_backward_step)
+                        threshold=threshold, reset_factors=reset_factors)
+backward_step = retarget(lif_math.lif_backward_step, _device, reset_factors=reset_factors)
 param_grads = _device(lif_math.lif_param_grads)
 
 
@@ -37,12 +38,11 @@ def blocks_for(n: int) -> int:
 
 
 @lru_cache(maxsize=None)
-def forward_kernel(reset: int, has_syn: bool, has_adapt: bool, spiking: bool):
+def forward_kernel(has_syn: bool, has_adapt: bool, spiking: bool):
     """Forward scan for one model structure; outputs with a false ``store_*`` flag are skipped."""
-    delayed = reset == lif_math.RESET_SUBTRACT_DELAYED
 
     @cuda.jit
-    def lif_scan_forward(x, prm, consts, i0, v0, a0, ge, s_out, h_out, v_out, i_out, a_out,
+    def lif_scan_forward(x, prm, consts, i0, v0, a0, reset, ge, s_out, h_out, v_out, i_out, a_out,
                          i_last, v_last, a_last, store_s, store_h, store_v, store_i, store_a):
         n = cuda.grid(1)
         T, N = x.shape
@@ -54,7 +54,7 @@ def forward_kernel(reset: int, has_syn: bool, has_adapt: bool, spiking: bool):
         th, vr, rho, ba = prm[5, p], prm[6, p], prm[7, p], prm[8, p]
         i, v, a = i0[n], v0[n], a0[n]
         s = zero
-        if delayed:
+        if reset == lif_math.RESET_SUBTRACT_DELAYED:
             s = fires(v, th, ge, one, zero)
         for t in range(T):
             i_n, h, v, a_n, s = forward_step(x[t, n], i, v, a, s, alpha, gi, beta, gv, c, th, vr,
@@ -81,18 +81,18 @@ def forward_kernel(reset: int, has_syn: bool, has_adapt: bool, spiking: bool):
 
 
 @lru_cache(maxsize=None)
-def backward_kernel(reset: int, has_syn: bool, has_adapt: bool, spiking: bool, need_pgrad: bool):
+def backward_kernel(has_syn: bool, has_adapt: bool, spiking: bool, need_pgrad: bool):
     """Reverse-time scan for one model structure (see ``lif_cpu.backward_kernel``)."""
-    delayed = reset == lif_math.RESET_SUBTRACT_DELAYED
 
     @cuda.jit
-    def lif_scan_backward(x, prm, consts, i0, v0, a0, ge, sg_kind, h_seq, i_seq, a_seq,
+    def lif_scan_backward(x, prm, consts, i0, v0, a0, reset, ge, sg_kind, h_seq, i_seq, a_seq,
                           g_s, g_v, g_i, g_a, has_g_s, has_g_v, has_g_i, has_g_a,
                           g_i_last, g_v_last, g_a_last, dx, d_i0, d_v0, d_a0, d_prm):
         n = cuda.grid(1)
         T, N = x.shape
         if n >= N:
             return
+        delayed = reset == lif_math.RESET_SUBTRACT_DELAYED
         p = n % prm.shape[1]
         zero, one, keep, sg_a, sg_b = consts[0], consts[1], consts[2], consts[3], consts[4]
         alpha, gi_, beta, gv_ = prm[0, p], prm[1, p], prm[2, p], prm[3, p]

@@ -18,8 +18,10 @@ One step::
     v_t     = h_t - theta_t s_t  |  h_t (1 - s_t) + vr s_t  |  h_t      (subtract | zero | none)
     a_t     = rho * a_{t-1} + (1 - rho) * s_t               (has_adapt)
 
-The structural flags (``reset``, ``has_syn``, ``has_adapt``, ``spiking``) are compile-time
-constants in the CPU kernels, so the branches on them vanish; ``ge`` is a runtime boolean.
+``has_syn``, ``has_adapt`` and ``spiking`` are compile-time constants in the kernels. ``reset`` may be
+a runtime integer: it is turned into 0/1 factors (:func:`reset_factors`) and the reset is computed
+arithmetically, which is exact (``x * 1``, ``x - 0`` and ``x + 0`` round to ``x``) and keeps the
+inner loops branch-free, so they vectorise. ``ge`` is a runtime boolean.
 """
 
 P_ALPHA, P_GI, P_BETA, P_GV, P_C, P_TH, P_VR, P_RHO, P_BA = range(9)
@@ -36,13 +38,18 @@ def fires(h, theta, ge, one, zero):
     return one if (h > theta) | (ge & (h == theta)) else zero
 
 
+def reset_factors(reset, one):
+    """``(fsub, fzero, fdly)``: 1 for the active reset mode, else 0, in the compute dtype."""
+    zero = one - one
+    return (one if reset == RESET_SUBTRACT else zero, one if reset == RESET_ZERO else zero,
+            one if reset == RESET_SUBTRACT_DELAYED else zero)
+
+
 def after_reset(h, theta, s, vr, reset, one):
-    """Membrane after the reset of a step whose pre-reset membrane is ``h``."""
-    if reset == RESET_SUBTRACT:
-        return h - theta * s
-    if reset == RESET_ZERO:
-        return h * (one - s) + vr * s
-    return h
+    """Membrane after the reset of a step whose pre-reset membrane is ``h``:
+    ``h - theta s`` (subtract), ``h (1 - s) + vr s`` (zero), ``h`` (none, delayed)."""
+    fsub, fzero, _ = reset_factors(reset, one)
+    return (h - fsub * theta * s) * (one - fzero * s) + fzero * vr * s
 
 
 def threshold(th, ba, a_prev, has_adapt):
@@ -56,9 +63,8 @@ def lif_forward_step(x, i, v, a, s_prev, alpha, gi, beta, gv, c, th, vr, rho, ba
                      reset, ge, has_syn, has_adapt, spiking, one, zero):
     """Advance one neuron by one step; returns ``(i, h, v, a, s)`` of the new step."""
     i_new = alpha * i + gi * x if has_syn else x
-    h = beta * v + (gv * i_new + c)
-    if reset == RESET_SUBTRACT_DELAYED:
-        h = h - th * s_prev
+    _, _, fdly = reset_factors(reset, one)
+    h = beta * v + (gv * i_new + c) - fdly * th * s_prev
     theta = threshold(th, ba, a, has_adapt)
     s = fires(h, theta, ge, one, zero) if spiking else zero
     v_new = after_reset(h, theta, s, vr, reset, one)
@@ -74,27 +80,19 @@ def lif_backward_step(g_s, g_v, g_i, g_a, h, theta, s, sg, dv_c, di_c, da_c, dh_
     ``g_*`` are the external gradients of this step's outputs (spike, recorded v / i / a); the
     carries ``dv_c, di_c, da_c`` are the gradients of ``v_t, i_t, a_t`` coming from step ``t+1``,
     and ``dh_next = dL/dh_{t+1}`` feeds the delayed reset. ``sg`` is the surrogate derivative at
-    ``h - theta`` (0 for non-spiking models). ``keep_reset`` is 0 when the reset is detached. Returns ``(dx, dv_prev, di_prev, da_prev, dh, di, dtheta, dv, da)``;
-    the last four feed :func:`lif_param_grads`.
+    ``h - theta`` (0 for non-spiking models). ``keep_reset`` is 0 when the reset is detached.
+    Returns ``(dx, dv_prev, di_prev, da_prev, dh, di, dtheta, dv, da)``; the last four feed
+    :func:`lif_param_grads`.
     """
+    fsub, fzero, fdly = reset_factors(reset, one)
     dv = dv_c + g_v
     da = da_c + g_a if has_adapt else zero
     # dL/ds_t through the output, the reset of v_t, the delayed reset in h_{t+1} and a_t
-    ds = g_s
-    dvdh = one
-    dtheta_direct = zero
-    if reset == RESET_SUBTRACT:
-        ds = ds - keep_reset * (dv * theta)
-        dtheta_direct = -(dv * s)
-    elif reset == RESET_ZERO:
-        ds = ds + keep_reset * (dv * (vr - h))
-        dvdh = one - s
-    elif reset == RESET_SUBTRACT_DELAYED:
-        ds = ds - keep_reset * (th * dh_next)
+    ds = g_s + keep_reset * (dv * (fzero * (vr - h) - fsub * theta) - fdly * th * dh_next)
     if has_adapt:
         ds = ds + da * (one - rho)
-    dh = ds * sg + dv * dvdh
-    dtheta = dtheta_direct - ds * sg
+    dh = ds * sg + dv * (one - fzero * s)
+    dtheta = -(fsub * dv * s) - ds * sg
     di = di_c + g_i + gv * dh if has_syn else gv * dh
     dx = gi * di if has_syn else di
     di_prev = alpha * di if has_syn else zero

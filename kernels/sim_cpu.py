@@ -46,15 +46,13 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 
-from . import lif_math, sim_math
+from . import lif_cpu, lif_math, sim_math
 from ._jit import retarget
 
 _inline = njit(inline="always", cache=True)
 uniform = retarget(sim_math.uniform, _inline, mix64=_inline(sim_math.mix64))
 channel_input = _inline(sim_math.channel_input)
-_lif_step = retarget(lif_math.lif_forward_step, _inline, fires=_inline(lif_math.fires),
-                     after_reset=_inline(lif_math.after_reset), threshold=_inline(lif_math.threshold))
-neuron_step = retarget(sim_math.neuron_step, _inline, lif_forward_step=_lif_step)
+neuron_step = retarget(sim_math.neuron_step, _inline, lif_forward_step=lif_cpu.forward_step)
 
 
 @njit(inline="always", cache=True)

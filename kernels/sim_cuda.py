@@ -23,17 +23,13 @@ import numba
 import numpy as np
 from numba import cuda
 
-from . import lif_math, sim_math
+from . import lif_cuda, lif_math, sim_math
 from ._jit import retarget
+from .lif_cuda import _device
 
-# the simulator's jit takes no inlining options; on a GPU force NVVM inlining of the step functions
-_device = (cuda.jit(device=True) if numba.config.ENABLE_CUDASIM
-           else cuda.jit(device=True, forceinline=True))
 uniform = retarget(sim_math.uniform, _device, mix64=_device(sim_math.mix64))
 channel_input = _device(sim_math.channel_input)
-_lif_step = retarget(lif_math.lif_forward_step, _device, fires=_device(lif_math.fires),
-                     after_reset=_device(lif_math.after_reset), threshold=_device(lif_math.threshold))
-neuron_step = retarget(sim_math.neuron_step, _device, lif_forward_step=_lif_step)
+neuron_step = retarget(sim_math.neuron_step, _device, lif_forward_step=lif_cuda.forward_step)
 ONE_U32 = np.uint32(1)
 LOW5 = np.int64(31)
 ONE_I32 = np.int32(1)

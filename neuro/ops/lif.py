@@ -143,7 +143,7 @@ def _numpy(a):
 class _Plan(NamedTuple):
     """What one scan call computes and keeps (shared by the runners)."""
 
-    structure: tuple  # (reset code, has_syn, has_adapt, spiking)
+    structure: tuple  # (has_syn, has_adapt, spiking): compile-time constants of the kernels
     record: bool
     need_grad: bool
     need_pgrad: bool
@@ -157,17 +157,15 @@ class _NumbaRunner:
         from neuro.kernels import lif_cpu
 
         T, N = x.shape
-        _, has_syn, has_adapt, spiking = plan.structure
+        has_syn, has_adapt, spiking = plan.structure
         new = x.new_empty
         outs = (new((T, N)) if spiking else None, new((T, N)) if plan.record else None,
                 new((T, N)) if plan.record and has_syn else None,
                 new((T, N)) if plan.record and has_adapt else None)
         last = (new(N), new(N), new(N))
-        chunk = lif_cpu.chunk_for(T)
-        finite = np.empty((N + chunk - 1) // chunk, _numpy(x).dtype)
-        lif_cpu.forward_kernel(*plan.structure)(
-            *map(_numpy, (x, prm, consts, i0, v0, a0, cfg.ge, chunk, *outs, *last, finite)))
-        if not np.isfinite(finite).all():
+        finite = lif_cpu.scan_forward(plan.structure, *map(_numpy, (x, prm, consts, i0, v0, a0)),
+                                      cfg.reset_code, cfg.ge, *map(_numpy, outs), *map(_numpy, last))
+        if not finite:
             raise ValueError("x contains NaN or inf values; spiking neurons need finite inputs")
         return (*outs, *last), ()
 
@@ -179,17 +177,9 @@ class _NumbaRunner:
         dx = torch.empty_like(x)
         d0 = (x.new_empty(N), x.new_empty(N), x.new_empty(N))
         d_prm = x.new_empty((lif_math.N_PARAMS, N)) if plan.need_pgrad else None
-        _, has_syn, has_adapt, _ = plan.structure
-        g_s, *recorded = grads
-        if any(g is not None for g in recorded):  # one compiled variant for "some trace has a grad"
-            present = (True, has_syn, has_adapt)
-            recorded = [(torch.zeros_like(x) if g is None else g) if p else None
-                        for g, p in zip(recorded, present)]
-        grads = (g_s, *recorded)
-        kernel = lif_cpu.backward_kernel(*plan.structure, plan.need_pgrad)
-        kernel(*map(_numpy, (x, prm, consts, i0, v0, a0, cfg.ge, cfg.surrogate.kind,
-                             lif_cpu.chunk_for(x.shape[0]),
-                             *grads, *grads_last, dx, *d0, d_prm)))
+        lif_cpu.scan_backward(plan.structure, plan.need_pgrad, *map(_numpy, (x, prm, consts, i0, v0, a0)),
+                              cfg.reset_code, cfg.ge, cfg.surrogate.kind, list(map(_numpy, grads)),
+                              list(map(_numpy, grads_last)), *map(_numpy, (dx, *d0, d_prm)))
         return dx, d0, d_prm
 
 
@@ -221,13 +211,14 @@ class _CudaRunner:
         from neuro.kernels import lif_cuda
 
         T, N = x.shape
-        _, has_syn, has_adapt, spiking = plan.structure
+        has_syn, has_adapt, spiking = plan.structure
         store = (spiking, plan.need_grad, plan.record, has_syn and (plan.record or plan.need_pgrad),
                  has_adapt and (plan.record or plan.need_grad))
         s, h, v_seq, i_seq, a_seq = (x.new_empty((T, N)) if flag else _placeholder(x) for flag in store)
         last = (x.new_empty(N), x.new_empty(N), x.new_empty(N))
         cls._launch(lif_cuda.forward_kernel(*plan.structure), N,
-                    (x, prm, consts, i0, v0, a0, cfg.ge, s, h, v_seq, i_seq, a_seq, *last, *store))
+                    (x, prm, consts, i0, v0, a0, cfg.reset_code, cfg.ge, s, h, v_seq, i_seq, a_seq,
+                     *last, *store))
         outs = (s if spiking else None, v_seq if plan.record else None,
                 i_seq if plan.record and has_syn else None, a_seq if plan.record and has_adapt else None)
         return (*outs, *last), (h, i_seq, a_seq)
@@ -243,7 +234,8 @@ class _CudaRunner:
         present = [g is not None for g in grads]
         grads = [g if g is not None else _placeholder(x) for g in grads]
         kernel = lif_cuda.backward_kernel(*plan.structure, plan.need_pgrad)
-        cls._launch(kernel, N, (x, prm, consts, i0, v0, a0, cfg.ge, cfg.surrogate.kind, *saved,
+        cls._launch(kernel, N, (x, prm, consts, i0, v0, a0, cfg.reset_code, cfg.ge, cfg.surrogate.kind,
+                                *saved,
                                 *grads, *present,
                                 *grads_last, dx, *d0, d_prm))
         return dx, d0, d_prm if plan.need_pgrad else None
@@ -268,7 +260,7 @@ class LIFScanFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, prm, i0, v0, a0, cfg: LIFConfig, record: bool, backend: str):  # type: ignore[override]
         ctx.set_materialize_grads(False)
-        plan = _Plan((cfg.reset_code, cfg.has_syn, cfg.has_adapt, cfg.spiking), record,
+        plan = _Plan((cfg.has_syn, cfg.has_adapt, cfg.spiking), record,
                      any(ctx.needs_input_grad[:5]), ctx.needs_input_grad[1])
         consts = _dtype_consts(cfg, x)
         outs, saved = _RUNNERS[backend].forward(plan, cfg, x, prm, consts, i0, v0, a0)
