@@ -66,7 +66,7 @@ def test_spiking_readout_and_bad_names():
                         hidden=[8])
     out, _ = model(torch.rand(5, 2, 20) * 4)
     assert set(out.unique().tolist()) <= {0.0, 1.0}
-    with pytest.raises(ValueError, match="valid: csnn, cuba_rsnn, cuba_snn, rsnn, snn"):
+    with pytest.raises(ValueError, match="valid: csnn, cuba_rsnn, cuba_snn, delay_snn, rsnn, snn"):
         build_model("resnet", input_shape=(20,), n_classes=4, dt=1e-3)
     with pytest.raises(ValueError, match="bad options"):
         build_model("snn", input_shape=(20,), n_classes=4, dt=1e-3, width=3)
