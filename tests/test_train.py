@@ -61,6 +61,53 @@ def test_models_by_name(name, shape):
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
 
 
+@pytest.mark.parametrize("epochs", [1, 3, 10])
+def test_epoch_schedules_match_pytorchs(epochs):
+    from neuro.train.schedules import EpochSchedule
+
+    def run(make):
+        opt = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=2e-3)
+        sched = make(opt)
+        seen = []
+        for epoch in range(epochs):
+            seen += [opt.param_groups[0]["lr"], opt.param_groups[0]["betas"][0]]
+            opt.step()
+            if epoch < epochs - 1:
+                sched.step()
+        return seen
+
+    for ours, theirs in (
+            (lambda o: EpochSchedule(o, "cosine", epochs),
+             lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=epochs)),
+            (lambda o: EpochSchedule(o, "onecycle", epochs, peak_ratio=2.5),
+             lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=5e-3, total_steps=epochs)),
+            (lambda o: EpochSchedule(o, "none", epochs),
+             lambda o: torch.optim.lr_scheduler.LambdaLR(o, lambda e: 1.0))):
+        assert run(ours) == pytest.approx(run(theirs), rel=1e-12)
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        EpochSchedule(torch.optim.Adam([{"params": [torch.zeros(1)], "schedule": "step"}]), "none", 3)
+
+
+def test_sum_softmax_loss_and_old_checkpoint_configs():
+    from neuro.train.config import config_diff
+
+    v = torch.randn(7, 3, 5)
+    y = torch.tensor([0, 4, 2])
+    m = torch.softmax(v, -1).sum(0)
+    loss, logits = classification_loss(v, y, "sum_softmax")
+    torch.testing.assert_close(loss, torch.nn.functional.cross_entropy(m, y))  # the recipe's "sum"
+    lengths = torch.tensor([7, 4, 1])
+    masked = readout_logits(v, "sum_softmax", lengths)
+    for b, n in enumerate(lengths.tolist()):
+        torch.testing.assert_close(masked[b], torch.softmax(v[:n, b], -1).sum(0))
+    stored = TrainConfig().to_dict()
+    for new_field in ("max_lr", "include_incomplete"):  # a checkpoint from before these fields
+        del stored[new_field]
+    assert config_diff(stored, TrainConfig().to_dict()) == []
+    assert config_diff(stored, TrainConfig(max_lr=0.1).to_dict()) == [
+        "max_lr: None (checkpoint) != 0.1 (requested)"]
+
+
 def test_spiking_readout_and_bad_names():
     model = build_model("snn", input_shape=(20,), n_classes=4, dt=1e-3, readout="spikes",
                         hidden=[8])
