@@ -284,6 +284,7 @@ def _epochs(s: _Session, train_set: Dataset, test_set: Dataset) -> None:
                 row.update(epoch_start(epoch, config.epochs) or {})
             row.update(_train_epoch(s.net, loader, s.optimizer, config, info, s.device, monitor,
                                     bar, epoch, after_step))
+            D.broadcast_buffers(s.model, info)  # rank 0's BatchNorm statistics everywhere
             row.update(evaluate(s.model, test_loader, config.loss, s.device, info))
             row["lr"] = s.optimizer.param_groups[0]["lr"]
             if s.scheduler is not None:
