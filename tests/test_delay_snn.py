@@ -15,8 +15,8 @@ from neuro.datasets.synthetic import write_shd_file
 from neuro.models.delay_snn import DelaySNN, DelaySNNConfig, rounded_delays, sigma_at
 from neuro.nn.delay import delay_layers
 from neuro.train import TrainConfig, build_model, load_checkpoint, load_model
-from neuro.train import trainer as trainer_module
 from neuro.train.schedules import EpochSchedule
+from train_cases import killed_after_first_checkpoint
 
 pytest.importorskip("tonic")
 
@@ -221,18 +221,8 @@ def test_neuro_train_runs_the_recipe_end_to_end_and_resumes(shd_root, tmp_path, 
     assert model.eval()(x)[0].shape == (20 + 3 * 12, 2, 20)  # each layer adds (K - 1) // 2 steps
 
     resumed = tmp_path / "resumed"
-    original = trainer_module._save_epoch
-
-    def save_then_die(session):
-        original(session)
-        if len(session.history) == 1:
-            raise KeyboardInterrupt  # killed right after the first checkpoint
-
-    monkeypatch.setattr(trainer_module, "_save_epoch", save_then_die)
-    with pytest.raises(KeyboardInterrupt):
+    with killed_after_first_checkpoint(monkeypatch, resumed):
         main(_cli(shd_root, resumed))
-    monkeypatch.setattr(trainer_module, "_save_epoch", original)
-    assert load_checkpoint(resumed)["epoch"] == 1
     assert main(["train", "--resume", str(resumed), "--no-progress"]) == 0
     a, b = load_checkpoint(straight), load_checkpoint(resumed)
     for key, value in a["model"].items():

@@ -12,6 +12,7 @@ from neuro.nn import LIF, Recurrent, Sequential
 from neuro.train import (ConfigMismatch, TrainConfig, TrainingDiverged, build_model,
                          classification_loss, load_checkpoint, load_model, readout_logits, train)
 from neuro.train import trainer as trainer_module
+from train_cases import killed_after_first_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -172,18 +173,8 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path, digits
     config = tiny(digits_cache, epochs=3)
     straight = train(config, tmp_path / "straight")
 
-    original = trainer_module._save_epoch
-
-    def save_then_die(session):
-        original(session)
-        if len(session.history) == 1:
-            raise KeyboardInterrupt  # killed right after the first checkpoint
-
-    monkeypatch.setattr(trainer_module, "_save_epoch", save_then_die)
-    with pytest.raises(KeyboardInterrupt):
+    with killed_after_first_checkpoint(monkeypatch, tmp_path / "resumed"):
         train(config, tmp_path / "resumed")
-    monkeypatch.setattr(trainer_module, "_save_epoch", original)
-    assert load_checkpoint(tmp_path / "resumed")["epoch"] == 1
     resumed = train(config, tmp_path / "resumed", resume=True)
     a, b = _state(straight.model), _state(resumed.model)
     assert a.keys() == b.keys()
