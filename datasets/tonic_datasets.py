@@ -40,6 +40,9 @@ class FrameOptions:
         denoise_us: ``tonic.transforms.Denoise(filter_time)`` (cameras only).
         downsample: spatial (cameras) or channel (audio) factor, e.g. ``0.25`` for 128 -> 32.
         crop: ``tonic.transforms.CenterCrop`` to ``(W, H)`` after downsampling (cameras only).
+        include_incomplete: with ``time_window_us`` and no ``duration_us``, keep the last, partly
+            filled frame so that every event is counted (``T = t_last // window + 1``); by
+            default tonic drops it (``T = t_last // window``).
     """
 
     time_window_us: Optional[float] = None
@@ -48,10 +51,13 @@ class FrameOptions:
     denoise_us: Optional[float] = None
     downsample: Optional[float] = None
     crop: Optional[tuple[int, int]] = None
+    include_incomplete: bool = False
 
     def __post_init__(self) -> None:
         if self.time_window_us is not None and self.n_time_bins is not None:
             raise ValueError("give either time_window_us or n_time_bins, not both")
+        if self.include_incomplete and self.n_time_bins is not None:
+            raise ValueError("include_incomplete applies to time_window_us binning, not n_time_bins")
         for name in ("time_window_us", "n_time_bins", "duration_us", "denoise_us", "downsample"):
             value = getattr(self, name)
             if value is not None and not (np.isfinite(value) and value > 0):
@@ -224,6 +230,9 @@ class EventFrames(torch.utils.data.Dataset):
         if bad:
             raise CorruptFileError(f"sample {index} of {self.spec.title} ({path}) has events "
                                    f"outside the {width}x{height} sensor or negative times")
+        if not 0 <= int(label) < self.spec.n_classes:
+            raise CorruptFileError(f"sample {index} of {self.spec.title} ({path}) has label "
+                                   f"{int(label)}; labels must lie in [0, {self.spec.n_classes})")
         return events, int(label)
 
     def _binned(self, index: int) -> tuple[np.ndarray, int]:
@@ -240,10 +249,13 @@ class EventFrames(torch.utils.data.Dataset):
             steps.append(T.CenterCrop(sensor_size=self._downsampled_size(), size=tuple(o.crop)))
         for step in steps:
             events = step(events)
+        end_time = o.duration_us
+        if end_time is None and o.include_incomplete and len(events):
+            end_time = int(events["t"].max()) + 1  # frames up to and including the last event
         to_frame = T.ToFrame(sensor_size=self.sensor_size, time_window=o.time_window_us,
                              n_time_bins=o.n_time_bins,
                              start_time=0 if o.time_window_us is not None else None,
-                             end_time=o.duration_us)
+                             end_time=end_time, include_incomplete=o.include_incomplete)
         frames = to_frame(events)
         if self.spec.audio:  # tonic gives [T, P=1, channels]
             frames = frames.reshape(len(frames), -1)

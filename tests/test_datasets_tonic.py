@@ -178,6 +178,23 @@ def test_truncated_and_malformed_shd_files(tmp_path):
         load_dataset("shd", "train", root=tmp_path)
 
 
+def test_out_of_range_labels_and_incomplete_frames(tmp_path):
+    from neuro.datasets.synthetic import write_shd_file as write_given
+
+    path = tmp_path / "SHD" / "shd_train.h5"
+    write_given(path, [np.array([0.001, 0.0255])], [np.array([3, 699])], [20], n_classes=21)
+    with pytest.raises(CorruptFileError, match=r"label 20; labels must lie in \[0, 20\)"):
+        load_dataset("shd", "train", root=tmp_path, progress=False)[0]
+    write_given(path, [np.array([0.001, 0.0255])], [np.array([3, 699])], [2])
+    frames, _ = load_dataset("shd", "train", root=tmp_path, progress=False, time_window_us=10_000,
+                             include_incomplete=True)[0]
+    assert frames.shape == (3, 700) and frames[0, 3] == 1 and frames[2, 699] == 1  # 25.5 ms kept
+    frames, _ = load_dataset("shd", "train", root=tmp_path, progress=False, time_window_us=10_000)[0]
+    assert frames.shape == (2, 700) and frames.sum() == 1  # tonic's default drops the partial frame
+    with pytest.raises(ValueError, match="include_incomplete applies to time_window_us"):
+        load_dataset("shd", "train", root=tmp_path, n_time_bins=5, include_incomplete=True)
+
+
 def test_download_path_uses_tonics_downloader(tmp_path, monkeypatch):
     import tonic.datasets
 

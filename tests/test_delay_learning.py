@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from neuro.models.delay_snn import clamp_positions, rounded_delays, sum_softmax_loss, sum_softmax_predict
+from neuro.models.delay_snn import clamp_positions, rounded_delays
 from neuro.nn import LI, LIF, DelayLinear, FixedDelay, Sequential
+from neuro.train.losses import classification_loss, readout_logits
 
 
 def _sigma(step, steps, start, end, fraction):
@@ -85,7 +86,7 @@ def _train_coincidence(with_delays, steps=250, seed=0, hidden=16, K=16):
                     first.position.round_()
                 first.mode, opt_p = "round", None
         x, y = _coincidence_batch(64, gen)
-        loss = sum_softmax_loss(net(x)[0], y)
+        loss, _ = classification_loss(net(x)[0], y, "sum_softmax")
         opt_w.zero_grad()
         if opt_p is not None:
             opt_p.zero_grad()
@@ -97,7 +98,7 @@ def _train_coincidence(with_delays, steps=250, seed=0, hidden=16, K=16):
     x, y = _coincidence_batch(1024, torch.Generator().manual_seed(1234))
     net.eval()
     with torch.no_grad(), rounded_delays(net):
-        return (sum_softmax_predict(net(x)[0]) == y).float().mean().item()
+        return (readout_logits(net(x)[0], "sum_softmax").argmax(1) == y).float().mean().item()
 
 
 @pytest.mark.slow

@@ -53,6 +53,27 @@ def test_unsupported_node_type_names_it_and_the_supported_ones(tmp_path):
         from_nir(path, dt=1e-4)
 
 
+def test_bad_delays(tmp_path):
+    def delay(values):
+        values = np.asarray(values, dtype=np.float64)
+        shape = list(values.shape)
+        return _write(tmp_path / "d.nir", {"input": {"type": "Input", "shape": shape},
+                                           "delay": {"type": "Delay", "delay": values},
+                                           "output": {"type": "Output", "shape": shape}},
+                      [("input", "delay"), ("delay", "output")])
+
+    with pytest.raises(NIRError, match=r"node 'delay' \(Delay\): delay 0.0025 s at channel 1 is 2.5 "
+                                       r"steps of dt = 0.001 s, not a whole number"):
+        from_nir(delay([1e-3, 2.5e-3, 0.0]), dt=1e-3)
+    assert from_nir(delay([1e-3, 2.5e-3, 0.0]), dt=0.5e-3).module("delay").delays.tolist() == [2, 5, 0]
+    with pytest.raises(NIRError, match=r"node 'delay' \(Delay\): field 'delay' must be >= 0 seconds"):
+        from_nir(delay([1e-3, -2e-3]), dt=1e-3)
+    with pytest.raises(NIRError, match="FixedDelay delays the channels"):
+        from_nir(delay(np.zeros((2, 3))), dt=1e-3)
+    with pytest.raises(ValueError, match="pass dt="):  # a Delay needs a time step
+        from_nir(delay([1e-3]))
+
+
 def test_shape_mismatch_along_an_edge(tmp_path):
     path = _chain(tmp_path / "a.nir", {"fc": {"type": "Linear", "weight": np.ones((4, 5))},
                                        "lif": _lif(4)})
@@ -134,8 +155,7 @@ def test_bad_field_values(tmp_path):
     with pytest.raises(NIRError, match=r"node 'lif' \(LIF\): required field 'v_leak' is missing"):
         from_nir(path, dt=1e-4)
     path = _chain(tmp_path / "d.nir", {"d": {"type": "Delay", "delay": np.full(3, 2e-4)}}, n_out=3)
-    with pytest.raises(NIRError, match=r"Delay.*FixedDelay \(issue 5\)"):
-        from_nir(path, dt=1e-4)
+    assert from_nir(path, dt=1e-4).module("d").delays.tolist() == [2, 2, 2]  # bad delays: below
 
 
 def test_truncated_and_foreign_files(tmp_path):

@@ -4,8 +4,9 @@ Each model is exported with ``to_nir`` (and written with ``write_nir``, re-read 
 under NIR's own strict type check), imported with ``from_nir`` and run on the same input. The
 import uses the exact neuro configuration recorded in ``metadata["neuro"]``; separately, the
 standard NIR fields alone (metadata removed, so what any other tool sees) must reproduce the spikes
-in float64, which checks the discretisation of ``neuro.nir.discretization``. ``Delay`` awaits
-``FixedDelay`` (issue 5) and is not covered here.
+in float64, which checks the discretisation of ``neuro.nir.discretization``. ``Delay`` nodes come
+from per-neuron ``FixedDelay`` layers (in a chain, below); per-synapse ``FixedDelay`` layers go
+through the documented subgraph of ``Linear -> Delay`` branches.
 """
 
 import copy
@@ -17,8 +18,8 @@ import torch
 from torch import nn
 
 from neuro.nir import NIRError, NIRExportWarning, from_nir, to_nir, write_nir
-from neuro.nn import (ALIF, IF, LI, LIF, CubaLI, CubaLIF, Integrator, Recurrent, Scale, Sequential,
-                      SumPool2d, Threshold)
+from neuro.nn import (ALIF, IF, LI, LIF, CubaLI, CubaLIF, FixedDelay, Integrator, Recurrent, Scale,
+                      Sequential, SumPool2d, Threshold)
 
 nir = pytest.importorskip("nir")
 
@@ -61,6 +62,9 @@ def _cases():
         "li_cubali": (Sequential(nn.Linear(4, 6), LI(tau_mem=5e-3, v_leak=0.1, decay_input=True),
                                  CubaLI(tau_mem=6e-3, tau_syn=2e-3)), (4,), 1.0),
         "integrator": (Sequential(nn.Linear(4, 6), Integrator(r=0.3)), (4,), 1.0),
+        "delay_chain": (Sequential(nn.Linear(5, 7), FixedDelay(torch.tensor([0, 1, 2, 3, 5, 8, 3])),
+                                   LIF(tau_mem=5e-3, **NIR_LIF), FixedDelay(torch.arange(7) % 3),
+                                   nn.Linear(7, 3), LIF(tau_mem=4e-3, **NIR_LIF)), (5,), 3.0),
         "recurrent": (Sequential(nn.Linear(4, 6), Recurrent(CubaLIF(beta=0.9, tau_syn=3e-3, **NIR_LIF),
                                                             nn.Linear(6, 6)),
                                  nn.Linear(6, 3), LIF(tau_mem=5e-3, **NIR_LIF)), (4,), 2.0),
@@ -181,3 +185,67 @@ def test_reexport_of_an_imported_graph_keeps_names_and_spikes():
     assert {"1.neuron", "1.w_rec"} <= set(again.nodes)
     x = torch.rand(20, 2, *shape) * 2
     assert torch.equal(from_nir(again)(x)[0], model(x)[0])
+
+
+def test_delay_nodes_hold_seconds_and_import_without_dt(tmp_path):
+    model = Sequential(FixedDelay(torch.tensor([0, 2, 5]), max_delay=6))
+    graph = to_nir(model, dt=1e-3)
+    np.testing.assert_allclose(graph.nodes["0"].delay, [0.0, 2e-3, 5e-3])
+    write_nir(graph, tmp_path / "d.nir")
+    imported = from_nir(tmp_path / "d.nir")  # dt from the export's metadata
+    layer = imported.module("0")
+    assert layer.delays.tolist() == [0, 2, 5] and layer.max_delay == 6  # state length kept
+    x = torch.rand(12, 2, 3)
+    torch.testing.assert_close(imported(x)[0], model(x)[0], rtol=0, atol=0)
+    other = from_nir(_strip_metadata(to_nir(model, dt=1e-3)), dt=0.5e-3)  # another tool's dt
+    assert other.module("0").delays.tolist() == [0, 4, 10]
+
+
+def test_per_synapse_delays_export_as_a_subgraph_of_branches(tmp_path):
+    torch.manual_seed(0)
+    delays = torch.randint(0, 4, (6, 5))
+    model = Sequential(FixedDelay(delays, torch.randn(6, 5)), LIF(tau_mem=5e-3, **NIR_LIF)).double()
+    graph = to_nir(model)
+    sub = graph.nodes["0"]
+    assert isinstance(sub, nir.NIRGraph)
+    distinct = sorted(set(delays.flatten().tolist()))
+    assert sorted(n for n in sub.nodes if n.startswith("w")) == [f"w{d}" for d in distinct]
+    assert sorted(n for n in sub.nodes if n.startswith("d")) == [f"d{d}" for d in distinct if d]
+    summed = sum(sub.nodes[f"w{d}"].weight for d in distinct)
+    np.testing.assert_array_equal(summed, model.layers[0].weight.numpy())  # each synapse once
+    write_nir(model, tmp_path / "s.nir")
+    nir.read(tmp_path / "s.nir")  # NIR's own type check accepts the subgraph
+    x = torch.rand(25, 3, 5, dtype=torch.float64) * 2
+    want, _ = model(x)
+    for source in (graph, tmp_path / "s.nir"):
+        got, _ = from_nir(source, dtype=torch.float64)(x)
+        assert torch.equal(got, want)  # spikes; the weighted sums differ only in summation order
+    assert 0 < want.sum() < want.numel()
+
+
+def test_delay_on_a_recurrent_cycle():
+    """input -> lin -> lif -> delay(2) -> rec -> lif: the back edge (rec, lif) adds NIR's one step,
+    so the neuron hears its own spikes 3 steps later; checked against an explicit loop."""
+    from neuro.nn import Graph
+
+    torch.manual_seed(2)
+    lin, rec = nn.Linear(3, 4), nn.Linear(4, 4, bias=False)
+    with torch.no_grad():
+        rec.weight.copy_(torch.randn(4, 4))
+    lif = LIF(tau_mem=5e-3, **NIR_LIF)
+    graph = Graph({"lin": lin, "lif": lif, "delay": FixedDelay(torch.full((4,), 2)), "rec": rec},
+                  [("input", "lin"), ("lin", "lif"), ("lif", "delay"), ("delay", "rec"),
+                   ("rec", "lif"), ("lif", "output")], ["input"], ["output"],
+                  input_shapes={"input": (3,)}, node_shapes={"rec": ((4,), (4,))})
+    x = torch.rand(30, 2, 3) * 3
+    want, _ = graph(x)
+    spikes, state = [], None
+    for t in range(x.shape[0]):
+        fed_back = rec(spikes[t - 3]) if t >= 3 else torch.zeros(2, 4)
+        s, state = lif((lin(x[t]) + fed_back).unsqueeze(0), state)
+        spikes.append(s[0])
+    assert torch.equal(want, torch.stack(spikes))
+    assert 0 < want.sum() < want.numel()
+    exported = to_nir(graph)
+    assert isinstance(exported.nodes["delay"], nir.Delay)
+    assert torch.equal(from_nir(exported)(x)[0], want)

@@ -12,6 +12,7 @@ from neuro.nn import LIF, Recurrent, Sequential
 from neuro.train import (ConfigMismatch, TrainConfig, TrainingDiverged, build_model,
                          classification_loss, load_checkpoint, load_model, readout_logits, train)
 from neuro.train import trainer as trainer_module
+from train_cases import killed_after_first_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +62,59 @@ def test_models_by_name(name, shape):
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
 
 
+@pytest.mark.parametrize("epochs", [1, 3, 10])
+def test_epoch_schedules_match_pytorchs(epochs):
+    from neuro.train.schedules import EpochSchedule
+
+    def run(make):
+        opt = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=2e-3)
+        sched = make(opt)
+        seen = []
+        for epoch in range(epochs):
+            seen += [opt.param_groups[0]["lr"], opt.param_groups[0]["betas"][0]]
+            opt.step()
+            if epoch < epochs - 1:
+                sched.step()
+        return seen
+
+    for ours, theirs in (
+            (lambda o: EpochSchedule(o, "cosine", epochs),
+             lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=epochs)),
+            (lambda o: EpochSchedule(o, "onecycle", epochs, peak_ratio=2.5),
+             lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=5e-3, total_steps=epochs)),
+            (lambda o: EpochSchedule(o, "none", epochs),
+             lambda o: torch.optim.lr_scheduler.LambdaLR(o, lambda e: 1.0))):
+        assert run(ours) == pytest.approx(run(theirs), rel=1e-12)
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        EpochSchedule(torch.optim.Adam([{"params": [torch.zeros(1)], "schedule": "step"}]), "none", 3)
+
+
+def test_sum_softmax_loss_and_old_checkpoint_configs():
+    from neuro.train.config import config_diff
+
+    v = torch.randn(7, 3, 5)
+    y = torch.tensor([0, 4, 2])
+    m = torch.softmax(v, -1).sum(0)
+    loss, logits = classification_loss(v, y, "sum_softmax")
+    torch.testing.assert_close(loss, torch.nn.functional.cross_entropy(m, y))  # the recipe's "sum"
+    lengths = torch.tensor([7, 4, 1])
+    masked = readout_logits(v, "sum_softmax", lengths)
+    for b, n in enumerate(lengths.tolist()):
+        torch.testing.assert_close(masked[b], torch.softmax(v[:n, b], -1).sum(0))
+    stored = TrainConfig().to_dict()
+    for new_field in ("max_lr", "include_incomplete"):  # a checkpoint from before these fields
+        del stored[new_field]
+    assert config_diff(stored, TrainConfig().to_dict()) == []
+    assert config_diff(stored, TrainConfig(max_lr=0.1).to_dict()) == [
+        "max_lr: None (checkpoint) != 0.1 (requested)"]
+
+
 def test_spiking_readout_and_bad_names():
     model = build_model("snn", input_shape=(20,), n_classes=4, dt=1e-3, readout="spikes",
                         hidden=[8])
     out, _ = model(torch.rand(5, 2, 20) * 4)
     assert set(out.unique().tolist()) <= {0.0, 1.0}
-    with pytest.raises(ValueError, match="valid: csnn, cuba_rsnn, cuba_snn, rsnn, snn"):
+    with pytest.raises(ValueError, match="valid: csnn, cuba_rsnn, cuba_snn, delay_snn, rsnn, snn"):
         build_model("resnet", input_shape=(20,), n_classes=4, dt=1e-3)
     with pytest.raises(ValueError, match="bad options"):
         build_model("snn", input_shape=(20,), n_classes=4, dt=1e-3, width=3)
@@ -125,18 +173,8 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path, digits
     config = tiny(digits_cache, epochs=3)
     straight = train(config, tmp_path / "straight")
 
-    original = trainer_module._save_epoch
-
-    def save_then_die(session):
-        original(session)
-        if len(session.history) == 1:
-            raise KeyboardInterrupt  # killed right after the first checkpoint
-
-    monkeypatch.setattr(trainer_module, "_save_epoch", save_then_die)
-    with pytest.raises(KeyboardInterrupt):
+    with killed_after_first_checkpoint(monkeypatch, tmp_path / "resumed"):
         train(config, tmp_path / "resumed")
-    monkeypatch.setattr(trainer_module, "_save_epoch", original)
-    assert load_checkpoint(tmp_path / "resumed")["epoch"] == 1
     resumed = train(config, tmp_path / "resumed", resume=True)
     a, b = _state(straight.model), _state(resumed.model)
     assert a.keys() == b.keys()

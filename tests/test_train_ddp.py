@@ -1,13 +1,10 @@
 """DistributedDataParallel: 2 CPU processes under torchrun (gloo) end with identical weights."""
 
-import os
-import subprocess
-import sys
 import textwrap
 
+import pytest
 import torch
-
-from neuro.datasets.synthetic import write_shd_like_file
+from train_cases import torchrun_on_shd_like_data
 
 SCRIPT = textwrap.dedent("""
     import os, sys
@@ -29,16 +26,7 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_two_gloo_processes_end_with_identical_weights(tmp_path):
-    write_shd_like_file(tmp_path / "data" / "SHD" / "shd_train.h5", n_samples=24, seed=1)
-    write_shd_like_file(tmp_path / "data" / "SHD" / "shd_test.h5", n_samples=8, seed=2)
-    script = tmp_path / "ddp_run.py"
-    script.write_text(SCRIPT)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                           "--nproc_per_node=2", str(script), str(tmp_path / "data"),
-                           str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    torchrun_on_shd_like_data(tmp_path, SCRIPT, n_train=24, n_test=8)
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     assert [r["world"] for r in ranks] == ["2", "2"]
     final0, final1 = ranks[0]["final"], ranks[1]["final"]
@@ -52,3 +40,28 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path):
     checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
     for key in final0:
         assert torch.equal(checkpoint["model"][key], final0[key])
+
+
+DELAY_SCRIPT = textwrap.dedent("""
+    import os, sys
+    import torch
+    from neuro.train import TrainConfig, train
+
+    root, out = sys.argv[1], sys.argv[2]
+    config = TrainConfig.recipe("delay_snn", "shd", epochs=2, batch_size=4, data_root=root,
+                                model_options={"n_hidden": 8, "sigma_epochs": 1}, progress=False, device="cpu")
+    result = train(config, os.path.join(out, "run"))
+    torch.save(result.model.state_dict(), os.path.join(out, f"rank{os.environ['RANK']}.pt"))
+""")
+
+
+def test_delay_recipe_under_torchrun_keeps_every_rank_identical(tmp_path):
+    """The recipe's hooks (sigma, clamping, parameter groups) under DDP; BatchNorm statistics are
+    taken from rank 0 after every epoch, so the whole state (buffers too) agrees."""
+    torchrun_on_shd_like_data(tmp_path, DELAY_SCRIPT, n_train=16, n_test=4)
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    for key in ranks[0]:
+        assert torch.equal(ranks[0][key], ranks[1][key]), key
+    assert any("running_mean" in key for key in ranks[0])
+    checkpoint = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert [row["sigma"] for row in checkpoint["history"]] == pytest.approx([12.0, 0.23])

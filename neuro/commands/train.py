@@ -16,13 +16,16 @@ HELP = "train a spiking network on an event dataset (progress, checkpoints, --re
 _OPTIONS = (
     ("--dataset", "dataset", str, "dataset name (digits_events, nmnist, shd, ssc, dvs_gesture, "
                                   "ntidigits)"),
-    ("--model", "model", str, "model name (csnn, snn, cuba_snn, rsnn, cuba_rsnn)"),
-    ("--loss", "loss", str, "count (spike counts) | max | last | mean (LI readout membrane)"),
+    ("--model", "model", str, "model name (csnn, snn, cuba_snn, rsnn, cuba_rsnn, delay_snn); "
+                              "delay_snn on shd/ssc starts from the published recipe"),
+    ("--loss", "loss", str, "count (spike counts) | max | last | mean | sum_softmax (LI readout "
+                            "membrane)"),
     ("--epochs", "epochs", int, "number of epochs"),
     ("--batch-size", "batch_size", int, "batch size (per process under torchrun)"),
     ("--lr", "lr", float, "Adam learning rate"),
     ("--weight-decay", "weight_decay", float, "Adam weight decay"),
-    ("--scheduler", "scheduler", str, "cosine | none"),
+    ("--scheduler", "scheduler", str, "cosine | onecycle | none (per epoch)"),
+    ("--max-lr", "max_lr", float, "peak learning rate of the onecycle schedule (default --lr)"),
     ("--grad-clip", "grad_clip", float, "clip the gradient norm to this value"),
     ("--seed", "seed", int, "seed of initialisation and data order"),
     ("--backend", "backend", str, "neuron kernels: auto | torch | numba | cuda"),
@@ -49,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-option", dest="model_options", action="append", default=None,
                         metavar="KEY=VALUE", help="model keyword argument, VALUE as JSON "
                         "(e.g. channels=[16,32]); repeatable")
+    parser.add_argument("--include-incomplete", action="store_true", default=None,
+                        help="keep the last, partly filled frame (every event counted)")
     parser.add_argument("--download", action="store_true", default=None,
                         help="let tonic download missing recorded datasets (needs internet)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", default=None,
@@ -95,6 +100,7 @@ def _validate_names(given: dict[str, Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     from neuro.datasets import CorruptFileError, DatasetNotFoundError
     from neuro.train import ConfigMismatch, TrainConfig, TrainingDiverged, load_checkpoint, train
+    from neuro.train.config import with_recipe
 
     try:
         given = given_options(args)
@@ -108,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             if args.out is None:
                 raise ValueError("give --out RUN_DIR for a new run (or --resume RUN_DIR)")
-            config = TrainConfig(**given)
+            config = TrainConfig(**with_recipe(given))
             run_dir, resume = args.out, False
         result = train(config, run_dir, resume=resume)
     except (ValueError, FileNotFoundError, FileExistsError, ImportError) as err:

@@ -11,18 +11,22 @@ and a ``DelayLinear`` into a non-spiking readout. The LIF is SpikingJelly's ``LI
 :math:`\alpha = 5`); the readout is the same membrane without spikes (``LI``). Every delay layer
 makes the sequence ``(K - 1) // 2`` steps longer, so late spikes still reach the readout.
 
-Loss ("sum"): :math:`m = \sum_t \mathrm{softmax}(V_t)`, then cross-entropy on :math:`m` (which
-applies log-softmax to the summed probabilities, as the reference code does); the prediction is
-:math:`\arg\max m`.
+Loss ("sum", ``neuro.train`` loss ``sum_softmax``): :math:`m = \sum_t \mathrm{softmax}(V_t)`,
+then cross-entropy on :math:`m` (which applies log-softmax to the summed probabilities, as the
+reference code does); the prediction is :math:`\arg\max m`.
 
-Training (SHD): weights and BatchNorm with Adam (lr 1e-3, weight decay 1e-5 on weights only,
-OneCycle to 5e-3 over the epochs, stepped per epoch); positions with their own Adam (lr 0.1,
-100x, no decay, cosine annealing over the epochs) and clamped to the kernel after every step;
-:math:`\sigma` starts at :math:`\lfloor K/2 \rfloor` and is multiplied after every epoch by
-:math:`\alpha = (0.23/\sigma_0)^{1/E}`, :math:`E` = epochs / 4, until it reaches 0.23; evaluation
-uses the rounded (integer) delays. Source of every number: ``shared/reference`` spec §2 (the
-authors' ``best_config_SHD.py`` / ``best_config_SSC.py``); reported SHD accuracy 95.07 +- 0.24 %
-(best epoch on the test set; about 94 % at the last epoch, spec §2.4).
+Training (``neuro train --dataset shd --model delay_snn``, settings in :func:`training_options`):
+weights and BatchNorm with Adam (weight decay 1e-5 on the synaptic weights only, OneCycle to a
+peak of 5e-3 over the epochs, stepped per epoch); positions in their own parameter group at
+100x the base rate (0.1, no decay, cosine annealing over the epochs) and clamped to the kernel
+after every step; :math:`\sigma` starts at :math:`\lfloor K/2 \rfloor` and is multiplied after
+every epoch by :math:`\alpha = (0.23/\sigma_0)^{1/E}`, :math:`E` = epochs / 4, until it reaches
+0.23; evaluation (``model.eval()``) uses the rounded (integer) delays. Input: 700 cochlear
+channels summed in groups of 5 (140) and 10 ms frames from ``t = 0`` covering every spike (the
+authors' SpikingJelly frames start at each sample's first spike instead).
+Source of every number: ``shared/reference`` spec §2 (the authors' ``best_config_SHD.py`` /
+``best_config_SSC.py``); reported SHD accuracy 95.07 +- 0.24 % (best epoch on the test set;
+about 94 % at the last epoch, spec §2.4).
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import asdict, dataclass, replace
-from typing import Callable, Iterator, Optional
+from types import MappingProxyType
+from typing import Any, Iterator, Optional, Sequence
 
 import torch
 from torch import nn
@@ -40,14 +45,20 @@ from neuro.nn.neurons import LI, LIF, SpikingModule
 from neuro.surrogate import ATan
 
 MODEL_TYPES = ("delays", "fixed_delays", "no_delays")
+PRESETS = ("shd", "ssc")
 
 
 @dataclass(frozen=True)
 class DelaySNNConfig:
-    """Hyper-parameters of the recipe; :meth:`shd` and :meth:`ssc` give the authors' settings.
+    """The network of the recipe; :meth:`shd` and :meth:`ssc` give the authors' settings.
 
     ``model_type``: ``"delays"`` (learned), ``"fixed_delays"`` (random integer delays, not
     trained: the authors' ``snn_delays_lr0``) or ``"no_delays"`` (plain synapses, ``K = 1``).
+    ``kernel_size`` and ``tau_steps`` count time steps (10 ms frames in the recipe).
+    ``sigma_epochs``: epochs over which sigma shrinks (default: a quarter of the run).
+    ``position_lr_scale``: learning rate of the positions relative to the weights'.
+    ``seed``: initialisation seed (``None``: torch's global generator, seeded by the trainer).
+    The training settings (epochs, batch size, rates) are :func:`training_options`.
     """
 
     n_inputs: int = 140
@@ -62,37 +73,32 @@ class DelaySNNConfig:
     dropout: float = 0.4
     batchnorm: bool = True
     model_type: str = "delays"
-    epochs: int = 150
-    batch_size: int = 256
-    lr_weights: float = 1e-3
-    max_lr_weights: float = 5e-3
-    weight_decay: float = 1e-5
-    lr_positions: float = 0.1
     sigma_init: Optional[float] = None
     sigma_final: float = 0.23
     sigma_epochs: Optional[int] = None
-    bin_ms: float = 10.0
-    pool: int = 5
-    seed: int = 0
+    position_lr_scale: float = 100.0
+    seed: Optional[int] = 0
 
     def __post_init__(self) -> None:
         if self.model_type not in MODEL_TYPES:
             raise ValueError(f"model_type must be one of {MODEL_TYPES}, got {self.model_type!r}")
-        if self.kernel_size < 1 or self.n_layers < 1 or self.epochs < 1:
-            raise ValueError("kernel_size, n_layers and epochs must be >= 1")
+        if self.kernel_size < 1 or self.n_layers < 1:
+            raise ValueError("kernel_size and n_layers must be >= 1")
         if not self.tau_steps >= 1:
             raise ValueError(f"tau_steps must be >= 1 (decay 1 - 1/tau in [0, 1)), got {self.tau_steps}")
+        if not self.position_lr_scale > 0:
+            raise ValueError(f"position_lr_scale must be positive, got {self.position_lr_scale}")
 
     @classmethod
     def shd(cls, **changes) -> "DelaySNNConfig":
-        """SHD: 140 -> 256 -> 256 -> 20, K = 25 (250 ms), tau 10.05 ms, dropout 0.4, 150 epochs of 256."""
+        """SHD: 140 -> 256 -> 256 -> 20, K = 25 (250 ms), tau 10.05 ms, dropout 0.4."""
         return replace(cls(), **changes)
 
     @classmethod
     def ssc(cls, **changes) -> "DelaySNNConfig":
-        """SSC: 140 -> 512 x 3 -> 35, K = 31 (300 ms), tau 15 ms, dropout 0.25, 60 epochs of 128."""
+        """SSC: 140 -> 512 x 3 -> 35, K = 31 (300 ms), tau 15 ms, dropout 0.25."""
         return replace(cls(n_outputs=35, n_hidden=512, n_layers=3, kernel_size=31, tau_steps=1.5,
-                           dropout=0.25, epochs=60, batch_size=128), **changes)
+                           dropout=0.25), **changes)
 
     @property
     def effective_kernel_size(self) -> int:
@@ -102,12 +108,28 @@ class DelaySNNConfig:
     def sigma0(self) -> float:
         return float(self.effective_kernel_size // 2 if self.sigma_init is None else self.sigma_init)
 
-    @property
-    def sigma_decay_epochs(self) -> int:
-        return self.epochs // 4 if self.sigma_epochs is None else self.sigma_epochs
-
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# TrainConfig fields of the recipe (spec §2.3; the authors' best_config_SHD.py / _SSC.py). lr is
+# the weights' base rate: OneCycle starts at max_lr / 25 and peaks at max_lr; the positions train
+# at position_lr_scale * lr = 0.1.
+_COMMON = MappingProxyType(dict(
+    model="delay_snn", loss="sum_softmax", lr=1e-3, max_lr=5e-3, weight_decay=1e-5,
+    scheduler="onecycle", time_window_us=10_000, downsample=0.2, include_incomplete=True))
+TRAINING = MappingProxyType({
+    "shd": MappingProxyType(dict(_COMMON, dataset="shd", epochs=150, batch_size=256)),
+    "ssc": MappingProxyType(dict(_COMMON, dataset="ssc", epochs=60, batch_size=128)),
+})
+
+
+def training_options(dataset: str) -> dict[str, Any]:
+    """The recipe's ``TrainConfig`` fields on ``dataset`` (``shd``, ``ssc``; for any other dataset
+    only the loss, the other fields keep the trainer's defaults)."""
+    if dataset not in TRAINING:
+        return {"model": "delay_snn", "loss": "sum_softmax"}
+    return {**TRAINING[dataset], "model_options": {"preset": dataset}}
 
 
 class SequenceDropout(SpikingModule):
@@ -140,7 +162,13 @@ class StepBatchNorm(SpikingModule):
 class DelaySNN(SpikingModule):
     """The recipe's network: ``forward(x [T, B, n_inputs]) -> (membrane, None)``.
 
-    The membrane is ``[T + L * (K - 1) // 2, B, n_outputs]`` for ``L`` delay layers.
+    The membrane is ``[T + L * (K - 1) // 2, B, n_outputs]`` for ``L`` delay layers. In
+    ``train()`` mode learned delays are Gaussian taps of the current ``sigma``; ``eval()`` switches
+    every delay layer to the rounded integer delays (the recipe's evaluation, on the integer-delay
+    kernel); the fixed-delay and delay-free variants always use integer delays.
+
+    For :mod:`neuro.train` it provides :meth:`param_groups`, :meth:`on_epoch_start` (sigma
+    schedule) and :meth:`after_optimizer_step` (position clamping).
     """
 
     def __init__(self, config: DelaySNNConfig = DelaySNNConfig(), backend: str = "auto") -> None:
@@ -162,15 +190,22 @@ class DelaySNN(SpikingModule):
                    LI(beta=beta, backend=backend)]
         self.blocks = nn.ModuleList(blocks)
         self.reset_parameters()
+        self.train(self.training)
 
     def _synapses(self, n_in: int, n_out: int, K: int, backend: str) -> DelayLinear:
         return DelayLinear(n_in, n_out, K, self.config.kernel_count, sigma=self.config.sigma0,
                            backend=backend)
 
+    @property
+    def learns_delays(self) -> bool:
+        return self.config.model_type == "delays"
+
     @torch.no_grad()
     def reset_parameters(self) -> None:
         """Kaiming-uniform weights (ReLU gain) and positions uniform over the whole delay range."""
-        generator = torch.Generator().manual_seed(self.config.seed)
+        generator = None
+        if self.config.seed is not None:
+            generator = torch.Generator().manual_seed(self.config.seed)
         for layer in delay_layers(self):
             w = torch.empty_like(layer.weight, device="cpu")
             bound = math.sqrt(2.0) * math.sqrt(3.0 / (layer.in_features * layer.kernel_count))
@@ -178,10 +213,16 @@ class DelaySNN(SpikingModule):
             lim = layer.kernel_size // 2
             layer.position.copy_(torch.empty_like(w).uniform_(-lim, lim, generator=generator))
             layer.clamp_positions_()
-            if self.config.model_type != "delays":  # fixed random integer delays / no delay
+            if not self.learns_delays:  # fixed random integer delays / no delay
                 layer.position.round_()
                 layer.position.requires_grad_(False)
-                layer.mode = "round"
+
+    def train(self, mode: bool = True) -> "DelaySNN":
+        """Training mode: Gaussian delays (learned variant); evaluation: rounded integer delays."""
+        super().train(mode)
+        for layer in delay_layers(self):
+            layer.mode = "gauss" if mode and self.learns_delays else "round"
+        return self
 
     def forward(self, x: torch.Tensor, state: None = None):
         for block in self.blocks:
@@ -190,32 +231,68 @@ class DelaySNN(SpikingModule):
 
     def positions(self) -> list[nn.Parameter]:
         """Trainable delay positions (empty for the fixed-delay and delay-free variants)."""
-        if self.config.model_type != "delays":
+        if not self.learns_delays:
             return []
         return [layer.position for layer in delay_layers(self)]
 
+    # ---- neuro.train extension points ----------------------------------------------------------
 
-# --------------------------------------------------------------------------------------------
-# Loss and prediction on the readout membrane.
+    def param_groups(self, lr: float, weight_decay: float) -> list[dict[str, Any]]:
+        """Adam groups: synaptic weights (with ``weight_decay``), the rest (BatchNorm, biases:
+        none), positions (``position_lr_scale * lr``, no decay, their own cosine schedule)."""
+        positions = self.positions()
+        decay = [layer.weight for layer in delay_layers(self)]
+        known = {id(p) for p in decay + positions}
+        rest = [p for p in self.parameters() if p.requires_grad and id(p) not in known]
+        groups = [{"params": decay, "weight_decay": weight_decay},
+                  {"params": rest, "weight_decay": 0.0}]
+        if positions:
+            groups.append({"params": positions, "lr": lr * self.config.position_lr_scale,
+                           "weight_decay": 0.0, "schedule": "cosine"})
+        return [g for g in groups if g["params"]]
+
+    def on_epoch_start(self, epoch: int, epochs: int) -> dict[str, float]:
+        """Set the sigma of ``epoch`` (0-based) of ``epochs``; it is logged with the metrics."""
+        sigma = sigma_at(self.config, epoch, epochs)
+        set_sigma(self, sigma)
+        return {"sigma": sigma}
+
+    def after_optimizer_step(self) -> None:
+        clamp_positions(self)
 
 
-def sum_softmax_loss(v: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of ``m = sum_t softmax(v_t)`` (the recipe's "sum" loss); ``v [T, B, classes]``."""
-    return nn.functional.cross_entropy(torch.softmax(v, dim=-1).sum(0), labels)
+def delay_snn(input_shape: Sequence[int], n_classes: int, *, dt: float, readout: str = "membrane",
+              preset: str = "shd", backend: str = "auto", **fields: Any) -> DelaySNN:
+    """``neuro.train`` builder: the ``preset`` network (:class:`DelaySNNConfig` ``shd``/``ssc``)
+    for ``input_shape = (channels,)`` and ``n_classes``, with ``fields`` changed.
 
-
-def sum_softmax_predict(v: torch.Tensor) -> torch.Tensor:
-    """Predicted class: ``argmax_c sum_t softmax(v_t)[c]``."""
-    return torch.softmax(v, dim=-1).sum(0).argmax(-1)
+    Delays and time constants count steps, so ``dt`` (the frame length) only sets their meaning
+    (the recipe uses 10 ms). The initialisation follows torch's global generator (the trainer
+    seeds it) unless ``seed`` is given.
+    """
+    del dt
+    if readout != "membrane":
+        raise ValueError("delay_snn has a non-spiking LI readout: use a membrane loss "
+                         f"(sum_softmax, max, last, mean), not one for readout={readout!r}")
+    if len(input_shape) != 1:
+        raise ValueError(f"delay_snn takes channel frames [C] (audio datasets such as shd, ssc), "
+                         f"got frames of shape {tuple(input_shape)}")
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
+    fields.setdefault("seed", None)
+    config = getattr(DelaySNNConfig, preset)(n_inputs=int(input_shape[0]), n_outputs=int(n_classes),
+                                             **fields)
+    return DelaySNN(config, backend=backend)
 
 
 # --------------------------------------------------------------------------------------------
 # Reusable pieces of the training procedure.
 
 
-def sigma_at(config: DelaySNNConfig, epoch: int) -> float:
-    """Width parameter during ``epoch`` (0-based): ``sigma0 * alpha ** min(epoch, E)``, floored at 0.23."""
-    E = config.sigma_decay_epochs
+def sigma_at(config: DelaySNNConfig, epoch: int, epochs: int) -> float:
+    """Width parameter during ``epoch`` (0-based) of ``epochs``: ``sigma0 * alpha ** min(epoch, E)``
+    with ``E = config.sigma_epochs`` (default ``epochs // 4``), floored at ``sigma_final``."""
+    E = epochs // 4 if config.sigma_epochs is None else config.sigma_epochs
     if E <= 0 or config.sigma0 <= config.sigma_final:
         return config.sigma0
     alpha = (config.sigma_final / config.sigma0) ** (1.0 / E)
@@ -236,7 +313,7 @@ def clamp_positions(model: nn.Module) -> None:
 
 @contextlib.contextmanager
 def rounded_delays(model: nn.Module) -> Iterator[nn.Module]:
-    """Evaluate with integer delays (rounded positions, the inference kernel); restores the modes."""
+    """Evaluate any model with integer delays (rounded positions); restores the modes."""
     layers = delay_layers(model)
     modes = [layer.mode for layer in layers]
     for layer in layers:
@@ -246,106 +323,3 @@ def rounded_delays(model: nn.Module) -> Iterator[nn.Module]:
     finally:
         for layer, mode in zip(layers, modes):
             layer.mode = mode
-
-
-class Optimisers:
-    """The two optimisers and schedulers of the recipe, with ``step()`` / ``epoch_end()`` helpers.
-
-    Weights: Adam, weight decay on the synaptic weights only, OneCycle over ``epochs`` (stepped
-    per epoch). Positions: Adam at ``lr_positions``, cosine annealing over ``epochs``.
-    """
-
-    def __init__(self, model: DelaySNN, config: DelaySNNConfig) -> None:
-        positions = {id(layer.position) for layer in delay_layers(model)}
-        decay, no_decay = [], []
-        for layer in delay_layers(model):
-            decay.append(layer.weight)
-            if layer.bias is not None:
-                no_decay.append(layer.bias)
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm1d):
-                no_decay += [module.weight, module.bias]
-        known = {id(p) for p in decay + no_decay} | positions
-        no_decay += [p for p in model.parameters() if p.requires_grad and id(p) not in known]
-        self.weights = torch.optim.Adam([{"params": decay, "weight_decay": config.weight_decay},
-                                         {"params": no_decay, "weight_decay": 0.0}],
-                                        lr=config.lr_weights)
-        self.weights_schedule = torch.optim.lr_scheduler.OneCycleLR(
-            self.weights, max_lr=config.max_lr_weights, total_steps=config.epochs)
-        self.positions = self.positions_schedule = None
-        if model.positions():
-            self.positions = torch.optim.Adam(model.positions(), lr=config.lr_positions)
-            self.positions_schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
-                self.positions, T_max=config.epochs)
-
-    def zero_grad(self) -> None:
-        self.weights.zero_grad(set_to_none=True)
-        if self.positions is not None:
-            self.positions.zero_grad(set_to_none=True)
-
-    def step(self) -> None:
-        self.weights.step()
-        if self.positions is not None:
-            self.positions.step()
-
-    def epoch_end(self) -> None:
-        if self.weights_schedule.last_epoch < self.weights_schedule.total_steps - 1:
-            self.weights_schedule.step()
-        if self.positions_schedule is not None:
-            self.positions_schedule.step()
-
-    def state_dict(self) -> dict:
-        state = {"weights": self.weights.state_dict(), "weights_schedule": self.weights_schedule.state_dict()}
-        if self.positions is not None:
-            state["positions"] = self.positions.state_dict()
-            state["positions_schedule"] = self.positions_schedule.state_dict()
-        return state
-
-    def load_state_dict(self, state: dict) -> None:
-        self.weights.load_state_dict(state["weights"])
-        self.weights_schedule.load_state_dict(state["weights_schedule"])
-        if self.positions is not None:
-            self.positions.load_state_dict(state["positions"])
-            self.positions_schedule.load_state_dict(state["positions_schedule"])
-
-
-def train_epoch(model: DelaySNN, loader, optimisers: Optimisers, device: torch.device,
-                progress: Optional[Callable] = None) -> tuple[float, float]:
-    """One epoch of the recipe; returns mean loss and accuracy over the samples."""
-    model.train()
-    total = correct = 0
-    loss_sum = 0.0
-    batches = progress(loader) if progress is not None else loader
-    for x, y in batches:
-        x, y = x.to(device), y.to(device)
-        optimisers.zero_grad()
-        v, _ = model(x)
-        loss = sum_softmax_loss(v, y)
-        if not bool(torch.isfinite(loss)):
-            raise FloatingPointError("the loss became NaN/inf; lower the learning rates")
-        loss.backward()
-        optimisers.step()
-        clamp_positions(model)
-        loss_sum += float(loss.detach()) * len(y)
-        correct += int((sum_softmax_predict(v.detach()) == y).sum())
-        total += len(y)
-        if hasattr(batches, "set_postfix"):
-            batches.set_postfix(loss=f"{float(loss.detach()):.3f}")
-    return loss_sum / total, correct / total
-
-
-@torch.no_grad()
-def evaluate(model: DelaySNN, loader, device: torch.device, rounded: bool = True) -> tuple[float, float]:
-    """Mean loss and accuracy, with integer (rounded) delays unless ``rounded=False``."""
-    model.eval()
-    total = correct = 0
-    loss_sum = 0.0
-    context = rounded_delays(model) if rounded else contextlib.nullcontext()
-    with context:
-        for x, y in loader:
-            x, y = x.to(device), y.to(device)
-            v, _ = model(x)
-            loss_sum += float(sum_softmax_loss(v, y)) * len(y)
-            correct += int((sum_softmax_predict(v) == y).sum())
-            total += len(y)
-    return loss_sum / total, correct / total

@@ -9,6 +9,13 @@ single layer. Layers: ``nn.Linear`` (``Affine``, or ``Linear`` without bias), ``
 ``k.neuron -> k.w_rec -> k.neuron`` (the layout of the NIR paper's recurrent graphs, which
 snnTorch's importer recognises). ``nn.Identity``/``nn.Dropout`` are skipped (inference semantics).
 
+:class:`~neuro.nn.FixedDelay` with per-neuron integer delays ``d`` (``y_t = x_{t-d}``) becomes
+``Delay(delay = d * dt)`` (seconds). A per-synapse ``FixedDelay`` (``y_t[o] = sum_i w_oi
+x_{t - d_oi}[i]``) has no single NIR node; it is exported exactly as a nested ``NIRGraph``: the
+delay commutes with the weights, so for each distinct delay ``d`` there is a branch
+``Linear(W_d) -> Delay(d * dt)`` (``W_d`` keeps the weights of the synapses with delay ``d``,
+zeros elsewhere; the ``d = 0`` branch has no ``Delay``), and the output sums the branches.
+
 Shapes are found by running the model once on zeros (``input_shape`` is the feature shape of one
 time step; it defaults to what the first layer implies). Neuron parameters are converted as
 documented in :mod:`neuro.nir.discretization`.
@@ -16,6 +23,7 @@ documented in :mod:`neuro.nir.discretization`.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
@@ -26,6 +34,7 @@ from neuro.nir import discretization as D
 from neuro.nir._deps import NIRError, require_nir
 from neuro.nir.hdf5 import PathLike, atomic_write
 from neuro.nn.containers import Sequential, TimeDistributed
+from neuro.nn.delay import FixedDelay
 from neuro.nn.fold import fold_batch_norm
 from neuro.nn.graph import Graph
 from neuro.nn.layers import Scale, SumPool2d, Threshold
@@ -35,7 +44,7 @@ from neuro.nn.recurrent import Recurrent
 Shape = tuple[int, ...]
 _SKIP = (nn.Identity, nn.Dropout)
 _EXPORTABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.AvgPool2d, SumPool2d, nn.Flatten, Scale, Threshold,
-               _Neuron, Recurrent, Sequential, Graph, TimeDistributed)
+               _Neuron, FixedDelay, Recurrent, Sequential, Graph, TimeDistributed)
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -74,6 +83,8 @@ def _default_input_shape(model: nn.Module) -> Shape:
             break
     if isinstance(first, nn.Linear):
         return (first.in_features,)
+    if isinstance(first, FixedDelay):  # delays [C] or [out, in]
+        return (int(first.delays.shape[-1]),)
     if isinstance(first, _Neuron) and first.shape:
         return tuple(first.shape)
     raise NIRError(f"cannot tell the input shape of a model starting with {type(first).__name__}; "
@@ -133,10 +144,10 @@ class _Builder:
             kind, fields, meta = D.neuron_fields(m, in_shape, self.dt, name)
             node = getattr(nir, kind)(**fields)
             node.metadata = meta
-        elif type(m).__name__ == "FixedDelay":
-            # HOOK(issue 5): NIR Delay(delay = steps * dt per neuron) from neuro.nn.FixedDelay
-            raise NIRError(f"layer {name!r}: export of FixedDelay to NIR Delay is not wired yet "
-                           "(issue 5)")
+        elif isinstance(m, FixedDelay):
+            if m.weight is not None:
+                return self.typed(self.synaptic_delays(m, in_shape, out_shape), in_shape, out_shape)
+            node = self.delay(m.delays, m.max_delay)
         else:
             raise NIRError(f"cannot export layer {name!r} of type {type(m).__name__} to NIR; "
                            f"supported: {', '.join(t.__name__ for t in _EXPORTABLE)}")
@@ -146,7 +157,7 @@ class _Builder:
         nir = self.nir
         for name in g.node_names:  # before running anything: say which layer NIR cannot hold
             m = g.module(name)
-            if not isinstance(m, _EXPORTABLE) and type(m).__name__ != "FixedDelay":
+            if not isinstance(m, _EXPORTABLE):
                 raise NIRError(f"cannot export layer {name!r} of type {type(m).__name__} to NIR; "
                                f"supported: {', '.join(t.__name__ for t in _EXPORTABLE)}")
             for sub_name, neuron in _neurons(m, name):
@@ -172,6 +183,34 @@ class _Builder:
             src = next(a for a, b in g.edges if b == name)
             shape = (input_shapes[src] if src in g.inputs else shapes[src][1])
             nodes[name] = nir.Output(output_type={"output": np.array(shape)})
+        return nir.NIRGraph(nodes=nodes, edges=edges, type_check=True)
+
+    def delay(self, steps: torch.Tensor, max_delay: int) -> Any:
+        """``Delay`` of ``steps * dt`` seconds; the metadata keeps ``dt`` and the state length."""
+        node = self.nir.Delay(delay=steps.detach().cpu().numpy().astype(np.float64) * self.dt)
+        node.metadata = {"neuro": json.dumps({"class": "FixedDelay", "export_dt": self.dt,
+                                              "max_delay": int(max_delay)})}
+        return node
+
+    def synaptic_delays(self, m: FixedDelay, in_shape: Shape, out_shape: Shape) -> Any:
+        """A per-synapse ``FixedDelay`` as a subgraph of ``Linear -> Delay`` branches, one per
+        distinct delay (module docstring)."""
+        nir = self.nir
+        weight, delays = _np(m.weight), m.delays.detach().cpu().numpy()
+        nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array(in_shape)}),
+                                 "output": nir.Output(output_type={"output": np.array(out_shape)})}
+        edges: list[tuple[str, str]] = []
+        for d in np.unique(delays):
+            w = np.where(delays == d, weight, 0).astype(weight.dtype)
+            lin = f"w{d}"
+            nodes[lin] = self.typed(nir.Linear(w), in_shape, out_shape)
+            edges.append(("input", lin))
+            if d == 0:
+                edges.append((lin, "output"))
+                continue
+            nodes[f"d{d}"] = self.typed(self.delay(torch.full(out_shape, int(d)), m.max_delay),
+                                        out_shape, out_shape)
+            edges += [(lin, f"d{d}"), (f"d{d}", "output")]
         return nir.NIRGraph(nodes=nodes, edges=edges, type_check=True)
 
     def recurrent(self, m: Recurrent, name: str, shape: Shape) -> dict[str, Any]:

@@ -17,8 +17,14 @@ IF              ``IF(r = R dt, reset="zero", threshold_op=">")``
 LIF / LI        Euler ``LIF`` / ``LI`` with ``decay_input=True``
 CubaLIF/CubaLI  Euler ``CubaLIF`` / ``CubaLI`` with ``decay_input=True``
 NIRGraph        a nested :class:`neuro.nn.Graph`
-Delay           needs ``neuro.nn.FixedDelay`` (issue 5) -- see ``_delay_module``
+Delay           :class:`neuro.nn.FixedDelay`, ``delay / dt`` steps (whole numbers, see below)
 ==============  ===========================================================================
+
+A ``Delay`` of ``delay`` seconds per channel (1-D) becomes a per-neuron ``FixedDelay`` of
+``round(delay / dt)`` steps; a delay that is not a whole number of steps (within
+:data:`DELAY_STEP_TOLERANCE` of a step), negative, or of more than one dimension is an error naming
+the node. A per-synapse ``FixedDelay`` exported by neuro comes back as the equivalent subgraph
+of ``Linear -> Delay`` branches (same outputs up to float summation order).
 
 Cycles run with NIR's one-step semantics (:mod:`neuro.nn.graph`). Nodes exported by neuro carry
 ``metadata["neuro"]``; when it agrees with the standard fields the exact neuro neuron is rebuilt
@@ -27,6 +33,7 @@ Cycles run with NIR's one-step semantics (:mod:`neuro.nn.graph`). Nodes exported
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, Optional, Union
 
@@ -38,10 +45,15 @@ from neuro.nir import discretization as D
 from neuro.nir._deps import NIRError
 from neuro.nir.hdf5 import read_nir_file
 from neuro.nir.spec import NEURONS, GraphSpec, NodeSpec, parse_graph
+from neuro.nn.delay import FixedDelay
 from neuro.nn.graph import Graph
 from neuro.nn.layers import Scale, SumPool2d, Threshold
 
 Source = Union[str, "os.PathLike[str]", Any]  # a path or a nir.NIRGraph
+
+# how far (in steps) delay / dt may be from a whole number: float32-stored delays of up to ~10^4
+# steps stay within it, a delay that falls between two steps does not
+DELAY_STEP_TOLERANCE = 1e-3
 
 
 def _to_tree(source: Source) -> tuple[dict, Optional[str]]:
@@ -71,11 +83,36 @@ def _tensor(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
     return torch.tensor(np.asarray(a), dtype=dtype)
 
 
-def _delay_module(node: NodeSpec, dt: float) -> nn.Module:
-    # HOOK(issue 5): map NIR Delay (delay in seconds per neuron) to neuro.nn.FixedDelay with
-    # integer steps round(delay / dt) once issue 5 is merged; check that delay / dt is integral.
-    raise NIRError(f"node {node.name!r} (Delay): NIR Delay nodes need neuro.nn.FixedDelay "
-                   "(issue 5), which this build does not include yet")
+def _delay_module(node: NodeSpec, dt: float, backend: str) -> FixedDelay:
+    """``FixedDelay`` of ``round(delay / dt)`` steps per channel (module docstring)."""
+    delay = np.asarray(node.params["delay"], dtype=np.float64)
+    where = f"node {node.name!r} (Delay)"
+    if delay.ndim != 1:
+        raise NIRError(f"{where}: field 'delay' has shape {list(delay.shape)}; neuro's FixedDelay "
+                       "delays the channels of [T, B, C] (one delay per channel, 1-D): insert a "
+                       "Flatten before the Delay")
+    if delay.size and delay.min() < 0:
+        raise NIRError(f"{where}: field 'delay' must be >= 0 seconds, got {delay.min():g} at "
+                       f"channel {int(delay.argmin())}")
+    steps = delay / dt
+    whole = np.round(steps)
+    off = np.abs(steps - whole)
+    if delay.size and off.max() > DELAY_STEP_TOLERANCE:
+        k = int(off.argmax())
+        raise NIRError(f"{where}: delay {delay[k]:g} s at channel {k} is {steps[k]:g} steps of "
+                       f"dt = {dt:g} s, not a whole number of steps (tolerance "
+                       f"{DELAY_STEP_TOLERANCE} step); pass a dt that divides every delay")
+    max_delay = int(whole.max()) if whole.size else 0
+    text = node.metadata.get("neuro")
+    if isinstance(text, str):  # a neuro export: keep its state length (streaming state shape)
+        try:
+            info = json.loads(text)
+            if info.get("class") == "FixedDelay" and info.get("export_dt") == dt:
+                max_delay = max(max_delay, int(info["max_delay"]))
+        except (ValueError, KeyError, TypeError):
+            pass
+    return FixedDelay(torch.as_tensor(whole, dtype=torch.long), max_delay=max_delay,
+                      backend=backend)
 
 
 def _module(node: NodeSpec, dt: float, backend: str, dtype: torch.dtype, strict: bool) -> nn.Module:
@@ -114,7 +151,7 @@ def _module(node: NodeSpec, dt: float, backend: str, dtype: torch.dtype, strict:
     if t == "Threshold":
         return Threshold(_tensor(p["threshold"], dtype))
     if t == "Delay":
-        return _delay_module(node, dt)
+        return _delay_module(node, dt, backend)
     if t in NEURONS:
         neuron = D.neuron_from_fields(t, p, dt, backend, node.name, dtype)
         exact = D.metadata_module(node.metadata, neuron, node.in_shape, backend, node.name, dtype)
@@ -139,8 +176,6 @@ def _needs_dt(spec: GraphSpec) -> bool:
 
 
 def _export_dt(spec: GraphSpec) -> Optional[float]:
-    import json
-
     for node in spec.nodes.values():
         if node.type == "NIRGraph":
             found = _export_dt(node.graph)

@@ -11,9 +11,9 @@
 from neuro.train.checkpoint import load_checkpoint, load_model
 from neuro.train.config import TrainConfig
 from neuro.train.losses import LOSSES, classification_loss, readout_logits
-from neuro.train.models import MODELS, build_model, model_names
+from neuro.train.models import MODELS, RECIPES, build_model, model_names
 from neuro.train.trainer import ConfigMismatch, TrainingDiverged, TrainResult, evaluate, train
 
-__all__ = ["LOSSES", "MODELS", "ConfigMismatch", "TrainConfig", "TrainResult", "TrainingDiverged",
+__all__ = ["LOSSES", "MODELS", "RECIPES", "ConfigMismatch", "TrainConfig", "TrainResult", "TrainingDiverged",
            "build_model", "classification_loss", "evaluate", "load_checkpoint", "load_model",
            "model_names", "readout_logits", "train"]

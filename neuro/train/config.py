@@ -16,14 +16,19 @@ class TrainConfig:
 
     Data: ``dataset`` (a name of :data:`neuro.datasets.DATASETS`), binning options
     (``time_window_us``, ``n_time_bins``, ``duration_us``, ``denoise_us``, ``downsample``,
-    ``crop``), ``max_len`` (crop/pad every sample to this many frames), ``train_samples`` /
+    ``crop``, ``include_incomplete``), ``max_len`` (crop/pad every sample to this many frames),
+    ``train_samples`` /
     ``test_samples`` (use only the first n, for quick runs), ``data_root``, ``download``,
     ``cache_dir``.
     Model: ``model`` (a name of :data:`neuro.train.models.MODELS`), ``model_options`` (its keyword
-    arguments), ``loss`` (``count``, ``max``, ``last``, ``mean``: cross-entropy on spike counts or on
-    the max / last / mean membrane of the LI readout), ``backend``.
+    arguments), ``loss`` (``count``, ``max``, ``last``, ``mean``, ``sum_softmax``: cross-entropy on
+    spike counts, on the max / last / mean membrane of the LI readout, or on its summed per-step
+    softmax), ``backend``.
     Optimisation: ``epochs``, ``batch_size``, ``lr``, ``weight_decay``, ``scheduler``
-    (``cosine`` / ``none``), ``grad_clip``, ``seed``.
+    (``cosine`` / ``onecycle`` / ``none``, see :mod:`neuro.train.schedules`), ``max_lr`` (the
+    one-cycle peak; default ``lr``), ``grad_clip``, ``seed``. A model may refine the optimiser
+    (parameter groups) and hook into epochs and steps: see :mod:`neuro.train.trainer`.
+    :meth:`recipe` starts from a model's published settings (e.g. ``delay_snn`` on ``shd``).
     Runtime (may differ on resume): ``device``, ``num_workers``, ``progress``.
     """
 
@@ -35,6 +40,7 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 0.0
     scheduler: str = "cosine"
+    max_lr: Optional[float] = None
     grad_clip: Optional[float] = None
     seed: int = 0
     model_options: dict = field(default_factory=dict)
@@ -45,6 +51,7 @@ class TrainConfig:
     denoise_us: Optional[float] = None
     downsample: Optional[float] = None
     crop: Optional[list] = None
+    include_incomplete: bool = False
     max_len: Optional[int] = None
     train_samples: Optional[int] = None
     test_samples: Optional[int] = None
@@ -61,11 +68,20 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
-        if self.scheduler not in ("cosine", "none"):
-            raise ValueError(f"scheduler must be 'cosine' or 'none', got {self.scheduler!r}")
+        if self.scheduler not in ("cosine", "onecycle", "none"):
+            raise ValueError(f"scheduler must be 'cosine', 'onecycle' or 'none', got "
+                             f"{self.scheduler!r}")
+        if self.max_lr is not None and not self.max_lr > 0:
+            raise ValueError(f"max_lr must be positive, got {self.max_lr}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def recipe(cls, model: str, dataset: str, **changes: Any) -> "TrainConfig":
+        """The published training settings of ``model`` on ``dataset`` (see :func:`with_recipe`),
+        with ``changes`` on top (``model_options`` are merged)."""
+        return cls(**with_recipe({"model": model, "dataset": dataset, **changes}))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
@@ -81,17 +97,37 @@ class TrainConfig:
         options = {n: getattr(self, n) for n in names if getattr(self, n) is not None}
         if "crop" in options:
             options["crop"] = tuple(options["crop"])
+        if self.include_incomplete:
+            options["include_incomplete"] = True
         return options
+
+
+def with_recipe(given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` TrainConfig fields on top of the training recipe of their model and dataset.
+
+    Models with published settings (:data:`neuro.train.models.RECIPES`, e.g. ``delay_snn``) fill
+    every field that ``given`` leaves out; ``model_options`` are merged key by key. Other models
+    get ``given`` unchanged (the :class:`TrainConfig` defaults apply).
+    """
+    from neuro.train.models import RECIPES
+
+    model = given.get("model", TrainConfig.model)
+    if model not in RECIPES:
+        return dict(given)
+    defaults = RECIPES[model](given.get("dataset", TrainConfig.dataset))
+    options = {**defaults.get("model_options", {}), **given.get("model_options", {})}
+    return {**defaults, **given, "model_options": options}
 
 
 def config_diff(stored: dict[str, Any], requested: dict[str, Any],
                 ignore: frozenset = RUNTIME_FIELDS) -> list[str]:
     """Human-readable differences ``"lr: 0.001 (checkpoint) != 0.01 (requested)"``."""
     out = []
+    defaults = TrainConfig().to_dict()  # fields added after a checkpoint was written
     for key in sorted(set(stored) | set(requested)):
         if key in ignore:
             continue
-        a, b = stored.get(key, "<absent>"), requested.get(key, "<absent>")
+        a, b = stored.get(key, defaults.get(key, "<absent>")), requested.get(key, "<absent>")
         if a != b:
             out.append(f"{key}: {a!r} (checkpoint) != {b!r} (requested)")
     return out

@@ -73,6 +73,15 @@ def all_reduce_sum(values: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return values.cpu()
 
 
+def broadcast_buffers(model: torch.nn.Module, info: DistInfo) -> None:
+    """Copy rank 0's buffers (e.g. BatchNorm running statistics, which each rank updates from its
+    own last batches) to every rank, so evaluation and checkpoints agree."""
+    if not info.enabled:
+        return
+    for buffer in model.buffers():
+        dist.broadcast(buffer.data, src=0)
+
+
 def all_finite(flag: bool, info: DistInfo) -> bool:
     """True when ``flag`` holds on every rank (so all ranks stop together on a NaN loss)."""
     if not info.enabled:

@@ -8,7 +8,10 @@ cross-entropy :math:`-\log \mathrm{softmax}(z)_y`:
 * ``max``   — maximum membrane of an LI readout over time, :math:`z_c = \max_t u_{t,c}`
   (the usual SHD choice);
 * ``last``  — membrane at the last valid step, :math:`z_c = u_{L-1,c}`;
-* ``mean``  — mean membrane over the valid steps, :math:`z_c = \frac{1}{L}\sum_{t<L} u_{t,c}`.
+* ``mean``  — mean membrane over the valid steps, :math:`z_c = \frac{1}{L}\sum_{t<L} u_{t,c}`;
+* ``sum_softmax`` — summed per-step probabilities, :math:`z_c = \sum_{t<L} \mathrm{softmax}(u_t)_c`
+  (the SNN-delays recipe's "sum" loss; cross-entropy then applies log-softmax to these sums,
+  as the authors' code does).
 
 The prediction is :math:`\arg\max_c z_c` for all of them.
 """
@@ -21,9 +24,9 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-LOSSES = ("count", "max", "last", "mean")
+LOSSES = ("count", "max", "last", "mean", "sum_softmax")
 READOUT_OF_LOSS = MappingProxyType({"count": "spikes", "max": "membrane", "last": "membrane",
-                                    "mean": "membrane"})
+                                    "mean": "membrane", "sum_softmax": "membrane"})
 
 
 def _mask(out: torch.Tensor, lengths: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
@@ -42,6 +45,9 @@ def readout_logits(out: torch.Tensor, loss: str, lengths: Optional[torch.Tensor]
     mask = _mask(out, lengths)
     if loss == "count":
         return (out if mask is None else out * mask).sum(0)
+    if loss == "sum_softmax":
+        probs = torch.softmax(out, dim=-1)
+        return (probs if mask is None else probs * mask).sum(0)
     if loss == "max":
         return (out if mask is None else out.masked_fill(~mask, float("-inf"))).max(0).values
     if loss == "last":

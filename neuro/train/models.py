@@ -4,6 +4,9 @@
 nn.Module`` whose forward is ``(x [T, B, *input_shape]) -> (out [T, B, n_classes], state)``.
 Later work adds entries here (an immutable table, not a runtime registry). Checkpoints store the
 arguments of ``build_model`` (:func:`model_spec`), so a model is rebuilt from its checkpoint alone.
+
+:data:`RECIPES` maps a model with published training settings to ``dataset -> TrainConfig
+fields`` (used by ``neuro train`` and :meth:`TrainConfig.recipe` for every field not given).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 from torch import nn
 
 from neuro.models.classifiers import conv_snn, dense_snn
+from neuro.models.delay_snn import delay_snn, training_options
 
 MODELS: Mapping[str, Callable[..., nn.Module]] = MappingProxyType({
     "csnn": conv_snn,                                  # frames [C, H, W]
@@ -22,6 +26,11 @@ MODELS: Mapping[str, Callable[..., nn.Module]] = MappingProxyType({
     "cuba_snn": partial(dense_snn, neuron="cuba_lif"),  # feed-forward CubaLIF
     "rsnn": partial(dense_snn, recurrent=True),        # recurrent LIF
     "cuba_rsnn": partial(dense_snn, recurrent=True, neuron="cuba_lif"),
+    "delay_snn": delay_snn,                            # channels [N], SNN-delays recipe (DCLS)
+})
+
+RECIPES: Mapping[str, Callable[[str], dict[str, Any]]] = MappingProxyType({
+    "delay_snn": training_options,
 })
 
 

@@ -29,11 +29,17 @@ def _save(fig, path: os.PathLike) -> Path:
     return path
 
 
+_STANDARD = frozenset({"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "spike_rate",
+                       "lr", "epoch_time_s"})
+
+
 def plot_curves(history: Sequence[Mapping[str, float]], path: os.PathLike) -> Path:
-    """Loss and accuracy (train/test) and hidden spike rate per epoch."""
+    """Loss and accuracy (train/test) and hidden spike rate per epoch, plus one panel per extra
+    number a model logs (e.g. the delay network's ``sigma``)."""
     plt = _pyplot()
     epochs = [h["epoch"] for h in history]
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    extra = [k for k, v in history[0].items() if k not in _STANDARD and isinstance(v, (int, float))]
+    fig, axes = plt.subplots(1, 3 + len(extra), figsize=(4 * (3 + len(extra)), 3.4))
     for key, style in (("train_loss", "-o"), ("test_loss", "-s")):
         axes[0].plot(epochs, [h[key] for h in history], style, label=key.split("_")[0])
     axes[0].set(title="loss", xlabel="epoch")
@@ -42,6 +48,9 @@ def plot_curves(history: Sequence[Mapping[str, float]], path: os.PathLike) -> Pa
     axes[1].set(title="accuracy (%)", xlabel="epoch")
     axes[2].plot(epochs, [100 * (h["spike_rate"] or 0) for h in history], "-o", color="C2")
     axes[2].set(title="spike rate (% of neuron-steps)", xlabel="epoch")
+    for ax, key in zip(axes[3:], extra):
+        ax.plot(epochs, [h[key] for h in history], "-o", color="C3")
+        ax.set(title=key, xlabel="epoch")
     for ax in axes[:2]:
         ax.legend()
     for ax in axes:
@@ -60,19 +69,20 @@ def plot_raster(inputs: torch.Tensor, layers: Mapping[str, torch.Tensor], readou
     plt = _pyplot()
     panels = [("input", inputs)] + list(layers.items())
     fig, axes = plt.subplots(len(panels) + 1, 1, figsize=(8, 1.9 * (len(panels) + 1)), sharex=True)
-    steps = inputs.shape[0]
-    times = (np.arange(steps) + 0.5) * dt * 1e3
+    def times(steps: int) -> np.ndarray:  # layers may run longer than the input (delays)
+        return (np.arange(steps) + 0.5) * dt * 1e3
+
     for ax, (name, seq) in zip(axes, panels):
         flat = seq.detach().reshape(seq.shape[0], -1).cpu().numpy()
         t_idx, n_idx = np.nonzero(flat > 0)
-        ax.scatter(times[t_idx], n_idx, s=1.5, marker="|", color="k", linewidths=0.6)
+        ax.scatter(times(len(flat))[t_idx], n_idx, s=1.5, marker="|", color="k", linewidths=0.6)
         ax.set_ylabel(f"{name}\n({flat.shape[1]})", fontsize=8)
         ax.set_ylim(-0.5, flat.shape[1] - 0.5)
         rate = 100 * float((flat > 0).mean())
         ax.text(1.0, 1.02, f"{rate:.1f}% active", transform=ax.transAxes, ha="right", fontsize=7)
     out = readout.detach().cpu().numpy()
     for c in range(out.shape[1]):
-        axes[-1].plot(times, out[:, c], lw=1, label=str(c))
+        axes[-1].plot(times(len(out)), out[:, c], lw=1, label=str(c))
     axes[-1].set_ylabel("readout", fontsize=8)
     axes[-1].set_xlabel("time (ms)")
     axes[-1].legend(ncol=min(10, out.shape[1]), fontsize=6, loc="upper left")

@@ -8,6 +8,21 @@ scheduler and RNG states are restored and each epoch's data order depends only o
 ``(seed, epoch)``, so an interrupted and resumed run ends with the same weights as an
 uninterrupted one. Under ``torchrun`` the model is wrapped in ``DistributedDataParallel``, the
 training data is split by ``DistributedSampler`` and only rank 0 logs, plots and checkpoints.
+
+Models plug recipe-specific steps into this one loop through optional methods:
+
+* ``param_groups(lr, weight_decay) -> list[dict]`` — the Adam parameter groups (own ``lr``,
+  ``weight_decay`` or ``"schedule"`` per group, :mod:`neuro.train.schedules`); default: all
+  parameters in one group;
+* ``on_epoch_start(epoch, epochs) -> dict | None`` — called before each training epoch (0-based;
+  also after a resume, so epoch-dependent settings are recomputed); returned numbers are logged
+  in that epoch's metrics row (and plotted);
+* ``after_optimizer_step()`` — called after every optimiser step (e.g. clamping parameters).
+
+Evaluation runs in ``model.eval()`` mode; models with a separate inference form switch to it
+there (the delay network rounds its delays). A model whose output is longer than its input
+(delays let late spikes arrive after the input ends) gets each sample's valid output length
+``length + (T_out - T_in)`` for the loss masks.
 """
 
 from __future__ import annotations
@@ -31,6 +46,7 @@ from neuro.train.config import TrainConfig, config_diff
 from neuro.train.losses import READOUT_OF_LOSS, classification_loss
 from neuro.train.models import build_from_spec, model_spec
 from neuro.train.monitor import SpikeMonitor
+from neuro.train.schedules import EpochSchedule
 
 
 class TrainingDiverged(RuntimeError):
@@ -94,6 +110,18 @@ def _loader(dataset: Dataset, config: TrainConfig, info: D.DistInfo, epoch: int,
     return DataLoader(dataset, shuffle=True, generator=generator, **common)
 
 
+def _output_lengths(out: torch.Tensor, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Valid output steps per sample: outputs longer than the input extend every sample alike."""
+    extra = out.shape[0] - frames.shape[0]
+    return lengths + extra if extra > 0 else lengths
+
+
+def _hook(model: nn.Module, name: str):
+    """The model's optional extension method ``name`` (module docstring), or None."""
+    hook = getattr(model, name, None)
+    return hook if callable(hook) else None
+
+
 def _progress(config: TrainConfig, info: D.DistInfo):
     from tqdm.auto import tqdm
 
@@ -102,7 +130,7 @@ def _progress(config: TrainConfig, info: D.DistInfo):
 
 def _train_epoch(model: nn.Module, loader: DataLoader, optimizer, config: TrainConfig,
                  info: D.DistInfo, device: torch.device, monitor: SpikeMonitor, bar,
-                 epoch: int) -> dict[str, float]:
+                 epoch: int, after_step=None) -> dict[str, float]:
     model.train()
     monitor.reset()
     totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, count
@@ -110,7 +138,8 @@ def _train_epoch(model: nn.Module, loader: DataLoader, optimizer, config: TrainC
     for b, (frames, labels, lengths) in enumerate(batches):
         frames, labels = frames.to(device, non_blocking=True), labels.to(device)
         out, _ = model(frames)
-        loss, logits = classification_loss(out, labels, config.loss, lengths)
+        loss, logits = classification_loss(out, labels, config.loss,
+                                           _output_lengths(out, frames, lengths))
         if not D.all_finite(bool(torch.isfinite(loss)), info):
             raise TrainingDiverged(f"the loss became {loss.item()} at epoch {epoch + 1}, batch "
                                    f"{b + 1}; stopped (try a lower --lr or --grad-clip)")
@@ -119,6 +148,8 @@ def _train_epoch(model: nn.Module, loader: DataLoader, optimizer, config: TrainC
         if config.grad_clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
+        if after_step is not None:
+            after_step()
         n = len(labels)
         totals += torch.tensor([loss.item() * n, (logits.argmax(1) == labels).sum().item(), n],
                                dtype=torch.float64)
@@ -140,7 +171,8 @@ def evaluate(model: nn.Module, loader: DataLoader, loss_kind: str, device: torch
     for frames, labels, lengths in loader:
         frames, labels = frames.to(device), labels.to(device)
         out, _ = model(frames)
-        loss, logits = classification_loss(out, labels, loss_kind, lengths)
+        loss, logits = classification_loss(out, labels, loss_kind,
+                                           _output_lengths(out, frames, lengths))
         n = len(labels)
         totals += torch.tensor([loss.item() * n, (logits.argmax(1) == labels).sum().item(), n],
                                dtype=torch.float64)
@@ -202,14 +234,16 @@ def _run(config: TrainConfig, run_dir: Path, checkpoint: Optional[dict], device:
     train_set = _limit(train_set, config.train_samples)
     test_set = _limit(test_set, config.test_samples)
     model = build_from_spec(spec).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-                 if config.scheduler == "cosine" else None)
+    groups = _hook(model, "param_groups")
+    optimizer = torch.optim.Adam(groups(config.lr, config.weight_decay) if groups else
+                                 model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = EpochSchedule(optimizer, config.scheduler, config.epochs,
+                              peak_ratio=(config.max_lr or config.lr) / config.lr)
     history: list[dict[str, Any]] = []
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
-        if scheduler is not None:
+        if checkpoint["scheduler"] is not None:  # None: a run of an older version without one
             scheduler.load_state_dict(checkpoint["scheduler"])
         set_rng_state(checkpoint["rng"])
         history = list(checkpoint["history"])
@@ -239,13 +273,18 @@ def _epochs(s: _Session, train_set: Dataset, test_set: Dataset) -> None:
     start = len(s.history)
     epochs = bar(range(start, config.epochs), desc="training", unit="epoch", initial=start,
                  total=config.epochs)
+    epoch_start = _hook(s.model, "on_epoch_start")
+    after_step = _hook(s.model, "after_optimizer_step")
     with SpikeMonitor(s.model) as monitor:
         for epoch in epochs:
             t0 = time.perf_counter()
             loader = _loader(train_set, config, info, epoch, True, s.device)
             row: dict[str, Any] = {"epoch": epoch + 1}
+            if epoch_start is not None:
+                row.update(epoch_start(epoch, config.epochs) or {})
             row.update(_train_epoch(s.net, loader, s.optimizer, config, info, s.device, monitor,
-                                    bar, epoch))
+                                    bar, epoch, after_step))
+            D.broadcast_buffers(s.model, info)  # rank 0's BatchNorm statistics everywhere
             row.update(evaluate(s.model, test_loader, config.loss, s.device, info))
             row["lr"] = s.optimizer.param_groups[0]["lr"]
             if s.scheduler is not None:
