@@ -3,7 +3,8 @@
 ``astrocyte_block`` advances one Li-Rinzel astrocyte (:mod:`neuro.kernels.astrocyte_math`) and
 ``aeif_block`` one NEST ``aeif_cond_alpha_astro`` neuron (:mod:`neuro.kernels.aeif_math`) by a
 block of simulation steps whose inputs are known; ``astrocyte_update`` / ``aeif_update`` are the
-single-step functions a compiled simulation loop can call. Units are independent within such a
+single-step functions a compiled simulation loop can call (``astrocyte_advance`` wraps the
+former with the state-table handling: one astrocyte, one step; ``neuro.sim`` calls it in its loop). Units are independent within such a
 block (a network couples them only through delays of at least one block), so each parallel task
 owns one unit and keeps its ODE variables in a small work table (:mod:`neuro.kernels.rkf45_math`).
 
@@ -49,6 +50,7 @@ def _compile_model(rhs_fn, update_fn, **helpers):
 astrocyte_update = _compile_model(astrocyte_math.lr_rhs, astrocyte_math.astrocyte_update,
                                   sic_of=njit(astrocyte_math.sic_of))
 aeif_update = _compile_model(aeif_math.aeif_rhs, aeif_math.aeif_update)
+astrocyte_advance = retarget(astrocyte_math.astrocyte_advance, njit, astrocyte_update=astrocyte_update)
 
 
 @njit(cache=True)
@@ -68,17 +70,10 @@ def astrocyte_block(q, state, prm, dt, k0, n_steps, ip3_ring, j_ring, sic_out, r
     ``j_ring``: the calcium current arriving then (used during step ``k + 1``);
     ``sic_out[k - k0, q]``: the SIC emitted after step ``k``.
     """
-    p = q % prm.shape[1]
     R = ip3_ring.shape[0]
-    n = astrocyte_math.N_ODE
-    w = np.empty((rkf45_math.ROWS, n), np.float64)
-    for i in range(n):
-        w[rkf45_math.Y, i] = state[i, q]
+    w = np.empty((rkf45_math.ROWS, astrocyte_math.N_ODE), np.float64)
     for k in range(k0, k0 + n_steps):
-        sic_out[k - k0, q] = astrocyte_update(w, state, q, prm, p, dt, ip3_ring[k % R, q])
-        state[astrocyte_math.S_J_IN, q] = j_ring[k % R, q]
-        for i in range(n):
-            state[i, q] = w[rkf45_math.Y, i]
+        sic_out[k - k0, q] = astrocyte_advance(q, state, prm, dt, ip3_ring[k % R, q], j_ring[k % R, q], w)
         _record(rec, rec_rows, state, q, k, rec_every, rec_offset)
 
 
