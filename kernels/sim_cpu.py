@@ -55,11 +55,11 @@ could overflow in the next step; the caller grows ``spk_t, spk_i`` and calls aga
 from functools import lru_cache
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from . import astrocyte_math, lif_math, sim_math
+from . import lif_math, sim_math
 from ._jit import retarget
-from .astrocyte_cpu import PARALLEL_MIN_UNITS, astrocyte_advance
+from .astrocyte_cpu import astrocyte_phase, deliver_sic
 
 _inline = njit(inline="always", cache=True)
 uniform = retarget(sim_math.uniform, _inline, mix64=_inline(sim_math.mix64))
@@ -83,45 +83,6 @@ def _propagate(src, t, row_ptr, col, weight, delay, mask, buf):
     """Add the outgoing synapses of source ``src`` (spiked at step ``t``) to the ring buffer."""
     for k in range(row_ptr[src], row_ptr[src + 1]):
         buf[(t + 1 + delay[k]) & mask, col[k]] += weight[k]
-
-
-@njit(inline="always", cache=True)
-def _propagate_ip3(src, t, ptr, col, weight, delay, mask, ip3_buf):
-    """Add the IP3 weights of source ``src`` (spiked at step ``t``) to the astrocytes' ring."""
-    for k in range(ptr[src], ptr[src + 1]):
-        ip3_buf[(t + 1 + delay[k]) & mask, col[k]] += weight[k]
-
-
-@njit(inline="always", cache=True)
-def _astrocyte_step(q, t, dt, astate, aprm, ip3_buf, mask, awork):
-    """Step ``t`` of astrocyte ``q``: integrate, then add the IP3 of ring slot ``t + 1``."""
-    slot = (t + 1) & mask
-    ip3_in = ip3_buf[slot, q]
-    ip3_buf[slot, q] = 0.0
-    astrocyte_advance(q, astate, aprm, dt, ip3_in, 0.0, awork[q])
-
-
-@njit(parallel=True, cache=True)
-def astrocyte_phase(t, dt, astate, aprm, ip3_buf, mask, awork):
-    """Step ``t`` of every astrocyte (independent of each other: in parallel when there are many)."""
-    A = astate.shape[1]
-    if A < PARALLEL_MIN_UNITS:  # a parallel region per step costs more than a few astrocytes
-        for q in range(A):
-            _astrocyte_step(q, t, dt, astate, aprm, ip3_buf, mask, awork)
-    else:
-        for q in prange(A):
-            _astrocyte_step(q, t, dt, astate, aprm, ip3_buf, mask, awork)
-
-
-@njit(cache=True)
-def deliver_sic(t, astate, ptr, col, weight, delay, mask, buf):
-    """Add ``weight * SIC`` of every astrocyte with a non-zero SIC after step ``t`` to the neurons'
-    buffer slot ``t + 1 + delay``."""
-    for q in range(astate.shape[1]):
-        sic = astate[astrocyte_math.S_SIC, q]
-        if sic != 0.0:
-            for k in range(ptr[q], ptr[q + 1]):
-                buf[(t + 1 + delay[k]) & mask, col[k]] += weight[k] * sic
 
 
 @lru_cache(maxsize=None)
@@ -230,7 +191,7 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
                                 n_spk += 1
                             _propagate(n, t, row_ptr, col, weight, delay, mask, buf)
                             if astro:
-                                _propagate_ip3(n, t, ip3_ptr, ip3_col, ip3_w, ip3_d, mask, ip3_buf)
+                                _propagate(n, t, ip3_ptr, ip3_col, ip3_w, ip3_d, mask, ip3_buf)
             ut = np.uint64(t)
             for k in range(Mp):
                 if poisson_prob[k] > 0.0 and uniform(useed, ut, np.uint64(N + k)) < poisson_prob[k]:
@@ -241,7 +202,7 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
                         n_spk += 1
                     _propagate(src, t, row_ptr, col, weight, delay, mask, buf)
                     if astro:
-                        _propagate_ip3(src, t, ip3_ptr, ip3_col, ip3_w, ip3_d, mask, ip3_buf)
+                        _propagate(src, t, ip3_ptr, ip3_col, ip3_w, ip3_d, mask, ip3_buf)
             for e in range(g0, g1):
                 src = gen_idx[e]
                 if rec_flag[src]:
@@ -250,7 +211,7 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
                     n_spk += 1
                 _propagate(src, t, row_ptr, col, weight, delay, mask, buf)
                 if astro:
-                    _propagate_ip3(src, t, ip3_ptr, ip3_col, ip3_w, ip3_d, mask, ip3_buf)
+                    _propagate(src, t, ip3_ptr, ip3_col, ip3_w, ip3_d, mask, ip3_buf)
             # 3) astrocytes, after every spike of step t has been delivered
             if astro:
                 astrocyte_phase(t, astro_dt, astate, aprm, ip3_buf, mask, awork)

@@ -28,9 +28,9 @@ from functools import lru_cache
 
 import numba
 import numpy as np
-from numba import cuda, float64
+from numba import cuda
 
-from . import astrocyte_math, lif_math, sim_math
+from . import lif_math, sim_math
 from ._jit import retarget
 from .astrocyte_cuda import ASTRO_WORK, astrocyte_advance
 
@@ -48,19 +48,19 @@ ONE_I32 = np.int32(1)
 
 
 @_device
-def _fire(src, t, row, rec_flag, raster, row_ptr, col, weight, delay, mask, buf):
-    """Record (raster bit) and deliver the spike of source ``src`` at step ``t``."""
-    if rec_flag[src]:
-        cuda.atomic.or_(raster, (row, src >> 5), ONE_U32 << np.uint32(src & LOW5))
+def _deliver(src, t, row_ptr, col, weight, delay, mask, buf):
+    """Add the outgoing synapses of source ``src`` (spiked at step ``t``) to the ring buffer ``buf``
+    (the neurons' channels, or the astrocytes' IP3 ring)."""
     for k in range(row_ptr[src], row_ptr[src + 1]):
         cuda.atomic.add(buf, ((t + 1 + delay[k]) & mask, col[k]), weight[k])
 
 
 @_device
-def _fire_ip3(src, t, ptr, col, weight, delay, mask, ip3_buf):
-    """Deliver the IP3 weights of source ``src`` (spiked at step ``t``) to the astrocytes' ring."""
-    for k in range(ptr[src], ptr[src + 1]):
-        cuda.atomic.add(ip3_buf, ((t + 1 + delay[k]) & mask, col[k]), weight[k])
+def _fire(src, t, row, rec_flag, raster, row_ptr, col, weight, delay, mask, buf):
+    """Record (raster bit) and deliver the spike of source ``src`` at step ``t``."""
+    if rec_flag[src]:
+        cuda.atomic.or_(raster, (row, src >> 5), ONE_U32 << np.uint32(src & LOW5))
+    _deliver(src, t, row_ptr, col, weight, delay, mask, buf)
 
 
 @lru_cache(maxsize=None)
@@ -76,7 +76,7 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, astro: bool = False):
                      ip3_buf, ip3_ptr, ip3_col, ip3_w, ip3_d, sic_ptr, sic_col, sic_w, sic_d,
                      amon_ptr, amon_row, amon_col):
         grid = cuda.cg.this_grid()
-        work = cuda.local.array(ASTRO_WORK, float64)
+        work = cuda.local.array(ASTRO_WORK, numba.float64)
         A = astate.shape[1]
         tid = cuda.grid(1)
         stride = cuda.gridsize(1)
@@ -135,18 +135,18 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, astro: bool = False):
                     cuda.atomic.add(counts, (row, p), ONE_I32)
                     _fire(n, t, row, rec_flag, raster, row_ptr, col, weight, delay, mask, buf)
                     if astro:
-                        _fire_ip3(n, t, ip3_ptr, ip3_col, ip3_w, ip3_d, mask, ip3_buf)
+                        _deliver(n, t, ip3_ptr, ip3_col, ip3_w, ip3_d, mask, ip3_buf)
             ut = np.uint64(t)
             for k in range(tid, Mp, stride):
                 if poisson_prob[k] > 0.0 and uniform(useed, ut, np.uint64(N + k)) < poisson_prob[k]:
                     _fire(N + k, t, row, rec_flag, raster, row_ptr, col, weight, delay, mask, buf)
                     if astro:
-                        _fire_ip3(N + k, t, ip3_ptr, ip3_col, ip3_w, ip3_d, mask, ip3_buf)
+                        _deliver(N + k, t, ip3_ptr, ip3_col, ip3_w, ip3_d, mask, ip3_buf)
             if nxt < gen_ptr.shape[0]:
                 for e in range(gen_ptr[t] + tid, gen_ptr[nxt], stride):
                     _fire(gen_idx[e], t, row, rec_flag, raster, row_ptr, col, weight, delay, mask, buf)
                     if astro:
-                        _fire_ip3(gen_idx[e], t, ip3_ptr, ip3_col, ip3_w, ip3_d, mask, ip3_buf)
+                        _deliver(gen_idx[e], t, ip3_ptr, ip3_col, ip3_w, ip3_d, mask, ip3_buf)
             if astro:
                 grid.sync()  # every spike of step t is in the IP3 ring
                 slot_in = nxt & mask

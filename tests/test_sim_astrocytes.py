@@ -152,6 +152,13 @@ def test_tripartite_rule_in_a_network():
     again = other.connect_tripartite(P2, P2, A2, 0.5, 0.5, 1, "block", target="exc")
     np.testing.assert_array_equal(other.synapses(again[0])[0], pre)
     net.run(0.002, progress=False)
+    views = sim.Network(dt=DT, seed=3)  # views: draws over their elements, autapses by identity
+    Q = views.add(sim.Population(6, "LIF", synapses={"exc": 5e-3}))
+    A3 = views.add(sim.AstrocytePopulation(3))
+    prim, _, to_q = views.connect_tripartite(Q[2:], Q, A3[1:], target="exc")  # p = 1: all pairs
+    vpre, vpost, _ = views.synapses(prim)  # indices in the groups
+    assert len(vpre) == 4 * 6 - 4 and set(vpre) == {2, 3, 4, 5} and not (vpre == vpost).any()
+    assert set(views.synapses(to_q)[0]) <= {1, 2}
 
 
 def test_many_astrocytes_take_the_parallel_path():
@@ -227,7 +234,8 @@ def test_reset_replays_astrocytes():
     (lambda: sim.AstrocytePopulation(2, Kd_act=np.array([0.1, -0.1])), ValueError, "Kd_act must be > 0"),
     (lambda: sim.AstrocytePopulation(2, Ca_tot=-2.0), ValueError, "Ca_tot must be >= 0"),
     (lambda: sim.AstrocytePopulation(3, delta_IP3=np.ones(2)), ValueError, "must have length 3"),
-    (lambda: sim.AstrocytePopulation(2, tau_ip3=100.0), TypeError, r"unknown astrocyte parameter\(s\) \['tau_ip3'\]"),
+    (lambda: sim.AstrocytePopulation(2, tau_ip3=100.0), TypeError,
+     r"unknown astrocyte parameter\(s\) \['tau_ip3'\]"),
     (lambda: sim.AstrocytePopulation(2, Ca_astro=-0.1), ValueError, "Ca_astro must be >= 0"),
     (lambda: sim.AstrocytePopulation(2, h_IP3R=[0.5, 1.5]), ValueError, r"h_IP3R must be in \[0, 1\]"),
     (lambda: sim.AstrocytePopulation(2, IP3=np.nan), ValueError, "NaN"),
@@ -254,7 +262,8 @@ def test_bad_astrocyte_wiring_and_monitors():
         sim.Projection(P, astro, sim.AllToAll(), target="exc")
     with pytest.raises(ValueError, match="delays must be >= 0"):
         sim.Projection(astro, P, sim.AllToAll(), delay=-1e-3)
-    with pytest.raises(ValueError, match=r"no variable\(s\) \['V_m', 'Ca'\].*'IP3', 'Ca_astro', 'h_IP3R', 'SIC'"):
+    expected = r"no variable\(s\) \['V_m', 'Ca'\].*'IP3', 'Ca_astro', 'h_IP3R', 'SIC'"
+    with pytest.raises(ValueError, match=expected):
         sim.StateMonitor(astro, ["V_m", "Ca"])
     with pytest.raises(ValueError, match=r"no variable\(s\) \['IP3'\]"):
         sim.StateMonitor(P, "IP3")

@@ -16,7 +16,8 @@ from neuro.sim.network import Network
 from neuro.sim.projections import Projection
 from neuro.sim.values import Normal, Uniform
 
-__all__ = ["AllToAll", "AstrocytePopulation", "Connector", "CurrentInput", "DistanceProbability", "FixedInDegree",
+__all__ = ["AllToAll", "AstrocytePopulation", "Connector", "CurrentInput", "DistanceProbability",
+           "FixedInDegree",
            "FixedProbability", "FromList", "Network", "Normal", "PoissonInput", "Population",
            "Projection", "RateMonitor", "SpikeMonitor", "SpikeSource", "StateMonitor", "Uniform",
            "View", "events_to_spikes", "grid_positions"]

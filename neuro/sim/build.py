@@ -49,7 +49,9 @@ class SynapseTable:
     @classmethod
     def from_parts(cls, n_rows: int, parts: list, dtype: np.dtype) -> "SynapseTable":
         """Merge ``(rows, cols, weights, delays, projection id)`` parts, sorted stably by row."""
-        cat = lambda k, dt: (np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, dt))  # noqa: E731
+        def cat(k: int, dt) -> np.ndarray:
+            return np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, dt)
+
         rows = cat(0, np.int64)
         order = np.argsort(rows, kind="stable")
         row_ptr = np.zeros(n_rows + 1, np.int64)

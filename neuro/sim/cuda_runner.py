@@ -67,7 +67,8 @@ class CudaRunner:
             delay=net.delay, rec_flag=net.rec_flag, mon_ptr=mon_ptr, mon_var=net.mon_var[mon_col],
             mon_col=mon_col, aprm=net.aprm, amon_ptr=amon_ptr, amon_row=-1 - net.mon_var[amon_col],
             amon_col=amon_col, **{f"{name}_{part}": getattr(getattr(net, name), part)
-                                  for name in ("ip3", "sic") for part in ("row_ptr", "col", "weight", "delay")}
+                                  for name in ("ip3", "sic")
+                                  for part in ("row_ptr", "col", "weight", "delay")}
         ).items()}
         self._launch_cfg = None
         self.reset()

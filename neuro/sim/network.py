@@ -33,6 +33,7 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
+from neuro.astro.builder import draw_tripartite
 from neuro.backends import resolve_backend
 from neuro.sim.astrocytes import AstrocytePopulation
 from neuro.sim.build import Compiled, compile_network, refresh_inputs
@@ -43,6 +44,13 @@ from neuro.sim.projections import Projection
 from neuro.sim.values import ValueSpec
 
 Addable = Union[Group, Projection, Monitor, CurrentInput]
+
+
+def _positions_of(ids: np.ndarray) -> np.ndarray:
+    """A lookup table ``table[ids[k]] == k`` (ids are distinct non-negative integers)."""
+    table = np.full(int(ids.max()) + 1, -1, np.int64)
+    table[ids] = np.arange(ids.size)
+    return table
 
 
 class Network:
@@ -112,25 +120,22 @@ class Network:
         the three projections ``(primary, neuron -> astrocyte, astrocyte -> neuron)``, added.
         """
         if not isinstance(astrocytes.group, AstrocytePopulation):
-            raise TypeError(f"astrocytes must be an AstrocytePopulation (or a view of one), got {astrocytes!r}")
+            raise TypeError("astrocytes must be an AstrocytePopulation (or a view of one), "
+                            f"got {astrocytes!r}")
         if self._compiled is not None:
             raise RuntimeError("the network has already run; build a new Network to change its structure")
         same = pre.group is post.group  # then equal group indices are the same neuron
         pre_ids = pre.indices if same else np.arange(pre.n)
         post_ids = post.indices if same else pre.n + np.arange(post.n)
         rng = np.random.default_rng([self.seed, len(self._projections), 3])  # own stream per call
-        from neuro.astro.builder import draw_tripartite
-
         drawn = draw_tripartite(pre_ids, post_ids, np.arange(astrocytes.n), p_primary, p_third_if_primary,
                                 pool_size, pool_type, rng, allow_autapses)
-        pre_pos = {int(g): k for k, g in enumerate(pre_ids)}  # ids -> positions in the views
-        post_pos = {int(g): k for k, g in enumerate(post_ids)}
-        local = lambda ids, pos: np.array([pos[int(i)] for i in ids], np.int64)  # noqa: E731
-        primary = Projection(pre, post, FromList(local(drawn["pre"], pre_pos), local(drawn["post"], post_pos)),
+        pre_local, post_local = _positions_of(pre_ids), _positions_of(post_ids)  # ids -> view positions
+        primary = Projection(pre, post, FromList(pre_local[drawn["pre"]], post_local[drawn["post"]]),
                              weight=weight, delay=delay, target=target)
-        to_astro = Projection(pre, astrocytes, FromList(local(drawn["astro_pre"], pre_pos), drawn["astro"]),
+        to_astro = Projection(pre, astrocytes, FromList(pre_local[drawn["astro_pre"]], drawn["astro"]),
                               weight=weight_astro, delay=delay_astro)
-        sic = Projection(astrocytes, post, FromList(drawn["astro"], local(drawn["astro_post"], post_pos)),
+        sic = Projection(astrocytes, post, FromList(drawn["astro"], post_local[drawn["astro_post"]]),
                          weight=weight_sic, delay=delay_sic)
         self.add(primary, to_astro, sic)
         return primary, to_astro, sic

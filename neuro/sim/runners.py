@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from neuro.astro.populations import ASTROCYTE_RECORDABLES
 from neuro.kernels import astrocyte_math, rkf45_math
 from neuro.sim.build import Compiled
 
@@ -28,8 +29,6 @@ class ChunkResult(NamedTuple):
 
 def astrocyte_state(net: Compiled, astate: np.ndarray) -> dict:
     """The astrocytes' recordable variables from their state table (empty without astrocytes)."""
-    from neuro.astro.populations import ASTROCYTE_RECORDABLES
-
     if not net.A:
         return {}
     return {name: np.array(astate[row]) for name, row in ASTROCYTE_RECORDABLES.items()}
