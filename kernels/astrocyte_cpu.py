@@ -3,9 +3,11 @@
 ``astrocyte_block`` advances one Li-Rinzel astrocyte (:mod:`neuro.kernels.astrocyte_math`) and
 ``aeif_block`` one NEST ``aeif_cond_alpha_astro`` neuron (:mod:`neuro.kernels.aeif_math`) by a
 block of simulation steps whose inputs are known; ``astrocyte_update`` / ``aeif_update`` are the
-single-step functions a compiled simulation loop can call. Units are independent within such a
-block (a network couples them only through delays of at least one block), so each parallel task
-owns one unit and keeps its ODE variables in a small work table (:mod:`neuro.kernels.rkf45_math`).
+single-step functions a compiled simulation loop can call (``astrocyte_advance`` wraps the
+former with the state-table handling: one astrocyte, one step). ``astrocyte_phase`` and
+``deliver_sic`` are the astrocyte part of one step of ``neuro.sim``'s loop (``sim_cpu``).
+Units are independent within such a block (a network couples them only through delays of at
+least one block), so each parallel task owns one unit and keeps its ODE variables in a small work table (:mod:`neuro.kernels.rkf45_math`).
 
 Conventions shared by the block functions (all arrays float64 unless stated):
 
@@ -49,6 +51,7 @@ def _compile_model(rhs_fn, update_fn, **helpers):
 astrocyte_update = _compile_model(astrocyte_math.lr_rhs, astrocyte_math.astrocyte_update,
                                   sic_of=njit(astrocyte_math.sic_of))
 aeif_update = _compile_model(aeif_math.aeif_rhs, aeif_math.aeif_update)
+astrocyte_advance = retarget(astrocyte_math.astrocyte_advance, njit, astrocyte_update=astrocyte_update)
 
 
 @njit(cache=True)
@@ -68,17 +71,10 @@ def astrocyte_block(q, state, prm, dt, k0, n_steps, ip3_ring, j_ring, sic_out, r
     ``j_ring``: the calcium current arriving then (used during step ``k + 1``);
     ``sic_out[k - k0, q]``: the SIC emitted after step ``k``.
     """
-    p = q % prm.shape[1]
     R = ip3_ring.shape[0]
-    n = astrocyte_math.N_ODE
-    w = np.empty((rkf45_math.ROWS, n), np.float64)
-    for i in range(n):
-        w[rkf45_math.Y, i] = state[i, q]
+    w = np.empty((rkf45_math.ROWS, astrocyte_math.N_ODE), np.float64)
     for k in range(k0, k0 + n_steps):
-        sic_out[k - k0, q] = astrocyte_update(w, state, q, prm, p, dt, ip3_ring[k % R, q])
-        state[astrocyte_math.S_J_IN, q] = j_ring[k % R, q]
-        for i in range(n):
-            state[i, q] = w[rkf45_math.Y, i]
+        sic_out[k - k0, q] = astrocyte_advance(q, state, prm, dt, ip3_ring[k % R, q], j_ring[k % R, q], w)
         _record(rec, rec_rows, state, q, k, rec_every, rec_offset)
 
 
@@ -190,3 +186,37 @@ def network_run(k_start, n_steps, slice_steps, dt, nstate, nprm, astate, aprm,
                 for e in range(an_ptr[a], an_ptr[a + 1]):
                     sic_ring[(k + an_d[e]) % R, an_tgt[e]] += an_w[e] * v
         k0 += D
+
+
+# the astrocyte phase of neuro.sim's simulation loop (kernels/sim_cpu.py)
+
+@njit(inline="always", cache=True)
+def _astrocyte_step(q, t, dt, astate, aprm, ip3_buf, mask, awork):
+    """Step ``t`` of astrocyte ``q``: integrate, then add the IP3 of ring slot ``t + 1``."""
+    slot = (t + 1) & mask
+    ip3_in = ip3_buf[slot, q]
+    ip3_buf[slot, q] = 0.0
+    astrocyte_advance(q, astate, aprm, dt, ip3_in, 0.0, awork[q])
+
+
+@njit(parallel=True, cache=True)
+def astrocyte_phase(t, dt, astate, aprm, ip3_buf, mask, awork):
+    """Step ``t`` of every astrocyte (independent of each other: in parallel when there are many)."""
+    A = astate.shape[1]
+    if A < PARALLEL_MIN_UNITS:  # a parallel region per step costs more than a few astrocytes
+        for q in range(A):
+            _astrocyte_step(q, t, dt, astate, aprm, ip3_buf, mask, awork)
+    else:
+        for q in prange(A):
+            _astrocyte_step(q, t, dt, astate, aprm, ip3_buf, mask, awork)
+
+
+@njit(cache=True)
+def deliver_sic(t, astate, ptr, col, weight, delay, mask, buf):
+    """Add ``weight * SIC`` of every astrocyte with a non-zero SIC after step ``t`` to the neurons'
+    buffer slot ``t + 1 + delay``."""
+    for q in range(astate.shape[1]):
+        sic = astate[astrocyte_math.S_SIC, q]
+        if sic != 0.0:
+            for k in range(ptr[q], ptr[q + 1]):
+                buf[(t + 1 + delay[k]) & mask, col[k]] += weight[k] * sic

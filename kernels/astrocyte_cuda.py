@@ -15,6 +15,10 @@ from . import aeif_math, astrocyte_math, rkf45_math
 from ._jit import retarget
 
 THREADS_PER_BLOCK = 64
+# local-array shapes must be compile-time constants on a GPU: module-level tuples are, module
+# attributes read inside a kernel (rkf45_math.ROWS) are not (the simulator accepts both)
+ASTRO_WORK = (rkf45_math.ROWS, astrocyte_math.N_ODE)
+AEIF_WORK = (rkf45_math.ROWS, aeif_math.N_ODE)
 
 _device = (cuda.jit(device=True) if numba.config.ENABLE_CUDASIM
            else cuda.jit(device=True, forceinline=True))
@@ -32,6 +36,7 @@ def _compile_model(rhs_fn, update_fn, **helpers):
 astrocyte_update = _compile_model(astrocyte_math.lr_rhs, astrocyte_math.astrocyte_update,
                                   sic_of=_device(astrocyte_math.sic_of))
 aeif_update = _compile_model(aeif_math.aeif_rhs, aeif_math.aeif_update)
+astrocyte_advance = retarget(astrocyte_math.astrocyte_advance, _device, astrocyte_update=astrocyte_update)
 
 
 def blocks_for(n: int) -> int:
@@ -54,16 +59,10 @@ def astrocyte_step_many(state, prm, dt, k0, n_steps, ip3_ring, j_ring, sic_out, 
     q = cuda.grid(1)
     if q >= state.shape[1]:
         return
-    p = q % prm.shape[1]
     R = ip3_ring.shape[0]
-    w = cuda.local.array((rkf45_math.ROWS, astrocyte_math.N_ODE), float64)
-    for i in range(astrocyte_math.N_ODE):
-        w[rkf45_math.Y, i] = state[i, q]
+    w = cuda.local.array(ASTRO_WORK, float64)
     for k in range(k0, k0 + n_steps):
-        sic_out[k - k0, q] = astrocyte_update(w, state, q, prm, p, dt, ip3_ring[k % R, q])
-        state[astrocyte_math.S_J_IN, q] = j_ring[k % R, q]
-        for i in range(astrocyte_math.N_ODE):
-            state[i, q] = w[rkf45_math.Y, i]
+        sic_out[k - k0, q] = astrocyte_advance(q, state, prm, dt, ip3_ring[k % R, q], j_ring[k % R, q], w)
         _record(rec, rec_rows, state, q, k, rec_every, rec_offset)
 
 
@@ -76,7 +75,7 @@ def aeif_step_many(state, prm, dt, k0, n_steps, ex_ring, in_ring, stim_ring, sic
         return
     p = q % prm.shape[1]
     R = ex_ring.shape[0]
-    w = cuda.local.array((rkf45_math.ROWS, aeif_math.N_ODE), float64)
+    w = cuda.local.array(AEIF_WORK, float64)
     for i in range(aeif_math.N_ODE):
         w[rkf45_math.Y, i] = state[i, q]
     for k in range(k0, k0 + n_steps):

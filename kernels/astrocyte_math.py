@@ -94,5 +94,20 @@ def astrocyte_update(w, state, q, prm, p, dt, ip3_in):
     return sic
 
 
+def astrocyte_advance(q, state, prm, dt, ip3_in, j_in, w):
+    """One step of astrocyte ``q`` whose state is the column ``state[:, q]`` (updated in place):
+    loads the ODE rows into the scratch work table ``w`` (``[rkf45_math.ROWS, N_ODE]``), runs
+    :func:`astrocyte_update` with the summed IP3 weight ``ip3_in`` arriving at the step's end,
+    stores the calcium current ``j_in`` arriving then (used during the next step) and returns the
+    SIC. Every loop that steps astrocytes (``neuro.astro``'s engine, ``neuro.sim``) calls this."""
+    for i in range(N_ODE):
+        w[rkf45_math.Y, i] = state[i, q]
+    sic = astrocyte_update(w, state, q, prm, q % prm.shape[1], dt, ip3_in)
+    state[S_J_IN, q] = j_in
+    for i in range(N_ODE):
+        state[i, q] = w[rkf45_math.Y, i]
+    return sic
+
+
 def evolve_apply(w, n, t0, t1, h, prm, p, aux, q, eps_abs, eps_rel, a_y, a_dydt):  # pragma: no cover
     raise NotImplementedError("rebound to rkf45_math.evolve_apply compiled with lr_rhs")

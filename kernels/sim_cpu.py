@@ -9,7 +9,12 @@ One call advances the network from step ``t0`` to ``t1`` without returning to Py
 2. event-driven propagation: only sources that spiked (neurons, Poisson inputs whose counter-based
    draw fired, spike-generator entries of this step) walk their outgoing CSR row and add each weight
    to the buffer slot of the step that will consume it (``t + 1 + delay``; ``D`` is a power of two);
-3. monitors: spikes of recorded sources as ``(step, index)``, spike counts per population and step,
+3. astrocytes (when the network has any): every astrocyte integrates step ``t`` and then adds the
+   IP3 weights arriving at the step's end (ring slot ``t + 1`` of ``ip3_buf``, filled by step 2;
+   NEST's order), by ``astrocyte_math.astrocyte_advance`` (the code ``neuro.astro`` runs); each
+   non-zero slow inward current then walks its astrocyte's ``sic`` CSR row into the neurons'
+   buffer slot ``t + 1 + delay`` (their current channel);
+4. monitors: spikes of recorded sources as ``(step, index)``, spike counts per population and step,
    chosen state variables every ``every`` steps.
 
 The loop is serial: at the sizes where one step is a few microseconds of work (thousands of
@@ -35,7 +40,13 @@ inputs; ``C`` channels; ``P`` populations):
 * records ``rec_flag [S]`` uint8, ``spk_t, spk_i`` (capacity = their length), ``n_spk`` in use,
   ``n_rec`` recorded sources, ``counts [t1-t0, P]`` int32; state-monitor column ``k`` records
   variable ``mon_var[k]`` (0 v, 1 i, 2 a, 3+c channel c) of neuron ``mon_idx[k]`` into
-  ``mon_out [R, K]`` at the steps ``t % mon_every == 0``, ``mon_first`` being the first of them.
+  ``mon_out [R, K]`` at the steps ``t % mon_every == 0``, ``mon_first`` being the first of them;
+  ``mon_var[k] < 0`` records row ``-1 - mon_var[k]`` of astrocyte ``mon_idx[k]``;
+* astrocytes (float64, ignored unless the kernel was built with ``astro``): ``astro_dt`` the step
+  in ms, ``astate [6, A]``, ``aprm [16, P]`` (``astrocyte_math`` tables), ``ip3_buf [D, A]``,
+  ``awork [A, rkf45_math.ROWS, 3]`` scratch; CSR tables ``ip3_ptr [S+1], ip3_col, ip3_w, ip3_d``
+  (spikes onto astrocytes) and ``sic_ptr [A+1], sic_col, sic_w, sic_d`` (SIC onto ``channel * N +
+  neuron``).
 
 Returns ``(t_reached, n_spk)``: the call stops early, at a step boundary, when the spike record
 could overflow in the next step; the caller grows ``spk_t, spk_i`` and calls again from there.
@@ -48,6 +59,7 @@ from numba import njit
 
 from . import lif_cpu, lif_math, sim_math
 from ._jit import retarget
+from .astrocyte_cpu import astrocyte_phase, deliver_sic
 
 _inline = njit(inline="always", cache=True)
 uniform = retarget(sim_math.uniform, _inline, mix64=_inline(sim_math.mix64))
@@ -72,12 +84,13 @@ def _propagate(src, t, row_ptr, col, weight, delay, mask, buf):
 
 
 @lru_cache(maxsize=None)
-def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool):
+def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool = False):
     """The simulation loop for one model structure (see the module docstring for the arguments).
 
     With ``hetero`` the parameter tables ``prm, ref_steps, bias, ch_alpha, ch_kappa`` have one
     column per neuron; without, one column per population, and the loop keeps them in registers
     (fewer memory streams per neuron: measurably faster on homogeneous populations such as CUBA).
+    ``astro`` adds the astrocyte phase (without it the astrocyte arguments are not touched).
     """
 
     @njit(cache=True)  # a separate function: LLVM vectorises it better than inlined in sim_run
@@ -137,7 +150,8 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool):
                 poisson_prob, gen_ptr, gen_idx, row_ptr, col, weight, delay, mask,
                 i_st, v_st, a_st, g_st, refc, buf, spiked,
                 rec_flag, spk_t, spk_i, n_spk, n_rec, counts, mon_idx, mon_var,
-                mon_every, mon_out, mon_first):
+                mon_every, mon_out, mon_first, astro_dt, astate, aprm, ip3_buf, awork,
+                ip3_ptr, ip3_col, ip3_w, ip3_d, sic_ptr, sic_col, sic_w, sic_d):
         zero, one = consts[0], consts[1]
         N = v_st.shape[0]
         D = buf.shape[0]
@@ -174,6 +188,8 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool):
                                 spk_i[n_spk] = n
                                 n_spk += 1
                             _propagate(n, t, row_ptr, col, weight, delay, mask, buf)
+                            if astro:
+                                _propagate(n, t, ip3_ptr, ip3_col, ip3_w, ip3_d, mask, ip3_buf)
             ut = np.uint64(t)
             for k in range(Mp):
                 if poisson_prob[k] > 0.0 and uniform(useed, ut, np.uint64(N + k)) < poisson_prob[k]:
@@ -183,6 +199,8 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool):
                         spk_i[n_spk] = src
                         n_spk += 1
                     _propagate(src, t, row_ptr, col, weight, delay, mask, buf)
+                    if astro:
+                        _propagate(src, t, ip3_ptr, ip3_col, ip3_w, ip3_d, mask, ip3_buf)
             for e in range(g0, g1):
                 src = gen_idx[e]
                 if rec_flag[src]:
@@ -190,6 +208,12 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool):
                     spk_i[n_spk] = src
                     n_spk += 1
                 _propagate(src, t, row_ptr, col, weight, delay, mask, buf)
+                if astro:
+                    _propagate(src, t, ip3_ptr, ip3_col, ip3_w, ip3_d, mask, ip3_buf)
+            # 3) astrocytes, after every spike of step t has been delivered
+            if astro:
+                astrocyte_phase(t, astro_dt, astate, aprm, ip3_buf, mask, awork)
+                deliver_sic(t, astate, sic_ptr, sic_col, sic_w, sic_d, mask, buf)
             # 4) state monitor
             if mon_out.shape[1] > 0 and t % mon_every == 0:
                 row = (t - mon_first) // mon_every
@@ -201,6 +225,8 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool):
                         val = i_st[n]
                     elif var == 2:
                         val = a_st[n]
+                    elif astro and var < 0:
+                        val = astate[-1 - var, n]
                     else:
                         val = g_st[var - 3, n]
                     mon_out[row, k] = val

@@ -15,6 +15,13 @@ neuron; ``raster`` replaces ``spk_t, spk_i, n_spk, n_rec``; the state monitor is
 float additions make the order of the sums, and thus the last bits of ``g``, vary between runs
 unless the sums are exact. Under ``NUMBA_ENABLE_CUDASIM=1`` it runs on Numba's CUDA simulator, which
 supports cooperative grids of one block.
+
+With astrocytes (``astro``) spikes also add their IP3 weights to ``ip3_buf`` (atomics), a second
+barrier per step closes the delivery, then threads stride over astrocytes: each runs
+``astrocyte_math.astrocyte_advance`` (the device function of ``astrocyte_cuda``, RKF45 work table
+in local memory), adds the SIC times its weights into the neurons' buffer (atomics; slots ``t + 1
++ delay``, read after the step's final barrier) and records its monitored rows (CSR by astrocyte:
+``amon_ptr [A+1], amon_row, amon_col``). The remaining astrocyte arguments are ``sim_cpu``'s.
 """
 
 from functools import lru_cache
@@ -25,6 +32,7 @@ from numba import cuda
 
 from . import lif_cuda, lif_math, sim_math
 from ._jit import retarget
+from .astrocyte_cuda import ASTRO_WORK, astrocyte_advance
 from .lif_cuda import _device
 
 uniform = retarget(sim_math.uniform, _device, mix64=_device(sim_math.mix64))
@@ -36,24 +44,36 @@ ONE_I32 = np.int32(1)
 
 
 @_device
-def _fire(src, t, row, rec_flag, raster, row_ptr, col, weight, delay, mask, buf):
-    """Record (raster bit) and deliver the spike of source ``src`` at step ``t``."""
-    if rec_flag[src]:
-        cuda.atomic.or_(raster, (row, src >> 5), ONE_U32 << np.uint32(src & LOW5))
+def _deliver(src, t, row_ptr, col, weight, delay, mask, buf):
+    """Add the outgoing synapses of source ``src`` (spiked at step ``t``) to the ring buffer ``buf``
+    (the neurons' channels, or the astrocytes' IP3 ring)."""
     for k in range(row_ptr[src], row_ptr[src + 1]):
         cuda.atomic.add(buf, ((t + 1 + delay[k]) & mask, col[k]), weight[k])
 
 
+@_device
+def _fire(src, t, row, rec_flag, raster, row_ptr, col, weight, delay, mask, buf):
+    """Record (raster bit) and deliver the spike of source ``src`` at step ``t``."""
+    if rec_flag[src]:
+        cuda.atomic.or_(raster, (row, src >> 5), ONE_U32 << np.uint32(src & LOW5))
+    _deliver(src, t, row_ptr, col, weight, delay, mask, buf)
+
+
 @lru_cache(maxsize=None)
-def run_kernel(has_syn: bool, has_adapt: bool, C: int):
-    """The persistent simulation kernel for one model structure and channel count."""
+def run_kernel(has_syn: bool, has_adapt: bool, C: int, astro: bool = False):
+    """The persistent simulation kernel for one model structure and channel count (``astro``: with
+    the astrocyte phase)."""
 
     @cuda.jit
     def sim_run_cuda(t0, t1, seed, consts, prm, pops, pop_of, ref_steps, bias, ch_alpha, ch_kappa,
                      inj, inj_idx, poisson_prob, gen_ptr, gen_idx, row_ptr, col, weight, delay, mask,
                      i_st, v_st, a_st, g_st, refc, buf, rec_flag, raster, counts,
-                     mon_ptr, mon_var, mon_col, mon_every, mon_out, mon_first):
+                     mon_ptr, mon_var, mon_col, mon_every, mon_out, mon_first, astro_dt, astate, aprm,
+                     ip3_buf, ip3_ptr, ip3_col, ip3_w, ip3_d, sic_ptr, sic_col, sic_w, sic_d,
+                     amon_ptr, amon_row, amon_col):
         grid = cuda.cg.this_grid()
+        work = cuda.local.array(ASTRO_WORK, numba.float64)
+        A = astate.shape[1]
         tid = cuda.grid(1)
         stride = cuda.gridsize(1)
         zero, one = consts[0], consts[1]
@@ -110,13 +130,32 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int):
                 if spk:
                     cuda.atomic.add(counts, (row, p), ONE_I32)
                     _fire(n, t, row, rec_flag, raster, row_ptr, col, weight, delay, mask, buf)
+                    if astro:
+                        _deliver(n, t, ip3_ptr, ip3_col, ip3_w, ip3_d, mask, ip3_buf)
             ut = np.uint64(t)
             for k in range(tid, Mp, stride):
                 if poisson_prob[k] > 0.0 and uniform(useed, ut, np.uint64(N + k)) < poisson_prob[k]:
                     _fire(N + k, t, row, rec_flag, raster, row_ptr, col, weight, delay, mask, buf)
+                    if astro:
+                        _deliver(N + k, t, ip3_ptr, ip3_col, ip3_w, ip3_d, mask, ip3_buf)
             if nxt < gen_ptr.shape[0]:
                 for e in range(gen_ptr[t] + tid, gen_ptr[nxt], stride):
                     _fire(gen_idx[e], t, row, rec_flag, raster, row_ptr, col, weight, delay, mask, buf)
+                    if astro:
+                        _deliver(gen_idx[e], t, ip3_ptr, ip3_col, ip3_w, ip3_d, mask, ip3_buf)
+            if astro:
+                grid.sync()  # every spike of step t is in the IP3 ring
+                slot_in = nxt & mask
+                for q in range(tid, A, stride):
+                    ip3_in = ip3_buf[slot_in, q]
+                    ip3_buf[slot_in, q] = 0.0
+                    sic = astrocyte_advance(q, astate, aprm, astro_dt, ip3_in, 0.0, work)
+                    if sic != 0.0:
+                        for k in range(sic_ptr[q], sic_ptr[q + 1]):
+                            cuda.atomic.add(buf, ((t + 1 + sic_d[k]) & mask, sic_col[k]), sic_w[k] * sic)
+                    if record:
+                        for k in range(amon_ptr[q], amon_ptr[q + 1]):
+                            mon_out[(t - mon_first) // mon_every, amon_col[k]] = astate[amon_row[k], q]
             grid.sync()
 
     return sim_run_cuda

@@ -52,20 +52,21 @@ def astrocyte_pools(n_post: int, n_astrocytes: int, pool_size: int, pool_type: s
     return (np.arange(n_post) // (n_post // n_astrocytes)).reshape(n_post, 1)
 
 
-def tripartite_bernoulli_with_pool(net, pre, post, astrocytes, p_primary: float = 1.0,
-                                   p_third_if_primary: float = 1.0, pool_size: int = 1,
-                                   pool_type: str = "random", spec: TripartiteSpec = TripartiteSpec(),
-                                   seed: int = 0, allow_autapses: bool = False) -> dict:
-    """Wire ``pre -> post`` neurons of ``net`` (a :class:`~neuro.astro.network.TripartiteNetwork`)
-    with astrocytes ``astrocytes`` (indices); returns the drawn index arrays
-    ``{"pre", "post", "astro_pre", "astro", "astro_post"}``."""
+def draw_tripartite(pre, post, astrocytes, p_primary: float, p_third_if_primary: float,
+                    pool_size: int, pool_type: str, rng: np.random.Generator,
+                    allow_autapses: bool = False) -> dict:
+    """Draw the rule over neuron ids ``pre``, ``post`` and astrocyte ids ``astrocytes`` (equal
+    ids in ``pre`` and ``post`` are the same neuron: no synapse unless ``allow_autapses``).
+
+    Returns ``{"pre", "post"}`` (primary synapses) and ``{"astro_pre", "astro", "astro_post"}``
+    (the paired ones: ``astro_pre -> astro`` IP3 drive and ``astro -> astro_post`` SIC), as ids.
+    """
     for name, p in (("p_primary", p_primary), ("p_third_if_primary", p_third_if_primary)):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"{name} must be a probability in [0, 1], got {p}")
     pre, post, astro = (np.atleast_1d(np.asarray(a, np.int64)) for a in (pre, post, astrocytes))
     if astro.size == 0:
         raise ValueError("tripartite wiring needs at least one astrocyte")
-    rng = np.random.default_rng(seed)
     pools = astro[astrocyte_pools(post.size, astro.size, pool_size, pool_type, rng)]
     mask = rng.random((pre.size, post.size)) < p_primary
     if not allow_autapses:
@@ -73,8 +74,21 @@ def tripartite_bernoulli_with_pool(net, pre, post, astrocytes, p_primary: float 
     i, j = np.nonzero(mask)
     third = rng.random(i.size) < p_third_if_primary
     pick = pools[j[third], rng.integers(0, pools.shape[1], size=int(third.sum()))]
-    net.connect_neurons(pre[i], post[j], spec.weight, spec.delay)
-    net.connect_neuron_astrocyte(pre[i[third]], pick, spec.weight_astro, spec.delay_astro)
-    net.connect_sic(pick, post[j[third]], spec.weight_sic, spec.delay_sic)
     return {"pre": pre[i], "post": post[j], "astro_pre": pre[i[third]], "astro": pick,
             "astro_post": post[j[third]]}
+
+
+def tripartite_bernoulli_with_pool(net, pre, post, astrocytes, p_primary: float = 1.0,
+                                   p_third_if_primary: float = 1.0, pool_size: int = 1,
+                                   pool_type: str = "random", spec: TripartiteSpec = TripartiteSpec(),
+                                   seed: int = 0, allow_autapses: bool = False) -> dict:
+    """Wire ``pre -> post`` neurons of ``net`` (a :class:`~neuro.astro.network.TripartiteNetwork`)
+    with astrocytes ``astrocytes`` (indices); returns the drawn index arrays
+    ``{"pre", "post", "astro_pre", "astro", "astro_post"}`` (:func:`draw_tripartite`).
+    ``neuro.sim.Network.connect_tripartite`` applies the same rule to a simulated network."""
+    drawn = draw_tripartite(pre, post, astrocytes, p_primary, p_third_if_primary, pool_size,
+                            pool_type, np.random.default_rng(seed), allow_autapses)
+    net.connect_neurons(drawn["pre"], drawn["post"], spec.weight, spec.delay)
+    net.connect_neuron_astrocyte(drawn["astro_pre"], drawn["astro"], spec.weight_astro, spec.delay_astro)
+    net.connect_sic(drawn["astro"], drawn["astro_post"], spec.weight_sic, spec.delay_sic)
+    return drawn

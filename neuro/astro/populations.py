@@ -118,6 +118,28 @@ def input_block(x, name: str, n: int, n_steps: Optional[int], nonnegative: bool 
     return a
 
 
+INITIAL_IP3, INITIAL_CA, INITIAL_H = 0.16, 0.073, 0.793  # NEST's initial state (uM, uM, fraction)
+
+
+def astrocyte_initial_state(n: int, dt: float, IP3=INITIAL_IP3, Ca_astro=INITIAL_CA,
+                            h_IP3R=INITIAL_H) -> AstrocyteState:
+    """The validated initial state of ``n`` astrocytes (scalars or ``[n]`` values); the
+    integrator's first suggested step is ``dt`` (ms)."""
+    ip3, ca, h = (np.broadcast_to(np.asarray(v, np.float64), (n,)).copy()
+                  for v in (IP3, Ca_astro, h_IP3R))
+    for name, v in (("IP3", ip3), ("Ca_astro", ca), ("h_IP3R", h)):
+        if not np.isfinite(v).all():
+            raise ValueError(f"{name} must be finite")
+    if (ip3 < 0).any():
+        raise ValueError("IP3 must be >= 0 (a concentration, uM)")
+    if (ca < 0).any():
+        raise ValueError("Ca_astro must be >= 0 (a concentration, uM)")
+    if ((h < 0) | (h > 1)).any():
+        raise ValueError("h_IP3R must be in [0, 1] (a fraction of receptors)")
+    zeros = np.zeros(n)
+    return AstrocyteState(ip3, ca, h, zeros, zeros.copy(), np.full(n, dt))
+
+
 def _run_block(backend: str, dt: float, nprm, aprm, nstate, astate, ext, nrows, arows):
     """Run one block of unconnected units through the shared engine (one slice = the block)."""
     from neuro.astro.engine import Plan, Recording, empty_csr, run_chunk
@@ -153,21 +175,9 @@ class Astrocytes:
         self.backend = check_backend(backend)
         self.prm = params.table(self.n)
 
-    def initial_state(self, IP3=0.16, Ca_astro=0.073, h_IP3R=0.793) -> AstrocyteState:
+    def initial_state(self, IP3=INITIAL_IP3, Ca_astro=INITIAL_CA, h_IP3R=INITIAL_H) -> AstrocyteState:
         """NEST's initial state (IP3 0.16 uM, Ca 0.073 uM, h 0.793), validated."""
-        ip3, ca, h = (np.broadcast_to(np.asarray(v, np.float64), (self.n,)).copy()
-                      for v in (IP3, Ca_astro, h_IP3R))
-        for name, v in (("IP3", ip3), ("Ca_astro", ca), ("h_IP3R", h)):
-            if not np.isfinite(v).all():
-                raise ValueError(f"{name} must be finite")
-        if (ip3 < 0).any():
-            raise ValueError("IP3 must be >= 0 (a concentration, uM)")
-        if (ca < 0).any():
-            raise ValueError("Ca_astro must be >= 0 (a concentration, uM)")
-        if ((h < 0) | (h > 1)).any():
-            raise ValueError("h_IP3R must be in [0, 1] (a fraction of receptors)")
-        zeros = np.zeros(self.n)
-        return AstrocyteState(ip3, ca, h, zeros, zeros.copy(), np.full(self.n, self.dt))
+        return astrocyte_initial_state(self.n, self.dt, IP3, Ca_astro, h_IP3R)
 
     def step_many(self, state: AstrocyteState, ip3_input, j_input=None,
                   record: Sequence[str] = ("IP3", "Ca_astro", "h_IP3R", "SIC")):

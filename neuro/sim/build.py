@@ -5,25 +5,65 @@ Poisson inputs, then the spike-source inputs. All projections are merged into on
 source indices, so the event-driven kernel walks one row per spiking source. Each synapse stores its
 flat target ``channel * N + neuron``, its weight and its delay in steps. Validation happens here,
 before anything runs: impossible parameters raise errors that name the object.
+
+Astrocytes (indices ``0 .. A-1`` of their own, population after population) have two more CSR
+tables: ``ip3`` over the ``S`` sources (column: the astrocyte) and ``sic`` over the astrocytes
+(column: ``channel * N + neuron`` of the target's current channel); their parameters ``aprm
+[16, A]`` and initial state ``astate0 [6, A]`` are the tables of :mod:`neuro.kernels.astrocyte_math`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 import torch
 
+from neuro.astro.populations import ASTROCYTE_RECORDABLES
 from neuro.functional import lif as F
-from neuro.kernels import lif_math
+from neuro.kernels import astrocyte_math, lif_math
 from neuro.ops.lif import RESET_MODES
+from neuro.sim.astrocytes import AstrocytePopulation
 from neuro.sim.groups import CURRENT_CHANNEL, CurrentInput, Group, PoissonInput, Population, SpikeSource
 from neuro.sim.monitors import RateMonitor, SpikeMonitor, StateMonitor
 from neuro.sim.projections import Projection
 from neuro.sim.values import resolve
 
 _MAX_SEED = 2 ** 63
+
+
+@dataclass
+class SynapseTable:
+    """Synapses as CSR rows by source: target column, weight, delay (steps), the projection of each
+    synapse and its weight as drawn (float64, before any scaling)."""
+
+    row_ptr: np.ndarray
+    col: np.ndarray
+    weight: np.ndarray
+    delay: np.ndarray
+    proj_id: np.ndarray
+    base_weight: np.ndarray
+
+    @classmethod
+    def from_parts(cls, n_rows: int, parts: list, dtype: np.dtype) -> "SynapseTable":
+        """Merge ``(rows, cols, weights, delays, projection id)`` parts, sorted stably by row."""
+        def cat(k: int, dt) -> np.ndarray:
+            return np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, dt)
+
+        rows = cat(0, np.int64)
+        order = np.argsort(rows, kind="stable")
+        row_ptr = np.zeros(n_rows + 1, np.int64)
+        np.cumsum(np.bincount(rows, minlength=n_rows), out=row_ptr[1:])
+        weight = cat(2, np.float64)[order]
+        return cls(row_ptr, cat(1, np.int64)[order].astype(np.int32),
+                   np.ascontiguousarray(weight, dtype=dtype), cat(3, np.int64)[order].astype(np.int32),
+                   cat(4, np.int32)[order], weight.copy())
+
+    @property
+    def max_delay(self) -> int:
+        return int(self.delay.max(initial=0))
 
 
 @dataclass
@@ -67,6 +107,14 @@ class Compiled:
     gen_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     inj: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     inj_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    # astrocytes (A = 0: none)
+    A: int = 0
+    astro_offsets: dict = field(default_factory=dict)  # astrocyte population -> first index
+    astro_dt: float = 0.0  # the step in ms, the astrocytes' time unit
+    aprm: np.ndarray = field(default_factory=lambda: np.zeros((astrocyte_math.N_PARAMS, 1)))
+    astate0: np.ndarray = field(default_factory=lambda: np.zeros((astrocyte_math.N_STATE, 0)))
+    ip3: Optional[SynapseTable] = None
+    sic: Optional[SynapseTable] = None
 
     @property
     def hetero(self) -> bool:
@@ -86,6 +134,16 @@ class Compiled:
         take = lambda a: np.ascontiguousarray(a[..., lo])  # noqa: E731
         return (False, take(self.prm), take(self.ref_steps), take(self.bias), take(self.ch_alpha),
                 take(self.ch_kappa))
+
+    @property
+    def spikes(self) -> SynapseTable:
+        """The spike synapses (onto neuron channels) as a table sharing the arrays above."""
+        return SynapseTable(self.row_ptr, self.col, self.weight, self.delay, self.proj_id,
+                            self.base_weight)
+
+    def table(self, kind: str) -> SynapseTable:
+        """The synapses of one projection kind: ``"spike"``, ``"ip3"`` or ``"sic"``."""
+        return {"spike": self.spikes, "ip3": self.ip3, "sic": self.sic}[kind]
 
     @property
     def mask(self) -> int:
@@ -139,25 +197,29 @@ def compile_network(groups: list[Group], projections: list[Projection], monitors
     populations = [g for g in groups if isinstance(g, Population)]
     poisson = [g for g in groups if isinstance(g, PoissonInput)]
     sources = [g for g in groups if isinstance(g, SpikeSource)]
-    if not populations:
-        raise ValueError("the network has no Population to simulate")
+    astros = [g for g in groups if isinstance(g, AstrocytePopulation)]
+    if not populations and not astros:
+        raise ValueError("the network has no Population (or AstrocytePopulation) to simulate")
     offsets, start = {}, 0
     for g in populations + poisson + sources:
         offsets[g] = start
         start += g.n
     N = sum(p.n for p in populations)
     S = start
+    astro_offsets = {g: int(sum(a.n for a in astros[:k])) for k, g in enumerate(astros)}
+    A = sum(a.n for a in astros)
     for proj in projections:
         for end in (proj.pre.group, proj.post.group):
-            if end not in offsets:
+            if end not in offsets and end not in astro_offsets:
                 raise ValueError(f"projection {proj.name} uses {end.name}, which was not added to the "
                                  "network")
     rng_of = {obj: np.random.default_rng([seed, k]) for k, obj in enumerate(groups + projections)}
 
     current_targets = {inp.target.group for inp in groups if isinstance(inp, CurrentInput)}
+    current_targets |= {proj.post.group for proj in projections if proj.kind == "sic"}
     channels = {p: list(p.synapses) + ([CURRENT_CHANNEL] if p in current_targets else [])
                 for p in populations}
-    C = max(len(c) for c in channels.values())
+    C = max((len(c) for c in channels.values()), default=0)
     channel_index = {(p, ch): k for p in populations for k, ch in enumerate(channels[p])}
 
     prm = np.zeros((lif_math.N_PARAMS, N))
@@ -209,27 +271,31 @@ def compile_network(groups: list[Group], projections: list[Projection], monitors
         lo = offsets[g] - N
         poisson_prob[lo:lo + g.n] = prob
 
-    pre_all, col_all, w_all, d_all, id_all = [], [], [], [], []
+    parts: dict = {"spike": [], "ip3": [], "sic": []}  # (rows, columns, weights, delays, ids)
     for k, proj in enumerate(projections):
         syn = proj.synapses(dt, rng_of[proj])
-        post_pop = proj.post.group
-        c = channel_index[(post_pop, proj.target)]
-        pre_all.append(offsets[proj.pre.group] + syn.pre)
-        col_all.append(c * N + offsets[post_pop] + syn.post)
-        w_all.append(syn.weight)
-        d_all.append(syn.delay)
-        id_all.append(np.full(syn.pre.size, k, np.int32))
-    pre = np.concatenate(pre_all) if pre_all else np.zeros(0, np.int64)
-    order = np.argsort(pre, kind="stable")
-    row_ptr = np.zeros(S + 1, np.int64)
-    np.cumsum(np.bincount(pre, minlength=S), out=row_ptr[1:])
-    col = (np.concatenate(col_all) if col_all else np.zeros(0, np.int64))[order]
-    weight = (np.concatenate(w_all) if w_all else np.zeros(0))[order]
-    delay = (np.concatenate(d_all) if d_all else np.zeros(0, np.int64))[order]
-    proj_id = (np.concatenate(id_all) if id_all else np.zeros(0, np.int32))[order]
+        pre_g, post_g = proj.pre.group, proj.post.group
+        if proj.kind == "ip3":
+            rows, cols = offsets[pre_g] + syn.pre, astro_offsets[post_g] + syn.post
+        else:  # onto a neuron channel (the current channel for SIC)
+            first = astro_offsets[pre_g] if proj.kind == "sic" else offsets[pre_g]
+            c = channel_index[(post_g, proj.target)]
+            rows, cols = first + syn.pre, c * N + offsets[post_g] + syn.post
+        parts[proj.kind].append((rows, cols, syn.weight, syn.delay, np.full(syn.pre.size, k, np.int32)))
     if C * N >= 2 ** 31:
         raise ValueError(f"{C} channels x {N} neurons exceed the int32 synapse target index")
-    D = _next_pow2(int(delay.max(initial=0)) + 2)
+    spikes = SynapseTable.from_parts(S, parts["spike"], np_dtype)
+    ip3 = SynapseTable.from_parts(S, parts["ip3"], np.dtype(np.float64))  # astrocytes: float64
+    sic = SynapseTable.from_parts(A, parts["sic"], np.dtype(np.float64))
+    D = _next_pow2(max(spikes.max_delay, ip3.max_delay, sic.max_delay) + 2)
+
+    astro_dt = dt * 1e3  # ms, the astrocytes' unit
+    aprm = np.zeros((astrocyte_math.N_PARAMS, max(A, 1)))
+    astate0 = np.zeros((astrocyte_math.N_STATE, A))
+    for g in astros:
+        lo = astro_offsets[g]
+        aprm[:, lo:lo + g.n] = g.params.table(g.n)  # [16, 1] or [16, n]
+        astate0[:, lo:lo + g.n] = g.initial_state(astro_dt, rng_of[g])
 
     rec_flag = np.zeros(S, np.uint8)
     mon_idx, mon_var, everies = [], [], []
@@ -239,6 +305,13 @@ def compile_network(groups: list[Group], projections: list[Projection], monitors
             if m.source.group not in offsets:
                 raise ValueError(f"{m.name} watches {m.source.group.name}, which is not in the network")
             rec_flag[offsets[m.source.group] + m.source.indices] = 1
+        elif isinstance(m, StateMonitor) and isinstance(m.population, AstrocytePopulation):
+            if m.population not in astro_offsets:
+                raise ValueError(f"{m.name} watches {m.population.name}, which is not in the network")
+            everies.append(m.every_steps(dt))
+            for var in m.variables:  # negative codes: -1 - row of the astrocyte state table
+                mon_idx.append(astro_offsets[m.population] + m.indices)
+                mon_var.append(np.full(len(m.indices), -1 - ASTROCYTE_RECORDABLES[var], np.int64))
         elif isinstance(m, StateMonitor):
             if m.population not in offsets:
                 raise ValueError(f"{m.name} watches {m.population.name}, which is not in the network")
@@ -261,11 +334,13 @@ def compile_network(groups: list[Group], projections: list[Projection], monitors
         has_adapt=any(p.model.has_adapt for p in populations), N=N, S=S, C=C,
         channel_index=channel_index, prm=cast(prm), pops=pops, ref_steps=ref_steps, bias=cast(bias),
         ch_alpha=cast(ch_alpha), ch_kappa=cast(ch_kappa), poisson_prob=poisson_prob,
-        row_ptr=row_ptr, col=col.astype(np.int32), weight=cast(weight), delay=delay.astype(np.int32),
-        D=D, v0=cast(v0), i0=cast(i0), a0=cast(a0), proj_id=proj_id, base_weight=weight.copy(),
-        rec_flag=rec_flag,
+        row_ptr=spikes.row_ptr, col=spikes.col, weight=spikes.weight, delay=spikes.delay,
+        D=D, v0=cast(v0), i0=cast(i0), a0=cast(a0), proj_id=spikes.proj_id,
+        base_weight=spikes.base_weight, rec_flag=rec_flag,
         mon_idx=np.concatenate(mon_idx) if mon_idx else np.zeros(0, np.int64),
-        mon_var=np.concatenate(mon_var) if mon_var else np.zeros(0, np.int64), mon_every=mon_every)
+        mon_var=np.concatenate(mon_var) if mon_var else np.zeros(0, np.int64), mon_every=mon_every,
+        A=A, astro_offsets=astro_offsets, astro_dt=astro_dt, aprm=aprm, astate0=astate0, ip3=ip3,
+        sic=sic)
 
 
 def refresh_inputs(net: Compiled, groups: list, end_step: int) -> None:

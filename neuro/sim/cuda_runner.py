@@ -13,7 +13,7 @@ import torch
 
 from neuro.backends import cuda_simulator_enabled, require_numba_cuda
 from neuro.sim.build import Compiled
-from neuro.sim.runners import ChunkResult, monitor_steps
+from neuro.sim.runners import ChunkResult, astrocyte_state, monitor_steps
 
 THREADS = 256
 SIM_THREADS = 32
@@ -25,6 +25,14 @@ def raster_to_spikes(raster: np.ndarray, t0: int, n_sources: int) -> tuple[np.nd
     bits = np.unpackbits(np.ascontiguousarray(raster).view(np.uint8), axis=1, bitorder="little")
     steps, idx = np.nonzero(bits[:, :n_sources])
     return steps.astype(np.int64) + t0, idx.astype(np.int64)
+
+
+def _by_element(element: np.ndarray, columns: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Monitor columns grouped by the element (neuron or astrocyte) they record: ``(ptr [n+1], columns)``."""
+    order = np.argsort(element, kind="stable")
+    ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(element, minlength=n), out=ptr[1:])
+    return ptr, columns[order].astype(np.int64)
 
 
 class _AsUint32:
@@ -43,20 +51,25 @@ class CudaRunner:
 
         self.net, self.sim = net, cuda_simulator_enabled()
         self.device = torch.device("cpu") if self.sim else device
-        self.kernel = sim_cuda.run_kernel(net.has_syn, net.has_adapt, net.C)
+        self.kernel = sim_cuda.run_kernel(net.has_syn, net.has_adapt, net.C, net.A > 0)
         pop_of = np.zeros(net.N, np.int32)
         for p, (lo, hi, _, _) in enumerate(net.pops):
             pop_of[lo:hi] = p
-        order = np.argsort(net.mon_idx, kind="stable")  # monitor columns grouped by neuron
-        mon_ptr = np.zeros(net.N + 1, np.int64)
-        np.cumsum(np.bincount(net.mon_idx, minlength=net.N), out=mon_ptr[1:])
+        neuron_col = np.nonzero(net.mon_var >= 0)[0]  # negative codes are astrocyte rows
+        astro_col = np.nonzero(net.mon_var < 0)[0]
+        mon_ptr, mon_col = _by_element(net.mon_idx[neuron_col], neuron_col, net.N)
+        amon_ptr, amon_col = _by_element(net.mon_idx[astro_col], astro_col, net.A)
         self.words = (net.S + 31) // 32
         self.static = {k: self._put(v) for k, v in dict(
             consts=np.array([0, 1], net.dtype), prm=net.prm, pops=net.pops, pop_of=pop_of,
             ref_steps=net.ref_steps, bias=net.bias, ch_alpha=net.ch_alpha, ch_kappa=net.ch_kappa,
             poisson_prob=net.poisson_prob, row_ptr=net.row_ptr, col=net.col, weight=net.weight,
-            delay=net.delay, rec_flag=net.rec_flag, mon_ptr=mon_ptr, mon_var=net.mon_var[order],
-            mon_col=order.astype(np.int64)).items()}
+            delay=net.delay, rec_flag=net.rec_flag, mon_ptr=mon_ptr, mon_var=net.mon_var[mon_col],
+            mon_col=mon_col, aprm=net.aprm, amon_ptr=amon_ptr, amon_row=-1 - net.mon_var[amon_col],
+            amon_col=amon_col, **{f"{name}_{part}": getattr(getattr(net, name), part)
+                                  for name in ("ip3", "sic")
+                                  for part in ("row_ptr", "col", "weight", "delay")}
+        ).items()}
         self._launch_cfg = None
         self.reset()
 
@@ -81,10 +94,13 @@ class CudaRunner:
         self.g = torch.zeros(net.C, net.N, dtype=dt, device=self.device)
         self.refc = torch.zeros(net.N, dtype=torch.int32, device=self.device)
         self.buf = torch.zeros(net.D, net.C * net.N, dtype=dt, device=self.device)
+        self.astate = self._put(net.astate0)
+        self.ip3_buf = torch.zeros(net.D, net.A, dtype=torch.float64, device=self.device)
 
     def state(self) -> dict:
-        return {k: t.cpu().numpy() for k, t in (("v", self.v), ("i", self.i), ("a", self.a), ("g", self.g),
-                                                ("refractory", self.refc))}
+        return {**{k: t.cpu().numpy() for k, t in (("v", self.v), ("i", self.i), ("a", self.a), ("g", self.g),
+                                                   ("refractory", self.refc))},
+                **astrocyte_state(self.net, self.astate.cpu().numpy())}
 
     def _launch(self, args: tuple) -> None:
         if self.sim:
@@ -98,7 +114,7 @@ class CudaRunner:
         if self._launch_cfg is None:
             kernel = self.kernel.specialize(*dev_args)
             (overload,) = kernel.overloads.values()
-            need = (max(self.net.N, self.net.poisson_prob.shape[0]) + THREADS - 1) // THREADS
+            need = (max(self.net.N, self.net.poisson_prob.shape[0], self.net.A) + THREADS - 1) // THREADS
             blocks = max(1, min(need, overload.max_cooperative_grid_blocks(THREADS)))
             self._launch_cfg = (kernel, blocks)
         kernel, blocks = self._launch_cfg
@@ -124,7 +140,11 @@ class CudaRunner:
                           st["poisson_prob"], gen_ptr, gen_idx, st["row_ptr"], st["col"], st["weight"],
                           st["delay"], net.mask, self.i, self.v, self.a, self.g, self.refc, self.buf,
                           st["rec_flag"], _AsUint32(raster), counts,
-                          st["mon_ptr"], st["mon_var"], st["mon_col"], net.mon_every, mon_out, first))
+                          st["mon_ptr"], st["mon_var"], st["mon_col"], net.mon_every, mon_out, first,
+                          net.astro_dt, self.astate, st["aprm"], self.ip3_buf,
+                          *(st[f"{name}_{part}"] for name in ("ip3", "sic")
+                            for part in ("row_ptr", "col", "weight", "delay")),
+                          st["amon_ptr"], st["amon_row"], st["amon_col"]))
             steps, idx = raster_to_spikes(raster.cpu().numpy().view(np.uint32), lo, net.S)
             steps_all.append(steps)
             idx_all.append(idx)

@@ -49,7 +49,8 @@ def _check_count(n: object, what: str) -> int:
 
 
 class Group:
-    """Something that emits spikes: a population of neurons or an input source."""
+    """A group of network elements: a population of neurons (or of astrocytes, which send slow
+    inward currents instead of spikes) or an input source."""
 
     n: int
     name: str
@@ -112,6 +113,23 @@ def grid_positions(shape: Sequence[int], spacing: float = 1.0) -> np.ndarray:
     """Integer grid coordinates ``[prod(shape), len(shape)]`` (row-major order), times ``spacing``."""
     shape = tuple(_check_count(s, "grid size") for s in shape)
     return np.indices(shape).reshape(len(shape), -1).T.astype(np.float64) * spacing
+
+
+def element_positions(n: int, positions: Optional[np.ndarray], grid: Optional[Sequence[int]]
+                      ) -> Optional[np.ndarray]:
+    """Validated ``[n, dims]`` coordinates from explicit ``positions`` or a ``grid`` shape (or None)."""
+    if grid is not None:
+        if positions is not None:
+            raise ValueError("give positions or grid, not both")
+        positions = grid_positions(grid)
+    if positions is None:
+        return None
+    positions = np.asarray(positions, dtype=np.float64)
+    if positions.ndim == 1:
+        positions = positions[:, None]
+    if positions.shape[0] != n or not np.isfinite(positions).all():
+        raise ValueError(f"positions must be a finite [n={n}, dims] array, got shape {positions.shape}")
+    return positions
 
 
 class Population(Group):
@@ -183,18 +201,7 @@ class Population(Group):
                                  f"(0 or None: delta channel), got {tau!r}")
         self.synapses = {ch: (float(tau) if tau else 0.0) for ch, tau in synapses.items()}
         self.bias, self.v_init, self.i_init, self.a_init = bias, v_init, i_init, a_init
-        if grid is not None:
-            if positions is not None:
-                raise ValueError("give positions or grid, not both")
-            positions = grid_positions(grid)
-        if positions is not None:
-            positions = np.asarray(positions, dtype=np.float64)
-            if positions.ndim == 1:
-                positions = positions[:, None]
-            if positions.shape[0] != self.n or not np.isfinite(positions).all():
-                raise ValueError(f"positions must be a finite [n={self.n}, dims] array, got shape "
-                                 f"{positions.shape}")
-        self.positions = positions
+        self.positions = element_positions(self.n, positions, grid)
 
     @property
     def variables(self) -> tuple[str, ...]:

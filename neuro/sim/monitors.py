@@ -1,8 +1,9 @@
 """Monitors: what a simulation records while it runs (numpy arrays, appended run after run).
 
 * :class:`SpikeMonitor` — spike steps/times and indices of a group (or view).
-* :class:`StateMonitor` — state variables (``v``, ``i``, ``a``, ``g_<channel>``) of chosen neurons
-  every ``every`` seconds (the values after the update of the recorded step).
+* :class:`StateMonitor` — state variables (``v``, ``i``, ``a``, ``g_<channel>``) of chosen neurons,
+  or (``IP3``, ``Ca_astro``, ``h_IP3R``, ``SIC``) of chosen astrocytes, every ``every`` seconds (the
+  values after the update of the recorded step, in the network's dtype).
 * :class:`RateMonitor` — the population's spike count at every step, and rates from it.
 
 Spike times are ``step * dt`` (Brian2's convention: the step that crossed the threshold).
@@ -14,6 +15,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from neuro.sim.astrocytes import AstrocytePopulation
 from neuro.sim.groups import GroupLike, Population, View
 
 
@@ -37,6 +39,9 @@ class SpikeMonitor(Monitor):
     """Records the spikes of ``source`` (a population, input or a view)."""
 
     def __init__(self, source: GroupLike, name: Optional[str] = None):
+        if isinstance(source.group, AstrocytePopulation):
+            raise TypeError(f"astrocytes do not spike: record {source.group.name}'s variables "
+                            f"{AstrocytePopulation.variables} with a StateMonitor")
         self.source, self.name = source, name or f"spikes:{source.name}"
         self._clear()
 
@@ -84,18 +89,19 @@ class SpikeMonitor(Monitor):
 
 
 class StateMonitor(Monitor):
-    """Records ``variables`` of the neurons ``indices`` of ``population`` every ``every`` seconds.
+    """Records ``variables`` of the elements ``indices`` of ``population`` (neurons or astrocytes)
+    every ``every`` seconds.
 
-    Variables are those of ``population.variables``; read them as ``monitor.v`` or
-    ``monitor["g_exc"]`` (shape ``[recorded steps, len(indices)]``).
+    Variables are those of ``population.variables``; read them as ``monitor.v``,
+    ``monitor["g_exc"]`` or ``monitor.Ca_astro`` (shape ``[recorded steps, len(indices)]``).
     """
 
     def __init__(self, population: GroupLike, variables: Sequence[str] = ("v",),
                  indices: Optional[Sequence[int]] = None, every: Optional[float] = None,
                  name: Optional[str] = None):
         pop = population.group
-        if not isinstance(pop, Population):
-            raise TypeError(f"StateMonitor records neuron populations, got {population!r}")
+        if not isinstance(pop, (Population, AstrocytePopulation)):
+            raise TypeError(f"StateMonitor records neuron or astrocyte populations, got {population!r}")
         variables = (variables,) if isinstance(variables, str) else tuple(variables)
         unknown = [v for v in variables if v not in pop.variables]
         if unknown or not variables:

@@ -11,6 +11,14 @@ Example (Vogels & Abbott's CUBA network, see :func:`neuro.sim.examples.cuba`)::
     spikes = net.add(SpikeMonitor(P))
     net.run(1.0)
 
+Astrocytes (NEST's ``astrocyte_lr_1994``, :mod:`neuro.sim.astrocytes`) join like populations,
+driven by spikes through projections and sending their slow inward current back to neurons::
+
+    astro = net.add(AstrocytePopulation(100, delta_IP3=0.2))
+    net.connect_tripartite(P[:3200], P, astro, p_primary=0.02, p_third_if_primary=0.5, pool_size=4,
+                           weight=1.62e-3, target="exc", weight_sic=1e-3, delay_sic=1e-3)
+    ca = net.add(StateMonitor(astro, ["Ca_astro", "SIC"], every=1e-3))
+
 The whole loop over steps runs inside one compiled kernel per chunk of steps (the chunks only
 exist to update the progress bar). Everything random (connectivity, weights, initial values,
 Poisson spikes) derives from ``seed``, so a run is reproducible, and the Poisson draws are the
@@ -25,13 +33,24 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
+from neuro.astro.builder import draw_tripartite
 from neuro.backends import resolve_backend
+from neuro.sim.astrocytes import AstrocytePopulation
 from neuro.sim.build import Compiled, compile_network, refresh_inputs
-from neuro.sim.groups import CurrentInput, Group, PoissonInput, Population, SpikeSource
+from neuro.sim.connectivity import FromList
+from neuro.sim.groups import CurrentInput, Group, GroupLike, PoissonInput, Population, SpikeSource
 from neuro.sim.monitors import Monitor, RateMonitor, SpikeMonitor, StateMonitor
 from neuro.sim.projections import Projection
+from neuro.sim.values import ValueSpec
 
 Addable = Union[Group, Projection, Monitor, CurrentInput]
+
+
+def _positions_of(ids: np.ndarray) -> np.ndarray:
+    """A lookup table ``table[ids[k]] == k`` (ids are distinct non-negative integers)."""
+    table = np.full(int(ids.max()) + 1, -1, np.int64)
+    table[ids] = np.arange(ids.size)
+    return table
 
 
 class Network:
@@ -70,7 +89,7 @@ class Network:
         if self._compiled is not None:
             raise RuntimeError("the network has already run; build a new Network to change its structure")
         for obj in objects:
-            if isinstance(obj, (Population, PoissonInput, SpikeSource, CurrentInput)):
+            if isinstance(obj, (Population, PoissonInput, SpikeSource, CurrentInput, AstrocytePopulation)):
                 target = self._groups
             elif isinstance(obj, Projection):
                 target = self._projections
@@ -82,6 +101,44 @@ class Network:
                 raise ValueError(f"{getattr(obj, 'name', obj)} was added twice")
             target.append(obj)
         return objects[0] if len(objects) == 1 else objects
+
+    def connect_tripartite(self, pre: GroupLike, post: GroupLike, astrocytes: GroupLike,
+                           p_primary: float = 1.0, p_third_if_primary: float = 1.0,
+                           pool_size: int = 1, pool_type: str = "random", *,
+                           weight: ValueSpec = 1.0, delay: ValueSpec = 0.0, target: Optional[str] = None,
+                           weight_astro: ValueSpec = 1.0, delay_astro: ValueSpec = 0.0,
+                           weight_sic: ValueSpec = 1.0, delay_sic: ValueSpec = 0.0,
+                           allow_autapses: bool = False) -> tuple[Projection, Projection, Projection]:
+        """NEST's ``tripartite_bernoulli_with_pool`` rule (:func:`neuro.astro.draw_tripartite`).
+
+        Every ``pre -> post`` pair gets a synapse (onto channel ``target``) with probability
+        ``p_primary``; each such synapse is paired, with probability ``p_third_if_primary``, with an
+        astrocyte drawn uniformly from the target neuron's pool of ``pool_size`` astrocytes
+        (``pool_type`` ``"random"`` or ``"block"``), which adds ``pre -> astrocyte`` (IP3 weight
+        ``weight_astro``) and ``astrocyte -> post`` (SIC weight ``weight_sic``) connections. Weights
+        and delays (seconds) take any per-synapse value. The draw uses the network's seed. Returns
+        the three projections ``(primary, neuron -> astrocyte, astrocyte -> neuron)``, added.
+        """
+        if not isinstance(astrocytes.group, AstrocytePopulation):
+            raise TypeError("astrocytes must be an AstrocytePopulation (or a view of one), "
+                            f"got {astrocytes!r}")
+        if self._compiled is not None:
+            raise RuntimeError("the network has already run; build a new Network to change its structure")
+        same = pre.group is post.group  # then equal group indices are the same neuron
+        pre_ids = pre.indices if same else np.arange(pre.n)
+        post_ids = post.indices if same else pre.n + np.arange(post.n)
+        rng = np.random.default_rng([self.seed, len(self._projections), 3])  # own stream per call
+        drawn = draw_tripartite(pre_ids, post_ids, np.arange(astrocytes.n), p_primary, p_third_if_primary,
+                                pool_size, pool_type, rng, allow_autapses)
+        pre_local, post_local = _positions_of(pre_ids), _positions_of(post_ids)  # ids -> view positions
+        primary = Projection(pre, post, FromList(pre_local[drawn["pre"]], post_local[drawn["post"]]),
+                             weight=weight, delay=delay, target=target)
+        to_astro = Projection(pre, astrocytes, FromList(pre_local[drawn["astro_pre"]], drawn["astro"]),
+                              weight=weight_astro, delay=delay_astro)
+        sic = Projection(astrocytes, post, FromList(drawn["astro"], post_local[drawn["astro_post"]]),
+                         weight=weight_sic, delay=delay_sic)
+        self.add(primary, to_astro, sic)
+        return primary, to_astro, sic
 
     @property
     def t(self) -> float:
@@ -159,10 +216,14 @@ class Network:
     def synapses(self, projection: Projection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(pre, post, weight)`` of a projection's synapses: indices in the pre / post groups."""
         net, k = self.compiled, self._projection_index(projection)
-        sel = net.proj_id == k
-        pre = np.repeat(np.arange(net.S), np.diff(net.row_ptr))[sel] - net.offsets[projection.pre.group]
-        post = net.col[sel].astype(np.int64) % net.N - net.offsets[projection.post.group]
-        return pre, post, net.weight[sel].astype(np.float64)
+        table = net.table(projection.kind)
+        sel = table.proj_id == k
+        first = {**net.offsets, **net.astro_offsets}
+        rows = np.repeat(np.arange(len(table.row_ptr) - 1), np.diff(table.row_ptr))[sel]
+        cols = table.col[sel].astype(np.int64)
+        post = cols if projection.kind == "ip3" else cols % net.N
+        return (rows - first[projection.pre.group], post - first[projection.post.group],
+                table.weight[sel].astype(np.float64))
 
     def scale_projections(self, projections, factor: float) -> None:
         """Set the weights of ``projections`` to ``factor`` times their drawn values.
@@ -173,8 +234,9 @@ class Network:
             raise ValueError(f"factor must be a finite number, got {factor!r}")
         net = self.compiled
         for proj in projections:
-            sel = net.proj_id == self._projection_index(proj)
-            net.weight[sel] = (net.base_weight[sel] * factor).astype(net.weight.dtype)
+            table = net.table(proj.kind)
+            sel = table.proj_id == self._projection_index(proj)
+            table.weight[sel] = (table.base_weight[sel] * factor).astype(table.weight.dtype)
         if self._runner is not None and self.backend != "numba":
             self._runner = None  # the other runners copy the weights when they start
 
@@ -193,12 +255,13 @@ class Network:
             m._clear()
 
     def state(self) -> dict:
-        """The current state arrays (``v``, ``i``, ``a`` per neuron, channel currents ``g [C, N]``)."""
+        """The current state arrays (``v``, ``i``, ``a`` per neuron, channel currents ``g [C, N]``;
+        with astrocytes also ``IP3``, ``Ca_astro``, ``h_IP3R``, ``SIC`` per astrocyte)."""
         if self._runner is None:
             self._runner = self._make_runner()
         return self._runner.state()
 
     def __repr__(self) -> str:
-        pops = sum(isinstance(g, Population) for g in self._groups)
+        pops = sum(isinstance(g, (Population, AstrocytePopulation)) for g in self._groups)
         return (f"Network(dt={self.dt}, populations={pops}, projections={len(self._projections)}, "
                 f"monitors={len(self._monitors)}, t={self.t:g} s, backend={self.backend!r})")

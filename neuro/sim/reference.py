@@ -6,6 +6,11 @@ propagation is dense: the spike vector of all sources times one dense ``[S, C*N]
 distinct delay. Summation order differs from the kernels', so spike trains are identical whenever
 the sums of weights are exact in floating point (e.g. weights that are multiples of a power of two),
 which is how the tests compare them. Small networks only (the matrices are dense).
+
+Astrocytes: the IP3 weights and the SICs travel through dense ``[S, A]`` / ``[A, C*N]`` matrices
+per delay as well; the astrocyte ODE step itself is the compiled
+``astrocyte_cpu.astrocyte_advance`` (the same as the kernels', checked against NEST on its own), so
+this reference checks how the kernels deliver, order and record astrocyte inputs and outputs.
 """
 
 from __future__ import annotations
@@ -13,10 +18,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from neuro.kernels import lif_math, sim_math
+from neuro.kernels import astrocyte_math, lif_math, rkf45_math, sim_math
 from neuro.ops.lif import LIFConfig, lif_step_reference
-from neuro.sim.build import Compiled
-from neuro.sim.runners import ChunkResult, monitor_steps
+from neuro.sim.build import Compiled, SynapseTable
+from neuro.sim.runners import ChunkResult, astrocyte_state, monitor_steps
 
 MAX_DENSE = 50_000_000  # entries of the dense weight matrices
 
@@ -46,17 +51,24 @@ class TorchRunner:
         self.prm = tensor(net.prm)
         self.bias, self.ch_alpha, self.ch_kappa = tensor(net.bias), tensor(net.ch_alpha), tensor(net.ch_kappa)
         self.ref_steps = tensor(net.ref_steps, torch.int64)
-        pre = np.repeat(np.arange(net.S), np.diff(net.row_ptr))
-        self.weights = {}
-        for d in np.unique(net.delay):
-            sel = net.delay == d
-            w = torch.zeros(net.S, net.C * net.N, dtype=torch.float64)
-            w.index_put_((torch.as_tensor(pre[sel]), torch.as_tensor(net.col[sel].astype(np.int64))),
-                         torch.as_tensor(net.weight[sel].astype(np.float64)), accumulate=True)
-            self.weights[int(d)] = w.to(device=device, dtype=dt)
+        self.weights = {d: w.to(dtype=dt) for d, w in self._dense(net.spikes, net.C * net.N).items()}
+        self.ip3_weights = self._dense(net.ip3, net.A)
+        self.sic_weights = self._dense(net.sic, net.C * net.N)
         self.cfgs = [LIFConfig(reset=_RESET_NAMES[int(r)], ge=bool(ge), has_syn=net.has_syn,
                                has_adapt=net.has_adapt) for _, _, r, ge in net.pops]
         self.reset()
+
+    def _dense(self, table: SynapseTable, n_cols: int) -> dict:
+        """``{delay: [rows, n_cols] float64 weight matrix}`` of a synapse table."""
+        rows = np.repeat(np.arange(len(table.row_ptr) - 1), np.diff(table.row_ptr))
+        out = {}
+        for d in np.unique(table.delay):
+            sel = table.delay == d
+            w = torch.zeros(len(table.row_ptr) - 1, n_cols, dtype=torch.float64)
+            w.index_put_((torch.as_tensor(rows[sel]), torch.as_tensor(table.col[sel].astype(np.int64))),
+                         torch.as_tensor(table.weight[sel].astype(np.float64)), accumulate=True)
+            out[int(d)] = w.to(self.device)
+        return out
 
     def reset(self) -> None:
         net, dev, dt = self.net, self.device, self.tdtype
@@ -66,10 +78,30 @@ class TorchRunner:
         self.g = torch.zeros(net.C, net.N, dtype=dt, device=dev)
         self.refc = torch.zeros(net.N, dtype=torch.int64, device=dev)
         self.buf = torch.zeros(net.D, net.C, net.N, dtype=dt, device=dev)
+        self.astate = net.astate0.copy()  # numpy: stepped by the compiled astrocyte step
+        self.ip3_buf = torch.zeros(net.D, net.A, dtype=torch.float64, device=dev)
+        self.awork = np.zeros((rkf45_math.ROWS, astrocyte_math.N_ODE))
 
     def state(self) -> dict:
-        return {k: t.cpu().numpy() for k, t in (("v", self.v), ("i", self.i), ("a", self.a), ("g", self.g),
-                                                ("refractory", self.refc))}
+        return {**{k: t.cpu().numpy() for k, t in (("v", self.v), ("i", self.i), ("a", self.a), ("g", self.g),
+                                                   ("refractory", self.refc))},
+                **astrocyte_state(self.net, self.astate)}
+
+    def _astrocytes(self, t: int, s_all: torch.Tensor) -> None:
+        """IP3 delivery of step ``t``'s spikes, the astrocytes' step ``t``, and their SIC delivery."""
+        from neuro.kernels.astrocyte_cpu import astrocyte_advance
+
+        net = self.net
+        for d, w in self.ip3_weights.items():
+            self.ip3_buf[(t + 1 + d) & net.mask] += s_all.to(torch.float64) @ w
+        slot = (t + 1) & net.mask
+        arrived = self.ip3_buf[slot].cpu().numpy().copy()  # (a view on the CPU)
+        self.ip3_buf[slot] = 0.0
+        for q in range(net.A):
+            astrocyte_advance(q, self.astate, net.aprm, net.astro_dt, arrived[q], 0.0, self.awork)
+        sic = torch.as_tensor(self.astate[astrocyte_math.S_SIC], device=self.device)
+        for d, w in self.sic_weights.items():
+            self.buf[(t + 1 + d) & net.mask] += (sic @ w).to(self.tdtype).view(net.C, net.N)
 
     def _step(self, t: int) -> torch.Tensor:
         """Advance one step; returns the spike vector of all ``S`` sources."""
@@ -110,6 +142,8 @@ class TorchRunner:
             s_all[torch.as_tensor(idx, device=self.device)] = 1.0
         for d, w in self.weights.items():
             self.buf[(t + 1 + d) & net.mask] += (s_all @ w).view(net.C, net.N)
+        if net.A:
+            self._astrocytes(t, s_all)
         return s_all
 
     def run(self, t0: int, t1: int) -> ChunkResult:
@@ -128,6 +162,11 @@ class TorchRunner:
                 counts[t - t0, p] = int((s_all[int(lo):int(hi)] != 0).sum())
             if net.mon_idx.size and t % net.mon_every == 0:
                 table = torch.cat([self.v[None], self.i[None], self.a[None], self.g])  # var codes 0,1,2,3+c
-                rows.append(table[torch.as_tensor(net.mon_var, device=self.device), mon_idx].cpu().numpy())
+                neuron = net.mon_var >= 0  # negative codes: -1 - row of the astrocyte state
+                row = np.zeros(net.mon_idx.size, net.dtype)
+                row[neuron] = table[torch.as_tensor(net.mon_var[neuron], device=self.device),
+                                    mon_idx[torch.as_tensor(neuron, device=self.device)]].cpu().numpy()
+                row[~neuron] = self.astate[-1 - net.mon_var[~neuron], net.mon_idx[~neuron]]
+                rows.append(row)
         mon_rows = np.stack(rows) if rows else np.zeros((0, net.mon_idx.size), net.dtype)
         return ChunkResult(np.concatenate(steps), np.concatenate(idxs), counts, msteps, mon_rows)

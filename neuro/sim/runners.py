@@ -1,7 +1,8 @@
 """Backends that advance a compiled network: Numba CPU kernel, numba.cuda kernel, dense torch reference.
 
 Every runner owns the network state (``v, i, a`` per neuron, channel currents ``g``, refractory
-counters, the delivery ring buffer) and returns, for each chunk of steps, the spikes of recorded
+counters, the delivery ring buffer; astrocyte states and their IP3 ring) and returns, for each chunk
+of steps, the spikes of recorded
 sources as ``(step, global index)`` sorted by step then index, the spike count per population and
 step, and the state-monitor rows. All three produce the same spike trains for the same network and
 seed (exactly, when the sums of weights are exact in floating point; see the tests).
@@ -13,6 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from neuro.astro.populations import ASTROCYTE_RECORDABLES
+from neuro.kernels import astrocyte_math, rkf45_math
 from neuro.sim.build import Compiled
 
 
@@ -22,6 +25,13 @@ class ChunkResult(NamedTuple):
     counts: np.ndarray  # [steps, populations]
     mon_steps: np.ndarray
     mon_rows: np.ndarray  # [recorded steps, monitored columns]
+
+
+def astrocyte_state(net: Compiled, astate: np.ndarray) -> dict:
+    """The astrocytes' recordable variables from their state table (empty without astrocytes)."""
+    if not net.A:
+        return {}
+    return {name: np.array(astate[row]) for name, row in ASTROCYTE_RECORDABLES.items()}
 
 
 def monitor_steps(t0: int, t1: int, every: int) -> np.ndarray:
@@ -38,7 +48,7 @@ class NumbaRunner:
 
         self.net = net
         hetero, *self.tables = net.cpu_tables()
-        self.kernel = sim_cpu.run_kernel(net.has_syn, net.has_adapt, net.C, hetero)
+        self.kernel = sim_cpu.run_kernel(net.has_syn, net.has_adapt, net.C, hetero, net.A > 0)
         self.consts = np.array([0, 1], dtype=net.dtype)
         self.spk_t = np.zeros(max(1 << 16, 4 * net.n_rec), np.int32)
         self.spk_i = np.zeros_like(self.spk_t)
@@ -51,9 +61,13 @@ class NumbaRunner:
         self.refc = np.zeros(net.N, np.int32)
         self.buf = np.zeros((net.D, net.C * net.N), net.dtype)
         self.spiked = np.zeros(-(-net.N // 8) * 8, np.uint8)  # read as uint64 words
+        self.astate = net.astate0.copy()
+        self.ip3_buf = np.zeros((net.D, net.A))
+        self.awork = np.zeros((net.A, rkf45_math.ROWS, astrocyte_math.N_ODE))
 
     def state(self) -> dict:
-        return {"v": self.v, "i": self.i, "a": self.a, "g": self.g, "refractory": self.refc}
+        return {"v": self.v, "i": self.i, "a": self.a, "g": self.g, "refractory": self.refc,
+                **astrocyte_state(self.net, self.astate)}
 
     def run(self, t0: int, t1: int) -> ChunkResult:
         net = self.net
@@ -66,6 +80,7 @@ class NumbaRunner:
             self.spk_t = np.zeros(2 * need, np.int32)
             self.spk_i = np.zeros_like(self.spk_t)
         prm, ref_steps, bias, ch_alpha, ch_kappa = self.tables
+        ip3, sic = ((tb.row_ptr, tb.col, tb.weight, tb.delay) for tb in (net.ip3, net.sic))
         t, n_spk = t0, 0
         while t < t1:
             t, n_spk = self.kernel(
@@ -73,7 +88,8 @@ class NumbaRunner:
                 net.inj_idx, net.poisson_prob, net.gen_ptr, net.gen_idx,
                 net.row_ptr, net.col, net.weight, net.delay, net.mask, self.i, self.v, self.a, self.g,
                 self.refc, self.buf, self.spiked, net.rec_flag, self.spk_t, self.spk_i, n_spk,
-                net.n_rec, counts[t - t0:], net.mon_idx, net.mon_var, net.mon_every, mon_out, first)
+                net.n_rec, counts[t - t0:], net.mon_idx, net.mon_var, net.mon_every, mon_out, first,
+                net.astro_dt, self.astate, net.aprm, self.ip3_buf, self.awork, *ip3, *sic)
             if t < t1:  # the spike record is full: grow it and continue from step t
                 grown = np.zeros(2 * self.spk_t.shape[0], np.int32)
                 grown_i = np.zeros_like(grown)
