@@ -8,11 +8,11 @@ the input rings with atomic adds (one thread per source), so a host loop of
 the CUDA backend is requested; with ``NUMBA_ENABLE_CUDASIM=1`` it runs on Numba's simulator.
 """
 
-import numba
 from numba import cuda, float64
 
 from . import aeif_math, astrocyte_math, rkf45_math
 from ._jit import retarget
+from ._cuda_device import device as _device
 
 THREADS_PER_BLOCK = 64
 # local-array shapes must be compile-time constants on a GPU: module-level tuples are, module
@@ -20,8 +20,6 @@ THREADS_PER_BLOCK = 64
 ASTRO_WORK = (rkf45_math.ROWS, astrocyte_math.N_ODE)
 AEIF_WORK = (rkf45_math.ROWS, aeif_math.N_ODE)
 
-_device = (cuda.jit(device=True) if numba.config.ENABLE_CUDASIM
-           else cuda.jit(device=True, forceinline=True))
 
 
 def _compile_model(rhs_fn, update_fn, **helpers):

@@ -15,11 +15,11 @@ from numba import cuda
 
 from . import delay_math
 from ._jit import retarget
+from ._cuda_device import device as _device
 
 THREADS = 128
 DOT_THREADS = 32
 
-_device = cuda.jit(device=True)  # (the simulator rejects forceinline=)
 gather_sum = retarget(delay_math.gather_sum, _device)
 dot_partial = retarget(delay_math.dot_partial, _device)
 _window_start = _device(delay_math.window_start)

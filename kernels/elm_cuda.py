@@ -15,16 +15,16 @@ is requested (it needs ``numba-cuda``); with ``NUMBA_ENABLE_CUDASIM=1`` it runs 
 
 from functools import lru_cache
 
-from numba import config, cuda, float32, float64
+from numba import cuda, float32, float64
 
 from . import elm_math
 from ._jit import retarget
+from ._cuda_device import device as _device
 
 THREADS_PER_BLOCK = 128
 _DTYPES = {"float32": float32, "float64": float64}
 
 # the simulator's cuda.jit does not accept forceinline (device functions are plain Python there)
-_device = cuda.jit(device=True, **({} if config.ENABLE_CUDASIM else {"forceinline": True}))
 activation = _device(elm_math.activation)
 activation_grad = _device(elm_math.activation_grad)
 scaled_tanh = retarget(elm_math.scaled_tanh, _device, tanh=_device(elm_math.tanh))

@@ -9,16 +9,14 @@ counters are accumulated with integer atomics, so results equal the CPU's bit fo
 
 from functools import lru_cache
 
-import numba
 from numba import cuda
 
 from . import hw_math
 from ._jit import retarget
+from ._cuda_device import device as _device
 
 THREADS_PER_BLOCK = 64
 
-_device = (cuda.jit(device=True) if numba.config.ENABLE_CUDASIM
-           else cuda.jit(device=True, forceinline=True))
 _helpers = {name: _device(getattr(hw_math, name))
             for name in ("saturate", "outside", "loihi_decay", "xylo_decay", "wrap_register")}
 neuron_step = retarget(hw_math.int_neuron_step, _device, **_helpers)

@@ -10,17 +10,15 @@ CUDA simulator.
 
 from functools import lru_cache
 
-import numba
 from numba import cuda
 
 from . import lif_math, surrogate_math
 from ._jit import retarget
+from ._cuda_device import device as _device
 
 THREADS_PER_BLOCK = 128
 
 # the simulator's jit takes no inlining options; on a GPU force NVVM inlining of the step functions
-_device = (cuda.jit(device=True) if numba.config.ENABLE_CUDASIM
-           else cuda.jit(device=True, forceinline=True))
 reset_factors = _device(lif_math.reset_factors)
 fires = _device(lif_math.fires)
 after_reset = retarget(lif_math.after_reset, _device, reset_factors=reset_factors)

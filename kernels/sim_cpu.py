@@ -57,7 +57,7 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 
-from . import lif_cpu, lif_math, sim_math
+from . import lif_cpu, sim_math
 from ._jit import retarget
 from .astrocyte_cpu import astrocyte_phase, deliver_sic
 

@@ -30,10 +30,10 @@ import numba
 import numpy as np
 from numba import cuda
 
-from . import lif_cuda, lif_math, sim_math
+from . import lif_cuda, sim_math
 from ._jit import retarget
 from .astrocyte_cuda import ASTRO_WORK, astrocyte_advance
-from .lif_cuda import _device
+from ._cuda_device import device as _device
 
 uniform = retarget(sim_math.uniform, _device, mix64=_device(sim_math.mix64))
 channel_input = _device(sim_math.channel_input)

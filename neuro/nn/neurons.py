@@ -24,7 +24,7 @@ from torch import nn
 
 from neuro.backends import BACKENDS
 from neuro.functional import lif as F
-from neuro.surrogate import Surrogate, get_surrogate
+from neuro.surrogate import Surrogate
 
 Number = Union[float, torch.Tensor]
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import NamedTuple, Optional
 
-import numpy as np
 import torch
 
 from neuro.backends import cuda_simulator_enabled, resolve_backend
