@@ -23,13 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+import harness
 
 from neuro.nn import ALIF, AMSU, LIF
 from neuro.tasks import DelayedRecall, RecallNet, parameter_count, train_recall
@@ -38,16 +39,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 OUT = RESULTS / "amsu_memory_task.json"
 HIDDEN, DOMAINS, HIDDEN_LIF = 64, 8, 66
 MODELS = ("lif", "lif_slow", "alif", "amsu")
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
-    except OSError:
-        pass
-    return platform.processor() or "cpu"
 
 
 def build(kind: str, task: DelayedRecall, seed: int) -> RecallNet:
@@ -82,7 +73,7 @@ def load_runs() -> list:
 
 
 def save_runs(runs: list) -> None:
-    doc = {"hardware": cpu_name(), "torch_threads": torch.get_num_threads(), "runs": runs}
+    doc = {"hardware": harness.hardware("cpu"), "torch_threads": torch.get_num_threads(), "runs": runs}
     _atomic_write(OUT, lambda p: Path(p).write_text(json.dumps(doc, indent=1)))
 
 
@@ -108,7 +99,7 @@ def run(T: int, kind: str, seed: int, steps: int, batch: int, lr: float) -> dict
 def report() -> str:
     runs = load_runs()
     lines = ["# Delayed cue recall with distractors: AM-SU vs LIF", "",
-             f"Hardware: {cpu_name()}. Chance = 0.25 (4 cues). Accuracy on 512 held-out trials.", "",
+             f"Hardware: {harness.hardware('cpu')}. Chance = 0.25 (4 cues). Accuracy on 512 held-out trials.", "",
              "| T (delay) | model | params | seeds | accuracy mean ± std | min..max | final loss |",
              "|---|---|---|---|---|---|---|"]
     keys = sorted({(r["T"], r["model"]) for r in runs}, key=lambda k: (k[0], MODELS.index(k[1])))

@@ -15,13 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+
+import harness
 
 from neuro.nn import AMSU, LIF
 
@@ -31,18 +32,6 @@ SHAPES = [  # (T, B, F, D)
     (100, 32, 512, 32),
     (500, 16, 256, 16),
 ]
-
-
-def hardware(device: str) -> str:
-    if device == "cuda":
-        return torch.cuda.get_device_name()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()}, {torch.get_num_threads()} threads"
-    except OSError:
-        pass
-    return platform.processor() or "cpu"
 
 
 def _sync(device: str) -> None:
@@ -94,7 +83,7 @@ def bench(device: str, rounds: int) -> dict:
             row["speedup_kernel_over_torch"] = t["amsu_torch_reference"] / t["amsu"]
         rows.append(row)
         print(row, flush=True)
-    return {"device": device, "hardware": hardware(device), "rounds": rounds, "rows": rows}
+    return {"device": device, "hardware": harness.hardware(device), "rounds": rounds, "rows": rows}
 
 
 def markdown(r: dict) -> str:

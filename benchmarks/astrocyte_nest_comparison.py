@@ -18,12 +18,13 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+import harness
 
 from neuro.astro.examples import astrocyte_interaction, single_astrocyte
 from neuro.kernels.astrocyte_math import sic_of
@@ -32,16 +33,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 STORED = Path(os.environ.get("NEURO_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
               ) / "nest_astrocyte"
 SIC_TH, SIC_SCALE = 0.19669, 1.0  # NEST defaults
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
-    except OSError:
-        pass
-    return platform.processor() or "cpu"
 
 
 def errors(ours: np.ndarray, ref: np.ndarray) -> dict:
@@ -97,7 +88,7 @@ def reference(stored: bool, duration: float):
 
 def compare(stored: bool, duration: float) -> dict:
     single, tri, nest_times, source = reference(stored, duration)
-    report = {"reference": source, "hardware": cpu_name(), "duration_ms": duration, "single": {},
+    report = {"reference": source, "hardware": harness.hardware("cpu"), "duration_ms": duration, "single": {},
               "interaction": {}, "timing_s": {"nest": nest_times}}
     ours, t_single = timed(lambda: single_astrocyte(single["input_arrival_times_ms"],
                                                     duration_ms=duration))

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -32,6 +31,8 @@ from pathlib import Path
 
 import torch
 
+import harness
+
 from neuro.nn.elm import ELM, num_trainable_parameters
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -39,15 +40,6 @@ MODELS = {
     "ELM": dict(),
     "Branch-ELM": dict(num_branches=100, synapses_per_branch=15, routing="random", routing_seed=0),
 }
-
-
-def hardware_name(device: str) -> str:
-    if device == "cuda":
-        return torch.cuda.get_device_name()
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def build(model: str, device: str, backend: str, input_path: str = "auto") -> ELM:
@@ -169,7 +161,7 @@ def main(argv=None) -> int:
         numba.set_num_threads(args.threads)
     kernel = "cuda" if args.device == "cuda" else "numba"
     impls = ["torch:dense", f"{kernel}:auto"] + (["numba:dense"] if kernel == "numba" else [])
-    hw = hardware_name(args.device)
+    hw = harness.device_name(args.device)
     load_before = os.getloadavg()[0]
     rows, details = [], {}
     for model in args.models:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -37,19 +36,12 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+import harness
+
 from neuro.nn import DelayLinear
 from neuro.ops.delay import choose_method, gaussian_window
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def hardware_name(device: str) -> str:
-    if device == "cuda":
-        return torch.cuda.get_device_name()
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip() + f" ({os.cpu_count()} cores)"
-    return platform.processor() or "cpu"
 
 
 def _kib(field: str) -> int:
@@ -260,7 +252,7 @@ def main() -> None:
     import DCLS
 
     B = args.batch or (256 if args.device == "cuda" else 32)
-    meta = {"hardware": hardware_name(args.device), "device": args.device, "torch": torch.__version__,
+    meta = {"hardware": harness.device_name(args.device), "device": args.device, "torch": torch.__version__,
             "threads": torch.get_num_threads(), "dcls": getattr(DCLS, "__version__", "0.1.1"),
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "reps": args.reps,
             "reps_k250": args.reps_k250, "batch": B}

@@ -35,18 +35,27 @@ def keep_freed_memory() -> bool:
     return bool(libc.mallopt(M_MMAP_THRESHOLD, 1 << 30)) and bool(libc.mallopt(M_TRIM_THRESHOLD, (1 << 31) - 1))
 
 
-def hardware(device: str) -> str:
-    if device == "cuda":
-        return torch.cuda.get_device_name()
-    name = platform.processor() or "cpu"
+def cpu_name() -> str:
+    """The CPU model from ``/proc/cpuinfo``, else the platform's processor string."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return f"{name}, {torch.get_num_threads()} threads"
+    return platform.processor() or platform.machine() or "cpu"
+
+
+def device_name(device: str) -> str:
+    """The GPU's name for ``device == "cuda"``, else the CPU model."""
+    return torch.cuda.get_device_name() if device == "cuda" else cpu_name()
+
+
+def hardware(device: str) -> str:
+    """What a result was measured on: the GPU, or the CPU model and torch's thread count."""
+    if device == "cuda":
+        return device_name(device)
+    return f"{cpu_name()}, {torch.get_num_threads()} threads"
 
 
 def sync(device: str) -> None:
@@ -97,12 +106,13 @@ def peak_memory(fn: Callable[[], object], device: str) -> float:
     return (_status_kib("VmHWM") - base) / 1024
 
 
-def write_results(name: str, payload: dict) -> Path:
-    """Write ``benchmarks/results/<name>.json`` atomically."""
+def write_results(name: str, payload: dict, markdown: str | None = None) -> Path:
+    """Write ``benchmarks/results/<name>.json`` (and ``.md`` when given) atomically."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
-    fd, tmp = tempfile.mkstemp(dir=RESULTS, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(payload, f, indent=2)
-    os.replace(tmp, path)
-    return path
+    texts = [(".json", json.dumps(payload, indent=2))] + ([(".md", markdown)] if markdown else [])
+    for suffix, text in texts:
+        fd, tmp = tempfile.mkstemp(dir=RESULTS, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, RESULTS / f"{name}{suffix}")
+    return RESULTS / f"{name}.json"

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -26,23 +25,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+import harness
+
 from neuro.hw import plot, quantize_and_compare, write_image
 from neuro.nn import LIF, Sequential, SumPool2d
 
 RESULTS = Path(__file__).resolve().parent / "results"
 OPTS = dict(reset="zero", threshold_op=">", surrogate="fast_sigmoid")
-
-
-def hardware() -> str:
-    name = platform.processor() or "cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{name}, {torch.get_num_threads()} torch threads"
 
 
 def digits(steps: int, seed: int = 0):
@@ -89,7 +78,7 @@ def main() -> None:
     args = parser.parse_args()
     spikes, y = digits(args.steps)
     n_train = 1300
-    payload = {"hardware": hardware(), "steps": args.steps, "epochs": args.epochs,
+    payload = {"hardware": harness.hardware("cpu"), "steps": args.steps, "epochs": args.epochs,
                "train": n_train, "test": int(y.shape[0] - n_train), "backend": args.backend,
                "note": "timings preliminary (shared machine)", "models": {}}
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -48,3 +48,13 @@ def _seed():
     torch.manual_seed(0)
     np.random.seed(0)
     yield
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run a test with one torch thread: tiny per-step matmuls only spin extra threads on CI's
+    two cores. Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -13,13 +13,7 @@ from neuro.nn import (IF, LI, LIF, CubaLIF, Graph, Integrator, Recurrent, Scale,
                       SumPool2d, Threshold)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # tiny per-step matmuls: extra torch threads only spin on the shared 2-core machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_integrator_kernels_match_reference(cuda_device):

@@ -19,12 +19,7 @@ from neuro.nn import LI, LIF, CubaLIF, Sequential, SumPool2d
 LIF_OPTS = dict(reset="zero", threshold_op=">", surrogate="fast_sigmoid")
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -22,12 +22,7 @@ from neuro.nir import NIRError, NIRFixupWarning, from_nir
 PAPER = ("nir", "nir_paper")
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])

@@ -38,12 +38,7 @@ DT = 1e-4
 ZERO = dict(reset="zero", threshold_op=">", dt=DT)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _step_peer(module, x):

@@ -26,12 +26,7 @@ nir = pytest.importorskip("nir")
 NIR_LIF = dict(reset="zero", threshold_op=">")  # the semantics NIR can express
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _cases():

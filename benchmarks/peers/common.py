@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import sys
 from pathlib import Path
 from typing import Optional
 
+from harness import cpu_name, write_results  # noqa: F401 - re-exported for the peer benchmarks
+
 ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "benchmarks" / "results"
 PEERS = Path(__file__).resolve().parent
-
-
-def cpu_name() -> str:
-    """The CPU model (``/proc/cpuinfo``), or the platform's processor string."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def brian2_python() -> Optional[str]:
@@ -51,14 +40,3 @@ def run_json(cmd: list[str], timeout: float = 900) -> dict:
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
     return json.loads(lines[-1])
-
-
-def write_results(name: str, payload: dict, markdown: str) -> Path:
-    """Write ``results/<name>.json`` and ``.md`` atomically (temp file + rename)."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    for suffix, text in ((".json", json.dumps(payload, indent=2)), (".md", markdown)):
-        path = RESULTS / f"{name}{suffix}"
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
-    return RESULTS / f"{name}.json"
