@@ -34,8 +34,15 @@ forward_step = retarget(lif_math.lif_forward_step, _inline, fires=fires, after_r
                         threshold=threshold, reset_factors=reset_factors)
 backward_step = retarget(lif_math.lif_backward_step, _inline, reset_factors=reset_factors)
 param_grads = _inline(lif_math.lif_param_grads)
-surrogate_grad_row = retarget(surrogate_math.surrogate_grad_row, njit(cache=True),
+surrogate_grad_row = retarget(surrogate_math.surrogate_grad_row, njit(cache=True, error_model="numpy"),
                               surrogate_grad=surrogate_grad)
+
+
+@njit(inline="always", cache=True)
+def _copy_row(src, dst):
+    """``dst[:] = src`` as a plain loop (vectorises; Numba's slice assignment does not as well)."""
+    for j in range(src.shape[0]):
+        dst[j] = src[j]
 
 
 def chunk_for(T: int) -> int:
@@ -84,8 +91,11 @@ def forward_kernel(has_syn: bool, has_adapt: bool, spiking: bool):
                 for j in range(m):
                     ls[j] = fires(lv[j], lp[lif_math.P_TH, j], ge, one, zero)
             lacc = np.zeros(m, x.dtype)  # per-lane sums of x * 0 (a scalar sum would not vectorise)
+            sr = ls
             for t in range(T):
                 xr = x[t, lo:lo + m]
+                if spiking:  # written element by element: Numba's slice assignment is slower
+                    sr = s_out[t, lo:lo + m]
                 for j in range(m):
                     lacc[j] += xr[j] * zero
                     i_n, h, v_n, a_n, s = forward_step(
@@ -94,18 +104,17 @@ def forward_kernel(has_syn: bool, has_adapt: bool, spiking: bool):
                         reset, ge, has_syn, has_adapt, spiking, one, zero)
                     lv[j] = v_n
                     ls[j] = s
+                    sr[j] = s
                     if has_syn:
                         li[j] = i_n
                     if has_adapt:
                         la[j] = a_n
-                if spiking:
-                    s_out[t, lo:lo + m] = ls
                 if store_v:
-                    v_out[t, lo:lo + m] = lv
+                    _copy_row(lv, v_out[t, lo:lo + m])
                 if store_i:
-                    i_out[t, lo:lo + m] = li
+                    _copy_row(li, i_out[t, lo:lo + m])
                 if store_a:
-                    a_out[t, lo:lo + m] = la
+                    _copy_row(la, a_out[t, lo:lo + m])
             i_last[lo:lo + m] = li
             v_last[lo:lo + m] = lv
             a_last[lo:lo + m] = la
@@ -168,9 +177,9 @@ def backward_kernel(has_syn: bool, has_adapt: bool, spiking: bool, need_pgrad: b
                     if has_adapt:
                         la[j] = a_n
                 if has_adapt:
-                    ab[t + 1] = la
+                    _copy_row(la, ab[t + 1])
                 if keep_i:
-                    ib[t + 1] = li
+                    _copy_row(li, ib[t + 1])
             # 2) reverse sweep
             dv_c = g_v_last[lo:lo + m].copy()
             di_c = g_i_last[lo:lo + m].copy()
@@ -178,8 +187,7 @@ def backward_kernel(has_syn: bool, has_adapt: bool, spiking: bool, need_pgrad: b
             dh_n = np.zeros(m, x.dtype)
             gp = np.zeros((lif_math.N_PARAMS, m), x.dtype)
             zrow = np.zeros(m, x.dtype)
-            lth = np.empty(m, x.dtype)  # theta_t, s_t and the surrogate derivative of this step
-            lsg = np.zeros(m, x.dtype)
+            lsg = np.zeros(m, x.dtype)  # the surrogate derivative of this step (0: non-spiking)
             lz = np.empty(m, x.dtype)
             for t in range(T - 1, -1, -1):
                 hr = hb[t]
@@ -188,18 +196,19 @@ def backward_kernel(has_syn: bool, has_adapt: bool, spiking: bool, need_pgrad: b
                 gvr = g_v[t, lo:lo + m] if has_gv else zrow
                 gir = g_i[t, lo:lo + m] if has_gi else zrow
                 gar = g_a[t, lo:lo + m] if has_ga else zrow
-                for j in range(m):
-                    a_prev = ab[t, j] if has_adapt else zero
-                    lth[j] = threshold(lp[lif_math.P_TH, j], lp[lif_math.P_BA, j], a_prev, has_adapt)
-                    ls[j] = fires(hr[j], lth[j], ge, one, zero) if spiking else zero
-                    lz[j] = hr[j] - lth[j]
-                if spiking:
+                if spiking:  # the surrogate derivative at h_t - theta_t, a row at a time
+                    for j in range(m):
+                        a_prev = ab[t, j] if has_adapt else zero
+                        lz[j] = hr[j] - threshold(lp[lif_math.P_TH, j], lp[lif_math.P_BA, j],
+                                                  a_prev, has_adapt)
                     surrogate_grad_row(sg_kind, sg_a, sg_b, lz, lsg, m, one, zero)
                 for j in range(m):
                     th, vr, ba = lp[lif_math.P_TH, j], lp[lif_math.P_VR, j], lp[lif_math.P_BA, j]
                     a_prev = ab[t, j] if has_adapt else zero
+                    theta = threshold(th, ba, a_prev, has_adapt)
+                    ls[j] = fires(hr[j], theta, ge, one, zero) if spiking else zero
                     dxv, dv_p, di_p, da_p, dh, di, dtheta, dv, da = backward_step(
-                        gsr[j], gvr[j], gir[j], gar[j], hr[j], lth[j], ls[j], lsg[j], dv_c[j],
+                        gsr[j], gvr[j], gir[j], gar[j], hr[j], theta, ls[j], lsg[j], dv_c[j],
                         di_c[j] if has_syn else zero, da_c[j] if has_adapt else zero, dh_n[j],
                         lp[0, j], lp[1, j], lp[2, j], lp[3, j], th, vr, lp[7, j], ba, keep,
                         reset, has_syn, has_adapt, one, zero)
