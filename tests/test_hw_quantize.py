@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from neuro.hw import emulate, plot, quantize, quantize_and_compare, read_image, write_image
-from neuro.hw.quantize import affine_map, float_outputs
+from neuro.hw.quantize import affine_map, float_outputs, readout
+from neuro.models.classifiers import conv_snn
 from neuro.nn import LI, LIF, CubaLIF, Sequential, SumPool2d
 
 LIF_OPTS = dict(reset="zero", threshold_op=">", surrogate="fast_sigmoid")
@@ -132,3 +133,41 @@ def test_quantize_rejects_what_the_chip_cannot_run():
         quantize(Sequential(nn.Linear(3, 3), nn.GRU(3, 3), LIF(**LIF_OPTS)), x)
     with pytest.raises(ValueError, match="subtract_delayed"):
         quantize(Sequential(nn.Linear(3, 3), LIF(reset="subtract_delayed")), x)
+
+
+def test_readout_decisions_follow_the_training_losses():
+    out = np.zeros((3, 1, 3))
+    out[:, 0, 0] = [0, 0, 5]    # highest maximum, but late
+    out[:, 0, 1] = [3, 3, 0]    # highest sum
+    out[:, 0, 2] = [-9, 0, 4.5]  # ... and a last step below class 0's
+    assert readout(out, False, decision="sum").tolist() == [1]
+    assert readout(out, False, decision="max").tolist() == [0]
+    assert readout(out * 7, False, 7.0, "last").tolist() == [0]
+    with pytest.raises(ValueError, match="decision must be one of"):
+        readout(out, False, decision="mean")
+    with pytest.raises(ValueError, match="spiking readout is decided by its spike counts"):
+        readout(out, True, decision="max")
+
+
+def test_batch_norm_csnn_is_folded_and_quantized(digits):
+    """The demo's CSNN (Conv -> BatchNorm -> LIF -> AvgPool, LI readout): BatchNorm is folded."""
+    spikes, _ = digits
+    x = spikes[:, :64].reshape(8, 64, 1, 8, 8)
+    torch.manual_seed(0)
+    net = conv_snn((1, 8, 8), 10, dt=1e-3, channels=(4,), backend="numba")
+    bn = net[1].layer
+    assert isinstance(bn, nn.BatchNorm2d)
+    with torch.no_grad():  # non-trivial running statistics and affine parameters
+        bn.running_mean.uniform_(-0.2, 0.2)
+        bn.running_var.uniform_(0.05, 0.2)
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-0.1, 0.1)
+    net.eval()
+    with torch.no_grad():
+        want, _ = net(x)
+    run = float_outputs(net, x)  # stage by stage on the folded network
+    np.testing.assert_allclose(run.outputs[-1], want.double().numpy(), rtol=1e-4, atol=1e-5)
+    network, report = quantize_and_compare(net, x, x, np.zeros(64, int), decision="max")
+    assert len(network.layers) == 2 and network.layers[-1].reset == "none"
+    assert report.int_spikes_per_inference[0] > 10 and report.overflow_events == 0
+    assert report.agreement >= 0.9

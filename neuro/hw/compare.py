@@ -4,7 +4,8 @@
 (:func:`neuro.hw.quantize.quantize`), runs the float model and the bit-exact emulator on the same
 test spikes and reports both accuracies, how often their decisions agree, spikes and synaptic
 operations per inference (the emulator counts them event by event) and overflow events; decisions
-follow :func:`neuro.hw.quantize.readout` (argmax of the output spike counts); ``plot``
+follow :func:`neuro.hw.quantize.readout` (argmax of the output spike counts, or of the summed /
+maximum / last membrane of a non-spiking readout: ``decision``); ``plot``
 draws the per-layer spike counts of both.
 """
 
@@ -52,7 +53,7 @@ class QuantizationReport:
 
 
 def compare(model: nn.Module, network: IntegerNetwork, spikes: torch.Tensor,
-            labels: Sequence[int], backend: str = "numba") -> QuantizationReport:
+            labels: Sequence[int], backend: str = "numba", decision: str = "sum") -> QuantizationReport:
     """Evaluate the float ``model`` and its integer ``network`` on the same ``spikes``."""
     labels = np.asarray(labels).reshape(-1)
     if spikes.shape[1] != labels.shape[0]:
@@ -61,8 +62,8 @@ def compare(model: nn.Module, network: IntegerNetwork, spikes: torch.Tensor,
     f_outs, spiking = run.outputs, run.spiking
     res = emulate(network, spikes, backend, record_v=not spiking)
     i_out = res.spikes[-1] if spiking else res.v[-1]
-    f_dec = readout(f_outs[-1], spiking)
-    i_dec = readout(i_out, spiking, network.layers[-1].scale)
+    f_dec = readout(f_outs[-1], spiking, decision=decision)
+    i_dec = readout(i_out, spiking, network.layers[-1].scale, decision)
     n = labels.shape[0]
     f_spk = [float(o.sum() / n) for o in f_outs] if spiking else \
         [float(o.sum() / n) for o in f_outs[:-1]] + [0.0]
@@ -80,10 +81,12 @@ def compare(model: nn.Module, network: IntegerNetwork, spikes: torch.Tensor,
 def quantize_and_compare(model: nn.Module, calibration: torch.Tensor, test_spikes: torch.Tensor,
                          test_labels: Sequence[int], weight_bits: int = 8,
                          clip_fractions: Sequence[float] = CLIP_FRACTIONS,
-                         backend: str = "numba") -> tuple[IntegerNetwork, QuantizationReport]:
+                         backend: str = "numba", decision: str = "sum"
+                         ) -> tuple[IntegerNetwork, QuantizationReport]:
     """Quantise ``model`` on ``calibration`` spikes, then :func:`compare` on the test set."""
-    network = quantize(model, calibration, weight_bits, clip_fractions, backend=backend)
-    return network, compare(model, network, test_spikes, test_labels, backend)
+    network = quantize(model, calibration, weight_bits, clip_fractions, backend=backend,
+                       decision=decision)
+    return network, compare(model, network, test_spikes, test_labels, backend, decision)
 
 
 def plot(report: QuantizationReport, png: str, title: Optional[str] = None) -> None:

@@ -220,11 +220,12 @@ def _mismatch(int_out: np.ndarray, fs: _FloatStage, spiking: bool, scale: float)
 
 def quantize(model: nn.Module, calibration: torch.Tensor, weight_bits: int = 8,
              clip_fractions: Sequence[float] = CLIP_FRACTIONS, current_overflow: str = "saturate",
-             backend: str = "numba") -> IntegerNetwork:
+             backend: str = "numba", decision: str = "sum") -> IntegerNetwork:
     """Quantise ``model`` to a Loihi-format :class:`IntegerNetwork` (see the module docstring).
 
     ``calibration``: input spikes ``[T, B, *input_shape]`` (integer counts) used for the range
-    checks and the per-layer scale search.
+    checks and the per-layer scale search; ``decision``: how the last layer's output becomes a
+    class (:func:`readout`), used to choose among ``clip_fractions``.
     """
     if not 2 <= weight_bits <= FORMATS["loihi"].max_weight_bits:
         raise ValueError(f"weight_bits must be in 2..8 for loihi, got {weight_bits}")
@@ -256,8 +257,8 @@ def quantize(model: nn.Module, calibration: torch.Tensor, weight_bits: int = 8,
             # the readout layer is judged by its decisions first, hidden layers by their spikes
             disagree = 0.0
             if k == len(all_stages) - 1:
-                disagree = float(np.mean(readout(out, spiking, layer.scale)
-                                         != readout(fs.spikes, spiking)))
+                disagree = float(np.mean(readout(out, spiking, layer.scale, decision)
+                                         != readout(fs.spikes, spiking, decision=decision)))
             score = (int(res.overflow[:, -1].sum()) > 0, disagree,
                      _mismatch(out, fs, spiking, layer.scale))
             if best is None or score < best[0]:
@@ -285,9 +286,20 @@ def float_outputs(model: nn.Module, x: torch.Tensor) -> FloatRun:
     return FloatRun(outs, stage.neuron.model.spiking)
 
 
-def readout(out: np.ndarray, spiking: bool, scale: float = 1.0) -> np.ndarray:
-    """Decisions of the last layer (``out [T, B, n]``): argmax of the spike counts (first index on
-    ties, as ``out.sum(0).argmax(-1)`` in training code), or of the summed membrane of a
-    non-spiking readout (``/ scale`` for integer membranes)."""
-    total = out.sum(0).astype(np.float64)
+DECISIONS = ("sum", "max", "last")
+
+
+def readout(out: np.ndarray, spiking: bool, scale: float = 1.0, decision: str = "sum") -> np.ndarray:
+    """Decisions of the last layer (``out [T, B, n]``): argmax over classes of the spike counts
+    (first index on ties, as ``out.sum(0).argmax(-1)`` in training code) or, for a non-spiking
+    readout, of its membrane summed over time (``decision="sum"``; same argmax as the mean), its
+    maximum over time (``"max"``, the ``max`` loss of :mod:`neuro.train.losses`) or its last step
+    (``"last"``); integer membranes are divided by ``scale`` first."""
+    if decision not in DECISIONS:
+        raise ValueError(f"decision must be one of {DECISIONS}, got {decision!r}")
+    if spiking and decision != "sum":
+        raise ValueError(f"a spiking readout is decided by its spike counts (decision='sum'), "
+                         f"got decision={decision!r}")
+    out = out.astype(np.float64)
+    total = out.sum(0) if decision == "sum" else out.max(0) if decision == "max" else out[-1]
     return (total if spiking else total / scale).argmax(-1)
