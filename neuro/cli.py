@@ -13,6 +13,7 @@ SUBCOMMANDS = MappingProxyType({
     "info": "neuro.commands.info",
     "train": "neuro.commands.train",
     "demo": "neuro.commands.demo",
+    "continual": "neuro.commands.continual",
 })
 
 
