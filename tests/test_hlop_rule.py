@@ -121,6 +121,13 @@ def test_weighted_rate_is_the_normalised_online_trace():
     for t in range(7):  # one step per call, as in online training
         online.observe(x[t: t + 1])
     assert torch.allclose(online.samples(), expected)
+    filtered, stepwise = TraceRecorder("filtered", decay), TraceRecorder("filtered", decay)
+    filtered.observe(x)
+    for t in range(7):
+        stepwise.observe(x[t: t + 1])
+    assert torch.allclose(filtered.samples(), stepwise.samples())
+    assert torch.allclose(filtered.samples()[-3:], expected)  # its last step is the rate
+    assert torch.allclose(filtered.samples()[:3], x[0])
     steps = TraceRecorder("spikes")
     steps.observe(x)
     assert steps.samples().shape == (21, 5)
@@ -158,3 +165,33 @@ def test_hebbian_learning_with_spiking_lateral_neurons_converges():
     for _ in range(150):
         sub.update(sample(32).float())
     assert subspace_angles(sub.weight, q[:, :3].T).max() < 0.15
+
+
+def test_normalized_learning_rate_converges_at_any_activity_scale():
+    q, sample = _source(16, [3.0, 2.5], noise=0.2, seed=7)
+    for scale in (0.01, 1.0, 100.0):
+        sub = HebbianSubspace(16, lr=0.5, normalize=True).double()
+        sub.add_rows(2, torch.Generator().manual_seed(0))
+        for _ in range(150):
+            sub.update(sample(64) * scale)
+        assert subspace_angles(sub.weight, q[:, :2].T).max() < 0.1, scale
+    plain = HebbianSubspace(16, lr=0.5).double()  # the paper's rule at this lr and scale fails
+    plain.add_rows(2, torch.Generator().manual_seed(0))
+    try:
+        for _ in range(150):
+            plain.update(sample(64) * 100.0)
+        assert subspace_angles(plain.weight, q[:, :2].T).max() > 0.3
+    except FloatingPointError:
+        pass
+
+
+def test_new_rows_start_orthogonal_to_the_frozen_rows():
+    sub = HebbianSubspace(12).double()
+    sub.add_rows(4, torch.Generator().manual_seed(0))
+    sub.weight[:4] *= 1.3  # frozen rows need not be orthonormal
+    sub.add_rows(5, torch.Generator().manual_seed(1))
+    gram = sub.weight @ sub.weight.T
+    assert gram[4:, :4].abs().max() < 1e-12  # new rows orthogonal to the frozen ones
+    assert torch.allclose(gram[4:, 4:], torch.eye(5, dtype=gram.dtype), atol=1e-12)
+    sub.add_rows(6)  # only 3 free dimensions left: the rest are plain orthonormal rows
+    assert sub.n_rows == 15 and bool(torch.isfinite(sub.weight).all())

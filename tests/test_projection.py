@@ -1,5 +1,7 @@
 """Orthogonal projection of weight updates (HLOP, GPM): exact preservation, equivalent forms."""
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -157,10 +159,15 @@ def test_spiking_lateral_input_projection_approaches_the_matrix_gradient():
     assert fine < coarse and fine < 0.02 * exact.abs().max()
 
 
-def test_every_layer_of_a_spiking_network_keeps_old_spike_trains_exactly():
-    """With complete per-step bases at every layer, old inputs give identical spikes/outputs."""
+@pytest.mark.parametrize("trace", ["spikes", "filtered"])
+def test_every_layer_of_a_spiking_network_keeps_old_spike_trains_exactly(trace):
+    """With complete per-step bases at every layer, old inputs give identical spikes/outputs.
+
+    ``filtered`` protects the membrane-filtered traces, which is enough because a LIF membrane is
+    ``W`` times the filtered input minus resets (trace decay = membrane decay).
+    """
     model = _network()
-    gpm = GPM(model, threshold=1.0, trace="spikes")
+    gpm = GPM(model, threshold=1.0, trace=trace, trace_decay=math.exp(-1e-3 / 5e-3))
     x_old = _spiky(6, 3, seed=5)  # 18 step vectors: a subspace of R^36 at the input layer
     with torch.no_grad():
         out_before, _ = model(x_old)

@@ -34,7 +34,7 @@ _OPTIONS = (
     ("--hlop-lr", "hlop_lr", json.loads, "Hebbian learning rate, number or per-layer list"),
     ("--hlop-iterations", "hlop_iterations", int, "inner Hebbian iterations per batch"),
     ("--hlop-lateral", "hlop_lateral", str, "matrix | quantized | neurons"),
-    ("--trace", "trace", str, "presynaptic samples: rate | spikes"),
+    ("--trace", "trace", str, "presynaptic samples: rate | filtered | spikes"),
     ("--gpm-threshold", "gpm_threshold", json.loads, "GPM energy threshold, number or list"),
     ("--ewc-strength", "ewc_strength", float, "EWC lambda"),
     ("--data-root", "data_root", str, "folder with MNIST/raw or NMNIST/"),
@@ -46,6 +46,8 @@ _OPTIONS = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     for flag, dest, kind, text in _OPTIONS:
         parser.add_argument(flag, dest=dest, type=kind, default=None, help=text)
+    parser.add_argument("--hlop-normalize", dest="hlop_normalize", action="store_true",
+                        default=None, help="Hebbian lr relative to the mean squared trace norm")
     parser.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                         help="no progress bars")
     parser.add_argument("--out", type=Path, default=None, help="run folder (new run)")

@@ -54,8 +54,9 @@ class ContinualConfig:
     ``lr`` and ``momentum`` of SGD, ``seed``.
     HLOP: ``hlop_rows`` — lateral rows added per layer before each task: a list with one entry per
     task (an int for every layer or a per-layer list; the last entry repeats), ``hlop_lr`` (one
-    value or per layer), ``hlop_iterations``, ``hlop_momentum``, ``hlop_lateral``, ``trace``
-    (``rate``/``spikes``; also GPM's representation), ``hlop_spike_steps``.
+    value or per layer), ``hlop_normalize`` (``hlop_lr`` relative to the mean squared trace norm),
+    ``hlop_iterations``, ``hlop_momentum``, ``hlop_lateral``, ``trace``
+    (``rate``/``filtered``/``spikes``, :mod:`neuro.learning.sites`; also GPM's representation), ``hlop_spike_steps``.
     GPM: ``gpm_threshold`` (one value or per layer), ``gpm_samples`` (samples per task for the
     SVD). EWC: ``ewc_strength``, ``ewc_batches`` (mini-batches for the Fisher).
     Runtime: ``data_root``, ``cache_dir``, ``device``, ``progress``.
@@ -82,6 +83,7 @@ class ContinualConfig:
     hlop_iterations: int = 5
     hlop_momentum: float = 0.9
     hlop_lateral: str = "matrix"
+    hlop_normalize: bool = False
     hlop_spike_steps: int = 1000
     trace: str = "rate"
     gpm_threshold: Any = 0.97
@@ -213,7 +215,8 @@ class _Run:
 
             return HLOP(self.model, lr=c.hlop_lr, momentum=c.hlop_momentum,
                         iterations=c.hlop_iterations, lateral=c.hlop_lateral,
-                        spike_steps=c.hlop_spike_steps, trace=c.trace, trace_decay=self.decay)
+                        spike_steps=c.hlop_spike_steps, normalize=c.hlop_normalize,
+                        trace=c.trace, trace_decay=self.decay)
         if c.method == "gpm":
             from neuro.learning.gpm import GPM
 

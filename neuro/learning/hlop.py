@@ -48,7 +48,7 @@ class HLOP(SubspaceProjection):
             :class:`neuro.learning.projection.SubspaceProjection`.
         lr: Hebbian learning rate, one value or one per layer (the paper: 1e-3 for the 784-d MNIST
             input layer, 1e-2 elsewhere).
-        momentum, iterations, clamp, lateral, spike_scale, spike_steps, backend: of each
+        momentum, iterations, clamp, lateral, spike_scale, spike_steps, backend, normalize: of each
             :class:`neuro.learning.hlop_rule.HebbianSubspace`.
 
     ``state_dict()`` holds every lateral weight matrix (of any size) and loads into a fresh
@@ -58,7 +58,8 @@ class HLOP(SubspaceProjection):
     def __init__(self, model: nn.Module, layers: Optional[Sequence[str]] = None, *,
                  lr: PerLayer = 1e-2, momentum: float = 0.9, iterations: int = 5,
                  clamp: float = 10.0, lateral: str = "matrix", spike_scale: float = 20.0,
-                 spike_steps: int = 1000, backend: str = "auto", trace: str = "rate",
+                 spike_steps: int = 1000, backend: str = "auto", normalize: bool = False,
+                 trace: str = "rate",
                  trace_decay: float = 1.0, projection: str = "weight",
                  max_samples: Optional[int] = None) -> None:
         super().__init__(model, layers, trace=trace, trace_decay=trace_decay,
@@ -67,7 +68,8 @@ class HLOP(SubspaceProjection):
         self.subspaces = nn.ModuleList([
             HebbianSubspace(site.fan_in, lr=rate, momentum=momentum, iterations=iterations,
                             clamp=clamp, lateral=lateral, spike_scale=spike_scale,
-                            spike_steps=spike_steps, backend=backend).to(site.weight.detach())
+                            spike_steps=spike_steps, backend=backend,
+                            normalize=normalize).to(site.weight.detach())
             for site, rate in zip(self.sites, rates)])
         self.lateral = lateral
         self.tasks_begun = 0

@@ -17,7 +17,8 @@ repeated for a few inner iterations per mini-batch (recomputing :math:`y` with t
 (:math:`H H^\top \to I`), so :math:`x - H^\top H x` is the component of :math:`x` orthogonal to it.
 
 Continual learning grows :math:`H` task by task: :meth:`HebbianSubspace.add_rows` freezes every
-existing row and appends new orthogonally initialised rows; only the new rows learn (their input
+existing row and appends new orthonormal rows (orthogonal to the existing ones); only the new rows
+learn (their input
 is the whole circuit's residual, so they pick up what the frozen rows miss). The frozen rows are
 the subspace of the previous tasks that weight updates are projected away from
 (:meth:`HebbianSubspace.project`).
@@ -80,6 +81,11 @@ class HebbianSubspace(nn.Module):
         spike_scale, spike_steps: ``S`` and ``T_h`` of the spiking variants (the paper: 20, 1000;
             40 steps suffice on PMNIST [recall]).
         backend: neuron kernels of ``lateral="neurons"``.
+        normalize: divide ``Delta H`` (before clamping) by the mean squared norm of the batch (not
+            in the paper): the rule
+            is then stable for ``lr`` < 1 whatever the layer's activity scale (the largest
+            eigenvalue of the trace covariance is at most its trace), so one ``lr`` suits input
+            pixels and sparse hidden spikes alike.
 
     Buffers ``weight`` (``H``) and ``velocity`` grow with :meth:`add_rows`; a state dict of any
     size loads into a fresh module. ``n_frozen`` rows are frozen (the previous tasks' subspace).
@@ -87,7 +93,8 @@ class HebbianSubspace(nn.Module):
 
     def __init__(self, in_features: int, *, lr: float = 1e-2, momentum: float = 0.9,
                  iterations: int = 5, clamp: float = 10.0, lateral: str = "matrix",
-                 spike_scale: float = 20.0, spike_steps: int = 1000, backend: str = "auto") -> None:
+                 spike_scale: float = 20.0, spike_steps: int = 1000, backend: str = "auto",
+                 normalize: bool = False) -> None:
         super().__init__()
         if in_features < 1:
             raise ValueError(f"in_features must be >= 1, got {in_features}")
@@ -99,7 +106,7 @@ class HebbianSubspace(nn.Module):
         self.in_features = int(in_features)
         self.lr, self.momentum, self.iterations, self.clamp = float(lr), momentum, iterations, clamp
         self.lateral, self.spike_scale, self.spike_steps = lateral, spike_scale, int(spike_steps)
-        self.backend = backend
+        self.backend, self.normalize = backend, bool(normalize)
         self.n_frozen = 0
         self.register_buffer("weight", torch.zeros(0, self.in_features))
         self.register_buffer("velocity", torch.zeros(0, self.in_features))
@@ -114,18 +121,34 @@ class HebbianSubspace(nn.Module):
         return self.weight[: self.n_frozen]
 
     def add_rows(self, count: int, generator: Optional[torch.Generator] = None) -> None:
-        """Freeze all current rows and append ``count`` orthogonally initialised learning rows."""
+        """Freeze all current rows and append ``count`` orthonormal learning rows.
+
+        The new rows are drawn uniformly among orthonormal sets *in the orthogonal complement of
+        the existing rows* (the paper only makes them orthogonal to each other). Rows that the
+        Hebbian rule never moves — directions without activity — then stay orthogonal to the
+        frozen subspace, so ``I - H^T H`` remains a projection; with the paper's init such rows
+        overlap the frozen ones and ``I - H^T H`` can amplify or flip gradient components.
+        """
         if count < 0:
             raise ValueError(f"count must be >= 0, got {count}")
         self.n_frozen = self.n_rows
         if count == 0:
             return
-        new = torch.empty(count, self.in_features, dtype=torch.float64)
-        gaussian = torch.randn(max(count, self.in_features), min(count, self.in_features),
-                               generator=generator, dtype=torch.float64)
-        q, r = torch.linalg.qr(gaussian)
-        q = q * torch.sign(torch.diagonal(r))  # uniform (Haar) orthogonal matrix
-        new.copy_(q.T if count <= self.in_features else q)
+        n, old = self.in_features, self.weight.double().cpu()
+        gaussian = torch.randn(n, count, generator=generator, dtype=torch.float64)
+        free = n - old.shape[0]
+        if old.shape[0] and free > 0:
+            q_old = torch.linalg.qr(old.T).Q  # [n, M], orthonormal basis of the existing rows
+            gaussian = gaussian - q_old @ (q_old.T @ gaussian)
+        q, r = torch.linalg.qr(gaussian)  # [n, min(n, count)]
+        q = q * torch.sign(torch.diagonal(r))  # uniform (Haar) orthonormal columns
+        new = torch.zeros(count, n, dtype=torch.float64)
+        usable = min(count, max(free, 0) if old.shape[0] else n)
+        new[:usable] = q.T[:usable]
+        if usable < count:  # more rows than free dimensions: plain random orthonormal rows
+            extra = torch.linalg.qr(torch.randn(n, count - usable, generator=generator,
+                                                dtype=torch.float64)).Q.T
+            new[usable:] = extra[: count - usable]
         new = new.to(self.weight)
         self.weight = torch.cat([self.weight, new])
         self.velocity = torch.cat([self.velocity, torch.zeros_like(new)])
@@ -154,15 +177,19 @@ class HebbianSubspace(nn.Module):
             raise ValueError("Hebbian input contains NaN or inf values")
         x = x.to(self.weight)
         k = self.n_frozen
+        lr = self.lr
+        scale = x.shape[0]  # the batch mean, times the mean squared norm when normalised
+        if self.normalize:
+            scale *= max(float((x * x).sum(1).mean()), 1e-12)
         for _ in range(self.iterations):
             y = self.respond(x)
             residual = x - y @ self.weight
-            delta = (y[:, k:].T @ residual).div_(x.shape[0]).clamp_(-self.clamp, self.clamp)
+            delta = (y[:, k:].T @ residual).div_(scale).clamp_(-self.clamp, self.clamp)
             if self.momentum > 0:
                 v = self.velocity[k:].mul_(self.momentum).add_(delta, alpha=1 - self.momentum)
-                self.weight[k:].add_(v, alpha=self.lr)
+                self.weight[k:].add_(v, alpha=lr)
             else:
-                self.weight[k:].add_(delta, alpha=self.lr)
+                self.weight[k:].add_(delta, alpha=lr)
         norms = self.weight[k:].norm(dim=1)
         if not bool(torch.isfinite(norms).all()) or float(norms.max()) > MAX_ROW_NORM:
             raise FloatingPointError(
@@ -179,7 +206,8 @@ class HebbianSubspace(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, rows={self.n_rows} ({self.n_frozen} frozen), "
-                f"lr={self.lr:g}, momentum={self.momentum}, iterations={self.iterations}, "
+                f"lr={self.lr:g}{' (normalized)' if self.normalize else ''}, "
+                f"momentum={self.momentum}, iterations={self.iterations}, "
                 f"lateral={self.lateral!r}")
 
     def get_extra_state(self) -> dict:

@@ -8,9 +8,21 @@ a bare layer, whose input is ``[T, B, n]`` for a 3-D linear input / ``[T, B, C, 
 conv input, and one time step (``[B, n]`` / ``[B, C, H, W]``) otherwise (step-by-step loops).
 
 :class:`TraceRecorder` turns the observed activity into the samples that subspace methods learn
-from: ``"rate"`` — the weighted firing rate of each sample over its time steps (one vector per
-sample and conv position; accumulated across calls, so step-by-step loops give the same result as
-one sequence call), or ``"spikes"`` — every time step is a sample (the paper's BPTT variant).
+from:
+
+* ``"rate"`` — the weighted firing rate of each sample over its time steps,
+  :math:`\bar x = \sum_t \lambda^{T-1-t} x_t / \sum_t \lambda^{T-1-t}` (the paper's HLOP input;
+  one vector per sample and conv position);
+* ``"filtered"`` — the same normalised exponential trace at *every* step,
+  :math:`\hat x_t = \sum_{s \le t} \lambda^{t-s} x_s / \sum_{s \le t} \lambda^{t-s}` (``T``
+  vectors per sample). With :math:`\lambda` the postsynaptic membrane decay, a LIF membrane is
+  :math:`v_t = W \sum_{s \le t} \lambda^{t-s} x_s` minus resets, so a weight change orthogonal to
+  every :math:`\hat x_t` of old inputs leaves their membranes — hence spikes — unchanged; ``"rate"``
+  is this trace's last step only;
+* ``"spikes"`` — every time step's raw input is a sample (the paper's BPTT variant).
+
+Traces accumulate across calls, so step-by-step loops (online training) give the same samples as
+one sequence call.
 """
 
 from __future__ import annotations
@@ -22,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-TRACE_KINDS = ("rate", "spikes")
+TRACE_KINDS = ("rate", "filtered", "spikes")
 
 
 @dataclass
@@ -131,18 +143,26 @@ class TraceRecorder:
         if self.kind == "spikes":
             self._steps.append(v.reshape(-1, v.shape[-1]))
             return
+        if self._sum is not None and self._sum.shape != v.shape[1:]:
+            self.reset()  # a new batch size: a new sequence
+        if self.kind == "filtered":
+            for x_t in v:  # the normalised trace after every step is a sample
+                self._sum = x_t.clone() if self._sum is None else self._sum * self.decay + x_t
+                self._norm = self._norm * self.decay + 1.0
+                self._steps.append(self._sum / self._norm)
+            return
         steps = v.shape[0]
         w = self.decay ** torch.arange(steps - 1, -1, -1, dtype=v.dtype, device=v.device)
         part = torch.tensordot(w, v, dims=([0], [0]))
         carry = self.decay ** steps
-        if self._sum is None or self._sum.shape != part.shape:
+        if self._sum is None:
             self._sum, self._norm = part, float(w.sum())
         else:
             self._sum = self._sum * carry + part
             self._norm = self._norm * carry + float(w.sum())
 
     def samples(self, generator: Optional[torch.Generator] = None) -> Optional[torch.Tensor]:
-        if self.kind == "spikes":
+        if self.kind in ("spikes", "filtered"):
             out = torch.cat(self._steps) if self._steps else None
         else:
             out = None if self._sum is None else self._sum / self._norm
