@@ -49,8 +49,13 @@ SETTINGS = {
 TARGET_BWT = -0.02
 
 
+def effective_settings(source: str, args) -> dict:
+    """The source's :data:`SETTINGS` with ``--override`` applied."""
+    return dict(SETTINGS[source], **(json.loads(args.override) if args.override else {}))
+
+
 def one_run(source: str, method: str, seed: int, args) -> dict:
-    options = dict(SETTINGS[source], **(json.loads(args.override) if args.override else {}))
+    options = effective_settings(source, args)
     config = ContinualConfig(method=method, source=source, seed=seed, n_tasks=args.tasks,
                              data_root=args.data_root, cache_dir=args.cache_dir,
                              progress=not args.no_progress, **options)
@@ -71,6 +76,10 @@ def one_run(source: str, method: str, seed: int, args) -> dict:
     return summary
 
 
+def _train_s(run: dict) -> float:
+    return round(sum(h["time_s"] for h in run.get("history", [])), 1)
+
+
 def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
@@ -89,7 +98,11 @@ def report(source: str, runs: dict, args) -> str:
                      f"| {per} |")
     lines += ["", "ACC = mean final accuracy over tasks; BWT = mean over tasks 1..N-1 of (final "
               "accuracy - accuracy right after training the task) (GPM convention).",
-              f"Settings: {json.dumps(SETTINGS[source])}"]
+              f"Settings: {json.dumps(effective_settings(source, args))}"
+              + (f" (defaults overridden by {args.override})" if args.override else ""),
+              f"Threads: {torch.get_num_threads()}; training time per run (s, sum of epochs; "
+              "preliminary, shared machine): "
+              + ", ".join(f"{m} {[_train_s(r) for r in items]}" for m, items in runs.items())]
     return "\n".join(lines) + "\n"
 
 
@@ -120,9 +133,9 @@ def main() -> None:
     table = report(args.source, runs, args)
     print(table)
     payload = {"hardware": harness.hardware("cpu"), "source": args.source, "tasks": args.tasks,
-               "seeds": args.seeds, "settings": SETTINGS[args.source], "override": args.override,
+               "seeds": args.seeds, "settings": effective_settings(args.source, args), "override": args.override,
                "runs": {m: [{k: r[k] for k in ("seed", "acc", "bwt", "matrix")}
-                            | {"wall_s": r.get("wall_s")} for r in items]
+                            | {"train_s": _train_s(r)} for r in items]
                         for m, items in runs.items()},
                "mean": {m: {"acc": _mean_std([r["acc"] for r in items]),
                             "bwt": _mean_std([r["bwt"] for r in items])}
