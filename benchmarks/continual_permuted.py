@@ -2,6 +2,7 @@
 
     python benchmarks/continual_permuted.py [--source digits_events] [--seeds 0 1 2]
         [--methods finetune ewc gpm hlop] [--threads 1] [--data-root DIR] [--work-dir DIR]
+        [--override JSON] [--collect]
 
 10 permuted tasks of one base dataset (:mod:`neuro.learning.tasks`), an LIF MLP with two hidden
 layers of 800 (HLOP's PMNIST network), SGD, BPTT. Every (method, seed) run keeps its checkpoint
@@ -22,6 +23,7 @@ import math
 import statistics
 import time
 from pathlib import Path
+from typing import Optional
 
 import torch
 
@@ -54,7 +56,7 @@ def effective_settings(source: str, args) -> dict:
     return dict(SETTINGS[source], **(json.loads(args.override) if args.override else {}))
 
 
-def one_run(source: str, method: str, seed: int, args) -> dict:
+def one_run(source: str, method: str, seed: int, args) -> Optional[dict]:
     options = effective_settings(source, args)
     config = ContinualConfig(method=method, source=source, seed=seed, n_tasks=args.tasks,
                              data_root=args.data_root, cache_dir=args.cache_dir,
@@ -67,6 +69,8 @@ def one_run(source: str, method: str, seed: int, args) -> dict:
             return stored
         raise SystemExit(f"{run_dir} holds a run with other settings; remove it or pick another "
                          "--work-dir")
+    if args.collect:
+        return None  # not finished: left out of the table
     t0 = time.perf_counter()
     resume = (run_dir / "checkpoint.pt").exists()
     run_continual(config, run_dir, resume=resume)
@@ -93,16 +97,18 @@ def report(source: str, runs: dict, args) -> str:
     for method, items in runs.items():
         acc = _mean_std([100 * r["acc"] for r in items])
         bwt = _mean_std([100 * r["bwt"] for r in items])
-        per = ", ".join(f"{100 * r['acc']:.2f} / {100 * r['bwt']:+.2f}" for r in items)
+        per = ", ".join(f"s{r['seed']}: {100 * r['acc']:.2f} / {100 * r['bwt']:+.2f}"
+                        for r in items)
         lines.append(f"| {method} | {acc[0]:.2f} +- {acc[1]:.2f} | {bwt[0]:+.2f} +- {bwt[1]:.2f} "
                      f"| {per} |")
     lines += ["", "ACC = mean final accuracy over tasks; BWT = mean over tasks 1..N-1 of (final "
               "accuracy - accuracy right after training the task) (GPM convention).",
               f"Settings: {json.dumps(effective_settings(source, args))}"
               + (f" (defaults overridden by {args.override})" if args.override else ""),
-              f"Threads: {torch.get_num_threads()}; training time per run (s, sum of epochs; "
-              "preliminary, shared machine): "
+              "Training time per run (s, sum of epochs; preliminary, shared machine): "
               + ", ".join(f"{m} {[_train_s(r) for r in items]}" for m, items in runs.items())]
+    if args.note:
+        lines += ["", args.note]
     return "\n".join(lines) + "\n"
 
 
@@ -119,6 +125,9 @@ def main() -> None:
     parser.add_argument("--override", default=None, help="JSON of ContinualConfig fields")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--name", default=None, help="results file stem")
+    parser.add_argument("--note", default=None, help="a line appended to the markdown table")
+    parser.add_argument("--collect", action="store_true",
+                        help="only tabulate the finished runs in --work-dir (train nothing)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -126,6 +135,9 @@ def main() -> None:
     for method in args.methods:
         for seed in args.seeds:
             summary = one_run(args.source, method, seed, args)
+            if summary is None:
+                print(f"{method:9s} seed {seed}: not finished, left out", flush=True)
+                continue
             runs.setdefault(method, []).append(summary)
             print(f"{method:9s} seed {seed}: ACC {100 * summary['acc']:.2f}%  BWT "
                   f"{100 * summary['bwt']:+.2f}%", flush=True)

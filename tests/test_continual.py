@@ -245,3 +245,15 @@ def test_cli_runs_and_reports(tmp_path, capsys):
     assert main(["continual", "--method", "dream", "--out", str(tmp_path / "x")]) == 2
     assert "method must be one of" in capsys.readouterr().err
     assert main(["continual", "--no-progress"]) == 2
+
+
+@pytest.mark.parametrize("n_methods", [1, 4])
+def test_method_comparison_plot_for_any_number_of_methods(n_methods, tmp_path):
+    from neuro.learning.plots import plot_method_comparison
+
+    matrix = torch.tensor([[0.9, float("nan")], [0.8, 0.95]])
+    names = ["finetune", "ewc", "gpm", "hlop"][:n_methods]
+    path = plot_method_comparison({m: matrix for m in names},
+                                  {m: [(0.87, -0.1), (0.9, -0.05)] for m in names},
+                                  tmp_path / "cmp.png", title="t", reference_bwt=-0.02)
+    assert path.exists() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

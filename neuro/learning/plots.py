@@ -53,14 +53,16 @@ def plot_method_comparison(matrices: Mapping[str, torch.Tensor],
     plt = _pyplot()
     methods = list(matrices)
     fig = plt.figure(figsize=(3.3 * len(methods), 6.4))
-    grid = fig.add_gridspec(2, len(methods), height_ratios=[1.25, 1])
+    n = len(methods)
+    grid = fig.add_gridspec(2, 2 * n, height_ratios=[1.25, 1])  # matrices 2 cells, bars n cells
     for k, name in enumerate(methods):
-        ax = fig.add_subplot(grid[0, k])
+        ax = fig.add_subplot(grid[0, 2 * k: 2 * k + 2])
         _draw_matrix(ax, matrices[name].double().cpu().numpy(), name)
     for col, (label, index) in enumerate((("ACC (%)", 0), ("BWT (%)", 1))):
-        ax = fig.add_subplot(grid[1, col * len(methods) // 2: (col + 1) * len(methods) // 2])
-        means = [100 * np.mean([s[index] for s in scores[m]]) for m in methods]
-        stds = [100 * np.std([s[index] for s in scores[m]]) for m in methods]
+        ax = fig.add_subplot(grid[1, col * n: (col + 1) * n])
+        values = [[100 * s[index] for s in scores[m]] for m in methods]
+        means = [np.mean(v) for v in values]
+        stds = [np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in values]  # sample std, as tables
         ax.bar(methods, means, yerr=stds, capsize=4, color=[f"C{i}" for i in range(len(methods))])
         for x, (mean, std) in enumerate(zip(means, stds)):
             ax.text(x, mean, f"{mean:.1f}", ha="center", va="bottom" if mean >= 0 else "top",
