@@ -16,6 +16,7 @@ SUBCOMMANDS = MappingProxyType({
     "inspect": "neuro.commands.inspect",
     "export": "neuro.commands.export",
     "cuba": "neuro.commands.cuba",
+    "continual": "neuro.commands.continual",
 })
 
 
