@@ -183,8 +183,12 @@ class HebbianSubspace(nn.Module):
             scale *= max(float((x * x).sum(1).mean()), 1e-12)
         for _ in range(self.iterations):
             y = self.respond(x)
-            residual = x - y @ self.weight
-            delta = (y[:, k:].T @ residual).div_(scale).clamp_(-self.clamp, self.clamp)
+            yk = y[:, k:]
+            if x.shape[0] > self.n_rows:  # y_k^T x - (y_k^T y) H: no [B, n] residual, fewer flops
+                delta = yk.T @ x - (yk.T @ y) @ self.weight
+            else:
+                delta = yk.T @ (x - y @ self.weight)
+            delta = delta.div_(scale).clamp_(-self.clamp, self.clamp)
             if self.momentum > 0:
                 v = self.velocity[k:].mul_(self.momentum).add_(delta, alpha=1 - self.momentum)
                 self.weight[k:].add_(v, alpha=lr)
