@@ -65,7 +65,8 @@ def one_run(source: str, method: str, seed: int, args) -> Optional[dict]:
     done = run_dir / "results.json"
     if done.exists():
         stored = json.loads(done.read_text())
-        if not config_diff(stored["config"], config.to_dict(), RUNTIME_FIELDS):
+        if not config_diff(stored["config"], config.to_dict(), RUNTIME_FIELDS,
+                           ContinualConfig().to_dict()):
             return stored
         raise SystemExit(f"{run_dir} holds a run with other settings; remove it or pick another "
                          "--work-dir")

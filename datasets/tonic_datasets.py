@@ -255,7 +255,8 @@ class EventFrames(torch.utils.data.Dataset):
         to_frame = T.ToFrame(sensor_size=self.sensor_size, time_window=o.time_window_us,
                              n_time_bins=o.n_time_bins,
                              start_time=0 if o.time_window_us is not None else None,
-                             end_time=end_time, include_incomplete=o.include_incomplete)
+                             end_time=end_time,
+                             include_incomplete=o.include_incomplete and o.duration_us is None)
         frames = to_frame(events)
         if self.spec.audio:  # tonic gives [T, P=1, channels]
             frames = frames.reshape(len(frames), -1)

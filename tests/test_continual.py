@@ -15,12 +15,7 @@ from neuro.learning.mnist_idx import mnist_arrays, read_idx, write_idx
 from neuro.learning.tasks import load_source, permutations, permute_positions
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # tiny runs: seconds each on the static digits

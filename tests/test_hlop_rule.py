@@ -10,13 +10,7 @@ from neuro.learning import (HebbianSubspace, SpikingLateralCircuit, quantize_rat
 from neuro.learning.sites import TraceRecorder
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny matmuls: one thread avoids oversubscription on shared CI machines."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _source(n: int, scales: list[float], noise: float, seed: int = 0):

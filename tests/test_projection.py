@@ -11,12 +11,7 @@ from neuro.learning import GPM, HLOP, EligibilityTraces, lif_mlp, project_rows
 from neuro.learning.sites import find_sites
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _low_rank_inputs(n: int, rank: int, count: int, seed: int) -> torch.Tensor:

@@ -70,8 +70,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         given = _given(args)
         if args.resume is not None:
-            stored = load_checkpoint(args.resume)["config"]
-            config = ContinualConfig.from_dict({**stored, **given})
+            checkpoint = load_checkpoint(args.resume)
+            if checkpoint.get("kind") != "continual":
+                raise ValueError(f"{args.resume} holds a checkpoint of another kind of run "
+                                 "(not `neuro continual`)")
+            config = ContinualConfig.from_dict({**checkpoint["config"], **given})
             run_dir, resume = args.resume, True
         else:
             if args.out is None:

@@ -105,8 +105,15 @@ class ContinualConfig:
         for name in ("n_tasks", "epochs", "batch_size", "time_steps"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
+        for name in ("ewc_batches", "gpm_samples"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("lr", "tau_mem", "dt"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:  # dt None: the source's own step
+                raise ValueError(f"{name} must be positive, got {value}")
+        if not self.hlop_rows:
+            raise ValueError("hlop_rows must give the lateral rows of at least the first task")
         if not self.hidden or any(int(h) < 1 for h in self.hidden):
             raise ValueError(f"hidden must list positive layer sizes, got {self.hidden}")
         self.hidden = [int(h) for h in self.hidden]
@@ -396,7 +403,8 @@ def _check_resume(run_dir: Path, config: ContinualConfig) -> dict[str, Any]:
     checkpoint = load_checkpoint(run_dir / "checkpoint.pt")
     if checkpoint.get("kind") != "continual":
         raise ValueError(f"{run_dir} holds a checkpoint of another kind of run")
-    differences = config_diff(checkpoint["config"], config.to_dict(), RUNTIME_FIELDS)
+    differences = config_diff(checkpoint["config"], config.to_dict(), RUNTIME_FIELDS,
+                              ContinualConfig().to_dict())
     if differences:
         raise ConfigMismatch(f"cannot resume {run_dir}: the configuration differs from the "
                              "checkpoint's:\n  " + "\n  ".join(differences))

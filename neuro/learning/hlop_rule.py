@@ -31,7 +31,6 @@ run on the engine's kernels (``"neurons"``, :class:`neuro.learning.lateral.Spiki
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import torch
@@ -65,7 +64,7 @@ def subspace_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     qa = torch.linalg.qr(a.double().T).Q
     qb = torch.linalg.qr(b.double().T).Q
     cos = torch.linalg.svdvals(qa.T @ qb).clamp(-1.0, 1.0)
-    return torch.arccos(cos).flip(0).sort().values
+    return torch.arccos(cos).sort().values
 
 
 class HebbianSubspace(nn.Module):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import os
 from pathlib import Path
+from types import MappingProxyType
 from typing import Optional, Union
 
 import numpy as np
@@ -20,8 +21,8 @@ import torch
 from neuro.datasets import CorruptFileError, DatasetNotFoundError
 
 PathLike = Union[str, os.PathLike]
-FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-         "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+FILES = MappingProxyType({"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+                         "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")})
 URL = "https://ossci-datasets.s3.amazonaws.com/mnist/ (torchvision's mirror)"
 
 

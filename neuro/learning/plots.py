@@ -13,7 +13,7 @@ import torch
 from neuro.train.plots import _pyplot, _save
 
 
-def _draw_matrix(ax, matrix: np.ndarray, title: str) -> None:
+def _draw_matrix(ax, matrix: np.ndarray, title: str):  # -> the AxesImage, for a colorbar
     shown = np.ma.masked_invalid(100 * matrix)
     image = ax.imshow(shown, vmin=0, vmax=100, cmap="viridis")
     n = matrix.shape[0]

@@ -44,8 +44,9 @@ class SubspaceProjection(nn.Module):
     Args:
         model: the network; every ``nn.Linear`` / ``nn.Conv2d`` is protected (or those named in
             ``layers``). Hooks are registered on it at construction; :meth:`remove` takes them off.
-        trace: Hebbian/representation samples, ``"rate"`` (weighted firing rate per sample) or
-            ``"spikes"`` (every time step), see :mod:`neuro.learning.sites`.
+        trace: Hebbian/representation samples, ``"rate"`` (weighted firing rate per sample),
+            ``"spikes"`` (every time step) or ``"filtered"`` (the input low-pass filtered with
+            the membrane decay, every time step), see :mod:`neuro.learning.sites`.
         trace_decay: ``lambda`` of the weighted firing rate (``exp(-dt/tau)``; 1 = plain rate).
         projection: ``"weight"`` or ``"input"`` (module docstring).
         max_samples: cap on samples per layer and batch (random subset), e.g. for conv patches.

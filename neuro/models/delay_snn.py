@@ -20,7 +20,7 @@ weights and BatchNorm with Adam (weight decay 1e-5 on the synaptic weights only,
 peak of 5e-3 over the epochs, stepped per epoch); positions in their own parameter group at
 100x the base rate (0.1, no decay, cosine annealing over the epochs) and clamped to the kernel
 after every step; :math:`\sigma` starts at :math:`\lfloor K/2 \rfloor` and is multiplied after
-every epoch by :math:`\alpha = (0.23/\sigma_0)^{1/E}`, :math:`E` = epochs / 4, until it reaches
+every epoch by :math:`\alpha = (0.23/\sigma_0)^{1/E}`, :math:`E = \max(1, \lfloor \text{epochs} / 4 \rfloor)`, until it reaches
 0.23; evaluation (``model.eval()``) uses the rounded (integer) delays. Input: 700 cochlear
 channels summed in groups of 5 (140) and 10 ms frames from ``t = 0`` covering every spike (the
 authors' SpikingJelly frames start at each sample's first spike instead).
@@ -291,8 +291,8 @@ def delay_snn(input_shape: Sequence[int], n_classes: int, *, dt: float, readout:
 
 def sigma_at(config: DelaySNNConfig, epoch: int, epochs: int) -> float:
     """Width parameter during ``epoch`` (0-based) of ``epochs``: ``sigma0 * alpha ** min(epoch, E)``
-    with ``E = config.sigma_epochs`` (default ``epochs // 4``), floored at ``sigma_final``."""
-    E = epochs // 4 if config.sigma_epochs is None else config.sigma_epochs
+    with ``E = config.sigma_epochs`` (default ``max(1, epochs // 4)``), floored at ``sigma_final``."""
+    E = max(1, epochs // 4) if config.sigma_epochs is None else config.sigma_epochs
     if E <= 0 or config.sigma0 <= config.sigma_final:
         return config.sigma0
     alpha = (config.sigma_final / config.sigma0) ** (1.0 / E)

@@ -120,10 +120,12 @@ def with_recipe(given: dict[str, Any]) -> dict[str, Any]:
 
 
 def config_diff(stored: dict[str, Any], requested: dict[str, Any],
-                ignore: frozenset = RUNTIME_FIELDS) -> list[str]:
-    """Human-readable differences ``"lr: 0.001 (checkpoint) != 0.01 (requested)"``."""
+                ignore: frozenset = RUNTIME_FIELDS, defaults: Optional[dict[str, Any]] = None) -> list[str]:
+    """Human-readable differences ``"lr: 0.001 (checkpoint) != 0.01 (requested)"``. ``defaults``
+    (the config class's defaults; :class:`TrainConfig`'s if omitted) stand in for fields added
+    after a checkpoint was written."""
     out = []
-    defaults = TrainConfig().to_dict()  # fields added after a checkpoint was written
+    defaults = TrainConfig().to_dict() if defaults is None else defaults
     for key in sorted(set(stored) | set(requested)):
         if key in ignore:
             continue
