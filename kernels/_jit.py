@@ -10,6 +10,10 @@ def retarget(fn: Callable, jit: Callable, **helpers: Any) -> Any:
     The step functions in ``*_math`` modules call each other by global name; Numba needs those
     callees compiled for the same target (CPU ``njit`` or a CUDA device function), so each target
     compiles a clone of ``fn`` whose globals point at its own compiled helpers.
+
+    Caveat of ``cache=True``: Numba keys a clone's on-disk cache by ``fn``'s source file and
+    signature, not by the ``jit`` options, so after changing only the options (e.g.
+    ``error_model``) in a calling module, delete ``kernels/__pycache__/*.nb[ic]`` once.
     """
     namespace = dict(fn.__globals__)
     namespace.update(helpers)

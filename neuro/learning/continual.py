@@ -119,16 +119,20 @@ class ContinualConfig:
         self.hidden = [int(h) for h in self.hidden]
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain-data form, stored in checkpoints and results."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ContinualConfig":
+        """Rebuild from :meth:`to_dict` output; unknown keys are an error."""
         unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown continual-learning options {sorted(unknown)}")
         return cls(**data)
 
     def rows_for_task(self, task: int, n_layers: int) -> list[int]:
+        """Lateral rows to add to each of ``n_layers`` layers before ``task`` (the last entry of
+        ``hlop_rows`` repeats)."""
         entry = self.hlop_rows[min(task, len(self.hlop_rows) - 1)]
         rows = [int(entry)] * n_layers if isinstance(entry, (int, float)) else [int(r) for r in entry]
         if len(rows) != n_layers:
@@ -171,6 +175,9 @@ def acc_bwt(matrix: torch.Tensor) -> tuple[float, float]:
 
 @dataclass
 class ContinualResult:
+    """A finished (or resumed-to-the-end) task sequence: its accuracy matrix (row ``i`` = accuracy
+    on every task after training task ``i``), per-task history and run folder."""
+
     config: ContinualConfig
     matrix: torch.Tensor  # [N, N], NaN above the diagonal
     history: list[dict[str, Any]]
@@ -178,10 +185,12 @@ class ContinualResult:
 
     @property
     def acc(self) -> float:
+        """Mean final accuracy over all tasks."""
         return acc_bwt(self.matrix)[0]
 
     @property
     def bwt(self) -> float:
+        """Backward transfer: mean change of each earlier task's accuracy since it was learned."""
         return acc_bwt(self.matrix)[1]
 
     def summary(self) -> dict[str, Any]:

@@ -130,6 +130,7 @@ def load_source(name: str, *, root: Optional[str] = None, time_window_us: int = 
 
 
 def describe(source: TaskSource, perms: Sequence[torch.Tensor]) -> str:
+    """One line naming the source, the number of permuted tasks and the split sizes."""
     kind = "static image" if source.static else "event frames"
     return (f"{source.name}: {len(perms)} permuted tasks of {kind} {source.input_shape}, "
             f"{len(source.train)} train / {len(source.test)} test samples per task")
