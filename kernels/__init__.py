@@ -1,7 +1,8 @@
 """Torch-free Numba kernels of neuro (installed as ``neuro.kernels``).
 
-Each recurrence has one scalar step description shared by a CPU scan (``@njit(parallel=True)``)
-and a CUDA scan (``numba.cuda``), both working on plain ``[T, N]`` arrays.
+Each recurrence has one scalar step description shared by a CPU scan (``@njit(parallel=True)``,
+or GIL-free ``@njit(nogil=True)`` kernels over chunks run on threads by ``_parallel``) and a CUDA
+scan (``numba.cuda``), both working on plain ``[T, N]`` arrays.
 """
 
 if __name__ != "neuro.kernels":  # the folder is named kernels/ but must never be imported as such
