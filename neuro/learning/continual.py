@@ -88,7 +88,7 @@ class ContinualConfig:
     trace: str = "rate"
     gpm_threshold: Any = 0.97
     gpm_samples: int = 300
-    ewc_strength: float = 1000.0
+    ewc_strength: float = 1.0  # SGD on the penalty is stable while lr * strength * max Fisher < 2
     ewc_batches: int = 20
     data_root: Optional[str] = None
     cache_dir: Optional[str] = None
