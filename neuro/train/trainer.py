@@ -220,7 +220,7 @@ class _Session:
     model: nn.Module  # the plain model (hooks, checkpoints, evaluation)
     net: nn.Module  # what the training step calls: the model or its DDP wrapper
     optimizer: torch.optim.Optimizer
-    scheduler: Optional[torch.optim.lr_scheduler.LRScheduler]
+    scheduler: EpochSchedule
     device: torch.device
     info: D.DistInfo
     history: list[dict[str, Any]]
@@ -287,8 +287,7 @@ def _epochs(s: _Session, train_set: Dataset, test_set: Dataset) -> None:
             D.broadcast_buffers(s.model, info)  # rank 0's BatchNorm statistics everywhere
             row.update(evaluate(s.model, test_loader, config.loss, s.device, info))
             row["lr"] = s.optimizer.param_groups[0]["lr"]
-            if s.scheduler is not None:
-                s.scheduler.step()
+            s.scheduler.step()
             row["epoch_time_s"] = round(time.perf_counter() - t0, 3)
             s.history.append(row)
             if info.is_main:
@@ -308,7 +307,7 @@ def _save_epoch(s: _Session) -> None:
     save_checkpoint(s.run_dir / CHECKPOINT_NAME, {
         "epoch": len(s.history), "config": s.config.to_dict(), "model_spec": s.spec,
         "model": s.model.state_dict(), "optimizer": s.optimizer.state_dict(),
-        "scheduler": None if s.scheduler is None else s.scheduler.state_dict(),
+        "scheduler": s.scheduler.state_dict(),
         "rng": rng_state(), "history": s.history})
     write_metrics(s.run_dir, s.history)
 
