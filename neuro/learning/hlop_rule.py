@@ -112,6 +112,7 @@ class HebbianSubspace(nn.Module):
 
     @property
     def n_rows(self) -> int:
+        """Lateral neurons (rows of ``H``), frozen and learning."""
         return self.weight.shape[0]
 
     @property

@@ -50,9 +50,11 @@ class EligibilityTraces:
             self._handles.append(site.layer.register_forward_hook(self._hook(i)))
 
     def reset(self) -> None:
+        """Forget the traces (start of a new sequence)."""
         self.traces = [None] * len(self.sites)
 
     def remove(self) -> None:
+        """Take the recording hooks off the model."""
         for handle in self._handles:
             handle.remove()
         for site in self.sites:

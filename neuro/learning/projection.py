@@ -71,6 +71,7 @@ class SubspaceProjection(nn.Module):
 
     # -- subclass interface -------------------------------------------------------------------
     def basis(self, i: int) -> torch.Tensor:
+        """Orthonormal rows ``[k, fan_in]`` spanning what layer ``i`` must protect."""
         raise NotImplementedError
 
     def project_inputs(self, i: int, v: torch.Tensor) -> torch.Tensor:
@@ -152,6 +153,7 @@ class SubspaceProjection(nn.Module):
         return samples
 
     def reset_recording(self) -> None:
+        """Drop the activity recorded so far."""
         for recorder in self.recorders:
             recorder.reset()
 
@@ -184,6 +186,7 @@ class SubspaceProjection(nn.Module):
         return result
 
     def protected_parameters(self) -> list[nn.Parameter]:
+        """The weights whose updates are projected."""
         return [site.weight for site in self.sites]
 
     def extra_repr(self) -> str:

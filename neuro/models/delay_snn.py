@@ -102,13 +102,16 @@ class DelaySNNConfig:
 
     @property
     def effective_kernel_size(self) -> int:
+        """Kernel taps actually used: 1 for the ``no_delays`` baseline."""
         return 1 if self.model_type == "no_delays" else self.kernel_size
 
     @property
     def sigma0(self) -> float:
+        """Initial Gaussian width: ``sigma_init``, else half the kernel."""
         return float(self.effective_kernel_size // 2 if self.sigma_init is None else self.sigma_init)
 
     def to_dict(self) -> dict:
+        """Plain-data form (stored in checkpoints)."""
         return asdict(self)
 
 
@@ -198,6 +201,7 @@ class DelaySNN(SpikingModule):
 
     @property
     def learns_delays(self) -> bool:
+        """Whether the delay positions are trained (``model_type == "delays"``)."""
         return self.config.model_type == "delays"
 
     @torch.no_grad()
@@ -258,6 +262,7 @@ class DelaySNN(SpikingModule):
         return {"sigma": sigma}
 
     def after_optimizer_step(self) -> None:
+        """Trainer hook: keep every delay position inside its kernel."""
         clamp_positions(self)
 
 
