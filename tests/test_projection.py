@@ -172,7 +172,7 @@ def test_every_layer_of_a_spiking_network_keeps_old_spike_trains_exactly(trace):
 
     def loss():
         return F.cross_entropy(model(x_new)[0].mean(0), labels)
-    start = float(loss())
+    start = float(loss().detach())
     _sgd(model, loss, 30, lr=0.5)
     with torch.no_grad():
         out_after, _ = model(x_old)
