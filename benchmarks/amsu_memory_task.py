@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,6 +30,7 @@ import torch
 
 import harness
 
+from neuro.train.checkpoint import atomic_write
 from neuro.nn import ALIF, AMSU, LIF
 from neuro.tasks import DelayedRecall, RecallNet, parameter_count, train_recall
 
@@ -56,25 +55,13 @@ def build(kind: str, task: DelayedRecall, seed: int) -> RecallNet:
     return RecallNet(task, HIDDEN_LIF, LIF(HIDDEN_LIF, tau_mem=tau, learn_tau=True))
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def load_runs() -> list:
     return json.loads(OUT.read_text())["runs"] if OUT.exists() else []
 
 
 def save_runs(runs: list) -> None:
     doc = {"hardware": harness.hardware("cpu"), "torch_threads": torch.get_num_threads(), "runs": runs}
-    _atomic_write(OUT, lambda p: Path(p).write_text(json.dumps(doc, indent=1)))
+    atomic_write(OUT, lambda fh: fh.write(json.dumps(doc, indent=1).encode()))
 
 
 def run(T: int, kind: str, seed: int, steps: int, batch: int, lr: float) -> dict:
@@ -114,7 +101,7 @@ def report() -> str:
     lines.append(f"Training: Adam, {runs[0]['steps'] if runs else '?'} steps of batch "
                  f"{runs[0]['batch'] if runs else '?'}, same trials per seed for every model.")
     text = "\n".join(lines)
-    _atomic_write(RESULTS / "amsu_memory_task.md", lambda p: Path(p).write_text(text + "\n"))
+    atomic_write(RESULTS / "amsu_memory_task.md", lambda fh: fh.write((text + "\n").encode()))
     plot(runs)
     return text
 
@@ -140,7 +127,7 @@ def plot(runs: list) -> None:
         ax.set_ylabel("cross-entropy (10-step mean)")
         ax.legend()
     fig.tight_layout()
-    _atomic_write(RESULTS / "amsu_memory_task.png", lambda p: fig.savefig(p, dpi=110, format="png"))
+    atomic_write(RESULTS / "amsu_memory_task.png", lambda fh: fig.savefig(fh, dpi=110, format="png"))
     plt.close(fig)
 
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import torch
 
 import harness
 
+from neuro.train.checkpoint import atomic_write
 from neuro.nn import AMSU, LIF
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -102,22 +101,15 @@ def markdown(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--rounds", type=int, default=9)
     args = ap.parse_args()
     r = bench(args.device, args.rounds)
-    _atomic_write(RESULTS / f"amsu_overhead_{args.device}.json", json.dumps(r, indent=1))
-    _atomic_write(RESULTS / f"amsu_overhead_{args.device}.md", markdown(r))
+    stem = RESULTS / f"amsu_overhead_{args.device}"
+    atomic_write(stem.with_suffix(".json"), lambda fh: fh.write(json.dumps(r, indent=1).encode()))
+    atomic_write(stem.with_suffix(".md"), lambda fh: fh.write(markdown(r).encode()))
     print(markdown(r))
 
 

@@ -18,7 +18,6 @@ import argparse
 import importlib.util
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 
 import harness
 
+from neuro.train.checkpoint import atomic_write
 from neuro.astro.examples import astrocyte_interaction, single_astrocyte
 from neuro.kernels.astrocyte_math import sic_of
 
@@ -153,21 +153,8 @@ def plot(ours, single, res, tri) -> None:
     ax[2, 1].set_ylabel("pre V_m (mV)")
     ax[2, 1].set_xlabel("time (ms)")
     fig.tight_layout()
-    _atomic(RESULTS / "astrocyte_nest.png", lambda p: fig.savefig(p, dpi=110, format="png"))
+    atomic_write(RESULTS / "astrocyte_nest.png", lambda fh: fig.savefig(fh, dpi=110, format="png"))
     plt.close(fig)
-
-
-def _atomic(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename (nothing half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def markdown(r: dict) -> str:
@@ -193,8 +180,8 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=10_000.0, help="simulated ms (<= 10000 stored)")
     args = ap.parse_args()
     r = compare(args.stored, args.duration)
-    _atomic(RESULTS / "astrocyte_nest.json", lambda p: Path(p).write_text(json.dumps(r, indent=1)))
-    _atomic(RESULTS / "astrocyte_nest.md", lambda p: Path(p).write_text(markdown(r)))
+    atomic_write(RESULTS / "astrocyte_nest.json", lambda fh: fh.write(json.dumps(r, indent=1).encode()))
+    atomic_write(RESULTS / "astrocyte_nest.md", lambda fh: fh.write(markdown(r).encode()))
     print(markdown(r))
 
 

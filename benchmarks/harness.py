@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import ctypes
 import json
-import os
 import platform
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -108,11 +106,9 @@ def peak_memory(fn: Callable[[], object], device: str) -> float:
 
 def write_results(name: str, payload: dict, markdown: str | None = None) -> Path:
     """Write ``benchmarks/results/<name>.json`` (and ``.md`` when given) atomically."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    from neuro.train.checkpoint import atomic_write
+
     texts = [(".json", json.dumps(payload, indent=2))] + ([(".md", markdown)] if markdown else [])
     for suffix, text in texts:
-        fd, tmp = tempfile.mkstemp(dir=RESULTS, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, RESULTS / f"{name}{suffix}")
+        atomic_write(RESULTS / f"{name}{suffix}", lambda fh, text=text: fh.write(text.encode()))
     return RESULTS / f"{name}.json"

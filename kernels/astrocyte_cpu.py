@@ -29,29 +29,13 @@ import numpy as np
 from numba import njit, prange
 
 from . import aeif_math, astrocyte_math, rkf45_math
-from ._jit import retarget
+from .tripartite_steps import compile_steps
 
 
 PARALLEL_MIN_UNITS = 32  # smaller networks run their slices on one thread
 
 
-def _compile_model(rhs_fn, update_fn, **helpers):
-    """The per-step update of one model with the RKF45 integrator bound to its derivative.
-
-    The helpers are not cached on their own (the clones of one function share a name, which
-    Numba's cache cannot tell apart); the cached kernels below embed them.
-    """
-    rhs = njit(rhs_fn)
-    step = retarget(rkf45_math.rkf45_step, njit, rhs=rhs)
-    hadjust = njit(rkf45_math.hadjust)
-    evolve = retarget(rkf45_math.evolve_apply, njit, rhs=rhs, rkf45_step=step, hadjust=hadjust)
-    return retarget(update_fn, njit, evolve_apply=evolve, **helpers)
-
-
-astrocyte_update = _compile_model(astrocyte_math.lr_rhs, astrocyte_math.astrocyte_update,
-                                  sic_of=njit(astrocyte_math.sic_of))
-aeif_update = _compile_model(aeif_math.aeif_rhs, aeif_math.aeif_update)
-astrocyte_advance = retarget(astrocyte_math.astrocyte_advance, njit, astrocyte_update=astrocyte_update)
+astrocyte_update, aeif_update, astrocyte_advance = compile_steps(njit)
 
 
 @njit(cache=True)

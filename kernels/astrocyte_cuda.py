@@ -11,8 +11,8 @@ the CUDA backend is requested; with ``NUMBA_ENABLE_CUDASIM=1`` it runs on Numba'
 from numba import cuda, float64
 
 from . import aeif_math, astrocyte_math, rkf45_math
-from ._jit import retarget
 from ._cuda_device import device as _device
+from .tripartite_steps import compile_steps
 
 THREADS_PER_BLOCK = 64
 # local-array shapes must be compile-time constants on a GPU: module-level tuples are, module
@@ -22,19 +22,7 @@ AEIF_WORK = (rkf45_math.ROWS, aeif_math.N_ODE)
 
 
 
-def _compile_model(rhs_fn, update_fn, **helpers):
-    """The per-step update of one model as a device function, integrator bound to its rhs."""
-    rhs = _device(rhs_fn)
-    step = retarget(rkf45_math.rkf45_step, _device, rhs=rhs)
-    hadjust = _device(rkf45_math.hadjust)
-    evolve = retarget(rkf45_math.evolve_apply, _device, rhs=rhs, rkf45_step=step, hadjust=hadjust)
-    return retarget(update_fn, _device, evolve_apply=evolve, **helpers)
-
-
-astrocyte_update = _compile_model(astrocyte_math.lr_rhs, astrocyte_math.astrocyte_update,
-                                  sic_of=_device(astrocyte_math.sic_of))
-aeif_update = _compile_model(aeif_math.aeif_rhs, aeif_math.aeif_update)
-astrocyte_advance = retarget(astrocyte_math.astrocyte_advance, _device, astrocyte_update=astrocyte_update)
+astrocyte_update, aeif_update, astrocyte_advance = compile_steps(_device)
 
 
 def blocks_for(n: int) -> int:

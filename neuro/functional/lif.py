@@ -44,17 +44,17 @@ from neuro.validation import check_state, check_tensor
 Number = Union[float, torch.Tensor]
 
 
-def _detach(self):
+def state_detach(self):
     """The same state with every tensor detached from the graph (truncated BPTT)."""
     return type(self)(*(t.detach() for t in self))
 
 
-def _to(self, *args, **kwargs):
+def state_to(self, *args, **kwargs):
     """The same state with every tensor moved/cast by ``Tensor.to``."""
     return type(self)(*(t.to(*args, **kwargs) for t in self))
 
 
-def _last(self):
+def state_last(self):
     """The final state of a recorded state sequence (``[T, ...]`` fields -> ``[...]``)."""
     return type(self)(*(t[-1] for t in self))
 
@@ -63,9 +63,9 @@ class LIFState(NamedTuple):
     """State of ``IF`` / ``LIF``: membrane ``v``."""
 
     v: torch.Tensor
-    detach = _detach
-    to = _to
-    last = _last
+    detach = state_detach
+    to = state_to
+    last = state_last
 
 
 class CubaLIFState(NamedTuple):
@@ -73,9 +73,9 @@ class CubaLIFState(NamedTuple):
 
     i: torch.Tensor
     v: torch.Tensor
-    detach = _detach
-    to = _to
-    last = _last
+    detach = state_detach
+    to = state_to
+    last = state_last
 
 
 class ALIFState(NamedTuple):
@@ -83,18 +83,18 @@ class ALIFState(NamedTuple):
 
     v: torch.Tensor
     a: torch.Tensor
-    detach = _detach
-    to = _to
-    last = _last
+    detach = state_detach
+    to = state_to
+    last = state_last
 
 
 class LIState(NamedTuple):
     """State of ``LI``: membrane ``v``."""
 
     v: torch.Tensor
-    detach = _detach
-    to = _to
-    last = _last
+    detach = state_detach
+    to = state_to
+    last = state_last
 
 
 class CubaLIState(NamedTuple):
@@ -102,9 +102,9 @@ class CubaLIState(NamedTuple):
 
     i: torch.Tensor
     v: torch.Tensor
-    detach = _detach
-    to = _to
-    last = _last
+    detach = state_detach
+    to = state_to
+    last = state_last
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import numpy as np
 from neuro.nir._deps import NIRFixupWarning
 from neuro.nir.hdf5 import PathLike, atomic_write, read_nir_file
 from neuro.nir.spec import GraphSpec, NodeSpec, parse_graph
+from neuro.nn.graph import back_edges
 
 
 def _summary(value: object) -> str:
@@ -26,29 +27,11 @@ def _summary(value: object) -> str:
 
 
 def _back_edges(spec: GraphSpec) -> set:
-    # same rule as neuro.nn.Graph: DFS from the inputs, then the other nodes, edges in file order
+    """Edges that close a cycle, by the same rule as ``neuro.nn.Graph`` (inputs first)."""
     succ: dict = {n: [] for n in spec.nodes}
     for a, b in spec.edges:
         succ[a].append(b)
-    color: dict = {}
-    back = set()
-    for root in spec.inputs + [n for n in spec.nodes if n not in spec.inputs]:
-        if root in color:
-            continue
-        color[root] = 1
-        stack = [(root, iter(succ[root]))]
-        while stack:
-            node, it = stack[-1]
-            nxt = next(it, None)
-            if nxt is None:
-                color[node] = 2
-                stack.pop()
-            elif color.get(nxt) == 1:
-                back.add((node, nxt))
-            elif nxt not in color:
-                color[nxt] = 1
-                stack.append((nxt, iter(succ[nxt])))
-    return back
+    return back_edges(spec.inputs + [n for n in spec.nodes if n not in spec.inputs], succ)
 
 
 def describe_spec(spec: GraphSpec, indent: str = "") -> list[str]:

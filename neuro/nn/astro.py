@@ -41,26 +41,14 @@ Number = Union[float, torch.Tensor]
 DomainSpec = Union[Domains, int, Sequence, np.ndarray, torch.Tensor]
 
 
-def _detach(self):
-    return type(self)(*(t.detach() for t in self))
-
-
-def _to(self, *args, **kwargs):
-    return type(self)(*(t.to(*args, **kwargs) for t in self))
-
-
-def _last(self):
-    return type(self)(*(t[-1] for t in self))
-
-
 class AMSUState(NamedTuple):
     """State of :class:`AMSU`: membrane ``v [B, *features]`` and astrocytes ``a [B, D]``."""
 
     v: torch.Tensor
     a: torch.Tensor
-    detach = _detach
-    to = _to
-    last = _last
+    detach = F.state_detach
+    to = F.state_to
+    last = F.state_last
 
 
 class CubaAMSUState(NamedTuple):
@@ -69,9 +57,9 @@ class CubaAMSUState(NamedTuple):
     i: torch.Tensor
     v: torch.Tensor
     a: torch.Tensor
-    detach = _detach
-    to = _to
-    last = _last
+    detach = F.state_detach
+    to = F.state_to
+    last = F.state_last
 
 
 def make_domains(spec: DomainSpec, shape: tuple[int, ...]) -> Domains:

@@ -137,26 +137,7 @@ class Graph(SpikingModule):
         return succ
 
     def _find_back_edges(self) -> set[tuple[str, str]]:
-        succ = self._succ()
-        color: dict[str, int] = {}  # 1 = on the DFS stack, 2 = finished
-        back: set[tuple[str, str]] = set()
-        for root in self.inputs + self.node_names + self.outputs:
-            if root in color:
-                continue
-            color[root] = 1
-            stack = [(root, iter(succ[root]))]
-            while stack:
-                node, it = stack[-1]
-                nxt = next(it, None)
-                if nxt is None:
-                    color[node] = 2
-                    stack.pop()
-                elif color.get(nxt) == 1:
-                    back.add((node, nxt))
-                elif nxt not in color:
-                    color[nxt] = 1
-                    stack.append((nxt, iter(succ[nxt])))
-        return back
+        return back_edges(self.inputs + self.node_names + self.outputs, self._succ())
 
     def _components(self) -> dict[str, int]:
         """Strongly connected component index of every node (Kosaraju, iterative)."""
@@ -349,6 +330,30 @@ class Graph(SpikingModule):
         cycles = [u.nodes for u in self._plan if u.cyclic]
         return (f"inputs={self.inputs}, outputs={self.outputs}, edges={len(self.edges)}, "
                 f"back_edges={sorted(self.back_edges)}" + (f", cycles={cycles}" if cycles else ""))
+
+
+def back_edges(roots: Sequence[str], succ: Mapping[str, Sequence[str]]) -> set[tuple[str, str]]:
+    """Edges that close a cycle, found by iterative DFS from ``roots`` in order, successors in
+    list order (so the choice of which edge of a cycle carries the delay is deterministic)."""
+    color: dict[str, int] = {}  # 1 = on the DFS stack, 2 = finished
+    back: set[tuple[str, str]] = set()
+    for root in roots:
+        if root in color:
+            continue
+        color[root] = 1
+        stack = [(root, iter(succ[root]))]
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                color[node] = 2
+                stack.pop()
+            elif color.get(nxt) == 1:
+                back.add((node, nxt))
+            elif nxt not in color:
+                color[nxt] = 1
+                stack.append((nxt, iter(succ[nxt])))
+    return back
 
 
 def _toposort(items: list, edges: list[tuple], position: Mapping) -> list:

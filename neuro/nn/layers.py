@@ -99,9 +99,9 @@ class IntegratorState(NamedTuple):
     """State of :class:`Integrator`: the integrated value ``v``."""
 
     v: torch.Tensor
-    detach = F._detach
-    to = F._to
-    last = F._last
+    detach = F.state_detach
+    to = F.state_to
+    last = F.state_last
 
 
 #: the engine's recurrence with no leak (beta = 1), no synaptic current and no spike
