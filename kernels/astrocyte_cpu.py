@@ -35,15 +35,7 @@ from .tripartite_steps import compile_steps
 PARALLEL_MIN_UNITS = 32  # smaller networks run their slices on one thread
 
 
-astrocyte_update, aeif_update, astrocyte_advance = compile_steps(njit)
-
-
-@njit(cache=True)
-def _record(rec, rec_rows, state, q, k, rec_every, rec_offset):
-    if (k + 1) % rec_every == 0:
-        j = (k + 1) // rec_every - 1 - rec_offset
-        for r in range(rec_rows.shape[0]):
-            rec[r, j, q] = state[rec_rows[r], q]
+astrocyte_update, aeif_update, astrocyte_advance, astrocyte_steps, aeif_steps = compile_steps(njit)
 
 
 @njit(cache=True)
@@ -55,11 +47,9 @@ def astrocyte_block(q, state, prm, dt, k0, n_steps, ip3_ring, j_ring, sic_out, r
     ``j_ring``: the calcium current arriving then (used during step ``k + 1``);
     ``sic_out[k - k0, q]``: the SIC emitted after step ``k``.
     """
-    R = ip3_ring.shape[0]
     w = np.empty((rkf45_math.ROWS, astrocyte_math.N_ODE), np.float64)
-    for k in range(k0, k0 + n_steps):
-        sic_out[k - k0, q] = astrocyte_advance(q, state, prm, dt, ip3_ring[k % R, q], j_ring[k % R, q], w)
-        _record(rec, rec_rows, state, q, k, rec_every, rec_offset)
+    astrocyte_steps(w, q, state, prm, dt, k0, n_steps, ip3_ring, j_ring, sic_out, rec, rec_rows,
+                    rec_every, rec_offset)
 
 
 @njit(cache=True)
@@ -72,24 +62,9 @@ def aeif_block(q, state, prm, dt, k0, n_steps, ex_ring, in_ring, stim_ring, sic_
     counts the spikes of step ``k``. ``status[q]`` (int64) becomes ``aeif_math.UNSTABLE`` when
     ``V`` or ``w`` leave NEST's sanity bounds; the neuron then stops.
     """
-    p = q % prm.shape[1]
-    R = ex_ring.shape[0]
-    n = aeif_math.N_ODE
-    w = np.empty((rkf45_math.ROWS, n), np.float64)
-    for i in range(n):
-        w[rkf45_math.Y, i] = state[i, q]
-    for k in range(k0, k0 + n_steps):
-        if status[q] != aeif_math.OK:
-            spikes[k - k0, q] = 0.0
-            continue
-        s = k % R
-        count, st = aeif_update(w, state, q, prm, p, dt, ex_ring[s, q], in_ring[s, q],
-                                stim_ring[s, q], sic_ring[s, q])
-        spikes[k - k0, q] = count
-        status[q] = st
-        for i in range(n):
-            state[i, q] = w[rkf45_math.Y, i]
-        _record(rec, rec_rows, state, q, k, rec_every, rec_offset)
+    w = np.empty((rkf45_math.ROWS, aeif_math.N_ODE), np.float64)
+    aeif_steps(w, q, state, prm, dt, k0, n_steps, ex_ring, in_ring, stim_ring, sic_ring, spikes, rec,
+               rec_rows, rec_every, rec_offset, status)
 
 
 @njit(parallel=True, cache=True)

@@ -22,20 +22,12 @@ AEIF_WORK = (rkf45_math.ROWS, aeif_math.N_ODE)
 
 
 
-astrocyte_update, aeif_update, astrocyte_advance = compile_steps(_device)
+astrocyte_update, aeif_update, astrocyte_advance, astrocyte_steps, aeif_steps = compile_steps(_device)
 
 
 def blocks_for(n: int) -> int:
     """Number of thread blocks covering ``n`` units."""
     return max(1, (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK)
-
-
-@_device
-def _record(rec, rec_rows, state, q, k, rec_every, rec_offset):
-    if (k + 1) % rec_every == 0:
-        j = (k + 1) // rec_every - 1 - rec_offset
-        for r in range(rec_rows.shape[0]):
-            rec[r, j, q] = state[rec_rows[r], q]
 
 
 @cuda.jit
@@ -45,11 +37,9 @@ def astrocyte_step_many(state, prm, dt, k0, n_steps, ip3_ring, j_ring, sic_out, 
     q = cuda.grid(1)
     if q >= state.shape[1]:
         return
-    R = ip3_ring.shape[0]
     w = cuda.local.array(ASTRO_WORK, float64)
-    for k in range(k0, k0 + n_steps):
-        sic_out[k - k0, q] = astrocyte_advance(q, state, prm, dt, ip3_ring[k % R, q], j_ring[k % R, q], w)
-        _record(rec, rec_rows, state, q, k, rec_every, rec_offset)
+    astrocyte_steps(w, q, state, prm, dt, k0, n_steps, ip3_ring, j_ring, sic_out, rec, rec_rows,
+                    rec_every, rec_offset)
 
 
 @cuda.jit
@@ -59,23 +49,9 @@ def aeif_step_many(state, prm, dt, k0, n_steps, ex_ring, in_ring, stim_ring, sic
     q = cuda.grid(1)
     if q >= state.shape[1]:
         return
-    p = q % prm.shape[1]
-    R = ex_ring.shape[0]
     w = cuda.local.array(AEIF_WORK, float64)
-    for i in range(aeif_math.N_ODE):
-        w[rkf45_math.Y, i] = state[i, q]
-    for k in range(k0, k0 + n_steps):
-        if status[q] != aeif_math.OK:
-            spikes[k - k0, q] = 0.0
-            continue
-        s = k % R
-        count, st = aeif_update(w, state, q, prm, p, dt, ex_ring[s, q], in_ring[s, q],
-                                stim_ring[s, q], sic_ring[s, q])
-        spikes[k - k0, q] = count
-        status[q] = st
-        for i in range(aeif_math.N_ODE):
-            state[i, q] = w[rkf45_math.Y, i]
-        _record(rec, rec_rows, state, q, k, rec_every, rec_offset)
+    aeif_steps(w, q, state, prm, dt, k0, n_steps, ex_ring, in_ring, stim_ring, sic_ring, spikes, rec,
+               rec_rows, rec_every, rec_offset, status)
 
 
 @cuda.jit
