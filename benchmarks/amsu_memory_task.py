@@ -30,7 +30,7 @@ import torch
 
 import harness
 
-from neuro.train.checkpoint import atomic_write
+from neuro._io import atomic_write
 from neuro.nn import ALIF, AMSU, LIF
 from neuro.tasks import DelayedRecall, RecallNet, parameter_count, train_recall
 

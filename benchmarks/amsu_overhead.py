@@ -22,7 +22,7 @@ import torch
 
 import harness
 
-from neuro.train.checkpoint import atomic_write
+from neuro._io import atomic_write
 from neuro.nn import AMSU, LIF
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -25,7 +25,7 @@ import numpy as np
 
 import harness
 
-from neuro.train.checkpoint import atomic_write
+from neuro._io import atomic_write
 from neuro.astro.examples import astrocyte_interaction, single_astrocyte
 from neuro.kernels.astrocyte_math import sic_of
 

@@ -29,7 +29,7 @@ import torch
 
 import harness
 from neuro.learning import ContinualConfig, run_continual
-from neuro.learning.continual import RUNTIME_FIELDS
+from neuro.learning.config import RUNTIME_FIELDS
 from neuro.train.config import config_diff
 
 PAPER_ROWS = ([[80, 200, 100]] + [[70, 70, 70]] * 2 + [[50, 50, 50]] * 3 + [[30, 30, 30]] * 3
@@ -154,8 +154,8 @@ def main() -> None:
                             "bwt": _mean_std([r["bwt"] for r in items])}
                         for m, items in runs.items()}}
     harness.write_results(name, payload)
+    from neuro._io import atomic_write
     from neuro.learning.plots import plot_method_comparison
-    from neuro.train.checkpoint import atomic_write
 
     atomic_write(harness.RESULTS / f"{name}.md", lambda fh: fh.write(table.encode()))
     matrices = {m: torch.tensor([[math.nan if v is None else v for v in row]

@@ -106,7 +106,7 @@ def peak_memory(fn: Callable[[], object], device: str) -> float:
 
 def write_results(name: str, payload: dict, markdown: str | None = None) -> Path:
     """Write ``benchmarks/results/<name>.json`` (and ``.md`` when given) atomically."""
-    from neuro.train.checkpoint import atomic_write
+    from neuro._io import atomic_write
 
     texts = [(".json", json.dumps(payload, indent=2))] + ([(".md", markdown)] if markdown else [])
     for suffix, text in texts:

@@ -22,13 +22,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Optional
 
 import h5py
 import numpy as np
+
+from neuro._io import atomic_write_path, open_hdf5
 
 from .errors import CorruptFileError
 
@@ -141,44 +142,39 @@ def write_cache(path: os.PathLike, params: Mapping, samples: Iterable[tuple[np.n
     """Write ``samples`` to ``path`` atomically (temporary file in the same folder + rename)."""
     from tqdm.auto import tqdm
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".h5.tmp")
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files
+    def write(tmp: str) -> None:
         with h5py.File(tmp, "w") as f:
-            offsets, labels = [0], []
-            buffer: list[np.ndarray] = []
-            frames = None
-            for frame_seq, label in tqdm(samples, total=n_samples, desc=desc, disable=not progress,
-                                         unit="sample"):
-                frame_seq = np.asarray(frame_seq)
-                if frames is None:
-                    frames = _create_frames(f, frame_seq.shape[1:])
-                elif frame_seq.shape[1:] != frames.shape[1:]:
-                    raise ValueError(f"sample {len(labels)} has frames of shape {frame_seq.shape[1:]}"
-                                     f", expected {frames.shape[1:]}")
-                buffer.append(np.clip(frame_seq, -32768, 32767).astype(np.int16))
-                offsets.append(offsets[-1] + len(frame_seq))
-                labels.append(int(label))
-                if sum(b.nbytes for b in buffer) >= _SLAB_BYTES:
-                    _append(frames, buffer)
-            if frames is None:
-                raise ValueError("cannot cache an empty dataset")
+            _fill(f, params, tqdm(samples, total=n_samples, desc=desc, disable=not progress,
+                                  unit="sample"))
+
+    return atomic_write_path(path, write)
+
+
+def _fill(f: h5py.File, params: Mapping, samples: Iterable[tuple[np.ndarray, int]]) -> None:
+    """Write the datasets and attributes of the module docstring's layout into the open file."""
+    offsets, labels = [0], []
+    buffer: list[np.ndarray] = []
+    frames = None
+    for frame_seq, label in samples:
+        frame_seq = np.asarray(frame_seq)
+        if frames is None:
+            frames = _create_frames(f, frame_seq.shape[1:])
+        elif frame_seq.shape[1:] != frames.shape[1:]:
+            raise ValueError(f"sample {len(labels)} has frames of shape {frame_seq.shape[1:]}"
+                             f", expected {frames.shape[1:]}")
+        buffer.append(np.clip(frame_seq, -32768, 32767).astype(np.int16))
+        offsets.append(offsets[-1] + len(frame_seq))
+        labels.append(int(label))
+        if sum(b.nbytes for b in buffer) >= _SLAB_BYTES:
             _append(frames, buffer)
-            f.create_dataset("offsets", data=np.asarray(offsets, np.int64))
-            f.create_dataset("labels", data=np.asarray(labels, np.int64))
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["key"] = cache_key(params)
-            f.attrs["complete"] = True
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    if frames is None:
+        raise ValueError("cannot cache an empty dataset")
+    _append(frames, buffer)
+    f.create_dataset("offsets", data=np.asarray(offsets, np.int64))
+    f.create_dataset("labels", data=np.asarray(labels, np.int64))
+    f.attrs["format_version"] = FORMAT_VERSION
+    f.attrs["key"] = cache_key(params)
+    f.attrs["complete"] = True
 
 
 def _create_frames(f: h5py.File, frame_shape: tuple[int, ...]) -> h5py.Dataset:
@@ -200,11 +196,7 @@ def _append(frames: h5py.Dataset, buffer: list[np.ndarray]) -> None:
 
 
 def _open(path: Path) -> h5py.File:
-    try:
-        return h5py.File(path, "r")
-    except OSError as err:
-        raise CorruptFileError(f"frame cache {path} is not a readable HDF5 file "
-                               f"(truncated or corrupt): {err}") from err
+    return open_hdf5(path, what="frame cache", error=CorruptFileError)
 
 
 def _validate(f: h5py.File, path: Path, key: str) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from neuro._io import pyplot, save_figure
 from neuro.datasets import load_dataset
-from neuro.train.plots import _pyplot, _save
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,7 +27,7 @@ def main(shared: Path) -> Path:
     rows = [line.split() for line in (src / "train1K.txt").read_text().splitlines()
             if line.strip() and not line.startswith("#")]
     labels = {int(a): int(b) for a, b in rows}
-    plt = _pyplot()
+    plt = pyplot()
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(1, 21):
             folder = Path(tmp) / "NMNIST" / "Train" / str(labels[i])
@@ -64,7 +64,7 @@ def main(shared: Path) -> Path:
         fig.suptitle("Real N-MNIST recordings (Orchard et al. 2015) through neuro.datasets "
                      "(tonic reader, ToFrame 30 ms): three saccades of ~100 ms", fontsize=10)
         fig.tight_layout()
-        return _save(fig, REPO / "docs" / "nmnist_frames.png")
+        return save_figure(fig, REPO / "docs" / "nmnist_frames.png")
 
 
 if __name__ == "__main__":

@@ -12,40 +12,54 @@ from typing import Any
 HELP = ("continual learning on permuted tasks (hlop, gpm, ewc, finetune): accuracy matrix, "
         "ACC, BWT, checkpoints, --resume")
 
-# flag -> (ContinualConfig field, parser, help); lists are JSON (e.g. --hidden '[256, 256]')
-_OPTIONS = (
-    ("--method", "method", str, "hlop | gpm | ewc | finetune"),
-    ("--source", "source", str, "digits | digits_events | mnist | nmnist"),
-    ("--tasks", "n_tasks", int, "number of permuted tasks"),
-    ("--seed", "seed", int, "seed of permutations, initialisation and data order"),
-    ("--training", "training", str, "bptt | online (eligibility traces)"),
-    ("--epochs", "epochs", int, "epochs per task"),
-    ("--batch-size", "batch_size", int, "mini-batch size"),
-    ("--lr", "lr", float, "SGD learning rate"),
-    ("--momentum", "momentum", float, "SGD momentum"),
-    ("--hidden", "hidden", json.loads, "hidden layer sizes, JSON list"),
-    ("--tau-mem", "tau_mem", float, "membrane time constant (s)"),
-    ("--time-steps", "time_steps", int, "steps a static image is shown"),
-    ("--time-window-us", "time_window_us", int, "event frame length (us)"),
-    ("--train-samples", "train_samples", int, "use a random subset of N training samples"),
-    ("--test-samples", "test_samples", int, "use a random subset of N test samples"),
-    ("--hlop-rows", "hlop_rows", json.loads, "lateral rows added per task, JSON list of ints or "
-                                             "per-layer lists (last entry repeats)"),
-    ("--hlop-lr", "hlop_lr", json.loads, "Hebbian learning rate, number or per-layer list"),
-    ("--hlop-iterations", "hlop_iterations", int, "inner Hebbian iterations per batch"),
-    ("--hlop-lateral", "hlop_lateral", str, "matrix | quantized | neurons"),
-    ("--trace", "trace", str, "presynaptic samples: rate | filtered | spikes"),
-    ("--gpm-threshold", "gpm_threshold", json.loads, "GPM energy threshold, number or list"),
-    ("--ewc-strength", "ewc_strength", float, "EWC lambda"),
-    ("--data-root", "data_root", str, "folder with MNIST/raw or NMNIST/"),
-    ("--cache-dir", "cache_dir", str, "HDF5 frame cache folder"),
-    ("--device", "device", str, "cpu | cuda | cuda:N"),
-)
+# ContinualConfig field -> help, in --help order; the flag is the field with dashes ("--batch-size")
+# except where _FLAGS renames it; values are strings unless listed in _INT, _FLOAT or _JSON
+_HELP = {
+    "method": "hlop | gpm | ewc | finetune",
+    "source": "digits | digits_events | mnist | nmnist",
+    "n_tasks": "number of permuted tasks",
+    "seed": "seed of permutations, initialisation and data order",
+    "training": "bptt | online (eligibility traces)",
+    "epochs": "epochs per task",
+    "batch_size": "mini-batch size",
+    "lr": "SGD learning rate",
+    "momentum": "SGD momentum",
+    "hidden": "hidden layer sizes, JSON list",
+    "tau_mem": "membrane time constant (s)",
+    "time_steps": "steps a static image is shown",
+    "time_window_us": "event frame length (us)",
+    "train_samples": "use a random subset of N training samples",
+    "test_samples": "use a random subset of N test samples",
+    "hlop_rows": "lateral rows added per task, JSON list of ints or per-layer lists (last entry "
+                 "repeats)",
+    "hlop_lr": "Hebbian learning rate, number or per-layer list",
+    "hlop_iterations": "inner Hebbian iterations per batch",
+    "hlop_lateral": "matrix | quantized | neurons",
+    "trace": "presynaptic samples: rate | filtered | spikes",
+    "gpm_threshold": "GPM energy threshold, number or list",
+    "ewc_strength": "EWC lambda",
+    "data_root": "folder with MNIST/raw or NMNIST/",
+    "cache_dir": "HDF5 frame cache folder",
+    "device": "cpu | cuda | cuda:N",
+}
+_FLAGS = {"n_tasks": "--tasks"}
+_INT = frozenset({"n_tasks", "seed", "epochs", "batch_size", "time_steps", "time_window_us",
+                  "train_samples", "test_samples", "hlop_iterations"})
+_FLOAT = frozenset({"lr", "momentum", "tau_mem", "ewc_strength"})
+_JSON = frozenset({"hidden", "hlop_rows", "hlop_lr", "gpm_threshold"})  # e.g. --hidden '[256, 256]'
+
+
+def _parser(name: str):
+    """How the command line value of field ``name`` is read."""
+    if name in _JSON:
+        return json.loads
+    return int if name in _INT else float if name in _FLOAT else str
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    for flag, dest, kind, text in _OPTIONS:
-        parser.add_argument(flag, dest=dest, type=kind, default=None, help=text)
+    for name, text in _HELP.items():
+        parser.add_argument(_FLAGS.get(name, "--" + name.replace("_", "-")), dest=name,
+                            type=_parser(name), default=None, help=text)
     parser.add_argument("--hlop-normalize", dest="hlop_normalize", action="store_true",
                         default=None, help="Hebbian lr relative to the mean squared trace norm")
     parser.add_argument("--no-progress", dest="progress", action="store_false", default=None,
@@ -65,15 +79,13 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from neuro.datasets import CorruptFileError, DatasetNotFoundError
     from neuro.learning import ContinualConfig, run_continual
-    from neuro.train import ConfigMismatch, load_checkpoint
+    from neuro.learning.resume import load_run_checkpoint
+    from neuro.train import ConfigMismatch
 
     try:
         given = _given(args)
         if args.resume is not None:
-            checkpoint = load_checkpoint(args.resume)
-            if checkpoint.get("kind") != "continual":
-                raise ValueError(f"{args.resume} holds a checkpoint of another kind of run "
-                                 "(not `neuro continual`)")
+            checkpoint = load_run_checkpoint(args.resume)
             config = ContinualConfig.from_dict({**checkpoint["config"], **given})
             run_dir, resume = args.resume, True
         else:

@@ -29,8 +29,8 @@ import h5py
 import numpy as np
 
 from neuro import __version__
+from neuro._io import PathLike, atomic_write_path, open_hdf5
 from neuro.hw.network import IntegerLayer, IntegerNetwork
-from neuro.nir.hdf5 import PathLike, atomic_write
 
 SCHEMA = "neuro.hw-image"
 SCHEMA_VERSION = 1
@@ -65,7 +65,7 @@ def write_image(network: IntegerNetwork, path: PathLike, resources: Optional[dic
             f.create_dataset("resources", data=np.zeros(0, np.int8))
             f["resources"].attrs["json"] = json.dumps(report)
 
-    return atomic_write(path, write)
+    return atomic_write_path(path, write)
 
 
 def _fail(path: PathLike, text: str) -> HardwareImageError:
@@ -75,12 +75,7 @@ def _fail(path: PathLike, text: str) -> HardwareImageError:
 def read_image(path: PathLike) -> tuple[IntegerNetwork, dict]:
     """``(network, resource report)`` of a hardware image, ready for :func:`neuro.hw.emulate`."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"hardware image {str(path)!r} does not exist")
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as err:
-        raise _fail(path, f"not a readable HDF5 file ({err}); truncated or corrupt?") from err
+    handle = open_hdf5(path, what="hardware image", error=HardwareImageError)
     try:
         with handle as f:
             attrs = dict(f.attrs)

@@ -18,6 +18,7 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
+from neuro._io import atomic_write
 from neuro.datasets import CorruptFileError, DatasetNotFoundError
 
 PathLike = Union[str, os.PathLike]
@@ -83,8 +84,6 @@ def mnist_arrays(root: PathLike, split: str) -> tuple[torch.Tensor, torch.Tensor
 
 def write_idx(path: PathLike, array: np.ndarray) -> Path:
     """Write a uint8 array as an IDX file (``.gz`` compressed when the name ends so); for tests."""
-    from neuro.train.checkpoint import atomic_write
-
     array = np.ascontiguousarray(array, dtype=np.uint8)
     header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
     payload = header + array.tobytes()

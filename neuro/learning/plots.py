@@ -10,7 +10,8 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 import torch
 
-from neuro.train.plots import _pyplot, _save
+from neuro._io import pyplot, save_figure
+from neuro.learning.metrics import acc_bwt
 
 
 def _draw_matrix(ax, matrix: np.ndarray, title: str):  # -> the AxesImage, for a colorbar
@@ -31,9 +32,7 @@ def _draw_matrix(ax, matrix: np.ndarray, title: str):  # -> the AxesImage, for a
 
 def plot_accuracy_matrix(matrix: torch.Tensor, path: os.PathLike, title: str = "") -> Path:
     """Heat map of one accuracy matrix ``A[trained, tested]`` (percent), with ACC and BWT."""
-    from neuro.learning.continual import acc_bwt
-
-    plt = _pyplot()
+    plt = pyplot()
     m = matrix.detach().double().cpu().numpy()
     fig, ax = plt.subplots(figsize=(5.2, 4.6))
     image = _draw_matrix(ax, m, title)
@@ -42,7 +41,7 @@ def plot_accuracy_matrix(matrix: torch.Tensor, path: os.PathLike, title: str = "
         ax.set_title(f"{title}\nACC {100 * acc:.2f}%  BWT {100 * bwt:+.2f}%", fontsize=9)
     fig.colorbar(image, ax=ax, label="test accuracy (%)")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_method_comparison(matrices: Mapping[str, torch.Tensor],
@@ -50,7 +49,7 @@ def plot_method_comparison(matrices: Mapping[str, torch.Tensor],
                            path: os.PathLike, title: str = "",
                            reference_bwt: Optional[float] = None) -> Path:
     """One accuracy matrix per method (first seed) and ACC/BWT bars (mean +- std over seeds)."""
-    plt = _pyplot()
+    plt = pyplot()
     methods = list(matrices)
     fig = plt.figure(figsize=(3.3 * len(methods), 6.4))
     n = len(methods)
@@ -77,4 +76,4 @@ def plot_method_comparison(matrices: Mapping[str, torch.Tensor],
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

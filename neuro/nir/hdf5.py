@@ -8,17 +8,17 @@ temporary file that is renamed into place (nothing half-written on disk).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any
 
 import h5py
 import numpy as np
 
+from neuro._io import PathLike, open_hdf5
+from neuro._io import atomic_write_path as atomic_write  # write(tmp_path), then rename; see neuro._io
 from neuro.nir._deps import NIRError
 
-PathLike = Union[str, "os.PathLike[str]"]
+__all__ = ["PathLike", "atomic_write", "read_nir_file"]
 
 
 def _decode(value: Any) -> Any:
@@ -47,13 +47,8 @@ def _read_group(group: h5py.Group, where: str) -> dict:
 def read_nir_file(path: PathLike) -> tuple[str, dict]:
     """``(version, graph dict)`` of a NIR file, with errors that name the file and the problem."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"NIR file {str(path)!r} does not exist")
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as err:
-        raise NIRError(f"{str(path)!r} is not a readable HDF5/NIR file ({err}); it may be truncated "
-                       "or not a NIR file at all") from err
+    handle = open_hdf5(path, what="NIR file", error=NIRError, kind="HDF5/NIR",
+                       hint="it may be truncated or not a NIR file at all")
     with handle:
         if "node" not in handle or not isinstance(handle["node"], h5py.Group):
             raise NIRError(f"{str(path)!r} has no '/node' group: not a NIR file")
@@ -62,19 +57,3 @@ def read_nir_file(path: PathLike) -> tuple[str, dict]:
     if tree.get("type") != "NIRGraph":
         raise NIRError(f"{str(path)!r}: '/node/type' is {tree.get('type')!r}, expected 'NIRGraph'")
     return str(version), tree
-
-
-def atomic_write(path: PathLike, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` and rename the result to ``path`` (removed again on failure)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -264,126 +264,173 @@ def _per_dim(value: Any, n: int) -> list:
     return [int(arr[0])] * n if arr.size == 1 else [int(v) for v in arr]
 
 
+# Shape rules: one per node type. ``rule(node, arriving, src, ctx)`` sets ``node.in_shape`` and
+# ``node.out_shape`` from the shape arriving on the edge from ``src`` (None: not known yet) and the
+# node's fields, applying lenient fix-ups through ``ctx``; it returns False when neither fixes a shape.
+ShapeRule = Callable[[NodeSpec, Optional[Shape], str, _Context], bool]
+
+
+def _accept_input(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _Context) -> bool:
+    node.in_shape = node.out_shape = node.params["shape"]
+    return True
+
+
+def _accept_output(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _Context) -> bool:
+    p = node.params
+    want = p["shape"]
+    if arriving is not None and arriving != want:
+        if math.prod(arriving) != math.prod(want):
+            raise _err(node, f"field 'shape' is {list(want)} but the edge from {src!r} delivers "
+                             f"{list(arriving)}")
+        ctx.fix(node, f"use {list(arriving)}", f"field 'shape' is {list(want)} but the edge "
+                f"from {src!r} delivers {list(arriving)}")
+        p["shape"] = want = arriving
+    node.in_shape = node.out_shape = want
+    return True
+
+
+def _accept_dense(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _Context) -> bool:
+    """``Affine`` and ``Linear``: weight ``[out, in]`` (fix-up: stored ``[in, out]``), bias ``[out]``."""
+    p = node.params
+    w = p["weight"]
+    if w.ndim != 2:
+        raise _err(node, f"field 'weight' must be 2-D [out, in], got shape {w.shape}")
+    if arriving is not None and arriving != (w.shape[1],):
+        if arriving == (w.shape[0],):
+            ctx.fix(node, "transpose it", f"field 'weight' has shape {w.shape} but the edge from "
+                    f"{src!r} delivers {list(arriving)} features (weights stored [in, out]?)")
+            p["weight"] = w = np.ascontiguousarray(w.T)
+        else:
+            raise _err(node, f"field 'weight' has shape {w.shape} (expects {w.shape[1]} input "
+                             f"features) but the edge from {src!r} delivers {list(arriving)}"
+                       + (" (insert a Flatten)" if math.prod(arriving) == w.shape[1] else ""))
+    if node.type == "Affine" and p["bias"].shape != (w.shape[0],):
+        if p["bias"].size == 1:
+            ctx.fix(node, f"broadcast it to ({w.shape[0]},)", "field 'bias' is a scalar")
+            p["bias"] = np.full(w.shape[0], float(p["bias"].reshape(-1)[0]))
+        else:
+            raise _err(node, f"field 'bias' has shape {p['bias'].shape}, expected ({w.shape[0]},)")
+    node.in_shape, node.out_shape = (w.shape[1],), (w.shape[0],)
+    return True
+
+
+def _accept_per_neuron(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _Context) -> bool:
+    """Neurons, ``Scale``, ``Threshold``, ``Delay``: the shape of the per-neuron fields
+    (fix-up: scalars broadcast to the arriving shape)."""
+    p, names = node.params, _PER_NEURON[node.type]
+    shape = p[names[0]].shape
+    if arriving is not None and arriving != shape:
+        if math.prod(shape) == 1:
+            ctx.fix(node, f"broadcast them to {list(arriving)}", f"per-neuron fields have shape "
+                    f"{list(shape)} but the edge from {src!r} delivers {list(arriving)}")
+            for n in names:
+                p[n] = np.broadcast_to(p[n].reshape(()), arriving).copy()
+            shape = arriving
+        else:
+            raise _err(node, f"per-neuron fields have shape {list(shape)} but the edge from "
+                             f"{src!r} delivers {list(arriving)}")
+    node.in_shape = node.out_shape = tuple(shape)
+    return True
+
+
+def _accept_conv(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _Context) -> bool:
+    """``Conv1d``/``Conv2d``: input ``[C_in, *spatial]`` from the edge or ``input_shape``."""
+    p = node.params
+    nd = 1 if node.type == "Conv1d" else 2
+    w = p["weight"]
+    if w.ndim != nd + 2:
+        raise _err(node, f"field 'weight' must be {nd + 2}-D, got shape {w.shape}")
+    groups = int(np.asarray(p["groups"]).reshape(-1)[0])
+    c_in = w.shape[1] * groups
+    given = p.get("input_shape")
+    shape = arriving
+    if shape is None and given is not None:
+        shape = (c_in, *given)
+    if shape is None:
+        return False
+    if len(shape) != nd + 1 or shape[0] != c_in:
+        raise _err(node, f"expects input [{c_in}, {', '.join(['...'] * nd)}] (field 'weight' "
+                         f"{w.shape}, groups {groups}) but the edge from {src!r} delivers "
+                         f"{list(shape)}")
+    if given is not None and tuple(given) != tuple(shape[1:]):
+        ctx.fix(node, f"use {list(shape[1:])}", f"field 'input_shape' is {list(given)} but the "
+                f"edge from {src!r} delivers spatial shape {list(shape[1:])}")
+    p["input_shape"] = tuple(shape[1:])
+    k, s = w.shape[2:], _per_dim(p["stride"], nd)
+    pad, d = _per_dim(p["padding"], nd), _per_dim(p["dilation"], nd)
+    out = tuple(_conv_out(shape[1 + i], k[i], s[i], pad[i], d[i]) for i in range(nd))
+    if min(out) <= 0:
+        raise _err(node, f"input {list(shape)} is too small for the kernel {list(k)}")
+    node.in_shape, node.out_shape = tuple(shape), (w.shape[0], *out)
+    return True
+
+
+def _accept_pool(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _Context) -> bool:
+    """``SumPool2d``/``AvgPool2d``: input ``[C, H, W]`` from the edge only."""
+    if arriving is None:
+        return False
+    if len(arriving) != 3:
+        raise _err(node, f"expects input [C, H, W] but the edge from {src!r} delivers "
+                         f"{list(arriving)}")
+    k, s, pad = (_per_dim(node.params[f], 2) for f in ("kernel_size", "stride", "padding"))
+    out = tuple(_conv_out(arriving[1 + i], k[i], s[i], pad[i], 1) for i in range(2))
+    node.in_shape, node.out_shape = tuple(arriving), (arriving[0], *out)
+    return True
+
+
+def _accept_flatten(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _Context) -> bool:
+    """``Flatten``: dims ``start_dim..end_dim`` (negative from the end, batch excluded) merged."""
+    p = node.params
+    given = p.get("input_type")
+    shape = arriving if arriving is not None else given
+    if shape is None:
+        return False
+    if given is not None and arriving is not None and tuple(given) != tuple(arriving):
+        ctx.fix(node, f"use {list(arriving)}", f"field 'input_type' is {list(given)} but the "
+                f"edge from {src!r} delivers {list(arriving)}")
+    n = len(shape)
+    start, end = int(p["start_dim"]), int(p["end_dim"])
+    start, end = start + n if start < 0 else start, end + n if end < 0 else end
+    if not 0 <= start <= end < n:
+        raise _err(node, f"start_dim {int(p['start_dim'])} / end_dim {int(p['end_dim'])} do not "
+                         f"fit an input of shape {list(shape)} (NIR dims exclude the batch)")
+    p["input_type"] = tuple(shape)
+    node.in_shape = tuple(shape)
+    node.out_shape = (*shape[:start], math.prod(shape[start:end + 1]), *shape[end + 1:])
+    return True
+
+
+def _accept_graph(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _Context) -> bool:
+    """A nested ``NIRGraph``: the shapes of its single Input and Output."""
+    sub = node.graph
+    if len(sub.inputs) != 1 or len(sub.outputs) != 1:
+        raise _err(node, f"a nested graph needs exactly one Input and one Output, it has "
+                         f"{sub.inputs} and {sub.outputs}")
+    inner_in = sub.nodes[sub.inputs[0]].out_shape
+    if arriving is not None and arriving != inner_in:
+        raise _err(node, f"its Input {sub.inputs[0]!r} has shape {list(inner_in)} but the edge "
+                         f"from {src!r} delivers {list(arriving)}")
+    node.in_shape, node.out_shape = inner_in, sub.nodes[sub.outputs[0]].out_shape
+    return True
+
+
+_SHAPE_RULES: dict[str, ShapeRule] = {
+    "Input": _accept_input, "Output": _accept_output,
+    "Affine": _accept_dense, "Linear": _accept_dense,
+    **dict.fromkeys(_PER_NEURON, _accept_per_neuron),
+    "Conv1d": _accept_conv, "Conv2d": _accept_conv,
+    "SumPool2d": _accept_pool, "AvgPool2d": _accept_pool,
+    "Flatten": _accept_flatten,
+    "NIRGraph": _accept_graph,
+}
+
+
 def _accept(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _Context) -> bool:
     """Set ``node.in_shape``/``out_shape`` given the shape arriving on an edge (None: unknown)."""
-    p, t = node.params, node.type
-    if t == "Input":
-        node.in_shape = node.out_shape = p["shape"]
-        return True
-    if t == "Output":
-        want = p["shape"]
-        if arriving is not None and arriving != want:
-            if math.prod(arriving) != math.prod(want):
-                raise _err(node, f"field 'shape' is {list(want)} but the edge from {src!r} delivers "
-                                 f"{list(arriving)}")
-            ctx.fix(node, f"use {list(arriving)}", f"field 'shape' is {list(want)} but the edge "
-                    f"from {src!r} delivers {list(arriving)}")
-            p["shape"] = want = arriving
-        node.in_shape = node.out_shape = want
-        return True
-    if t in ("Affine", "Linear"):
-        w = p["weight"]
-        if w.ndim != 2:
-            raise _err(node, f"field 'weight' must be 2-D [out, in], got shape {w.shape}")
-        if arriving is not None and arriving != (w.shape[1],):
-            if arriving == (w.shape[0],):
-                ctx.fix(node, "transpose it", f"field 'weight' has shape {w.shape} but the edge from "
-                        f"{src!r} delivers {list(arriving)} features (weights stored [in, out]?)")
-                p["weight"] = w = np.ascontiguousarray(w.T)
-            else:
-                raise _err(node, f"field 'weight' has shape {w.shape} (expects {w.shape[1]} input "
-                                 f"features) but the edge from {src!r} delivers {list(arriving)}"
-                           + (" (insert a Flatten)" if math.prod(arriving) == w.shape[1] else ""))
-        if t == "Affine" and p["bias"].shape != (w.shape[0],):
-            if p["bias"].size == 1:
-                ctx.fix(node, f"broadcast it to ({w.shape[0]},)", "field 'bias' is a scalar")
-                p["bias"] = np.full(w.shape[0], float(p["bias"].reshape(-1)[0]))
-            else:
-                raise _err(node, f"field 'bias' has shape {p['bias'].shape}, expected ({w.shape[0]},)")
-        node.in_shape, node.out_shape = (w.shape[1],), (w.shape[0],)
-        return True
-    if t in _PER_NEURON:
-        shape = p[_PER_NEURON[t][0]].shape
-        if arriving is not None and arriving != shape:
-            if math.prod(shape) == 1:
-                ctx.fix(node, f"broadcast them to {list(arriving)}", f"per-neuron fields have shape "
-                        f"{list(shape)} but the edge from {src!r} delivers {list(arriving)}")
-                for n in _PER_NEURON[t]:
-                    p[n] = np.broadcast_to(p[n].reshape(()), arriving).copy()
-                shape = arriving
-            else:
-                raise _err(node, f"per-neuron fields have shape {list(shape)} but the edge from "
-                                 f"{src!r} delivers {list(arriving)}")
-        node.in_shape = node.out_shape = tuple(shape)
-        return True
-    if t in ("Conv1d", "Conv2d"):
-        nd = 1 if t == "Conv1d" else 2
-        w = p["weight"]
-        if w.ndim != nd + 2:
-            raise _err(node, f"field 'weight' must be {nd + 2}-D, got shape {w.shape}")
-        groups = int(np.asarray(p["groups"]).reshape(-1)[0])
-        c_in = w.shape[1] * groups
-        given = p.get("input_shape")
-        shape = arriving
-        if shape is None and given is not None:
-            shape = (c_in, *given)
-        if shape is None:
-            return False
-        if len(shape) != nd + 1 or shape[0] != c_in:
-            raise _err(node, f"expects input [{c_in}, {', '.join(['...'] * nd)}] (field 'weight' "
-                             f"{w.shape}, groups {groups}) but the edge from {src!r} delivers "
-                             f"{list(shape)}")
-        if given is not None and tuple(given) != tuple(shape[1:]):
-            ctx.fix(node, f"use {list(shape[1:])}", f"field 'input_shape' is {list(given)} but the "
-                    f"edge from {src!r} delivers spatial shape {list(shape[1:])}")
-        p["input_shape"] = tuple(shape[1:])
-        k, s = w.shape[2:], _per_dim(p["stride"], nd)
-        pad, d = _per_dim(p["padding"], nd), _per_dim(p["dilation"], nd)
-        out = tuple(_conv_out(shape[1 + i], k[i], s[i], pad[i], d[i]) for i in range(nd))
-        if min(out) <= 0:
-            raise _err(node, f"input {list(shape)} is too small for the kernel {list(k)}")
-        node.in_shape, node.out_shape = tuple(shape), (w.shape[0], *out)
-        return True
-    if t in ("SumPool2d", "AvgPool2d"):
-        if arriving is None:
-            return False
-        if len(arriving) != 3:
-            raise _err(node, f"expects input [C, H, W] but the edge from {src!r} delivers "
-                             f"{list(arriving)}")
-        k, s, pad = (_per_dim(p[f], 2) for f in ("kernel_size", "stride", "padding"))
-        out = tuple(_conv_out(arriving[1 + i], k[i], s[i], pad[i], 1) for i in range(2))
-        node.in_shape, node.out_shape = tuple(arriving), (arriving[0], *out)
-        return True
-    if t == "Flatten":
-        given = p.get("input_type")
-        shape = arriving if arriving is not None else given
-        if shape is None:
-            return False
-        if given is not None and arriving is not None and tuple(given) != tuple(arriving):
-            ctx.fix(node, f"use {list(arriving)}", f"field 'input_type' is {list(given)} but the "
-                    f"edge from {src!r} delivers {list(arriving)}")
-        n = len(shape)
-        start, end = int(p["start_dim"]), int(p["end_dim"])
-        start, end = start + n if start < 0 else start, end + n if end < 0 else end
-        if not 0 <= start <= end < n:
-            raise _err(node, f"start_dim {int(p['start_dim'])} / end_dim {int(p['end_dim'])} do not "
-                             f"fit an input of shape {list(shape)} (NIR dims exclude the batch)")
-        p["input_type"] = tuple(shape)
-        node.in_shape = tuple(shape)
-        node.out_shape = (*shape[:start], math.prod(shape[start:end + 1]), *shape[end + 1:])
-        return True
-    if t == "NIRGraph":
-        sub = node.graph
-        if len(sub.inputs) != 1 or len(sub.outputs) != 1:
-            raise _err(node, f"a nested graph needs exactly one Input and one Output, it has "
-                             f"{sub.inputs} and {sub.outputs}")
-        inner_in = sub.nodes[sub.inputs[0]].out_shape
-        if arriving is not None and arriving != inner_in:
-            raise _err(node, f"its Input {sub.inputs[0]!r} has shape {list(inner_in)} but the edge "
-                             f"from {src!r} delivers {list(arriving)}")
-        node.in_shape, node.out_shape = inner_in, sub.nodes[sub.outputs[0]].out_shape
-        return True
-    raise _err(node, "internal error: no shape rule")  # every type in FIELDS has a rule above
+    rule = _SHAPE_RULES.get(node.type)
+    if rule is None:  # every type in FIELDS has a rule in _SHAPE_RULES
+        raise _err(node, "internal error: no shape rule")
+    return rule(node, arriving, src, ctx)
 
 
 def _infer_shapes(graph: GraphSpec, ctx: _Context) -> None:

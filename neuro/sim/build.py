@@ -190,10 +190,27 @@ def _next_pow2(n: int) -> int:
     return 1 << max(0, int(n - 1).bit_length())
 
 
-def compile_network(groups: list[Group], projections: list[Projection], monitors: list,
-                    dt: float, seed: int, dtype: torch.dtype) -> Compiled:
-    """Validate and flatten; random parts are drawn from generators seeded by ``(seed, object)``."""
-    np_dtype = np.dtype(str(dtype).replace("torch.", ""))
+@dataclass
+class _Layout:
+    """Where every group sits: global indices of neurons and inputs, astrocyte indices, channels."""
+
+    populations: list
+    poisson: list
+    sources: list
+    astros: list
+    offsets: dict  # neuron population or input group -> first global index
+    astro_offsets: dict  # astrocyte population -> first astrocyte index
+    N: int  # neurons
+    S: int  # neurons and inputs: the spike sources
+    A: int  # astrocytes
+    channels: dict = field(default_factory=dict)  # population -> its input channel names
+    channel_index: dict = field(default_factory=dict)  # (population, channel name) -> channel row
+    C: int = 0  # channel rows (the most channels of any population)
+
+
+def _lay_out(groups: list[Group], projections: list[Projection]) -> _Layout:
+    """Populations, then Poisson inputs, then spike sources in the global index space; astrocytes
+    in their own. Every projection must join groups of the network."""
     populations = [g for g in groups if isinstance(g, Population)]
     poisson = [g for g in groups if isinstance(g, PoissonInput)]
     sources = [g for g in groups if isinstance(g, SpikeSource)]
@@ -204,100 +221,131 @@ def compile_network(groups: list[Group], projections: list[Projection], monitors
     for g in populations + poisson + sources:
         offsets[g] = start
         start += g.n
-    N = sum(p.n for p in populations)
-    S = start
     astro_offsets = {g: int(sum(a.n for a in astros[:k])) for k, g in enumerate(astros)}
-    A = sum(a.n for a in astros)
     for proj in projections:
         for end in (proj.pre.group, proj.post.group):
             if end not in offsets and end not in astro_offsets:
                 raise ValueError(f"projection {proj.name} uses {end.name}, which was not added to the "
                                  "network")
-    rng_of = {obj: np.random.default_rng([seed, k]) for k, obj in enumerate(groups + projections)}
+    return _Layout(populations, poisson, sources, astros, offsets, astro_offsets,
+                   N=sum(p.n for p in populations), S=start, A=sum(a.n for a in astros))
 
+
+def _assign_channels(layout: _Layout, groups: list[Group], projections: list[Projection]) -> None:
+    """Each population's channels: its synapse channels, plus the current channel when a current
+    input or a SIC projection targets it."""
     current_targets = {inp.target.group for inp in groups if isinstance(inp, CurrentInput)}
     current_targets |= {proj.post.group for proj in projections if proj.kind == "sic"}
-    channels = {p: list(p.synapses) + ([CURRENT_CHANNEL] if p in current_targets else [])
-                for p in populations}
-    C = max((len(c) for c in channels.values()), default=0)
-    channel_index = {(p, ch): k for p in populations for k, ch in enumerate(channels[p])}
+    layout.channels = {p: list(p.synapses) + ([CURRENT_CHANNEL] if p in current_targets else [])
+                       for p in layout.populations}
+    layout.C = max((len(c) for c in layout.channels.values()), default=0)
+    layout.channel_index = {(p, ch): k for p in layout.populations
+                            for k, ch in enumerate(layout.channels[p])}
 
-    prm = np.zeros((lif_math.N_PARAMS, N))
-    pops = np.zeros((len(populations), 4), np.int64)
-    ref_steps = np.zeros(N, np.int32)
-    bias = np.zeros(N)
-    ch_alpha = np.zeros((C, N))
-    ch_kappa = np.zeros((C, N))
-    v0, i0, a0 = np.zeros(N), np.zeros(N), np.zeros(N)
-    for k, pop in enumerate(populations):
-        rng = rng_of[pop]
-        lo, hi = offsets[pop], offsets[pop] + pop.n
-        params = pop.neuron_parameters(dt, rng)
-        _check_time_constants(pop, params, dt)
-        coef = F.coefficients(pop.model, params, (pop.n,), torch.float64, torch.device("cpu")).numpy()
-        prm[:, lo:hi] = coef  # [9, 1] or [9, n]
-        pops[k] = (lo, hi, RESET_MODES[pop.reset], pop.threshold_op == ">=")
-        refr = resolve(pop.refractory, pop.n, f"{pop.name}.refractory", rng)
-        if (refr < 0).any():
-            raise ValueError(f"{pop.name}.refractory must be >= 0 seconds")
-        # Brian2's timestep(): held for R - 1 steps after the spike step
-        ref_steps[lo:hi] = np.maximum(np.floor(refr / dt + 1e-3).astype(np.int64) - 1, 0)
-        bias[lo:hi] = resolve(pop.bias, pop.n, f"{pop.name}.bias", rng)
-        exact = pop.integration == "exact" and pop.decay_input and pop.model.leaky and not pop.model.has_syn
-        for ch in channels[pop]:
-            c = channel_index[(pop, ch)]
-            tau = pop.synapses.get(ch, 0.0)
-            ch_alpha[c, lo:hi] = math.exp(-dt / tau) if tau > 0 else 0.0
-            exact_c = exact and tau > 0
-            ch_kappa[c, lo:hi] = _exact_kappa(tau, prm[lif_math.P_BETA, lo:hi], dt) if exact_c else 1.0
-        if pop.v_init is None:  # start at rest (the values drawn above when v_leak is random)
-            v0[lo:hi] = np.broadcast_to(torch.as_tensor(params.v_leak, dtype=torch.float64).numpy(), (pop.n,))
-        else:
-            v0[lo:hi] = resolve(pop.v_init, pop.n, f"{pop.name}.v_init", rng)
-        i0[lo:hi] = resolve(pop.i_init, pop.n, f"{pop.name}.i_init", rng)
-        a0[lo:hi] = resolve(pop.a_init, pop.n, f"{pop.name}.a_init", rng)
 
-    for inp in groups:  # constant currents fold into the bias
+def _neuron_tables(layout: _Layout, rng_of: dict, dt: float) -> dict[str, np.ndarray]:
+    """Validated parameters of every population, drawn with the population's generator: the
+    per-neuron tables of :class:`Compiled` by field name (coefficients ``prm``, population rows
+    ``pops``, ``ref_steps``, ``bias``, channel decays ``ch_alpha`` and gains ``ch_kappa``, initial
+    state ``v0``, ``i0``, ``a0``), float64 before the cast to the compute dtype."""
+    N, C = layout.N, layout.C
+    t = {"prm": np.zeros((lif_math.N_PARAMS, N)), "pops": np.zeros((len(layout.populations), 4), np.int64),
+         "ref_steps": np.zeros(N, np.int32), "bias": np.zeros(N), "ch_alpha": np.zeros((C, N)),
+         "ch_kappa": np.zeros((C, N)), "v0": np.zeros(N), "i0": np.zeros(N), "a0": np.zeros(N)}
+    for k, pop in enumerate(layout.populations):
+        _fill_population(t, k, pop, layout, rng_of[pop], dt)
+    return t
+
+
+def _fill_population(t: dict[str, np.ndarray], k: int, pop: Population, layout: _Layout,
+                     rng: np.random.Generator, dt: float) -> None:
+    lo, hi = layout.offsets[pop], layout.offsets[pop] + pop.n
+    params = pop.neuron_parameters(dt, rng)
+    _check_time_constants(pop, params, dt)
+    coef = F.coefficients(pop.model, params, (pop.n,), torch.float64, torch.device("cpu")).numpy()
+    t["prm"][:, lo:hi] = coef  # [9, 1] or [9, n]
+    t["pops"][k] = (lo, hi, RESET_MODES[pop.reset], pop.threshold_op == ">=")
+    refr = resolve(pop.refractory, pop.n, f"{pop.name}.refractory", rng)
+    if (refr < 0).any():
+        raise ValueError(f"{pop.name}.refractory must be >= 0 seconds")
+    # Brian2's timestep(): held for R - 1 steps after the spike step
+    t["ref_steps"][lo:hi] = np.maximum(np.floor(refr / dt + 1e-3).astype(np.int64) - 1, 0)
+    t["bias"][lo:hi] = resolve(pop.bias, pop.n, f"{pop.name}.bias", rng)
+    exact = pop.integration == "exact" and pop.decay_input and pop.model.leaky and not pop.model.has_syn
+    for ch in layout.channels[pop]:
+        c = layout.channel_index[(pop, ch)]
+        tau = pop.synapses.get(ch, 0.0)
+        t["ch_alpha"][c, lo:hi] = math.exp(-dt / tau) if tau > 0 else 0.0
+        exact_c = exact and tau > 0
+        t["ch_kappa"][c, lo:hi] = _exact_kappa(tau, t["prm"][lif_math.P_BETA, lo:hi], dt) if exact_c else 1.0
+    if pop.v_init is None:  # start at rest (the values drawn above when v_leak is random)
+        rest = torch.as_tensor(params.v_leak, dtype=torch.float64).numpy()
+        t["v0"][lo:hi] = np.broadcast_to(rest, (pop.n,))
+    else:
+        t["v0"][lo:hi] = resolve(pop.v_init, pop.n, f"{pop.name}.v_init", rng)
+    t["i0"][lo:hi] = resolve(pop.i_init, pop.n, f"{pop.name}.i_init", rng)
+    t["a0"][lo:hi] = resolve(pop.a_init, pop.n, f"{pop.name}.a_init", rng)
+
+
+def _fold_constant_currents(groups: list[Group], offsets: dict, bias: np.ndarray) -> None:
+    """Constant current inputs add to the bias of their targets."""
+    for inp in groups:
         if isinstance(inp, CurrentInput) and inp.constant:
             idx = offsets[inp.target.group] + inp.target.indices
             bias[idx] += inp.values[0]
 
-    poisson_prob = np.zeros(sum(g.n for g in poisson))
-    for g in poisson:
+
+def _poisson_probabilities(layout: _Layout, rng_of: dict, dt: float) -> np.ndarray:
+    """Spike probability per step of every Poisson input (its rate times ``dt``)."""
+    poisson_prob = np.zeros(sum(g.n for g in layout.poisson))
+    for g in layout.poisson:
         rates = resolve(g.rates, g.n, f"{g.name}.rates", rng_of[g])
         prob = rates * dt
         if (rates < 0).any() or (prob > 1).any():
             raise ValueError(f"{g.name}: rates must be in [0, 1/dt] = [0, {1 / dt:g}] Hz")
-        lo = offsets[g] - N
+        lo = layout.offsets[g] - layout.N
         poisson_prob[lo:lo + g.n] = prob
+    return poisson_prob
 
+
+def _synapse_tables(layout: _Layout, projections: list[Projection], rng_of: dict, dt: float,
+                    np_dtype: np.dtype) -> dict[str, SynapseTable]:
+    """The ``spike``, ``ip3`` and ``sic`` CSR tables (module docstring) of all projections."""
+    N = layout.N
     parts: dict = {"spike": [], "ip3": [], "sic": []}  # (rows, columns, weights, delays, ids)
     for k, proj in enumerate(projections):
         syn = proj.synapses(dt, rng_of[proj])
         pre_g, post_g = proj.pre.group, proj.post.group
         if proj.kind == "ip3":
-            rows, cols = offsets[pre_g] + syn.pre, astro_offsets[post_g] + syn.post
+            rows, cols = layout.offsets[pre_g] + syn.pre, layout.astro_offsets[post_g] + syn.post
         else:  # onto a neuron channel (the current channel for SIC)
-            first = astro_offsets[pre_g] if proj.kind == "sic" else offsets[pre_g]
-            c = channel_index[(post_g, proj.target)]
-            rows, cols = first + syn.pre, c * N + offsets[post_g] + syn.post
+            first = layout.astro_offsets[pre_g] if proj.kind == "sic" else layout.offsets[pre_g]
+            c = layout.channel_index[(post_g, proj.target)]
+            rows, cols = first + syn.pre, c * N + layout.offsets[post_g] + syn.post
         parts[proj.kind].append((rows, cols, syn.weight, syn.delay, np.full(syn.pre.size, k, np.int32)))
-    if C * N >= 2 ** 31:
-        raise ValueError(f"{C} channels x {N} neurons exceed the int32 synapse target index")
-    spikes = SynapseTable.from_parts(S, parts["spike"], np_dtype)
-    ip3 = SynapseTable.from_parts(S, parts["ip3"], np.dtype(np.float64))  # astrocytes: float64
-    sic = SynapseTable.from_parts(A, parts["sic"], np.dtype(np.float64))
-    D = _next_pow2(max(spikes.max_delay, ip3.max_delay, sic.max_delay) + 2)
+    if layout.C * N >= 2 ** 31:
+        raise ValueError(f"{layout.C} channels x {N} neurons exceed the int32 synapse target index")
+    return {"spike": SynapseTable.from_parts(layout.S, parts["spike"], np_dtype),
+            "ip3": SynapseTable.from_parts(layout.S, parts["ip3"], np.dtype(np.float64)),  # float64
+            "sic": SynapseTable.from_parts(layout.A, parts["sic"], np.dtype(np.float64))}
 
-    astro_dt = dt * 1e3  # ms, the astrocytes' unit
-    aprm = np.zeros((astrocyte_math.N_PARAMS, max(A, 1)))
-    astate0 = np.zeros((astrocyte_math.N_STATE, A))
-    for g in astros:
-        lo = astro_offsets[g]
+
+def _astrocyte_tables(layout: _Layout, rng_of: dict, astro_dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(aprm [16, max(A, 1)], astate0 [6, A])`` of all astrocyte populations."""
+    aprm = np.zeros((astrocyte_math.N_PARAMS, max(layout.A, 1)))
+    astate0 = np.zeros((astrocyte_math.N_STATE, layout.A))
+    for g in layout.astros:
+        lo = layout.astro_offsets[g]
         aprm[:, lo:lo + g.n] = g.params.table(g.n)  # [16, 1] or [16, n]
         astate0[:, lo:lo + g.n] = g.initial_state(astro_dt, rng_of[g])
+    return aprm, astate0
 
-    rec_flag = np.zeros(S, np.uint8)
+
+def _monitor_tables(layout: _Layout, monitors: list, dt: float) -> dict:
+    """Bind the monitors; ``rec_flag`` (recorded spike sources), ``mon_idx``/``mon_var`` (recorded
+    state: index and variable code) and ``mon_every`` (the recording period in steps)."""
+    offsets, astro_offsets = layout.offsets, layout.astro_offsets
+    rec_flag = np.zeros(layout.S, np.uint8)
     mon_idx, mon_var, everies = [], [], []
     for m in monitors:
         m._bind(dt)
@@ -319,28 +367,53 @@ def compile_network(groups: list[Group], projections: list[Projection], monitors
             for var in m.variables:
                 code = {"v": 0, "i": 1, "a": 2}.get(var)
                 if code is None:
-                    code = 3 + channel_index[(m.population, var[2:])]
+                    code = 3 + layout.channel_index[(m.population, var[2:])]
                 mon_idx.append(offsets[m.population] + m.indices)
                 mon_var.append(np.full(len(m.indices), code, np.int64))
         elif isinstance(m, RateMonitor):
             if m.population not in offsets:
                 raise ValueError(f"{m.name} watches {m.population.name}, which is not in the network")
-    mon_every = int(np.gcd.reduce(everies)) if everies else 1
+    return {"rec_flag": rec_flag,
+            "mon_idx": np.concatenate(mon_idx) if mon_idx else np.zeros(0, np.int64),
+            "mon_var": np.concatenate(mon_var) if mon_var else np.zeros(0, np.int64),
+            "mon_every": int(np.gcd.reduce(everies)) if everies else 1}
+
+
+def compile_network(groups: list[Group], projections: list[Projection], monitors: list,
+                    dt: float, seed: int, dtype: torch.dtype) -> Compiled:
+    """Validate and flatten; random parts are drawn from generators seeded by ``(seed, object)``.
+
+    Phases: lay out the index spaces, assign channels, per-neuron coefficient tables (with constant
+    currents folded into the bias), Poisson probabilities, synapse CSR tables and the delay ring
+    size, astrocyte tables, monitors.
+    """
+    np_dtype = np.dtype(str(dtype).replace("torch.", ""))
+    layout = _lay_out(groups, projections)
+    rng_of = {obj: np.random.default_rng([seed, k]) for k, obj in enumerate(groups + projections)}
+    _assign_channels(layout, groups, projections)
+    neurons = _neuron_tables(layout, rng_of, dt)
+    _fold_constant_currents(groups, layout.offsets, neurons["bias"])
+    poisson_prob = _poisson_probabilities(layout, rng_of, dt)
+    tables = _synapse_tables(layout, projections, rng_of, dt, np_dtype)
+    spikes = tables["spike"]
+    D = _next_pow2(max(table.max_delay for table in tables.values()) + 2)
+    astro_dt = dt * 1e3  # ms, the astrocytes' unit
+    aprm, astate0 = _astrocyte_tables(layout, rng_of, astro_dt)
+    monitored = _monitor_tables(layout, monitors, dt)
 
     cast = lambda a: np.ascontiguousarray(a, dtype=np_dtype)  # noqa: E731
+    populations = layout.populations
+    pops, ref_steps = neurons.pop("pops"), neurons.pop("ref_steps")  # integer tables; the rest are real
+    real = {name: cast(table) for name, table in neurons.items()}
     return Compiled(
-        dt=dt, dtype=np_dtype, seed=int(seed) % _MAX_SEED, offsets=offsets, populations=populations,
+        dt=dt, dtype=np_dtype, seed=int(seed) % _MAX_SEED, offsets=layout.offsets, populations=populations,
         has_syn=any(p.model.has_syn for p in populations),
-        has_adapt=any(p.model.has_adapt for p in populations), N=N, S=S, C=C,
-        channel_index=channel_index, prm=cast(prm), pops=pops, ref_steps=ref_steps, bias=cast(bias),
-        ch_alpha=cast(ch_alpha), ch_kappa=cast(ch_kappa), poisson_prob=poisson_prob,
-        row_ptr=spikes.row_ptr, col=spikes.col, weight=spikes.weight, delay=spikes.delay,
-        D=D, v0=cast(v0), i0=cast(i0), a0=cast(a0), proj_id=spikes.proj_id,
-        base_weight=spikes.base_weight, rec_flag=rec_flag,
-        mon_idx=np.concatenate(mon_idx) if mon_idx else np.zeros(0, np.int64),
-        mon_var=np.concatenate(mon_var) if mon_var else np.zeros(0, np.int64), mon_every=mon_every,
-        A=A, astro_offsets=astro_offsets, astro_dt=astro_dt, aprm=aprm, astate0=astate0, ip3=ip3,
-        sic=sic)
+        has_adapt=any(p.model.has_adapt for p in populations), N=layout.N, S=layout.S, C=layout.C,
+        channel_index=layout.channel_index, pops=pops, ref_steps=ref_steps, **real,
+        poisson_prob=poisson_prob, row_ptr=spikes.row_ptr, col=spikes.col, weight=spikes.weight,
+        delay=spikes.delay, D=D, proj_id=spikes.proj_id, base_weight=spikes.base_weight, **monitored,
+        A=layout.A, astro_offsets=layout.astro_offsets, astro_dt=astro_dt, aprm=aprm, astate0=astate0,
+        ip3=tables["ip3"], sic=tables["sic"])
 
 
 def refresh_inputs(net: Compiled, groups: list, end_step: int) -> None:

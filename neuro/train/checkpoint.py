@@ -14,34 +14,20 @@ import io
 import json
 import os
 import random
-import tempfile
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 import numpy as np
 import torch
 
+from neuro._io import atomic_write  # re-exported: the one atomic writer (temporary file + rename)
+
+__all__ = ["CHECKPOINT_NAME", "FORMAT", "VERSION", "atomic_write", "load_checkpoint", "load_model",
+           "read_metrics", "rng_state", "save_checkpoint", "set_rng_state", "write_metrics"]
+
 FORMAT = "neuro-checkpoint"
 VERSION = 1
 CHECKPOINT_NAME = "checkpoint.pt"
-
-
-def atomic_write(path: os.PathLike, write: Callable[[io.BufferedWriter], None]) -> Path:
-    """Call ``write(file)`` on a temporary file next to ``path``, fsync it, rename it to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
 
 
 def rng_state() -> dict[str, Any]:

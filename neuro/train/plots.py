@@ -9,25 +9,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 import torch
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: os.PathLike) -> Path:
-    """Save through a temporary file + rename, so a plot is never half written."""
-    from neuro.train.checkpoint import atomic_write
-
-    path = Path(path)
-    atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=110))
-    _pyplot().close(fig)
-    return path
-
+from neuro._io import pyplot, save_figure
 
 _STANDARD = frozenset({"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "spike_rate",
                        "lr", "epoch_time_s"})
@@ -36,7 +18,7 @@ _STANDARD = frozenset({"epoch", "train_loss", "train_acc", "test_loss", "test_ac
 def plot_curves(history: Sequence[Mapping[str, float]], path: os.PathLike) -> Path:
     """Loss and accuracy (train/test) and hidden spike rate per epoch, plus one panel per extra
     number a model logs (e.g. the delay network's ``sigma``)."""
-    plt = _pyplot()
+    plt = pyplot()
     epochs = [h["epoch"] for h in history]
     extra = [k for k, v in history[0].items() if k not in _STANDARD and isinstance(v, (int, float))]
     fig, axes = plt.subplots(1, 3 + len(extra), figsize=(4 * (3 + len(extra)), 3.4))
@@ -56,7 +38,7 @@ def plot_curves(history: Sequence[Mapping[str, float]], path: os.PathLike) -> Pa
     for ax in axes:
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_raster(inputs: torch.Tensor, layers: Mapping[str, torch.Tensor], readout: torch.Tensor,
@@ -66,7 +48,7 @@ def plot_raster(inputs: torch.Tensor, layers: Mapping[str, torch.Tensor], readou
     ``inputs`` is ``[T, ...]`` (counts), ``layers`` maps names to ``[T, ...]`` spikes and
     ``readout`` is ``[T, C]`` (membranes or spikes); neurons are flattened to one axis.
     """
-    plt = _pyplot()
+    plt = pyplot()
     panels = [("input", inputs)] + list(layers.items())
     fig, axes = plt.subplots(len(panels) + 1, 1, figsize=(8, 1.9 * (len(panels) + 1)), sharex=True)
     def times(steps: int) -> np.ndarray:  # layers may run longer than the input (delays)
@@ -89,13 +71,13 @@ def plot_raster(inputs: torch.Tensor, layers: Mapping[str, torch.Tensor], readou
     if title:
         axes[0].set_title(title)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_frames(frames: torch.Tensor | np.ndarray, path: os.PathLike, n: int = 8,
                 title: str = "", events: Optional[np.ndarray] = None) -> Path:
     """``n`` frames of ``[T, 2, H, W]`` (ON red, OFF blue), plus an x-t raster of ``events``."""
-    plt = _pyplot()
+    plt = pyplot()
     frames = np.asarray(frames.detach().cpu() if isinstance(frames, torch.Tensor) else frames)
     picks = np.linspace(0, len(frames) - 1, min(n, len(frames))).astype(int)
     rows = 2 if events is not None else 1
@@ -120,4 +102,4 @@ def plot_frames(frames: torch.Tensor | np.ndarray, path: os.PathLike, n: int = 8
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
