@@ -30,6 +30,9 @@ def test_notebook_has_no_committed_outputs(path):
 def test_notebook_executes(path, tmp_path, tmp_path_factory, monkeypatch):
     from nbclient import NotebookClient
 
+    nb = nbformat.read(path, as_version=4)
+    for module in nb.metadata.get("neuro", {}).get("requires", []):  # optional extras a notebook needs
+        pytest.importorskip(module, reason=f"{path.name} needs {module} (see its first cell)")
     monkeypatch.setenv("NEURO_NOTEBOOK_SMALL", "1")
     # binned frames are cached for the session (shared with test_demo / test_train)
     monkeypatch.setenv("NEURO_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "neuro_frame_cache"))
