@@ -1,6 +1,7 @@
 """B1, the Open Neuromorphic SNN library benchmark shape: ``Linear(n, n)`` + LIF, batch 16, T = 500.
 
     python benchmarks/b1_linear_lif.py [--device cuda] [--sizes 512 2048] [--tf32] [--keep-freed-memory]
+                                       [--T 500] [--batch 16]
 
 Times forward and forward+backward of every library (same Linear, same LIF semantics as
 ``lif_peers.py``), the Linear layer alone, and the peak extra memory; prints ratios and the share the
@@ -62,14 +63,18 @@ def run(device: str, sizes, rounds: int) -> dict:
 
 
 def main() -> None:
+    global T, B  # run() reads the shape from these module constants; --T and --batch set them
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--sizes", type=int, nargs="+")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--T", type=int, default=T, help=f"time steps (default {T})")
+    parser.add_argument("--batch", type=int, default=B, help=f"batch size (default {B})")
     parser.add_argument("--tf32", action="store_true", help="allow TF32 matmuls (GPU)")
     parser.add_argument("--keep-freed-memory", action="store_true",
                         help="glibc keeps freed blocks (a caching CPU allocator) for every library")
     args = parser.parse_args()
+    T, B = args.T, args.batch
     if args.keep_freed_memory:
         harness.keep_freed_memory()
     torch.backends.cuda.matmul.allow_tf32 = args.tf32

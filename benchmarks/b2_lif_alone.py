@@ -1,6 +1,6 @@
 """B2: the LIF layer alone, forward and forward+backward, vs the peers and a device copy.
 
-    python benchmarks/b2_lif_alone.py [--device cuda] [--keep-freed-memory]
+    python benchmarks/b2_lif_alone.py [--device cuda] [--keep-freed-memory] [--shapes T,B,N ...]
 
 Prints times, neuron-steps/s, the forward's share of copy bandwidth and ratios to the fastest peer;
 writes ``benchmarks/results/b2_lif_alone_<device>[_keepfree].json``.
@@ -67,16 +67,31 @@ def run(device: str, shapes, rounds: int) -> dict:
     return dict(rows=rows)
 
 
+def _shape(text: str) -> tuple:
+    """``"T,B,N"`` -> ``(T, B, N)``, three positive integers."""
+    try:
+        shape = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"expected T,B,N (three positive integers), got {text!r}")
+    return shape
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--shapes", nargs="+", type=_shape, metavar="T,B,N", default=None,
+                        help="shapes to time (default: 100,32,4096 500,16,1024 on cpu; "
+                             "500,16,16384 100,32,4096 on cuda)")
     parser.add_argument("--keep-freed-memory", action="store_true",
                         help="glibc keeps freed blocks (a caching CPU allocator) for every library")
     args = parser.parse_args()
     if args.keep_freed_memory:
         harness.keep_freed_memory()
-    shapes = [(100, 32, 4096), (500, 16, 1024)] if args.device == "cpu" else [(500, 16, 16384), (100, 32, 4096)]
+    shapes = args.shapes or ([(100, 32, 4096), (500, 16, 1024)] if args.device == "cpu"
+                             else [(500, 16, 16384), (100, 32, 4096)])
     result = run(args.device, shapes, args.rounds)
     result.update(hardware=harness.hardware(args.device), device=args.device,
                   keep_freed_memory=args.keep_freed_memory, torch=torch.__version__)

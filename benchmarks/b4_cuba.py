@@ -35,6 +35,8 @@ from peers.common import PEERS, brian2_python, cpu_name, run_json, write_results
 from neuro.sim.examples import cuba
 from neuro.sim.stats import isi_cv
 
+DURATION = 1.0  # s of biological time per run (--duration, for smoke tests of neuro alone)
+
 
 def time_neuro(n: int, dtype: torch.dtype, repeats: int, backend: str = "numba", device: str = "cpu") -> dict:
     c = cuba(n=n, p=80.0 / n, dtype=dtype, backend=backend, device=device)
@@ -45,7 +47,7 @@ def time_neuro(n: int, dtype: torch.dtype, repeats: int, backend: str = "numba",
         if device != "cpu":
             torch.cuda.synchronize()
         t0, c0 = time.perf_counter(), time.process_time()
-        c.net.run(1.0, progress=False)
+        c.net.run(DURATION, progress=False)
         if device != "cpu":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
@@ -75,7 +77,7 @@ def interleaved(n: int, repeats: int, project_dir: str, row: dict) -> tuple[dict
     for _ in range(repeats):
         c.net.reset()
         t0, c0 = time.perf_counter(), time.process_time()
-        c.net.run(1.0, progress=False)
+        c.net.run(DURATION, progress=False)
         ours.append(time.perf_counter() - t0)
         ours_cpu.append(time.process_time() - c0)
         theirs.append(standalone_run_time(project_dir))
@@ -91,6 +93,7 @@ def med(row: dict, key: str = "cpu_s") -> float:
 
 
 def main() -> None:
+    global DURATION  # time_neuro() and interleaved() read it; --duration sets it
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[4000, 16000])
     ap.add_argument("--repeats", type=int, default=5)
@@ -98,7 +101,16 @@ def main() -> None:
     ap.add_argument("--skip", nargs="*", default=[], choices=["cython", "cpp_standalone", "nest"])
     ap.add_argument("--cuda", action="store_true", help="also time neuro's CUDA backend")
     ap.add_argument("--cuda-sizes", type=int, nargs="+", default=[4000, 64000, 256000])
+    ap.add_argument("--cuda-device", default="cuda",
+                    help="device of the CUDA backend's run ('cpu' under NUMBA_ENABLE_CUDASIM=1)")
+    ap.add_argument("--duration", type=float, default=DURATION,
+                    help="seconds of biological time (the peers always simulate 1 s: skip them otherwise)")
     args = ap.parse_args()
+    DURATION = args.duration
+    if not DURATION > 0:
+        ap.error(f"--duration must be positive, got {DURATION}")
+    if DURATION != 1.0 and set(args.skip) != {"cython", "cpp_standalone", "nest"}:
+        ap.error("--duration other than 1 needs --skip cython cpp_standalone nest (the peers simulate 1 s)")
 
     rows = []
     exe = brian2_python()
@@ -129,11 +141,12 @@ def main() -> None:
             r["simulator"] += " (rerun)"
     if args.cuda:
         for n in args.cuda_sizes:
-            rows.append(time_neuro(n, torch.float32, args.repeats, backend="cuda", device="cuda"))
+            rows.append(time_neuro(n, torch.float32, args.repeats, backend="cuda", device=args.cuda_device))
             rows.append(time_neuro(n, torch.float32, args.repeats))
 
     gpu = torch.cuda.get_device_name() if args.cuda and torch.cuda.is_available() else None
-    header = [f"# B4: CUBA, 1 s of biological time, simulation only ({time.strftime('%Y-%m-%d')})", "",
+    header = [f"# B4: CUBA, {DURATION:g} s of biological time, simulation only "
+              f"({time.strftime('%Y-%m-%d')})", "",
               f"CPU: {cpu_name()}" + (f"; GPU: {gpu}" if gpu else "") + ". Shared machine: preliminary.",
               "CPU time of the simulation loop (all single-threaded; Brian2's standalone binary reports its "
               "main-loop std::clock()), median over repeats (min in parentheses); ratio = peer CPU time / "

@@ -42,6 +42,7 @@ from neuro.nn import DelayLinear
 from neuro.ops.delay import choose_method, gaussian_window
 
 RESULTS = Path(__file__).resolve().parent / "results"
+FEATURES = (700, 256)  # input and output features (--features, for smoke tests)
 
 
 def _kib(field: str) -> int:
@@ -138,7 +139,8 @@ def measure(fn, device: str) -> float:
 def peak_memory(name: str, B: int, T: int, K: int, regime: str, kind: str, device: str) -> float:
     """Peak MiB of one call of ``name``'s ``kind`` (in a fresh process on the CPU)."""
     if device == "cpu":
-        cmd = [sys.executable, __file__, "--memory-probe", f"{name},{B},{T},{K},{regime},{kind}"]
+        cmd = [sys.executable, __file__, "--memory-probe", f"{name},{B},{T},{K},{regime},{kind}",
+               "--features", *map(str, FEATURES)]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
         return float(out.strip().splitlines()[-1])
     return _probe(name, B, T, K, regime, kind, device)
@@ -153,16 +155,18 @@ def _probe(name: str, B: int, T: int, K: int, regime: str, kind: str, device: st
     return mem.mib
 
 
-def _setup(B: int, T: int, K: int, regime: str, device: str, n_in: int = 700, n_out: int = 256):
+def _setup(B: int, T: int, K: int, regime: str, device: str, n_in: int | None = None,
+           n_out: int | None = None):
+    n_in, n_out = n_in or FEATURES[0], n_out or FEATURES[1]
     dcls, ours = make_pair(n_in, n_out, K, device)
     x = (torch.rand(T, B, n_in, device=device) < 0.05).float().requires_grad_()
     fns, restore = runners(dcls, ours, x, K, regime)
     return fns, (x, dcls, ours), restore
 
 
-def bench_case(B: int, T: int, K: int, regime: str, device: str, reps: int) -> dict:
+def bench_case(B: int, T: int, K: int, regime: str, device: str, reps: int, memory: bool = True) -> dict:
     fns, (x, dcls, ours), restore = _setup(B, T, K, regime, device)
-    out = {"B": B, "T": T, "in": 700, "out": 256, "K": K, "regime": regime}
+    out = {"B": B, "T": T, "in": FEATURES[0], "out": FEATURES[1], "K": K, "regime": regime}
     for kind, idx in (("fwd", 0), ("fwd_bwd", 1)):
         times = {name: [] for name in fns}
         for name in fns:  # warm-up (compilation, allocator)
@@ -174,7 +178,8 @@ def bench_case(B: int, T: int, K: int, regime: str, device: str, reps: int) -> d
                 times[name].append(measure(fns[name][idx], device))
         for name in fns:
             out[f"{name}_{kind}_ms"] = 1e3 * statistics.median(times[name])
-            out[f"{name}_{kind}_peak_mib"] = peak_memory(name, B, T, K, regime, kind, device)
+            out[f"{name}_{kind}_peak_mib"] = (peak_memory(name, B, T, K, regime, kind, device) if memory
+                                              else float("nan"))
         out[f"speedup_{kind}"] = out[f"DCLS_{kind}_ms"] / out[f"neuro_{kind}_ms"]
     restore()
     backend = "cuda" if device == "cuda" else "numba"
@@ -236,6 +241,7 @@ def plot(rows: list, meta: dict, path: Path) -> None:
 
 
 def main() -> None:
+    global FEATURES  # _setup() and bench_case() read it; --features sets it
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--batch", type=int, default=None, help="default: 32 on cpu, 256 on cuda")
@@ -243,8 +249,14 @@ def main() -> None:
     parser.add_argument("--reps-k250", type=int, default=3)
     parser.add_argument("--shapes", default="25,250", help="which K to run (T = 100 for 25, 250 for 250)")
     parser.add_argument("--tag", default=None, help="results file suffix (default: the device)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
+    parser.add_argument("--features", type=int, nargs=2, default=FEATURES, metavar=("IN", "OUT"),
+                        help="input and output features (default: 700 256)")
     parser.add_argument("--memory-probe", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    FEATURES = tuple(args.features)
+    if min(FEATURES) < 1:
+        parser.error(f"--features must be positive, got {args.features}")
     if args.memory_probe:  # internal: one peak-memory measurement in this fresh process
         name, B, T, K, regime, kind = args.memory_probe.split(",")
         print(_probe(name, int(B), int(T), int(K), regime, kind, args.device))
@@ -255,13 +267,13 @@ def main() -> None:
     meta = {"hardware": harness.device_name(args.device), "device": args.device, "torch": torch.__version__,
             "threads": torch.get_num_threads(), "dcls": getattr(DCLS, "__version__", "0.1.1"),
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "reps": args.reps,
-            "reps_k250": args.reps_k250, "batch": B}
+            "reps_k250": args.reps_k250, "batch": B, "features": list(FEATURES)}
     cases = [(T, K, regime) for K, T in ((25, 100), (250, 250)) if str(K) in args.shapes.split(",")
              for regime in ("sigma-large", "sigma-small", "integer")]
     rows = []
     for T, K, regime in tqdm(cases, desc="B3 cases"):
         reps = args.reps if K <= 25 else args.reps_k250
-        row = bench_case(B, T, K, regime, args.device, reps)
+        row = bench_case(B, T, K, regime, args.device, reps, memory=not args.no_memory)
         rows.append(row)
         tqdm.write(f"K={K} {regime}: fwd {row['speedup_fwd']:.1f}x, fwd+bwd {row['speedup_fwd_bwd']:.1f}x, "
                    f"peak {row['DCLS_fwd_bwd_peak_mib']:.0f} -> {row['neuro_fwd_bwd_peak_mib']:.0f} MiB")

@@ -142,7 +142,7 @@ def digits_frames(split: str = "train", *, time_window_us: int = 10_000, seed: i
             return data.frames(i, time_window_us), int(data.targets[i])
 
         cache = open_or_build(cache_dir, "digits_events", split, params, len(split_indices(split)),
-                              sample, progress=progress)
+                              sample, progress=progress, n_classes=len(CLASSES))
         stack = np.stack(cache.read_all())
         labels = cache.labels
         sensor = config.sensor_size(8)

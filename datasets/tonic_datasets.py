@@ -154,7 +154,7 @@ class EventFrames(torch.utils.data.Dataset):
             params = {"dataset": name, "split": split, "options": asdict(options),
                       "transform": repr(transform), "tonic": tonic.__version__}
             self._cache = open_or_build(cache_dir, name, split, params, len(self._tonic),
-                                        self._binned, progress=progress)
+                                        self._binned, progress=progress, n_classes=spec.n_classes)
 
     def __getstate__(self) -> dict:  # picklable for spawned DataLoader workers
         state = self.__dict__.copy()

@@ -1,6 +1,6 @@
 """Make ``docs/nmnist_frames.png``: real N-MNIST recordings through neuro's N-MNIST loader.
 
-Usage: ``python docs/nmnist_frames.py [SHARED_DATA]`` (default ``../shared/data`` next to the repo).
+Usage: ``python docs/nmnist_frames.py [DATA]`` (default ``tests/data``, the repository's test files).
 The labelled recordings ``1.bs2 ... 20.bs2`` (same 40-bit format as N-MNIST's ``.bin``) are laid
 out in tonic's ``NMNIST/Train/<digit>/`` folders in a temporary directory and read back with
 ``neuro.datasets.load_dataset("nmnist", ...)``; the figure shows 30 ms frames (ON red, OFF blue)
@@ -68,4 +68,4 @@ def main(shared: Path) -> Path:
 
 
 if __name__ == "__main__":
-    print(main(Path(sys.argv[1]) if len(sys.argv) > 1 else REPO.parent / "shared" / "data"))
+    print(main(Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "tests" / "data"))

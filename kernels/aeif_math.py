@@ -19,9 +19,13 @@ One simulation step ``dt``: adaptive RKF45 sub-steps (GSL control with ``a_y = 0
 arriving now become ``I_stim`` and ``I_SIC`` of the next step.
 """
 
-import math
+import types
+from functools import cache
+from types import ModuleType
 
 from . import rkf45_math
+from ._jit import compile_math
+from .symbolic import exp
 
 # parameter rows (NEST names; G0_* = e / tau_syn_*, V_PEAK_EFF = V_peak, or V_th when Delta_T = 0)
 (P_V_PEAK, P_V_RESET, P_REF_STEPS, P_G_L, P_C_M, P_E_EX, P_E_IN, P_E_L, P_DELTA_T, P_TAU_W, P_A,
@@ -36,6 +40,39 @@ N_ODE = 6
 # status codes
 OK = 0
 UNSTABLE = 1
+
+
+# --------------------------------------------------------------------------------------------
+# The AdEx terms shared with the trainable AdEx / ExpIF neurons (``adex_math``): plain scalar
+# functions of numbers, traced values (``symbolic``) or tensors. ``exp`` is ``symbolic.exp`` in
+# Python and the target's ``math.exp`` once compiled (:func:`compile_for` binds it).
+
+
+def leak_current(v, g_l, e_l):
+    """``-g_L (V - E_L)`` (pA with nS and mV)."""
+    return -g_l * (v - e_l)
+
+
+def exp_spike_current(v, g_l, delta_t, v_th):
+    """The exponential spike-initiation current ``g_L Delta_T exp((V - V_th) / Delta_T)``
+    (``Delta_T > 0``)."""
+    return g_l * delta_t * exp((v - v_th) / delta_t)
+
+
+def adaptation_rate(v, w, a, e_l, tau_w):
+    """``dw/dt = (a (V - E_L) - w) / tau_w``."""
+    return (a * (v - e_l) - w) / tau_w
+
+
+SHARED_TERMS = (leak_current, exp_spike_current, adaptation_rate)
+
+
+@cache
+def terms_for(target: str) -> ModuleType:
+    """:data:`SHARED_TERMS` compiled for ``target`` with the target's ``exp``."""
+    from .neuron_spec import helpers_for
+
+    return compile_math(SHARED_TERMS, target, helpers_for(target), name=f"{__name__}.terms[{target}]")
 
 
 def aeif_rhs(t, w, src, dst, prm, p, aux, q):
@@ -54,17 +91,17 @@ def aeif_rhs(t, w, src, dst, prm, p, aux, q):
     tau_in = prm[P_TAU_SYN_IN, p]
     i_syn_ex = g_ex * (v - prm[P_E_EX, p])
     i_syn_in = g_in * (v - prm[P_E_IN, p])
-    i_spike = 0.0 if delta_t == 0.0 else g_l * delta_t * math.exp((v - prm[P_V_TH, p]) / delta_t)
+    i_spike = 0.0 if delta_t == 0.0 else exp_spike_current(v, g_l, delta_t, prm[P_V_TH, p])
     if refractory:
         w[dst, 0] = 0.0
     else:
-        w[dst, 0] = (-g_l * (v - prm[P_E_L, p]) + i_spike - i_syn_ex - i_syn_in - ad + prm[P_I_E, p]
+        w[dst, 0] = (leak_current(v, g_l, prm[P_E_L, p]) + i_spike - i_syn_ex - i_syn_in - ad + prm[P_I_E, p]
                      + aux[S_I_STIM, q] + aux[S_I_SIC, q]) / prm[P_C_M, p]
     w[dst, 1] = -dg_ex / tau_ex
     w[dst, 2] = dg_ex - g_ex / tau_ex
     w[dst, 3] = -dg_in / tau_in
     w[dst, 4] = dg_in - g_in / tau_in
-    w[dst, 5] = (prm[P_A, p] * (v - prm[P_E_L, p]) - ad) / prm[P_TAU_W, p]
+    w[dst, 5] = adaptation_rate(v, ad, prm[P_A, p], prm[P_E_L, p], prm[P_TAU_W, p])
 
 
 def aeif_update(w, state, q, prm, p, dt, in_ex, in_in, i_stim, i_sic):
@@ -104,3 +141,15 @@ def aeif_update(w, state, q, prm, p, dt, in_ex, in_in, i_stim, i_sic):
 
 def evolve_apply(w, n, t0, t1, h, prm, p, aux, q, eps_abs, eps_rel, a_y, a_dydt):  # pragma: no cover
     raise NotImplementedError("rebound to rkf45_math.evolve_apply compiled with aeif_rhs")
+
+
+@cache
+def compile_for(target: str) -> ModuleType:
+    """The neuron step compiled for ``target`` (``"cpu"`` or ``"cuda"``) with the RKF45 integrator bound
+    to :func:`aeif_rhs` (its shared terms bound to :func:`terms_for`): ``aeif_update`` and
+    ``evolve_apply``."""
+    terms = terms_for(target)
+    rhs = types.FunctionType(aeif_rhs.__code__, {**aeif_rhs.__globals__, **{
+        f.__name__: getattr(terms, f.__name__) for f in SHARED_TERMS}}, aeif_rhs.__name__)
+    ode = rkf45_math.compile_for(target, rhs)
+    return compile_math((aeif_update,), target, ode)

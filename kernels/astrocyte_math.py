@@ -27,8 +27,11 @@ to <= 2e-9 uM, and so does this code.
 """
 
 import math
+from functools import cache
+from types import ModuleType
 
 from . import rkf45_math
+from ._jit import compile_math
 
 # parameter rows (NEST names)
 (P_CA_TOT, P_IP3_0, P_KD_IP3_1, P_KD_IP3_2, P_KD_ACT, P_KD_INH, P_KM_SERCA, P_SIC_SCALE,
@@ -111,3 +114,11 @@ def astrocyte_advance(q, state, prm, dt, ip3_in, j_in, w):
 
 def evolve_apply(w, n, t0, t1, h, prm, p, aux, q, eps_abs, eps_rel, a_y, a_dydt):  # pragma: no cover
     raise NotImplementedError("rebound to rkf45_math.evolve_apply compiled with lr_rhs")
+
+
+@cache
+def compile_for(target: str) -> ModuleType:
+    """The astrocyte step compiled for ``target`` (``"cpu"`` or ``"cuda"``) with the RKF45 integrator
+    bound to :func:`lr_rhs`: ``astrocyte_update``, ``astrocyte_advance``, ``sic_of``, ``evolve_apply``."""
+    ode = rkf45_math.compile_for(target, lr_rhs)
+    return compile_math((sic_of, astrocyte_update, astrocyte_advance), target, ode)

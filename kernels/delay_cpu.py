@@ -12,7 +12,6 @@ import numpy as np
 from numba import njit, prange
 
 from . import delay_math
-from ._jit import retarget
 
 # contract: fuse multiply-adds; reassoc: vectorise the dot products of the coefficient gradient
 _FAST = {"contract", "reassoc"}
@@ -136,24 +135,21 @@ def event_scatter(x, dst, delays_t, coef_t, r_per_syn, history, out):
         out[:, b, :] = acc
 
 
-_inline = njit(inline="always", cache=True)
-_window_start = _inline(delay_math.window_start)
-_taps_forward = retarget(delay_math.gauss_taps_forward, _inline, window_start=_window_start)
-_taps_backward = retarget(delay_math.gauss_taps_backward, _inline, window_start=_window_start)
+ns = delay_math.compile_for("cpu")
 
 
 @njit(parallel=True, cache=True)
 def gauss_taps_forward(weight, position, sig, half, K, W, consts, coef, delays):
     """Window taps of every element (``delay_math.gauss_taps_forward``); flat ``[S]`` inputs."""
     for e in prange(weight.shape[0]):
-        _taps_forward(e, weight, position, sig, half, K, W, consts, coef, delays)
+        ns.gauss_taps_forward(e, weight, position, sig, half, K, W, consts, coef, delays)
 
 
 @njit(parallel=True, cache=True)
 def gauss_taps_backward(weight, position, sig, half, K, W, consts, gcoef, gw, gp, gs):
     """Per-element gradients of the window taps (``delay_math.gauss_taps_backward``)."""
     for e in prange(weight.shape[0]):
-        _taps_backward(e, weight, position, sig, half, K, W, consts, gcoef, gw, gp, gs)
+        ns.gauss_taps_backward(e, weight, position, sig, half, K, W, consts, gcoef, gw, gp, gs)
 
 
 # The same loops without threads, for small problems: a parallel region costs tens of microseconds

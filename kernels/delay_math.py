@@ -28,13 +28,16 @@ coefficients is the matching correlation::
 ``delay_cuda`` element by element with :func:`gather_sum`; both are tested against the torch
 oracle (dense kernel + ``conv1d``) in ``neuro.ops.delay``. The taps of a Gaussian element and
 their gradients (:func:`gauss_taps_forward` / :func:`gauss_taps_backward`) are scalar code
-compiled for both targets.
+compiled for both targets by :func:`compile_for`.
 """
 
 import math
-from functools import lru_cache
+from functools import cache, lru_cache
+from types import ModuleType
 
 import numpy as np
+
+from ._jit import compile_math
 
 # DCLS "gauss" version: sigma_eff = |sigma| + SIGMA_OFFSET, normalisation sum + NORM_EPS
 SIGMA_OFFSET = 0.27
@@ -96,8 +99,13 @@ def dot_partial(gout, src, row, off_m, bc, nb, o, start, stride, length, zero):
     return acc
 
 
-# Gaussian taps of one element (flattened index ``e`` of ``[O, I, KC]``). ``consts`` holds, in the
-# compute dtype, ``[0, 1, 0.5, SIGMA_OFFSET, NORM_EPS]``; ``sig`` has one entry or one per element.
+# The kernels' typed constants: ``consts = TAP_CONSTS`` in the compute dtype, read by name
+# (a Python float literal would promote float32 arithmetic to float64).
+K_ZERO, K_ONE, K_HALF, K_SIGMA_OFFSET, K_NORM_EPS = range(5)
+TAP_CONSTS = (0.0, 1.0, 0.5, SIGMA_OFFSET, NORM_EPS)
+
+# Gaussian taps of one element (flattened index ``e`` of ``[O, I, KC]``); ``sig`` has one entry or
+# one per element.
 # Forward: ``q = p + half``, ``s = |sigma| + 0.27``, window start ``n0 = clamp(rint(q - (W-1)/2),
 # 0, K - W)``, ``g_j = exp(-((n0 + j - q) / s)^2 / 2)``, ``coef_j = w g_j / (sum g + eps)``.
 
@@ -112,7 +120,7 @@ def window_start(q, half_w, K, W):
 
 def gauss_taps_forward(e, weight, position, sig, half, K, W, consts, coef, delays):
     """Write ``coef[e, :W]`` and ``delays[e, :W]`` of element ``e``."""
-    hlf, offset, eps = consts[2], consts[3], consts[4]
+    hlf, offset, eps = consts[K_HALF], consts[K_SIGMA_OFFSET], consts[K_NORM_EPS]
     q = position[e] + half
     s = abs(sig[e % sig.shape[0]]) + offset
     n0 = window_start(q, (W - 1) * hlf, K, W)
@@ -130,7 +138,8 @@ def gauss_taps_forward(e, weight, position, sig, half, K, W, consts, coef, delay
 
 def gauss_taps_backward(e, weight, position, sig, half, K, W, consts, gcoef, gw, gp, gs):
     """Gradients of element ``e`` from ``gcoef[e, :W]``: ``gw[e]``, ``gp[e]``, ``gs[e]`` (d/d sigma)."""
-    zero, one, hlf, offset, eps = consts[0], consts[1], consts[2], consts[3], consts[4]
+    zero, one, hlf = consts[K_ZERO], consts[K_ONE], consts[K_HALF]
+    offset, eps = consts[K_SIGMA_OFFSET], consts[K_NORM_EPS]
     q = position[e] + half
     sg = sig[e % sig.shape[0]]
     s = abs(sg) + offset
@@ -153,3 +162,11 @@ def gauss_taps_backward(e, weight, position, sig, half, K, W, consts, gcoef, gw,
     gp[e] = (w / z) * (bq - a * zq / z) / s
     sign = one if sg > zero else (-one if sg < zero else zero)
     gs[e] = (w / z) * (bs - a * zs / z) / s * sign
+
+
+@cache
+def compile_for(target: str) -> ModuleType:
+    """The scalar functions of this module compiled for ``target`` (``"cpu"`` or ``"cuda"``):
+    ``gather_sum``, ``dot_partial``, ``window_start``, ``gauss_taps_forward``, ``gauss_taps_backward``."""
+    return compile_math((gather_sum, dot_partial, window_start, gauss_taps_forward, gauss_taps_backward),
+                        target)

@@ -25,38 +25,30 @@ Every kernel is an ``@njit(nogil=True)`` function over a range of batch elements
 ``fastmath={"contract"}`` only allows fused multiply-adds (NaN and inf keep their IEEE meaning).
 """
 
-from concurrent.futures import ThreadPoolExecutor
-
-import numba
 import numpy as np
 from numba import njit
 
 from . import elm_math
-from ._jit import retarget
+from ._parallel import run_ranges
+from .elm_math import C_AMP, C_ONE, C_SLOPE, C_ZERO
 
 _FAST = {"contract"}
 _kernel = njit(nogil=True, cache=True, fastmath=_FAST)
-_inline = njit(inline="always", cache=True)
-activation = _inline(elm_math.activation)
-activation_grad = _inline(elm_math.activation_grad)
-scaled_tanh = retarget(elm_math.scaled_tanh, _inline, tanh=_inline(elm_math.tanh))
-scaled_tanh_grad = _inline(elm_math.scaled_tanh_grad)
-memory_update = _inline(elm_math.memory_update)
-trace_update = _inline(elm_math.trace_update)
+ns = elm_math.compile_for("cpu")
 
 
 def run_batch_parallel(kernel, batch: int, tile: int, *args) -> None:
-    """Call ``kernel(*args, lo, n)`` for the batch ranges ``[lo, lo + n)`` of ``tile`` elements,
-    on up to ``numba.get_num_threads()`` threads (the kernels release the GIL)."""
-    ranges = [(lo, min(tile, batch - lo)) for lo in range(0, batch, tile)]
-    threads = min(len(ranges), numba.get_num_threads())
-    if threads <= 1:
-        for lo, n in ranges:
-            kernel(*args, lo, n)
-        return
-    with ThreadPoolExecutor(threads) as pool:
-        for future in [pool.submit(kernel, *args, lo, n) for lo, n in ranges]:
-            future.result()  # re-raises a kernel's exception
+    """Call ``kernel(*args, lo, n)`` for the batch tiles ``[lo, lo + n)`` of ``tile`` elements
+    (``lo`` a multiple of ``tile``), consecutive tiles per thread on up to ``numba.get_num_threads()``
+    threads (``_parallel.run_ranges``; the kernels release the GIL)."""
+
+    def tiles(*a) -> None:
+        *kernel_args, first, stop = a
+        for k in range(first, stop):
+            lo = k * tile
+            kernel(*kernel_args, lo, min(tile, batch - lo))
+
+    run_ranges(tiles, -(-batch // tile), *args)
 
 
 def batch_tile(batch: int, threads: int) -> int:
@@ -101,14 +93,14 @@ def trace_forward(x, route, w, kappa, state, per_synapse, routed, out_b, finite,
                     acc += xv * zero
                     drive = w[k] * xv
                     if per_synapse:
-                        st[k] = trace_update(st[k], kappa[k], drive)
+                        st[k] = ns.trace_update(st[k], kappa[k], drive)
                         tot += st[k]
                     else:
                         tot += drive
                 if per_synapse:
                     br[j] = tot
                 else:
-                    st[j] = trace_update(st[j], kappa[j], tot)
+                    st[j] = ns.trace_update(st[j], kappa[j], tot)
                     br[j] = st[j]
         finite[b] = acc
 
@@ -201,8 +193,9 @@ def events_backward(x, g_u, kappa, tile, store_dp, dw_parts, dv0, dp, lo, n):
     """Reverse sweep of :func:`events_forward` (the ``x_decayed`` gradient is handled by the caller).
 
     ``g_u [T, B, H]``. Accumulates into ``dw_parts[lo // tile]`` (a zeroed ``[D + 1, H]`` partial
-    ``dW_eff^T`` per task with the bias gradient in row ``D``, summed by the caller), writes ``dv0 [B, H]`` and, with ``store_dp``, the
-    drive gradients ``dp [T, B, H]`` that give ``dx = dp @ W_eff``.
+    ``dW_eff^T`` per task with the bias gradient in row ``D``, summed by the caller), writes
+    ``dv0 [B, H]`` and, with ``store_dp``, the drive gradients ``dp [T, B, H]`` that give
+    ``dx = dp @ W_eff``.
     """
     T, _, D = x.shape
     H = g_u.shape[2]
@@ -293,7 +286,7 @@ def memory_forward(u, w_in_t, w_hid_t, b_hid, w_out_t, b_out, kappa, gain, m0, c
     T, _, H = u.shape
     M = kappa.shape[0]
     n_hid = w_hid_t.shape[0]
-    zero, one = consts[0], consts[1]
+    zero, one = consts[C_ZERO], consts[C_ONE]
     m = m0[lo:lo + n].copy()
     mp = np.empty((n, M), u.dtype)
     z = np.empty((n, H), u.dtype)
@@ -309,7 +302,7 @@ def memory_forward(u, w_in_t, w_hid_t, b_hid, w_out_t, b_out, kappa, gain, m0, c
             if store:
                 z_seq[0, t, lo + r] = z[r]
             for j in range(H):
-                a[r, j] = activation(z[r, j], act, one, zero)
+                a[r, j] = ns.activation(z[r, j], act, one, zero)
         for layer in range(n_hid):
             for r in range(n):
                 z[r] = b_hid[layer]
@@ -318,15 +311,15 @@ def memory_forward(u, w_in_t, w_hid_t, b_hid, w_out_t, b_out, kappa, gain, m0, c
                 if store:
                     z_seq[layer + 1, t, lo + r] = z[r]
                 for j in range(H):
-                    a[r, j] = activation(z[r, j], act, one, zero)
+                    a[r, j] = ns.activation(z[r, j], act, one, zero)
         for r in range(n):
             zo[r] = b_out
         matmul_acc(zo, a, w_out_t)
         for r in range(n):
             mr = m_seq[t, lo + r]
             for i in range(M):
-                delta = scaled_tanh(zo[r, i], consts)
-                m[r, i] = memory_update(mp[r, i], gain[i], delta)
+                delta = ns.scaled_tanh(zo[r, i], consts)
+                m[r, i] = ns.memory_update(mp[r, i], gain[i], delta)
                 mr[i] = m[r, i]
                 if store:
                     d_seq[t, lo + r, i] = delta
@@ -345,7 +338,8 @@ def memory_backward(g_m, m_seq, z_seq, d_seq, m0, w_in, w_hid, w_out, kappa, gai
     T, _, M = m_seq.shape
     H = w_in.shape[0]
     n_hid = w_hid.shape[0]
-    zero, one, amp, slope = consts[0], consts[1], consts[2], consts[3]
+    zero, one = consts[C_ZERO], consts[C_ONE]
+    amp, slope = consts[C_AMP], consts[C_SLOPE]
     carry = np.zeros((n, M), m_seq.dtype)  # dL/dm_t through kappa m_t in the next step
     dk = np.zeros((n, M), m_seq.dtype)
     dg = np.zeros((n, M), m_seq.dtype)
@@ -360,7 +354,7 @@ def memory_backward(g_m, m_seq, z_seq, d_seq, m0, w_in, w_hid, w_out, kappa, gai
                 dm = g_m[t, b, i] + carry[r, i]
                 dv = d_seq[t, b, i]
                 dg[r, i] += dm * dv
-                dzo[r, i] = gain[i] * dm * scaled_tanh_grad(dv, amp, slope)
+                dzo[r, i] = gain[i] * dm * ns.scaled_tanh_grad(dv, amp, slope)
                 dmp[r, i] = dm  # m_t = mp_t + c dm_t: the direct path
             dz_out[t, b] = dzo[r]
         da[:] = zero
@@ -369,14 +363,14 @@ def memory_backward(g_m, m_seq, z_seq, d_seq, m0, w_in, w_hid, w_out, kappa, gai
             for r in range(n):
                 zr = z_seq[layer + 1, t, lo + r]
                 for j in range(H):
-                    dz[r, j] = da[r, j] * activation_grad(zr[j], act, one, zero)
+                    dz[r, j] = da[r, j] * ns.activation_grad(zr[j], act, one, zero)
                 dz_hid[layer, t, lo + r] = dz[r]
             da[:] = zero
             matmul_acc(da, dz, w_hid[layer])
         for r in range(n):
             zr = z_seq[0, t, lo + r]
             for j in range(H):
-                dz[r, j] = da[r, j] * activation_grad(zr[j], act, one, zero)
+                dz[r, j] = da[r, j] * ns.activation_grad(zr[j], act, one, zero)
             du[t, lo + r] = dz[r]
         matmul_acc(dmp, dz, w_in)
         for r in range(n):

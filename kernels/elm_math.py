@@ -18,10 +18,15 @@ The kernels split the first MLP layer ``W_1 [b ; mp] + b_1`` into an input part
 and the recurrent part ``W_1m mp_t``, so the sequential kernel only runs the small matrices.
 
 Numba pitfall: float32 arithmetic mixed with Python float literals promotes to float64, so all
-constants arrive in a ``consts`` array in the compute dtype (indices ``C_*``).
+constants arrive in a ``consts`` array (``CONSTS`` in the compute dtype), read by name (``C_*``).
+:func:`compile_for` compiles the scalar functions for ``"cpu"`` or ``"cuda"``.
 """
 
 import math
+from functools import cache
+from types import ModuleType
+
+from ._jit import compile_math
 
 ACT_RELU = 0
 ACT_SILU = 1
@@ -66,7 +71,7 @@ def tanh(y, one, two, small, third, two_15ths):
 
 def scaled_tanh(z, c):
     """Memory increment ``A * tanh(S * z)`` (``c`` the ``consts`` array, indices ``C_*``)."""
-    return c[2] * tanh(c[3] * z, c[1], c[4], c[5], c[6], c[7])
+    return c[C_AMP] * tanh(c[C_SLOPE] * z, c[C_ONE], c[C_TWO], c[C_SMALL], c[C_THIRD], c[C_TWO_15THS])
 
 
 def scaled_tanh_grad(value, amp, slope):
@@ -82,3 +87,28 @@ def memory_update(mp, c, delta):
 def trace_update(s, kappa, drive):
     """Leaky trace ``s_t = kappa * s_{t-1} + drive_t``."""
     return kappa * s + drive
+
+
+def branch_task(n, n_branches, batch, n_synapses):
+    """``(b, j, d)``: the batch element and branch of flat task ``n`` (``b = -1`` past the last task)
+    and the synapses per branch."""
+    b = n // n_branches
+    d = n_synapses // n_branches
+    if b >= batch:
+        return -1, 0, d
+    return b, n - b * n_branches, d
+
+
+def memory_vectors(sh, memory, hidden):
+    """The five vectors of the CUDA memory kernels' dynamic shared memory ``sh``: three of ``memory``
+    elements, then two of ``hidden`` (``elm_cuda.memory_shared_bytes``)."""
+    m3 = 3 * memory
+    return (sh[0:memory], sh[memory:2 * memory], sh[2 * memory:m3], sh[m3:m3 + hidden],
+            sh[m3 + hidden:m3 + 2 * hidden])
+
+
+@cache
+def compile_for(target: str) -> ModuleType:
+    """This module's scalar functions compiled for ``target`` (``"cpu"`` or ``"cuda"``)."""
+    return compile_math((activation, activation_grad, tanh, scaled_tanh, scaled_tanh_grad, memory_update,
+                         trace_update, branch_task, memory_vectors), target)

@@ -10,69 +10,66 @@ input of this step, then update the neurons (``hw_math.int_neuron_step``), so a 
 next layer in the same step, like the float model it emulates.
 """
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from numba import njit, prange
 
 from . import hw_math
-from ._jit import retarget
 
-_inline = njit(inline="always", cache=True)
-_helpers = {name: _inline(getattr(hw_math, name))
-            for name in ("saturate", "outside", "loihi_decay", "xylo_decay", "wrap_register")}
-neuron_step = retarget(hw_math.int_neuron_step, _inline, **_helpers)
+ns = hw_math.compile_for("cpu")
 
 
-@lru_cache(maxsize=None)
+@cache
 def simulate_kernel(fmt: int, wrap_u: bool, record_v: bool):
     """The simulation compiled for one format (``hw_math.FMT_*``) and options.
 
-    Signature: ``(x, w, w_off, fanout, fo_off, n_in, n_out, n_off, du, dv, bias, vth, reset, half,
-    spikes, v_rec, u_fin, v_fin, counts, synops, overflow)``; ``x`` is ``[T, B, n_in[0]]`` spike
-    counts (uint8), ``spikes`` ``[T, B, N]`` (uint8, every layer), ``v_rec`` ``[T, B, N]`` (int64,
-    written when ``record_v``), ``u_fin``/``v_fin`` ``[B, N]``, ``counts``/``synops``/``overflow``
+    Signature: ``(x, layers, neurons, half, out)``; ``x`` is ``[T, B, n_in[0]]`` spike counts
+    (uint8); ``layers = (w, w_off, fanout, fo_off, n_in, n_out, n_off, reset)`` (the weights and
+    the per-layer tables of the module docstring, ``reset`` a ``hw_math.RESET_*`` code per layer);
+    ``neurons = (du, dv, bias, vth)`` ``[N]``; ``out = (spikes, v_rec, u_fin, v_fin, counts, synops,
+    overflow)``: ``spikes`` ``[T, B, N]`` (uint8, every layer), ``v_rec`` ``[T, B, N]`` (written
+    when ``record_v``), ``u_fin``/``v_fin`` ``[B, N]``, ``counts``/``synops``/``overflow``
     ``[B, L]`` (all int64, zero-initialised by the caller).
     """
 
     @njit(parallel=True, cache=True)
-    def simulate(x, w, w_off, fanout, fo_off, n_in, n_out, n_off, du, dv, bias, vth, reset, half,
-                 spikes, v_rec, u_fin, v_fin, counts, synops, overflow):
+    def simulate(x, layers, neurons, half, out):
+        w, w_off, fanout, fo_off, n_in, n_out, n_off, reset = layers
+        du, dv, bias, vth = neurons
+        spikes, v_rec, u_fin, v_fin, counts, synops, overflow = out
         T, B = x.shape[0], x.shape[1]
         L = n_out.shape[0]
         N = du.shape[0]
         max_n = 0
-        for l in range(L):
-            max_n = max(max_n, n_out[l])
+        for layer in range(L):
+            max_n = max(max_n, n_out[layer])
         for b in prange(B):
             u = np.zeros(N, np.int64)
             v = np.zeros(N, np.int64)
             a = np.zeros(max_n, np.int64)
             for t in range(T):
-                for l in range(L):
-                    n = n_out[l]
-                    off = n_off[l]
+                for layer in range(L):
+                    n = n_out[layer]
+                    off = n_off[layer]
                     for k in range(n):
                         a[k] = 0
-                    for j in range(n_in[l]):
-                        if l == 0:
-                            sj = np.int64(x[t, b, j])
-                        else:
-                            sj = np.int64(spikes[t, b, n_off[l - 1] + j])
+                    for j in range(n_in[layer]):
+                        sj = ns.presynaptic(x, spikes, t, b, layer, j, n_off)
                         if sj != 0:
-                            row = w_off[l] + j * n
+                            row = w_off[layer] + j * n
                             for k in range(n):
                                 a[k] += sj * w[row + k]
-                            synops[b, l] += sj * fanout[fo_off[l] + j]
+                            synops[b, layer] += sj * fanout[fo_off[layer] + j]
                     for k in range(n):
                         i = off + k
-                        u1, v1, s, ov = neuron_step(u[i], v[i], a[k], du[i], dv[i], bias[i], vth[i],
-                                                    reset[l], fmt, wrap_u, half)
+                        u1, v1, s, ov = ns.int_neuron_step(u[i], v[i], a[k], du[i], dv[i], bias[i], vth[i],
+                                                    reset[layer], fmt, wrap_u, half)
                         u[i] = u1
                         v[i] = v1
                         spikes[t, b, i] = s
-                        counts[b, l] += s
-                        overflow[b, l] += ov
+                        counts[b, layer] += s
+                        overflow[b, layer] += ov
                         if record_v:
                             v_rec[t, b, i] = v1
             for i in range(N):

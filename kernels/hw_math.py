@@ -28,7 +28,14 @@ integer weights of the inputs that spiked, ``bias`` and ``vth`` are already scal
 
 Each step also returns how many registers left their range this step (overflow events), so
 configurations that overflow are reported before the hardware-like saturation hides them.
+
+:func:`compile_for` compiles these functions for ``"cpu"`` or ``"cuda"``.
 """
+
+from functools import cache
+from types import ModuleType
+
+from ._jit import compile_math
 
 FMT_LOIHI = 0
 FMT_XYLO = 1
@@ -129,3 +136,19 @@ def int_neuron_step(u, v, a, du, dv, bias, vth, reset, fmt, wrap_u, half):
         elif reset == RESET_SUBTRACT:
             v = v - vth
     return u, v, s, ov
+
+
+def presynaptic(x, spikes, t, b, layer, j, n_off):
+    """Spike count of presynaptic unit ``j`` of ``layer`` at step ``t``: the input (``x``) for the
+    first layer, else the spikes of the previous layer (global index ``n_off[layer - 1] + j``)."""
+    if layer == 0:
+        return x[t, b, j]
+    return spikes[t, b, n_off[layer - 1] + j]
+
+
+@cache
+def compile_for(target: str) -> ModuleType:
+    """This module's functions compiled for ``target`` (``"cpu"`` or ``"cuda"``): a namespace with
+    ``int_neuron_step``, ``presynaptic`` and the register helpers."""
+    return compile_math((saturate, outside, loihi_decay, xylo_decay, wrap_register, int_neuron_step,
+                         presynaptic), target)

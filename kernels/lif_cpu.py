@@ -1,9 +1,9 @@
 """LIF-family scans on the CPU: GIL-free Numba kernels over chunks of neurons, serial over time.
 
-Arrays are time-major ``[T, N]`` and C-contiguous. A task owns ``chunk`` consecutive neurons and
-walks through time, so each step reads and writes one contiguous row slice per array and the inner
-loop over the chunk vectorises (SIMD across neurons); :func:`scan_forward` / :func:`scan_backward`
-split the chunks over ``numba.get_num_threads()`` threads (``kernels._parallel``).
+Arrays are time-major ``[T, N]`` and C-contiguous. A task owns ``chunk`` consecutive neurons
+(:func:`chunk_for`) and walks through time, so each step reads and writes one contiguous row slice
+per array and the inner loop over the chunk vectorises (SIMD across neurons). The host side
+(``neuro.ops.lif``) splits the chunks over threads with ``neuro.ops._launch.run_cpu_chunks``.
 
 Kernels are built per model structure (``has_syn``, ``has_adapt``, ``spiking`` are closure
 constants, so dead arithmetic disappears); the reset mode, the comparison, the surrogate, which
@@ -11,31 +11,36 @@ sequences are recorded and which gradients are present are runtime arguments, wh
 of compiled variants (and CI compile time) small. Absent arrays are passed as 1x1 placeholders.
 
 Shared arguments: ``x [T, N]``; ``prm [9, P]`` coefficients (neuron ``n`` uses column ``n % P``, rows
-``lif_math.P_*``); ``consts = [0, 1, keep_reset, sg_a, sg_b]`` in the compute dtype; initial states
-``i0, v0, a0 [N]``; ``reset`` (``lif_math.RESET_*``); ``ge`` (fire on equality).
+``lif_math.P_*``); ``consts = [0, 1, keep_reset, sg_a, sg_b]`` in the compute dtype;
+``state0 = (i0, v0, a0)`` initial states ``[N]``; ``reset`` (``lif_math.RESET_*``); ``ge`` (fire on
+equality); ``chunk`` neurons per task; the task range ``k_lo, k_hi`` last.
 """
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from numba import njit
 
-from . import lif_math, surrogate_math
-from ._jit import retarget
-from ._parallel import run_ranges
+from . import lif_math
 
-_inline = njit(inline="always", cache=True)
-reset_factors = _inline(lif_math.reset_factors)
-fires = _inline(lif_math.fires)
-after_reset = retarget(lif_math.after_reset, _inline, reset_factors=reset_factors)
-threshold = _inline(lif_math.threshold)
-surrogate_grad = _inline(surrogate_math.surrogate_grad)
-forward_step = retarget(lif_math.lif_forward_step, _inline, fires=fires, after_reset=after_reset,
-                        threshold=threshold, reset_factors=reset_factors)
-backward_step = retarget(lif_math.lif_backward_step, _inline, reset_factors=reset_factors)
-param_grads = _inline(lif_math.lif_param_grads)
-surrogate_grad_row = retarget(surrogate_math.surrogate_grad_row, njit(cache=True, error_model="numpy"),
-                              surrogate_grad=surrogate_grad)
+ns = lif_math.compile_for("cpu")
+LIFCarry, LIFStructure = lif_math.LIFCarry, lif_math.LIFStructure
+
+# Columns of the forward's ``finite [n_chunks, 2]`` output.
+FINITE_X, FINITE_STATE = 0, 1
+#: modes of a gradient array (as ``lif_cuda``'s): absent, a full ``[T, N]`` array, one value for all
+GRAD_ABSENT, GRAD_FULL, GRAD_SCALAR = 0, 1, 2
+
+
+def chunk_for(T: int) -> int:
+    """Neurons per task: the backward's ``[T, chunk]`` recompute buffers stay in L2."""
+    return int(max(16, min(512, (65536 // max(T, 1)) // 16 * 16)))
+
+
+def n_chunks(T: int, N: int) -> tuple[int, int]:
+    """``(chunk, number of chunks)`` of a ``[T, N]`` scan."""
+    chunk = chunk_for(T)
+    return chunk, (N + chunk - 1) // chunk
 
 
 @njit(inline="always", cache=True)
@@ -45,9 +50,14 @@ def _copy_row(src, dst):
         dst[j] = src[j]
 
 
-def chunk_for(T: int) -> int:
-    """Neurons per task: the backward's ``[T, chunk]`` recompute buffers stay in L2."""
-    return int(max(16, min(512, (65536 // max(T, 1)) // 16 * 16)))
+@njit(inline="always", cache=True)
+def _const_row(g, mode, m, zero):
+    """A row of ``m`` copies of ``g[0, 0]`` (mode ``GRAD_SCALAR``), else of zeros."""
+    row = np.empty(m, g.dtype)
+    value = g[0, 0] if mode == GRAD_SCALAR else zero
+    for j in range(m):
+        row[j] = value
+    return row
 
 
 @njit(cache=True)
@@ -61,87 +71,117 @@ def _local_params(prm, lo, m):
     return out
 
 
-@lru_cache(maxsize=None)
+@njit(inline="always", cache=True)
+def _start_chunk(lp, state0, lo, m, st, one, zero):
+    """Local copies ``(li, lv, la, ls)`` of a chunk's initial state; ``ls`` is the pending spike
+    (the reset still to apply when it is delayed, else 0)."""
+    i0, v0, a0 = state0
+    li = i0[lo:lo + m].copy()
+    lv = v0[lo:lo + m].copy()
+    la = a0[lo:lo + m].copy()
+    ls = np.empty(m, lv.dtype)
+    for j in range(m):
+        ls[j] = ns.pending_reset(lv[j], ns.load_coefficients(lp, j), st, one, zero)
+    return li, lv, la, ls
+
+
+@njit(inline="always", cache=True)
+def _advance_row(xr, li, lv, la, ls, lp, m, st, one, zero, hr, store_h, sr, lacc, check):
+    """One step of the chunk: advance ``li, lv, la`` and the spikes ``ls`` in place, copying the
+    spikes to ``sr`` and (``store_h``) the pre-reset membrane to ``hr``; with ``check`` add
+    ``x * 0`` to the per-lane sums ``lacc`` (NaN iff an input is NaN or inf). ``store_h`` and
+    ``check`` are constants at every call, so their branches fold."""
+    for j in range(m):
+        if check:
+            lacc[j] += xr[j] * zero
+        i_n, h, v_n, a_n, s = ns.lif_forward_step(xr[j], li[j], lv[j], la[j], ls[j],
+                                                  ns.load_coefficients(lp, j), st, one, zero)
+        lv[j] = v_n
+        ls[j] = s
+        sr[j] = s
+        if store_h:
+            hr[j] = h
+        if st.has_syn:
+            li[j] = i_n
+        if st.has_adapt:
+            la[j] = a_n
+
+
+@cache
 def forward_kernel(has_syn: bool, has_adapt: bool, spiking: bool):
     """The forward scan for one model structure.
 
-    Signature: ``(x, prm, consts, i0, v0, a0, reset, ge, chunk, s_out, v_out, i_out, a_out, i_last,
-    v_last, a_last, store_v, store_i, store_a, finite, k_lo, k_hi)`` over chunks ``k_lo..k_hi-1``.
-    Writes spikes ``s_out`` (if ``spiking``), the recorded sequences selected by ``store_*`` and the
-    final state. Nothing is stored for backward (it recomputes the forward per chunk).
-    ``finite[k]`` receives ``sum(x * 0)`` over chunk ``k``: NaN iff its input holds NaN/inf (one
-    multiply-add per element instead of a separate pass over ``x``).
+    Signature: ``(x, prm, consts, state0, reset, ge, chunk, seqs, store, last, finite, k_lo, k_hi)``
+    with ``seqs = (s_out, v_out, i_out, a_out)`` ``[T, N]`` (spikes written if ``spiking``, the
+    others where ``store = (store_v, store_i, store_a)`` says), ``last = (i_last, v_last, a_last)``
+    the final state. Nothing is stored for backward (it recomputes the forward per chunk).
+    ``finite[k, FINITE_X]`` receives ``sum(x * 0)`` over chunk ``k`` and ``finite[k, FINITE_STATE]``
+    the same over its initial states: NaN iff one of them holds NaN or inf (one multiply-add per
+    element instead of a separate pass).
     """
 
     @njit(nogil=True, cache=True)
-    def lif_scan_forward(x, prm, consts, i0, v0, a0, reset, ge, chunk, s_out, v_out, i_out, a_out,
-                         i_last, v_last, a_last, store_v, store_i, store_a, finite, k_lo, k_hi):
+    def lif_scan_forward(x, prm, consts, state0, reset, ge, chunk, seqs, store, last, finite,
+                         k_lo, k_hi):
         T, N = x.shape
         zero, one = consts[0], consts[1]
-        delayed = reset == lif_math.RESET_SUBTRACT_DELAYED
+        st = LIFStructure(has_syn, has_adapt, spiking, reset, ge)
+        s_out, v_out, i_out, a_out = seqs
+        store_v, store_i, store_a = store
         for k in range(k_lo, k_hi):
             lo = k * chunk
             m = min(chunk, N - lo)
             lp = _local_params(prm, lo, m)
-            li = i0[lo:lo + m].copy()
-            lv = v0[lo:lo + m].copy()
-            la = a0[lo:lo + m].copy()
-            ls = np.zeros(m, x.dtype)  # this step's spikes (the pending reset when delayed)
-            if delayed:  # snnTorch: the pending reset is read from the stored membrane
-                for j in range(m):
-                    ls[j] = fires(lv[j], lp[lif_math.P_TH, j], ge, one, zero)
+            li, lv, la, ls = _start_chunk(lp, state0, lo, m, st, one, zero)
             lacc = np.zeros(m, x.dtype)  # per-lane sums of x * 0 (a scalar sum would not vectorise)
-            sr = ls
+            for j in range(m):
+                lacc[j] += li[j] * zero + lv[j] * zero + la[j] * zero
+            finite[k, FINITE_STATE] = lacc.sum()
+            lacc[:] = zero
+            sr = ls  # this step's spikes, written in place when there is no spike output
             for t in range(T):
-                xr = x[t, lo:lo + m]
-                if spiking:  # written element by element: Numba's slice assignment is slower
+                if spiking:
                     sr = s_out[t, lo:lo + m]
-                for j in range(m):
-                    lacc[j] += xr[j] * zero
-                    i_n, h, v_n, a_n, s = forward_step(
-                        xr[j], li[j], lv[j], la[j], ls[j], lp[0, j], lp[1, j], lp[2, j], lp[3, j],
-                        lp[4, j], lp[5, j], lp[6, j], lp[7, j], lp[8, j],
-                        reset, ge, has_syn, has_adapt, spiking, one, zero)
-                    lv[j] = v_n
-                    ls[j] = s
-                    sr[j] = s
-                    if has_syn:
-                        li[j] = i_n
-                    if has_adapt:
-                        la[j] = a_n
+                _advance_row(x[t, lo:lo + m], li, lv, la, ls, lp, m, st, one, zero, ls, False, sr,
+                             lacc, True)
                 if store_v:
                     _copy_row(lv, v_out[t, lo:lo + m])
                 if store_i:
                     _copy_row(li, i_out[t, lo:lo + m])
                 if store_a:
                     _copy_row(la, a_out[t, lo:lo + m])
-            i_last[lo:lo + m] = li
-            v_last[lo:lo + m] = lv
-            a_last[lo:lo + m] = la
-            finite[k] = lacc.sum()
+            _copy_row(li, last[0][lo:lo + m])
+            _copy_row(lv, last[1][lo:lo + m])
+            _copy_row(la, last[2][lo:lo + m])
+            finite[k, FINITE_X] = lacc.sum()
 
     return lif_scan_forward
 
 
-@lru_cache(maxsize=None)
+@cache
 def backward_kernel(has_syn: bool, has_adapt: bool, spiking: bool, need_pgrad: bool):
     """The reverse-time scan (exact BPTT through the surrogate) for one model structure.
 
-    Signature: ``(x, prm, consts, i0, v0, a0, reset, ge, sg_kind, chunk, g_s, g_v, g_i, g_a, has_gs,
-    has_gv, has_gi, has_ga, g_i_last, g_v_last, g_a_last, dx, d_i0, d_v0, d_a0, d_prm, k_lo, k_hi)``.
-    Each chunk first recomputes its forward into ``[T, chunk]`` buffers (cache-resident, so backward
-    needs no stored membrane), then walks back in time. With ``need_pgrad`` the per-neuron partial
-    sums ``d_prm[q, n]`` (over time, not batch) are written.
+    Signature: ``(x, prm, consts, state0, reset, ge, sg_kind, chunk, grads, modes, grads_last,
+    dx, d_state0, d_prm, k_lo, k_hi)``: ``grads = (g_s, g_v, g_i, g_a)`` the gradients of the
+    spike / v / i / a sequences with their ``modes`` (``GRAD_*``: absent, ``[T, N]``, or one value
+    for every element in ``[0, 0]``), ``grads_last`` those of the final ``(i, v, a)``; outputs ``dx [T, N]``, ``d_state0 = (d_i0, d_v0, d_a0)`` and, with
+    ``need_pgrad``, the per-neuron partial sums ``d_prm [9, N]`` (over time, not batch). Each chunk
+    first recomputes its forward into ``[T, chunk]`` buffers (cache-resident, so backward needs no
+    stored membrane), then walks back in time.
     """
     keep_i = has_syn and need_pgrad
 
     @njit(nogil=True, cache=True)
-    def lif_scan_backward(x, prm, consts, i0, v0, a0, reset, ge, sg_kind, chunk,
-                          g_s, g_v, g_i, g_a, has_gs, has_gv, has_gi, has_ga,
-                          g_i_last, g_v_last, g_a_last, dx, d_i0, d_v0, d_a0, d_prm, k_lo, k_hi):
+    def lif_scan_backward(x, prm, consts, state0, reset, ge, sg_kind, chunk, grads, modes,
+                          grads_last, dx, d_state0, d_prm, k_lo, k_hi):
         T, N = x.shape
         zero, one, keep, sg_a, sg_b = consts[0], consts[1], consts[2], consts[3], consts[4]
+        st = LIFStructure(has_syn, has_adapt, spiking, reset, ge)
         delayed = reset == lif_math.RESET_SUBTRACT_DELAYED
+        i0, v0, _ = state0
+        g_s, g_v, g_i, g_a = grads
+        m_s, m_v, m_i, m_a = modes
         for k in range(k_lo, k_hi):
             lo = k * chunk
             m = min(chunk, N - lo)
@@ -150,139 +190,88 @@ def backward_kernel(has_syn: bool, has_adapt: bool, spiking: bool, need_pgrad: b
             hb = np.empty((T, m), x.dtype)
             ab = np.empty((T + 1, m) if has_adapt else (1, 1), x.dtype)
             ib = np.empty((T + 1, m) if keep_i else (1, 1), x.dtype)
-            li = i0[lo:lo + m].copy()
-            lv = v0[lo:lo + m].copy()
-            la = a0[lo:lo + m].copy()
-            ls = np.zeros(m, x.dtype)
+            li, lv, la, ls = _start_chunk(lp, state0, lo, m, st, one, zero)
             if has_adapt:
                 ab[0] = la
             if keep_i:
                 ib[0] = li
-            if delayed:
-                for j in range(m):
-                    ls[j] = fires(lv[j], lp[lif_math.P_TH, j], ge, one, zero)
             for t in range(T):
-                xr = x[t, lo:lo + m]
-                hr = hb[t]
-                for j in range(m):
-                    i_n, h, v_n, a_n, s = forward_step(
-                        xr[j], li[j], lv[j], la[j], ls[j], lp[0, j], lp[1, j], lp[2, j], lp[3, j],
-                        lp[4, j], lp[5, j], lp[6, j], lp[7, j], lp[8, j],
-                        reset, ge, has_syn, has_adapt, spiking, one, zero)
-                    lv[j] = v_n
-                    hr[j] = h
-                    ls[j] = s
-                    if has_syn:
-                        li[j] = i_n
-                    if has_adapt:
-                        la[j] = a_n
+                _advance_row(x[t, lo:lo + m], li, lv, la, ls, lp, m, st, one, zero, hb[t], True, ls,
+                             ls, False)
                 if has_adapt:
                     _copy_row(la, ab[t + 1])
                 if keep_i:
                     _copy_row(li, ib[t + 1])
             # 2) reverse sweep
-            dv_c = g_v_last[lo:lo + m].copy()
-            di_c = g_i_last[lo:lo + m].copy()
-            da_c = g_a_last[lo:lo + m].copy()
+            dv_c = grads_last[1][lo:lo + m].copy()
+            di_c = grads_last[0][lo:lo + m].copy()
+            da_c = grads_last[2][lo:lo + m].copy()
             dh_n = np.zeros(m, x.dtype)
             gp = np.zeros((lif_math.N_PARAMS, m), x.dtype)
             zrow = np.zeros(m, x.dtype)
+            # rows standing for an absent gradient (zeros) or one broadcast value
+            crow_s = _const_row(g_s, m_s, m, zero)
+            crow_v = _const_row(g_v, m_v, m, zero)
+            crow_i = _const_row(g_i, m_i, m, zero)
+            crow_a = _const_row(g_a, m_a, m, zero)
             lsg = np.zeros(m, x.dtype)  # the surrogate derivative of this step (0: non-spiking)
             lz = np.empty(m, x.dtype)
             for t in range(T - 1, -1, -1):
                 hr = hb[t]
                 dxr = dx[t, lo:lo + m]
-                gsr = g_s[t, lo:lo + m] if has_gs else zrow
-                gvr = g_v[t, lo:lo + m] if has_gv else zrow
-                gir = g_i[t, lo:lo + m] if has_gi else zrow
-                gar = g_a[t, lo:lo + m] if has_ga else zrow
+                gsr = g_s[t, lo:lo + m] if m_s == GRAD_FULL else crow_s
+                gvr = g_v[t, lo:lo + m] if m_v == GRAD_FULL else crow_v
+                gir = g_i[t, lo:lo + m] if m_i == GRAD_FULL else crow_i
+                gar = g_a[t, lo:lo + m] if m_a == GRAD_FULL else crow_a
                 if spiking:  # the surrogate derivative at h_t - theta_t, a row at a time
                     for j in range(m):
                         a_prev = ab[t, j] if has_adapt else zero
-                        lz[j] = hr[j] - threshold(lp[lif_math.P_TH, j], lp[lif_math.P_BA, j],
-                                                  a_prev, has_adapt)
-                    surrogate_grad_row(sg_kind, sg_a, sg_b, lz, lsg, m, one, zero)
+                        lz[j] = hr[j] - ns.threshold(lp[lif_math.P_TH, j], lp[lif_math.P_BA, j],
+                                                     a_prev, has_adapt)
+                    ns.surrogate_grad_row(sg_kind, sg_a, sg_b, lz, lsg, m, one, zero)
                 for j in range(m):
-                    th, vr, ba = lp[lif_math.P_TH, j], lp[lif_math.P_VR, j], lp[lif_math.P_BA, j]
+                    kc = ns.load_coefficients(lp, j)
                     a_prev = ab[t, j] if has_adapt else zero
-                    theta = threshold(th, ba, a_prev, has_adapt)
-                    ls[j] = fires(hr[j], theta, ge, one, zero) if spiking else zero
-                    dxv, dv_p, di_p, da_p, dh, di, dtheta, dv, da = backward_step(
-                        gsr[j], gvr[j], gir[j], gar[j], hr[j], theta, ls[j], lsg[j], dv_c[j],
-                        di_c[j] if has_syn else zero, da_c[j] if has_adapt else zero, dh_n[j],
-                        lp[0, j], lp[1, j], lp[2, j], lp[3, j], th, vr, lp[7, j], ba, keep,
-                        reset, has_syn, has_adapt, one, zero)
-                    dv_c[j] = dv_p
-                    dh_n[j] = dh
+                    theta = ns.threshold(kc.th, kc.ba, a_prev, has_adapt)
+                    ls[j] = ns.fires(hr[j], theta, ge, one, zero) if spiking else zero
+                    carry = LIFCarry(dv_c[j], di_c[j] if has_syn else zero,
+                                     da_c[j] if has_adapt else zero, dh_n[j])
+                    dxv, carry, g = ns.lif_backward_step(gsr[j], gvr[j], gir[j], gar[j], hr[j], theta,
+                                                         ls[j], lsg[j], carry, kc, st, keep, one, zero)
+                    dv_c[j] = carry.dv
+                    dh_n[j] = carry.dh
                     dxr[j] = dxv
                     if has_syn:
-                        di_c[j] = di_p
+                        di_c[j] = carry.di
                     if has_adapt:
-                        da_c[j] = da_p
+                        da_c[j] = carry.da
                     if need_pgrad:
                         n = lo + j
                         # the previous step's membrane, spike and current
                         if t > 0:
-                            th_p = threshold(th, ba, ab[t - 1, j] if has_adapt else zero, has_adapt)
-                            h_p = hb[t - 1, j]
-                            s_p = fires(h_p, th_p, ge, one, zero) if spiking else zero
-                            v_p = after_reset(h_p, th_p, s_p, vr, reset, one)
+                            v_p, s_p = ns.previous_membrane(hb[t - 1, j], kc,
+                                                            ab[t - 1, j] if has_adapt else zero,
+                                                            st, one, zero)
                         else:
                             v_p = v0[n]
-                            s_p = fires(v_p, th, ge, one, zero) if delayed else zero
+                            s_p = ns.pending_reset(v_p, kc, st, one, zero)
                         i_p = ib[t, j] if keep_i else (x[t - 1, n] if t > 0 else i0[n])
                         i_t = ib[t + 1, j] if keep_i else x[t, n]
-                        q = param_grads(dh, di, dtheta, dv, da, ls[j], x[t, n], i_t, i_p, v_p, s_p,
-                                        a_prev, reset, has_syn, has_adapt, zero)
-                        for r in range(lif_math.N_PARAMS):
-                            gp[r, j] += q[r]
+                        ns.accumulate_column(gp, j, ns.lif_param_grads(g, ls[j], x[t, n], i_t, i_p,
+                                                                       v_p, s_p, a_prev, st, zero))
             for j in range(m):
                 n = lo + j
                 dv0 = dv_c[j]
                 if delayed:  # the reset pending at t=0 was read from v0 through the surrogate
-                    th = lp[lif_math.P_TH, j]
-                    ds = -(keep * th * dh_n[j])
-                    sg = surrogate_grad(sg_kind, sg_a, sg_b, v0[n] - th, one, zero) if spiking else zero
-                    dv0 += ds * sg
-                    gp[lif_math.P_TH, j] -= ds * sg
-                d_v0[n] = dv0
-                d_i0[n] = di_c[j]
-                d_a0[n] = da_c[j]
+                    d0 = ns.initial_reset_grad(v0[n], lp[lif_math.P_TH, j], dh_n[j], keep, sg_kind,
+                                               sg_a, sg_b, st, one, zero)
+                    dv0 += d0
+                    gp[lif_math.P_TH, j] -= d0
+                d_state0[0][n] = di_c[j]
+                d_state0[1][n] = dv0
+                d_state0[2][n] = da_c[j]
                 if need_pgrad:
                     for r in range(lif_math.N_PARAMS):
                         d_prm[r, n] = gp[r, j]
 
     return lif_scan_backward
-
-
-def _chunks(x: np.ndarray) -> tuple[int, int]:
-    T, N = x.shape
-    chunk = chunk_for(T)
-    return chunk, (N + chunk - 1) // chunk
-
-
-def scan_forward(structure: tuple, x, prm, consts, i0, v0, a0, reset: int, ge: bool, s_out, v_out,
-                 i_out, a_out, i_last, v_last, a_last) -> bool:
-    """Run :func:`forward_kernel` over all chunks on several threads; ``None`` marks an absent
-    output. Returns False when ``x`` holds NaN or inf."""
-    chunk, n_chunks = _chunks(x)
-    placeholder = np.zeros((1, 1), x.dtype)
-    finite = np.empty(n_chunks, x.dtype)
-    outs = [placeholder if o is None else o for o in (s_out, v_out, i_out, a_out)]
-    run_ranges(forward_kernel(*structure), n_chunks, x, prm, consts, i0, v0, a0, reset, ge, chunk,
-               *outs, i_last, v_last, a_last, v_out is not None, i_out is not None,
-               a_out is not None, finite)
-    return bool(np.isfinite(finite).all())
-
-
-def scan_backward(structure: tuple, need_pgrad: bool, x, prm, consts, i0, v0, a0, reset: int,
-                  ge: bool, sg_kind: int, grads, grads_last, dx, d_i0, d_v0, d_a0, d_prm) -> None:
-    """Run :func:`backward_kernel` over all chunks on several threads; ``grads`` are the
-    gradients of ``(spikes, v_seq, i_seq, a_seq)``, ``None`` where absent."""
-    chunk, n_chunks = _chunks(x)
-    placeholder = np.zeros((1, 1), x.dtype)
-    present = [g is not None for g in grads]
-    grads = [placeholder if g is None else g for g in grads]
-    run_ranges(backward_kernel(*structure, need_pgrad), n_chunks, x, prm, consts, i0, v0, a0, reset,
-               ge, sg_kind, chunk, *grads, *present, *grads_last, dx, d_i0, d_v0, d_a0,
-               placeholder if d_prm is None else d_prm)

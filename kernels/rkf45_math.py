@@ -25,12 +25,18 @@ A step that would pass the end of the interval is shortened to end exactly on it
 
 State layout: every function works on one unit's rows of a work table ``w[ROWS, n]`` (``n``
 state variables), so the same code runs on the CPU (a NumPy array per task) and on a GPU (a
-``cuda.local.array``) without slicing. The system's derivative is the global name ``rhs``,
-rebound per model with :func:`neuro.kernels._jit.retarget`::
+``cuda.local.array``) without slicing. The system's derivative is the global name ``rhs``, bound
+per model and target by :func:`compile_for`::
 
     rhs(t, w, src, dst, prm, p, aux, q)  # w[dst, :n] = f(t, w[src, :n]); parameters prm[:, p],
                                         # per-unit inputs aux[:, q]
 """
+
+from collections.abc import Callable
+from functools import cache
+from types import ModuleType, SimpleNamespace
+
+from ._jit import compile_math
 
 # rows of the work table
 Y, K1, K2, K3, K4, K5, K6, YTMP, Y0, YERR, DYDT_IN, DYDT_OUT = range(12)
@@ -54,8 +60,8 @@ C1, C3, C4, C5, C6 = (902880.0 / 7618050.0, 3953664.0 / 7618050.0, 3855735.0 / 7
 E1, E3, E4, E5, E6 = 1.0 / 360.0, -128.0 / 4275.0, -2197.0 / 75240.0, 1.0 / 50.0, 2.0 / 55.0
 
 
-def rhs(t, w, src, dst, prm, p, aux, q):  # pragma: no cover - placeholder, rebound by retarget
-    raise NotImplementedError("rkf45_math.rhs is rebound to a model's derivative by retarget")
+def rhs(t, w, src, dst, prm, p, aux, q):  # pragma: no cover - placeholder, bound by compile_for
+    raise NotImplementedError("rkf45_math.rhs is bound to a model's derivative by compile_for")
 
 
 def rkf45_step(w, n, t, h, prm, p, aux, q):
@@ -139,3 +145,26 @@ def evolve_apply(w, n, t0, t1, h, prm, p, aux, q, eps_abs, eps_rel, a_y, a_dydt)
                 continue
             h0 = h_old
         return t_new, h0
+
+
+@cache
+def compile_for(target: str, derivative: Callable) -> ModuleType:
+    """The integrator compiled for ``target`` (``"cpu"`` or ``"cuda"``) with ``rhs`` bound to a model's
+    pure-Python ``derivative`` (signature of :func:`rhs`): a namespace with ``rhs``, ``rkf45_step``,
+    ``hadjust`` and ``evolve_apply``.
+
+    On the CPU the chain compiles as separate ``njit`` functions rather than inlined ones: the
+    derivative is called eight times per step, and inlining it everywhere doubles the models' cold
+    compile time (measured: 18 s -> 45 s). They are not cached on their own (the clones of one
+    function for two models share a name, which Numba's cache cannot tell apart); the cached kernels
+    that call them embed them.
+    """
+    overrides = None
+    if target == "cpu":
+        from numba import njit
+
+        overrides = dict.fromkeys((derivative.__name__, "rkf45_step", "hadjust", "evolve_apply"), njit)
+    model = compile_math((derivative,), target, jit_overrides=overrides)
+    return compile_math((rkf45_step, hadjust, evolve_apply), target,
+                        SimpleNamespace(rhs=getattr(model, derivative.__name__)), jit_overrides=overrides,
+                        name=f"{__name__}[{target}, {derivative.__name__}]")

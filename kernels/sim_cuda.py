@@ -1,161 +1,403 @@
-"""The network simulation loop on NVIDIA GPUs: one persistent cooperative kernel per chunk of steps.
+r"""The network simulation loop on NVIDIA GPUs: event lists, owner-computes delivery, deterministic.
 
-Threads stride over neurons (then over Poisson sources and this step's spike-generator entries)
-and a grid-wide barrier (``cuda.cg.this_grid().sync()``) separates the steps, so a chunk of
-thousands of steps is a single launch. Per step and neuron the arithmetic is the ``sim_math`` /
-``lif_math`` code the CPU kernel compiles. A neuron that spikes walks its CSR row and adds the
-weights with ``cuda.atomic.add`` into future slots of the ring buffer (``t + 1 + delay``, never the
-slot being read this step, so one barrier per step suffices). Spikes of recorded sources are set as
-bits of a ``[steps, ceil(S / 32)]`` uint32 raster (``cuda.atomic.or_``), which the host turns into
-``(step, index)`` pairs sorted like the CPU kernel's; population spike counts use integer atomics.
+One persistent kernel per chunk of steps. Every sum it computes is bit-identical to the CPU kernel's
+(:mod:`.sim_cpu`) in float32 and float64, and identical from run to run: **no float atomics**; the
+only atomics are integer ones (event counts, record offsets, population counts), whose results do
+not depend on their order.
 
-Arguments are those of ``sim_cpu.run_kernel`` except: ``pop_of [N]`` int32 population of each
-neuron; ``raster`` replaces ``spk_t, spk_i, n_spk, n_rec``; the state monitor is a CSR by neuron
-(``mon_ptr [N+1], mon_var, mon_col``) so that the thread that updates a neuron records it. Atomic
-float additions make the order of the sums, and thus the last bits of ``g``, vary between runs
-unless the sums are exact. Under ``NUMBA_ENABLE_CUDASIM=1`` it runs on Numba's CUDA simulator, which
-supports cooperative grids of one block.
+Per step ``t`` each thread owns sources (a block owns ``threads`` consecutive global indices per
+chunk; the mapping is fixed, so a neuron has one owner for the whole launch):
 
-With astrocytes (``astro``) spikes also add their IP3 weights to ``ip3_buf`` (atomics), a second
-barrier per step closes the delivery, then threads stride over astrocytes: each runs
-``astrocyte_math.astrocyte_advance`` (the device function of ``astrocyte_cuda``, RKF45 work table
-in local memory), adds the SIC times its weights into the neurons' buffer (atomics; slots ``t + 1
-+ delay``, read after the step's final barrier) and records its monitored rows (CSR by astrocyte:
-``amon_ptr [A+1], amon_row, amon_col``). The remaining astrocyte arguments are ``sim_cpu``'s.
+1. **Owner gather** (neurons): for each channel row ``col = c * N + n`` the owner reads the event
+   list that the spikes of step ``t - 1`` appended to it (``ev_cnt[(t-1) & 1, col]`` synapse indices
+   ``k`` in ``ev_k``; at most ``cap`` stored) and applies the weights **in increasing ``k``**, which
+   is the CPU kernel's order (the CSR rows are sorted by source, and the CPU fires sources in
+   increasing index): an arrival at ``t`` (delay 0) adds to the value read from the ring buffer in a
+   register, a later one to its ring slot ``t + d`` in memory (only the owner writes a row, so there
+   are no races). A list that overflowed (more than ``cap`` of the row's sources spiked in one
+   step) is rebuilt from the row's incoming table (``fallback``: synapse indices in increasing
+   order with their sources) by testing each source's spike stamp ``stamps[(t-1) & 1, src] == t-1``.
+   Then slow inward currents of the astrocytes (current channel, incoming SIC table in ``k``
+   order), then the injected current of step ``t`` -- the CPU kernel's order for every buffer entry.
+2. **Neuron step**: ``sim_math`` / ``lif_math`` code, as on the CPU (``-fma=0``: no contraction).
+   Parameters come from one column per population (``hetero=False``, read through the cache: no
+   per-neuron parameter traffic) or one per neuron.
+3. **Spikes** (neurons, Poisson draws ``sim_math.uniform``, spike-generator entries): the block
+   queues its spiking sources in shared memory; if any (``syncthreads_count``), all its threads
+   walk their outgoing CSR rows together (a flattened loop over all their synapses) and append each
+   synapse index to its target row's list (``atomic.add`` on the int32 count gives the slot). The
+   spike stamp, the record ``(t, source)`` (one global atomic per block and step for the offset)
+   and the population counts (shared-memory counters flushed once per step) are written here.
+4. One **grid barrier** (``cuda.cg.this_grid().sync()``; with ``block_sync`` a single-block launch and
+   ``syncthreads``). With astrocytes a second barrier precedes the astrocyte phase: each astrocyte
+   gathers its IP3 events of step ``t`` (same lists, same order rule, arrivals at ``t + 1 + d``),
+   runs ``astrocyte_math.astrocyte_advance`` and records its monitored rows.
+
+Per-step fixed cost: one grid barrier (two with astrocytes), no buffer clears (ring entries are
+cleared by their owner when non-zero; event counts by their owner when used; stamps and parities
+need none). State monitors are written by the owner right after its step (a bit per neuron in
+``mon_bits`` says whether to look), so they never serialise the loop. Spike records go to
+``rec_t, rec_i`` at offsets from three rotating per-step counters (``rec_ctr[t % 3]``): every thread
+knows the records before step ``t`` after the barrier, so all threads stop at the same step when
+the next could overflow the record (``status = (step reached, records written)``); the host sorts
+the records by ``(step, source)`` (their order within a step depends on the blocks' timing).
+
+Arguments (``S = N + Mp + M_gen`` sources, ``C`` channel rows, ``P`` populations):
+
+* ``t0, t1, seed, consts = [0, 1]`` (compute dtype);
+* ``params = (prm [9, Q], ref_steps [Q], bias [Q], ch_alpha [C, Q], ch_kappa [C, Q])`` with ``Q`` =
+  ``P`` (one column per population) or ``N`` (``hetero``); ``pops [P, 4]`` int64 ``(lo, hi, reset,
+  fire-on-equality)``; ``pop_cur [P]`` int64 row of the population's current channel or -1;
+* ``inputs = (inj [T_inj, K], inj_k [N] int64 (column of inj feeding the neuron's current channel, or
+  -1), poisson_prob [Mp] float64, gen_ptr, gen_idx)``;
+* ``syn = (ptr [S+1] int64, col int32 (c * N + n), weight, delay int32)`` outgoing CSR; ``fallback =
+  (in_ptr [C*N+1] int64, in_k int32, in_src int32)`` incoming table (rows may be empty when no row
+  has more than ``cap`` synapses); ``events = (ev_cnt [2, C*N] int32, ev_k [2, C*N, cap] int32)``;
+  ``stamps [2, S]`` int64 (the step of a source's last spike per parity; start far below 0);
+* ``mask = D - 1``; ``state = (i, v, a [N], g [C, N], refc [N] int32, buf [D, C*N])``;
+* ``rec = (rec_flag [S] uint8, rec_t, rec_i [cap_rec] int32, rec_ctr [3] int64 (zero), status [2]
+  int64, n_rec)``; ``counts [t1-t0, P]`` int32 (zero);
+* ``monitor = (mon_bits [ceil(N/32)] uint32, mon_ptr [N+1], mon_var, mon_col, mon_every, mon_out,
+  mon_first)`` (a CSR of monitored columns by neuron, as in :mod:`.sim_cuda_atomic`);
+* astrocytes (ignored unless ``astro``): ``astro = (astro_dt, astate, aprm, ip3_buf)``; ``ip3 =
+  (ptr, col, weight, delay, in_ptr, in_k, in_src, ev_cnt [2, A], ev_k [2, A, cap])`` (spikes onto
+  astrocytes: outgoing CSR, incoming table, event lists); ``sic_in = (ptr [N+1], q, weight, delay)``
+  the SIC synapses grouped by target neuron in increasing synapse index; ``amon = (amon_ptr [A+1],
+  amon_row, amon_col)``.
+
+Extending the loop (plasticity, conductance synapses, user-defined neurons): the owner gather is the
+one place where a delivered synapse ``k`` and its target meet, in a fixed order, on one thread, so a
+per-synapse state array indexed by ``k`` (a trace, a weight updated on the presynaptic spike) can be
+read and written there without races; the incoming table (``fallback``) lists a neuron's synapses
+for postsynaptic updates (its owner walks it when the neuron spikes). The channel loop of the
+owner (``channel_input``) is where a conductance channel would use ``v``; the neuron step is one
+call of a compiled step namespace (``sim_math.compile_for``), which a user-defined model replaces.
+Under ``NUMBA_ENABLE_CUDASIM=1`` the kernel runs on Numba's CUDA simulator (one block).
 """
 
-from functools import lru_cache
+from functools import cache
 
 import numba
 import numpy as np
 from numba import cuda
 
-from . import lif_cuda, sim_math
-from ._jit import retarget
-from .astrocyte_cuda import ASTRO_WORK, astrocyte_advance
+from . import lif_math, sim_math
 from ._cuda_device import device as _device
+from .astrocyte_cuda import ASTRO_WORK, astrocyte_advance
+from .astrocyte_math import S_SIC
 
-uniform = retarget(sim_math.uniform, _device, mix64=_device(sim_math.mix64))
-channel_input = _device(sim_math.channel_input)
-neuron_step = retarget(sim_math.neuron_step, _device, lif_forward_step=lif_cuda.forward_step)
-ONE_U32 = np.uint32(1)
-LOW5 = np.int64(31)
-ONE_I32 = np.int32(1)
-
-
-@_device
-def _deliver(src, t, row_ptr, col, weight, delay, mask, buf):
-    """Add the outgoing synapses of source ``src`` (spiked at step ``t``) to the ring buffer ``buf``
-    (the neurons' channels, or the astrocytes' IP3 ring)."""
-    for k in range(row_ptr[src], row_ptr[src + 1]):
-        cuda.atomic.add(buf, ((t + 1 + delay[k]) & mask, col[k]), weight[k])
+ns = sim_math.compile_for("cuda")
+LIFStructure = lif_math.LIFStructure
+MAX_POP_COUNTERS = 64  # populations counted in shared memory (more: global integer atomics)
+NO_EVENT = np.int64(1 << 62)  # above every synapse index
+STAMP_NEVER = np.int64(-(1 << 62))  # initial spike stamps
 
 
 @_device
-def _fire(src, t, row, rec_flag, raster, row_ptr, col, weight, delay, mask, buf):
-    """Record (raster bit) and deliver the spike of source ``src`` at step ``t``."""
-    if rec_flag[src]:
-        cuda.atomic.or_(raster, (row, src >> 5), ONE_U32 << np.uint32(src & LOW5))
-    _deliver(src, t, row_ptr, col, weight, delay, mask, buf)
+def population_of(n, pops):
+    """The population of neuron ``n`` (populations are consecutive ranges ``[lo, hi)``)."""
+    lo = 0
+    hi = pops.shape[0] - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if n < pops[mid, 1]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
-@lru_cache(maxsize=None)
-def run_kernel(has_syn: bool, has_adapt: bool, C: int, astro: bool = False):
-    """The persistent simulation kernel for one model structure and channel count (``astro``: with
-    the astrocyte phase)."""
+@_device
+def in_sorted(s, idx, lo, hi):
+    """Whether ``s`` is among the sorted entries ``idx[lo:hi]`` (this step's spike-generator entries)."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        v = idx[mid]
+        if v == s:
+            return True
+        if v < s:
+            lo = mid + 1
+        else:
+            hi = mid
+    return False
+
+
+@_device
+def next_event(ev_k, par, row, cnt, last):
+    """The smallest synapse index above ``last`` in the first ``cnt`` entries of an event list."""
+    best = NO_EVENT
+    for j in range(cnt):
+        k = ev_k[par, row, j]
+        if k > last and k < best:
+            best = k
+    return best
+
+
+@_device
+def apply(k, t_spike, row, weight, delay, mask, buf, acc):
+    """Synapse ``k`` (its source spiked at ``t_spike``) onto ring column ``row``: the arrival at
+    ``t_spike + 1`` adds to ``acc`` (returned), a later one to its ring slot."""
+    d = delay[k]
+    if d == 0:
+        return acc + weight[k]
+    buf[(t_spike + 1 + d) & mask, row] += weight[k]
+    return acc
+
+
+@_device
+def gather(row, t_spike, events, fallback, stamps, weight, delay, mask, buf, acc):
+    """Apply the events of ``row`` from the spikes of step ``t_spike`` in increasing synapse index
+    (:func:`apply`), clear its count and return ``acc`` (module docstring, step 1)."""
+    ev_cnt, ev_k = events
+    par = t_spike & 1
+    cnt = ev_cnt[par, row]
+    if cnt == 0:
+        return acc
+    if cnt <= ev_k.shape[2]:
+        last = np.int64(-1)
+        for _ in range(cnt):
+            k = next_event(ev_k, par, row, cnt, last)
+            acc = apply(k, t_spike, row, weight, delay, mask, buf, acc)
+            last = k
+    else:  # the list overflowed: every incoming synapse whose source spiked at t_spike, in order
+        in_ptr, in_k, in_src = fallback
+        for e in range(in_ptr[row], in_ptr[row + 1]):
+            if stamps[par, in_src[e]] == t_spike:
+                acc = apply(in_k[e], t_spike, row, weight, delay, mask, buf, acc)
+    ev_cnt[par, row] = 0
+    return acc
+
+
+@_device
+def append_events(ptr, col, events, par, queue, nq, pre, start, tid, tpb):
+    """All threads of the block: append the outgoing synapses of the ``nq`` queued sources to their
+    targets' event lists (parity ``par``), one flattened loop over all their synapses.
+    ``pre [nq + 1], start [nq]``: shared scratch (degrees' running sums, first synapse indices)."""
+    ev_cnt, ev_k = events
+    for j in range(tid, nq, tpb):
+        src = queue[j]
+        start[j] = ptr[src]
+        pre[j] = ptr[src + 1] - ptr[src]
+    cuda.syncthreads()
+    if tid == 0:  # running sum of the degrees (in shared memory)
+        total = np.int64(0)
+        for j in range(nq):
+            deg = pre[j]
+            pre[j] = total
+            total += deg
+        pre[nq] = total
+    cuda.syncthreads()
+    cap = ev_k.shape[2]
+    for e in range(tid, pre[nq], tpb):
+        lo = 0
+        hi = nq - 1
+        while lo < hi:  # the queued source whose synapses hold flat index e
+            mid = (lo + hi + 1) // 2
+            if pre[mid] <= e:
+                lo = mid
+            else:
+                hi = mid - 1
+        k = start[lo] + (e - pre[lo])
+        target = col[k]
+        pos = cuda.atomic.add(ev_cnt, (par, target), 1)
+        if pos < cap:
+            ev_k[par, target, pos] = k
+    cuda.syncthreads()
+
+
+@_device
+def flush_spikes(t, par, base, sh, queue, pre, start, syn, events, astro, ip3, ip3_events, rec, tid, tpb):
+    """All threads of the block: deliver and record the spikes queued in shared memory since the last
+    flush (``sh[0]`` of them, ``sh[1]`` recorded), then empty the queue."""
+    out_ptr, out_col, _, _ = syn
+    rec_flag, rec_t, rec_i, rec_ctr, _, _ = rec
+    cuda.syncthreads()
+    nq = sh[0]
+    if nq == 0:  # block-uniform
+        return
+    if tid == 0:  # the block's slice of this step's records
+        sh[2] = cuda.atomic.add(rec_ctr, t % 3, sh[1]) if sh[1] > 0 else 0
+        sh[3] = 0
+    append_events(out_ptr, out_col, events, par, queue, nq, pre, start, tid, tpb)
+    if astro:
+        append_events(ip3[0], ip3[1], ip3_events, par, queue, nq, pre, start, tid, tpb)
+    for j in range(tid, nq, tpb):
+        src = queue[j]
+        if rec_flag[src] != 0:
+            at = base + sh[2] + cuda.atomic.add(sh, 3, 1)
+            rec_t[at] = t
+            rec_i[at] = src
+    if tid == 0:
+        sh[0] = 0
+        sh[1] = 0
+    cuda.syncthreads()
+
+
+@_device
+def _grid_barrier():
+    cuda.cg.this_grid().sync()
+
+
+@_device
+def _block_barrier():
+    cuda.syncthreads()
+
+
+@cache
+def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool = False,
+               block_sync: bool = False, threads: int = 256):
+    """The event kernel for one model structure (module docstring for the arguments).
+
+    ``hetero``: parameter tables with one column per neuron (else per population); ``astro``: with
+    the astrocyte phase; ``block_sync``: launched as a single block, barriers are ``syncthreads``
+    (else a cooperative grid); ``threads``: the block size it must be launched with.
+
+    Signature: ``(t0, t1, seed, consts, params, pops, pop_cur, inputs, syn, fallback, events, stamps,
+    mask, state, rec, counts, monitor, astro, ip3, sic_in, amon, qcap)``; launch with ``threads``
+    threads per block and ``(3 * qcap + 1) * 8`` bytes of dynamic shared memory (``qcap``: a multiple
+    of ``threads``, the spikes queued between two deliveries).
+    """
+    TPB = threads
+    barrier = _block_barrier if block_sync else _grid_barrier
 
     @cuda.jit
-    def sim_run_cuda(t0, t1, seed, consts, prm, pops, pop_of, ref_steps, bias, ch_alpha, ch_kappa,
-                     inj, inj_idx, poisson_prob, gen_ptr, gen_idx, row_ptr, col, weight, delay, mask,
-                     i_st, v_st, a_st, g_st, refc, buf, rec_flag, raster, counts,
-                     mon_ptr, mon_var, mon_col, mon_every, mon_out, mon_first, astro_dt, astate, aprm,
-                     ip3_buf, ip3_ptr, ip3_col, ip3_w, ip3_d, sic_ptr, sic_col, sic_w, sic_d,
-                     amon_ptr, amon_row, amon_col):
-        grid = cuda.cg.this_grid()
+    def sim_events(t0, t1, seed, consts, params, pops, pop_cur, inputs, syn, fallback, events, stamps,
+                   mask, state, rec, counts, monitor, astro_args, ip3, sic_in, amon, qcap):
+        dyn = cuda.shared.array(0, numba.int64)  # 3 * qcap + 1: the spike queue and its scratch
+        queue = dyn[0:qcap]
+        start = dyn[qcap:2 * qcap]
+        pre = dyn[2 * qcap:3 * qcap + 1]
+        sh = cuda.shared.array(4, numba.int64)  # queued, recorded, record offset, records placed
+        pcount = cuda.shared.array(MAX_POP_COUNTERS, numba.int32)
         work = cuda.local.array(ASTRO_WORK, numba.float64)
-        A = astate.shape[1]
-        tid = cuda.grid(1)
-        stride = cuda.gridsize(1)
+        tid = cuda.threadIdx.x
+        gtid = cuda.grid(1)
+        gstride = cuda.gridsize(1)
         zero, one = consts[0], consts[1]
+        prm, ref_steps, bias, ch_alpha, ch_kappa = params
+        inj, inj_k, poisson_prob, gen_ptr, gen_idx = inputs
+        out_ptr, out_col, weight, delay = syn
+        i_st, v_st, a_st, g_st, refc, buf = state
+        rec_flag, rec_t, rec_i, rec_ctr, status, n_rec = rec
+        mon_bits, mon_ptr, mon_var, mon_col, mon_every, mon_out, mon_first = monitor
+        astro_dt, astate, aprm, ip3_buf = astro_args
+        _, _, ip3_w, ip3_d, ip3_in_ptr, ip3_in_k, ip3_in_src, ip3_cnt, ip3_ev = ip3
+        ip3_events = (ip3_cnt, ip3_ev)
+        sic_ptr, sic_q, sic_w, sic_d = sic_in
+        amon_ptr, amon_row, amon_col = amon
         N = v_st.shape[0]
         Mp = poisson_prob.shape[0]
-        K = inj_idx.shape[0]
+        S = rec_flag.shape[0]
+        P = pops.shape[0]
+        A = astate.shape[1]
+        n_inj = inj.shape[0]
+        cap = rec_t.shape[0]
+        n_chunks = (S + TPB - 1) // TPB * TPB
+        per_flush = qcap // TPB  # chunks queued between two deliveries
         useed = np.uint64(seed)
-        if t0 < inj.shape[0]:  # injected currents of the first step; later ones one step ahead
-            for k in range(tid, K, stride):
-                buf[t0 & mask, inj_idx[k]] += inj[t0, k]
-        grid.sync()
+        for j in range(tid, MAX_POP_COUNTERS, TPB):
+            pcount[j] = 0
+        if tid == 0:
+            sh[0] = 0
+            sh[1] = 0
+        cuda.syncthreads()
+        base = np.int64(0)  # records written before step t
+        stopped = False
+        t_end = t1
         for t in range(t0, t1):
+            par = t & 1
+            if t > t0:
+                base += rec_ctr[(t - 1) % 3]
+            if base + n_rec > cap:  # the same decision in every thread: stop before step t
+                stopped = True
+                t_end = t
+                break
+            if gtid == 0:
+                rec_ctr[(t + 1) % 3] = 0  # last read at the start of step t - 1
             slot = t & mask
             row = t - t0
-            nxt = t + 1
-            if nxt < t1 and nxt < inj.shape[0]:  # the current channel never receives spikes
-                for k in range(tid, K, stride):
-                    buf[nxt & mask, inj_idx[k]] += inj[nxt, k]
-            record = (t % mon_every) == 0
-            for n in range(tid, N, stride):
-                p = pop_of[n]
-                x = bias[n]
-                for c in range(C):
-                    x_c, g_next = channel_input(g_st[c, n], buf[slot, c * N + n], ch_kappa[c, n],
-                                                ch_alpha[c, n])
-                    x += x_c
-                    g_st[c, n] = g_next
-                    buf[slot, c * N + n] = zero
-                r = refc[n]
-                held = r > 0
-                i_n, v_n, a_n, s = neuron_step(
-                    x, i_st[n], v_st[n], a_st[n], held, prm[0, n], prm[1, n], prm[2, n], prm[3, n],
-                    prm[4, n], prm[5, n], prm[6, n], prm[7, n], prm[8, n], pops[p, 2], pops[p, 3] != 0,
-                    has_syn, has_adapt, one, zero)
-                v_st[n] = v_n
-                if has_syn:
-                    i_st[n] = i_n
-                if has_adapt:
-                    a_st[n] = a_n
-                spk = s != zero
-                refc[n] = r - 1 if held else (ref_steps[n] if spk else 0)
-                if record:
-                    for k in range(mon_ptr[n], mon_ptr[n + 1]):
-                        var = mon_var[k]
-                        if var == 0:
-                            val = v_st[n]
-                        elif var == 1:
-                            val = i_st[n]
-                        elif var == 2:
-                            val = a_st[n]
-                        else:
-                            val = g_st[var - 3, n]
-                        mon_out[(t - mon_first) // mon_every, mon_col[k]] = val
-                if spk:
-                    cuda.atomic.add(counts, (row, p), ONE_I32)
-                    _fire(n, t, row, rec_flag, raster, row_ptr, col, weight, delay, mask, buf)
-                    if astro:
-                        _deliver(n, t, ip3_ptr, ip3_col, ip3_w, ip3_d, mask, ip3_buf)
+            record = mon_out.shape[1] > 0 and t % mon_every == 0
+            mrow = (t - mon_first) // mon_every
+            g0 = 0
+            g1 = 0
+            if t + 1 < gen_ptr.shape[0]:
+                g0 = gen_ptr[t]
+                g1 = gen_ptr[t + 1]
             ut = np.uint64(t)
-            for k in range(tid, Mp, stride):
-                if poisson_prob[k] > 0.0 and uniform(useed, ut, np.uint64(N + k)) < poisson_prob[k]:
-                    _fire(N + k, t, row, rec_flag, raster, row_ptr, col, weight, delay, mask, buf)
-                    if astro:
-                        _deliver(N + k, t, ip3_ptr, ip3_col, ip3_w, ip3_d, mask, ip3_buf)
-            if nxt < gen_ptr.shape[0]:
-                for e in range(gen_ptr[t] + tid, gen_ptr[nxt], stride):
-                    _fire(gen_idx[e], t, row, rec_flag, raster, row_ptr, col, weight, delay, mask, buf)
-                    if astro:
-                        _deliver(gen_idx[e], t, ip3_ptr, ip3_col, ip3_w, ip3_d, mask, ip3_buf)
+            it = 0
+            for chunk in range(cuda.blockIdx.x * TPB, n_chunks, gstride):
+                s = chunk + tid
+                spk = False
+                if s < N:
+                    n = s
+                    p = population_of(n, pops)
+                    q = n if hetero else p
+                    cur = pop_cur[p]
+                    x = bias[q]
+                    for c in range(C):
+                        col = c * N + n
+                        if astro and t > 0 and c == cur:  # SIC of step t - 1, in synapse order
+                            for e in range(sic_ptr[n], sic_ptr[n + 1]):
+                                sq = astate[S_SIC, sic_q[e]]
+                                if sq != 0.0:
+                                    buf[(t + sic_d[e]) & mask, col] += sic_w[e] * sq
+                        stored = buf[slot, col]
+                        arrived = gather(col, t - 1, events, fallback, stamps, weight, delay, mask, buf,
+                                         stored)
+                        if c == cur and t < n_inj and inj_k[n] >= 0:
+                            arrived += inj[t, inj_k[n]]
+                        if stored != zero:
+                            buf[slot, col] = zero
+                        x_c, g_next = ns.channel_input(g_st[c, n], arrived, ch_kappa[c, q], ch_alpha[c, q])
+                        x += x_c
+                        g_st[c, n] = g_next
+                    st = LIFStructure(has_syn, has_adapt, True, pops[p, 2], pops[p, 3] != 0)
+                    spk = ns.advance_neuron(n, x, ns.load_coefficients(prm, q), ref_steps[q], st, i_st, v_st,
+                                            a_st, refc, one, zero)
+                    if record and (mon_bits[n >> 5] >> (n & 31)) & 1:
+                        for j in range(mon_ptr[n], mon_ptr[n + 1]):
+                            mon_out[mrow, mon_col[j]] = ns.monitored_value(mon_var[j], n, v_st, i_st, a_st,
+                                                                           g_st)
+                    if spk:
+                        if p < MAX_POP_COUNTERS:
+                            cuda.atomic.add(pcount, p, 1)
+                        else:
+                            cuda.atomic.add(counts, (row, p), 1)
+                elif s < N + Mp:
+                    prob = poisson_prob[s - N]
+                    spk = prob > 0.0 and ns.uniform(useed, ut, np.uint64(s)) < prob
+                elif s < S:
+                    spk = in_sorted(s, gen_idx, g0, g1)
+                if spk:
+                    stamps[par, s] = t
+                    queue[cuda.atomic.add(sh, 0, 1)] = s
+                    if rec_flag[s] != 0:
+                        cuda.atomic.add(sh, 1, 1)
+                it += 1
+                if it == per_flush or chunk + gstride >= n_chunks:  # block-uniform
+                    flush_spikes(t, par, base, sh, queue, pre, start, syn, events, astro, ip3, ip3_events, rec,
+                                 tid, TPB)
+                    it = 0
+            for j in range(tid, min(P, MAX_POP_COUNTERS), TPB):
+                if pcount[j] != 0:
+                    cuda.atomic.add(counts, (row, j), pcount[j])
+                    pcount[j] = 0
             if astro:
-                grid.sync()  # every spike of step t is in the IP3 ring
-                slot_in = nxt & mask
-                for q in range(tid, A, stride):
-                    ip3_in = ip3_buf[slot_in, q]
-                    ip3_buf[slot_in, q] = 0.0
-                    sic = astrocyte_advance(q, astate, aprm, astro_dt, ip3_in, 0.0, work)
-                    if sic != 0.0:
-                        for k in range(sic_ptr[q], sic_ptr[q + 1]):
-                            cuda.atomic.add(buf, ((t + 1 + sic_d[k]) & mask, sic_col[k]), sic_w[k] * sic)
+                barrier()  # every spike of step t is in the IP3 event lists
+                slot_in = (t + 1) & mask
+                for q in range(gtid, A, gstride):
+                    stored = ip3_buf[slot_in, q]
+                    ip3_in = gather(q, t, ip3_events, (ip3_in_ptr, ip3_in_k, ip3_in_src), stamps, ip3_w,
+                                    ip3_d, mask, ip3_buf, stored)
+                    if stored != 0.0:
+                        ip3_buf[slot_in, q] = 0.0
+                    astrocyte_advance(q, astate, aprm, astro_dt, ip3_in, 0.0, work)
                     if record:
-                        for k in range(amon_ptr[q], amon_ptr[q + 1]):
-                            mon_out[(t - mon_first) // mon_every, amon_col[k]] = astate[amon_row[k], q]
-            grid.sync()
+                        for j in range(amon_ptr[q], amon_ptr[q + 1]):
+                            mon_out[mrow, amon_col[j]] = astate[amon_row[j], q]
+            barrier()
+        if gtid == 0:
+            status[0] = t_end
+            status[1] = base if stopped or t1 == t0 else base + rec_ctr[(t1 - 1) % 3]
 
-    return sim_run_cuda
+    return sim_events

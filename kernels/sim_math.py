@@ -22,8 +22,12 @@ integers (SplitMix64 finaliser), so every backend, thread count and launch order
 spikes and no generator state is carried.
 """
 
+from functools import cache
+from types import ModuleType
+
 import numpy as np
 
+from . import lif_math
 from .lif_math import lif_forward_step
 
 # SplitMix64 constants as uint64 scalars (plain Python ints would make Numba promote to float64)
@@ -59,15 +63,55 @@ def channel_input(g, arrived, kappa, alpha):
     return kappa * g_t, alpha * g_t
 
 
-def neuron_step(x, i, v, a, held, alpha, gi, beta, gv, c, th, vr, rho, ba,
-                reset, ge, has_syn, has_adapt, one, zero):
-    """The engine's LIF-family step with an absolute refractory period; returns ``(i, v, a, s)``.
+def neuron_step(x, i, v, a, held, k, st, one, zero):
+    """The engine's LIF-family step (coefficients ``k``, structure ``st``, spiking) with an absolute
+    refractory period; returns ``(i, v, a, s)``.
 
     ``held`` is true while the neuron is refractory: the membrane keeps its value, no spike, and
     the adaptation decays as if no spike occurred. The current ``i`` (CubaLIF) integrates as usual.
     """
-    i_n, h, v_n, a_n, s = lif_forward_step(x, i, v, a, zero, alpha, gi, beta, gv, c, th, vr, rho, ba,
-                                           reset, ge, has_syn, has_adapt, True, one, zero)
+    i_n, h, v_n, a_n, s = lif_forward_step(x, i, v, a, zero, k, st, one, zero)
     if held:
-        return i_n, v, rho * a if has_adapt else zero, zero
+        return i_n, v, k.rho * a if st.has_adapt else zero, zero
     return i_n, v_n, a_n, s
+
+
+def advance_neuron(n, x, k, ref_steps, st, i_st, v_st, a_st, refc, one, zero):
+    """:func:`neuron_step` of neuron ``n`` on input ``x``, in place on the state arrays, with its
+    refractory counter (held while ``refc[n] > 0``, set to ``ref_steps`` by a spike); returns
+    whether it spiked."""
+    r = refc[n]
+    held = r > 0
+    i_n, v_n, a_n, s = neuron_step(x, i_st[n], v_st[n], a_st[n], held, k, st, one, zero)
+    v_st[n] = v_n
+    if st.has_syn:
+        i_st[n] = i_n
+    if st.has_adapt:
+        a_st[n] = a_n
+    spk = s != zero
+    refc[n] = r - 1 if held else (ref_steps if spk else 0)
+    return spk
+
+
+def monitored_value(var, n, v_st, i_st, a_st, g_st):
+    """State variable ``var`` of neuron ``n`` for a state monitor: 0 ``v``, 1 ``i``, 2 ``a``,
+    ``3 + c`` the current of channel ``c``."""
+    if var == 0:
+        return v_st[n]
+    if var == 1:
+        return i_st[n]
+    if var == 2:
+        return a_st[n]
+    return g_st[var - 3, n]
+
+
+STEP_FUNCTIONS = (mix64, uniform, channel_input, neuron_step, advance_neuron, monitored_value)
+
+
+@cache
+def compile_for(target: str) -> ModuleType:
+    """This module's functions compiled for ``target`` (``"cpu"`` or ``"cuda"``) against
+    ``lif_math.compile_for(target)``; one namespace holding both."""
+    from ._jit import compile_math
+
+    return compile_math(STEP_FUNCTIONS, target, lif_math.compile_for(target))

@@ -12,16 +12,31 @@ FAST_SIG   a / (1 + b |z|)^2   (SuperSpike)       a = 1, b = slope
 SIGMOID    a * sig(b z) * (1 - sig(b z))          a = slope, b = slope
 TRIANGLE   a * max(0, 1 - b |z|)                  a = slope, b = slope
 STRAIGHT   a                                      a = 1
+PW_QUAD    max(0, a |z| + b)  (SpikingJelly)      a = -alpha^2, b = alpha
+ERF        a * exp(-(b z)^2)  (Gaussian)          a = alpha/sqrt(pi), b = alpha
+LEAKY      a if z >= 0 else b (leaky ReLU)        a = k, b = leak
 =========  =====================================  ==========================
+
+``PW_QUAD`` is SpikingJelly's ``PiecewiseQuadratic`` (``alpha - alpha^2 |z|`` inside
+``|z| <= 1/alpha``, else 0; the clamp at 0 decides the edge, where the value is 0 to rounding);
+``ERF`` its ``Erf`` (the derivative of ``erfc(-alpha z) / 2``: a Gaussian, also
+:class:`neuro.surrogate.Gaussian` with ``alpha = 1 / (sqrt(2) sigma)``); ``LEAKY`` its
+``LeakyKReLU``. A kind the kernels do not know (``-1``: a user-defined surrogate) never reaches
+these functions: the ops that accept one evaluate its torch ``derivative`` instead.
 """
 
 import math
+from functools import cache
+from types import ModuleType
 
 ATAN = 0
 FAST_SIGMOID = 1
 SIGMOID = 2
 TRIANGLE = 3
 STRAIGHT_THROUGH = 4
+PIECEWISE_QUADRATIC = 5
+ERF = 6
+LEAKY_RELU = 7
 
 
 def surrogate_grad(kind, a, b, z, one, zero):
@@ -37,24 +52,56 @@ def surrogate_grad(kind, a, b, z, one, zero):
         return a * sig * (one - sig)
     if kind == TRIANGLE:
         return a * max(zero, one - b * abs(z))
+    if kind == PIECEWISE_QUADRATIC:
+        return max(zero, a * abs(z) + b)
+    if kind == ERF:
+        bz = b * z
+        return a * math.exp(-(bz * bz))
+    if kind == LEAKY_RELU:
+        return a if z >= zero else b
     return a
 
 
+def fill_row(kind, a, b, z, out, m, one, zero):
+    """``out[j] = surrogate_grad(kind, a, b, z[j])`` for ``j < m``."""
+    for j in range(m):
+        out[j] = surrogate_grad(kind, a, b, z[j], one, zero)
+
+
 def surrogate_grad_row(kind, a, b, z, out, m, one, zero):
-    """``out[j] = surrogate_grad(kind, a, b, z[j])`` for ``j < m``, with the branch on ``kind``
-    outside the loop (so each loop vectorises when the scalar function is inlined)."""
+    """:func:`fill_row` with the branch on ``kind`` outside the loop: each call passes a constant
+    kind, so once the scalar function is inlined every loop is branch-free and vectorises."""
     if kind == ATAN:
-        for j in range(m):
-            out[j] = surrogate_grad(ATAN, a, b, z[j], one, zero)
+        fill_row(ATAN, a, b, z, out, m, one, zero)
     elif kind == FAST_SIGMOID:
-        for j in range(m):
-            out[j] = surrogate_grad(FAST_SIGMOID, a, b, z[j], one, zero)
+        fill_row(FAST_SIGMOID, a, b, z, out, m, one, zero)
     elif kind == SIGMOID:
-        for j in range(m):
-            out[j] = surrogate_grad(SIGMOID, a, b, z[j], one, zero)
+        fill_row(SIGMOID, a, b, z, out, m, one, zero)
     elif kind == TRIANGLE:
-        for j in range(m):
-            out[j] = surrogate_grad(TRIANGLE, a, b, z[j], one, zero)
+        fill_row(TRIANGLE, a, b, z, out, m, one, zero)
+    elif kind == PIECEWISE_QUADRATIC:
+        fill_row(PIECEWISE_QUADRATIC, a, b, z, out, m, one, zero)
+    elif kind == ERF:
+        fill_row(ERF, a, b, z, out, m, one, zero)
+    elif kind == LEAKY_RELU:
+        fill_row(LEAKY_RELU, a, b, z, out, m, one, zero)
     else:
-        for j in range(m):
-            out[j] = a
+        fill_row(STRAIGHT_THROUGH, a, b, z, out, m, one, zero)
+
+
+@cache
+def compile_for(target: str) -> ModuleType:
+    """``surrogate_grad``, ``fill_row`` and ``surrogate_grad_row`` compiled for ``target`` (``"cpu"``
+    or ``"cuda"``).
+
+    On the CPU ``surrogate_grad_row`` is a separate (not inlined) function compiled with Numba's
+    ``error_model="numpy"``: its divisions then need no zero check, so its loops vectorise.
+    """
+    from ._jit import compile_math
+
+    overrides = {}
+    if target == "cpu":
+        from numba import njit
+
+        overrides["surrogate_grad_row"] = njit(cache=True, error_model="numpy")
+    return compile_math((surrogate_grad, fill_row, surrogate_grad_row), target, jit_overrides=overrides)

@@ -11,16 +11,24 @@ Atomic writes: the content goes to a hidden temporary file in the destination fo
 one. If writing fails the temporary file is removed and the destination is left untouched. The
 temporary file is created with mode ``0o666`` filtered by the process umask (like :func:`open`), so
 the final file gets the permissions any other newly created file would get.
+
+The temporary file's name carries the writer's process id (``.<name>.<pid>-<random>.tmp``), so a
+temporary left behind by a killed writer (``SIGKILL``, power loss: no ``finally`` runs) can be
+recognised and removed later: :func:`stale_temporaries` / :func:`remove_stale_temporaries`.
+:func:`file_lock` is an advisory inter-process lock (``fcntl.flock`` on POSIX, ``msvcrt.locking``
+on Windows) for writers that must not race, e.g. two processes building the same cache.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Union
+from typing import IO, TYPE_CHECKING, Any, Optional, Union
 
 if TYPE_CHECKING:  # imported lazily at run time
     import h5py
@@ -38,7 +46,7 @@ def _create_temporary(folder: Path, name: str) -> tuple[int, Path]:
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(_CREATE_ATTEMPTS):
-        tmp = folder / f".{name}.{secrets.token_hex(6)}.tmp"
+        tmp = folder / f".{name}.{os.getpid()}-{secrets.token_hex(6)}.tmp"
         try:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:
@@ -102,6 +110,21 @@ def write_text(path: PathLike, text: str) -> Path:
     return atomic_write(path, lambda fh: fh.write(text.encode()))
 
 
+def progress_enabled(requested: bool = True) -> bool:
+    """Whether to draw progress bars: ``requested`` and stderr is a terminal (or a Jupyter
+    notebook, where tqdm draws widgets). Redirected to a file, bars would write hundreds of lines
+    of escape codes; callers print plain per-epoch lines instead."""
+    if not requested:
+        return False
+    import sys
+
+    stream = sys.stderr
+    if stream is not None and hasattr(stream, "isatty") and stream.isatty():
+        return True
+    shell = type(sys.modules["IPython"].get_ipython()).__name__ if "IPython" in sys.modules else ""
+    return shell == "ZMQInteractiveShell"  # a notebook kernel
+
+
 def pyplot():
     """``matplotlib.pyplot`` on the non-interactive Agg backend (figures are only written to files)."""
     import matplotlib
@@ -148,5 +171,148 @@ def open_hdf5(path: PathLike, what: str = "HDF5 file", error: Callable[[str], Ex
         raise error(f"{what} {str(path)!r} is not a readable {kind} file ({err}); {hint}") from err
 
 
-__all__ = ["PathLike", "atomic_write", "atomic_write_path", "open_hdf5", "pyplot", "save_figure",
+def _temporary_pattern(name: str) -> re.Pattern:
+    """Names of :func:`atomic_write` temporaries of ``name``: ``.<name>.<pid>-<hex>.tmp`` (this
+    version) or ``.<name>.<hex>.tmp`` (earlier versions, no pid)."""
+    return re.compile(rf"^\.{re.escape(name)}\.(?:(?P<pid>\d+)-)?[0-9a-f]+\.tmp$")
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with id ``pid`` runs on this machine (``os.kill(pid, 0)``)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists but belongs to someone else
+        return True
+    except OSError:  # e.g. Windows: no signal 0; assume alive rather than delete a live file
+        return True
+    return True
+
+
+def stale_temporaries(path: PathLike, min_age_s: float = 3600.0) -> list[Path]:
+    """Temporary files of atomic writes to ``path`` whose writer is gone.
+
+    A temporary is stale when the process id in its name no longer runs on this machine, or, for
+    temporaries without a process id (older versions) or written from another machine sharing the
+    folder, when it has not been modified for ``min_age_s`` seconds. Callers that hold a lock every
+    writer of ``path`` takes (:func:`file_lock`) may pass ``min_age_s=0``: then no temporary can
+    belong to a live writer.
+    """
+    path = Path(path)
+    pattern = _temporary_pattern(path.name)
+    found = []
+    if not path.parent.is_dir():
+        return found
+    now = time.time()
+    for entry in path.parent.iterdir():
+        match = pattern.match(entry.name)
+        if match is None or not entry.is_file():
+            continue
+        pid = None if match.group("pid") is None else int(match.group("pid"))
+        if pid == os.getpid():  # this process's own writes are never stale
+            continue
+        if pid is not None and not process_alive(pid):
+            found.append(entry)
+            continue
+        try:
+            age = now - entry.stat().st_mtime
+        except FileNotFoundError:  # removed meanwhile
+            continue
+        if age >= min_age_s:  # no pid, or a live pid (another machine's writer, or a reused id)
+            found.append(entry)
+    return sorted(found)
+
+
+def remove_stale_temporaries(path: PathLike, min_age_s: float = 3600.0) -> list[Path]:
+    """Delete :func:`stale_temporaries` of ``path``; returns the files removed."""
+    removed = []
+    for entry in stale_temporaries(path, min_age_s):
+        with contextlib.suppress(FileNotFoundError):
+            entry.unlink()
+            removed.append(entry)
+    return removed
+
+
+@contextlib.contextmanager
+def file_lock(path: PathLike, timeout: Optional[float] = None, poll: float = 0.05) -> Iterator[Path]:
+    """Hold an exclusive advisory lock on the file ``path`` for the duration of the block.
+
+    The lock file is created when needed and deleted on release (so it leaves no trace); a process
+    that obtains the lock on a file another holder has just deleted notices it (the path no longer
+    names the locked file) and tries again, so two processes never hold the lock at once. Blocks
+    until the lock is free, or raises :class:`TimeoutError` after ``timeout`` seconds. The kernel
+    releases the lock of a killed holder, so a crash never leaves it locked (only, at worst, the
+    empty file). Only processes that take the same lock are excluded.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            while not _try_lock(fd):
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError(f"lock {str(path)!r} is held by another process (waited "
+                                       f"{timeout:g} s)")
+                time.sleep(poll)
+            if _names_same_file(path, fd):
+                break
+            _unlock(fd)  # the holder before us deleted this file: lock the current one
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(OSError):  # Windows cannot delete an open file: it stays
+            path.unlink()
+        _unlock(fd)
+        os.close(fd)
+
+
+def _names_same_file(path: Path, fd: int) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _unlock(fd: int) -> None:
+    try:
+        import fcntl
+    except ImportError:
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        return
+    fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+__all__ = ["PathLike", "atomic_write", "atomic_write_path", "file_lock", "open_hdf5", "process_alive",
+           "progress_enabled", "pyplot", "remove_stale_temporaries", "save_figure", "stale_temporaries",
            "write_text"]

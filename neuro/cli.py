@@ -17,6 +17,8 @@ SUBCOMMANDS = MappingProxyType({
     "export": "neuro.commands.export",
     "cuba": "neuro.commands.cuba",
     "continual": "neuro.commands.continual",
+    "homeostatic": "neuro.commands.homeostatic",
+    "swimmer": "neuro.commands.swimmer",
 })
 
 

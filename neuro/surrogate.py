@@ -17,6 +17,19 @@ Formulas (``alpha``/``slope`` are the usual sharpness parameters):
   ``slope * sig(slope z) * (1 - sig(slope z))``
 * :class:`Triangle`: ``slope * max(0, 1 - slope |z|)``
 * :class:`StraightThrough`: ``1``
+* :class:`PiecewiseQuadratic` (SpikingJelly ``PiecewiseQuadratic``):
+  ``max(0, alpha - alpha^2 |z|)``
+* :class:`Erf` (SpikingJelly ``Erf``): ``alpha / sqrt(pi) * exp(-(alpha z)^2)``, the derivative of
+  ``erfc(-alpha z) / 2``; :class:`Gaussian` is the same curve as a normal density of width ``sigma``
+* :class:`LeakyReLU` (SpikingJelly ``LeakyKReLU``): ``k`` for ``z >= 0``, ``leak`` below
+* :class:`SoftSign` (SpikingJelly ``SoftSign``): ``alpha / 2 / (1 + alpha |z|)^2``
+
+**Your own surrogate.** Subclass :class:`Surrogate` and define ``derivative(z)`` in torch (keep
+``kind = -1``). Every op runs it on the torch reference; the fused kernels of the generic neuron
+models (:mod:`neuro.nn.custom`: Izhikevich, AdEx, ExpIF, AlphaLIF, user-defined neurons) take it
+too, evaluating ``derivative`` on the stored pre-spike values between their forward and backward
+scans. The LIF-family kernels evaluate the built-in formulas only; there a user surrogate needs
+``backend="torch"`` (construction says so, naming the built-ins).
 """
 
 from __future__ import annotations
@@ -51,6 +64,13 @@ class Surrogate:
             return a * sig * (1 - sig)
         if self.kind == surrogate_math.TRIANGLE:
             return a * torch.clamp(1 - b * z.abs(), min=0)
+        if self.kind == surrogate_math.PIECEWISE_QUADRATIC:
+            return torch.clamp(a * z.abs() + b, min=0)
+        if self.kind == surrogate_math.ERF:
+            bz = b * z
+            return a * torch.exp(-(bz * bz))
+        if self.kind == surrogate_math.LEAKY_RELU:
+            return torch.where(z >= 0, torch.full_like(z, a), torch.full_like(z, b))
         return torch.full_like(z, a)
 
 
@@ -111,9 +131,71 @@ class StraightThrough(Surrogate):
         return 1.0, 0.0
 
 
+@dataclass(frozen=True)
+class PiecewiseQuadratic(Surrogate):
+    """SpikingJelly's ``PiecewiseQuadratic``: ``alpha - alpha^2 |z|`` for ``|z| <= 1/alpha``, else 0
+    (a triangle of unit area; Esser et al. 2016, Wu et al. 2018 STBP)."""
+
+    alpha: float = 1.0
+    kind = surrogate_math.PIECEWISE_QUADRATIC
+
+    def coefficients(self) -> tuple[float, float]:
+        return -(self.alpha ** 2), self.alpha
+
+
+@dataclass(frozen=True)
+class Erf(Surrogate):
+    """SpikingJelly's ``Erf``: ``alpha / sqrt(pi) * exp(-(alpha z)^2)``, the derivative of
+    ``erfc(-alpha z) / 2`` (a Gaussian of unit area)."""
+
+    alpha: float = 2.0
+    kind = surrogate_math.ERF
+
+    def coefficients(self) -> tuple[float, float]:
+        return self.alpha / math.sqrt(math.pi), self.alpha
+
+
+@dataclass(frozen=True)
+class Gaussian(Surrogate):
+    """Normal density of width ``sigma``, ``exp(-z^2 / (2 sigma^2)) / (sqrt(2 pi) sigma)`` (unit
+    area); :class:`Erf` with ``alpha = 1 / (sqrt(2) sigma)``."""
+
+    sigma: float = 0.5
+    kind = surrogate_math.ERF
+
+    def coefficients(self) -> tuple[float, float]:
+        return 1.0 / (math.sqrt(2.0 * math.pi) * self.sigma), 1.0 / (math.sqrt(2.0) * self.sigma)
+
+
+@dataclass(frozen=True)
+class LeakyReLU(Surrogate):
+    """SpikingJelly's ``LeakyKReLU``: derivative ``k`` for ``z >= 0`` and ``leak`` below."""
+
+    k: float = 1.0
+    leak: float = 0.0
+    kind = surrogate_math.LEAKY_RELU
+
+    def coefficients(self) -> tuple[float, float]:
+        return self.k, self.leak
+
+
+@dataclass(frozen=True)
+class SoftSign(Surrogate):
+    """SpikingJelly's ``SoftSign``: ``alpha / 2 / (1 + alpha |z|)^2`` (the SuperSpike shape,
+    scaled to unit area)."""
+
+    alpha: float = 2.0
+    kind = surrogate_math.FAST_SIGMOID
+
+    def coefficients(self) -> tuple[float, float]:
+        return self.alpha / 2, self.alpha
+
+
 _BY_NAME = MappingProxyType({"atan": ATan, "fast_sigmoid": FastSigmoid, "superspike": FastSigmoid,
                              "sigmoid": Sigmoid, "triangle": Triangle,
-                             "straight_through": StraightThrough})
+                             "straight_through": StraightThrough,
+                             "piecewise_quadratic": PiecewiseQuadratic, "erf": Erf,
+                             "gaussian": Gaussian, "leaky_relu": LeakyReLU, "soft_sign": SoftSign})
 
 
 def get_surrogate(spec: "Surrogate | str") -> Surrogate:

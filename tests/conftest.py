@@ -1,4 +1,9 @@
-"""Shared fixtures: deterministic seeds, the shared real-data folder, the CUDA test device."""
+"""Shared fixtures: deterministic seeds, the real-data folder (tests/data), the CUDA test device.
+
+Every test that takes the ``cuda_device`` fixture is marked ``cuda`` at collection, so
+``pytest -m cuda`` selects exactly the tests that run the CUDA kernels (natively on a GPU, else on
+Numba's CUDA simulator) and ``pytest -m "not cuda"`` the rest.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +18,18 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def shared_data_dir() -> Path:
-    """``../shared/data`` next to the repository (override with ``NEURO_SHARED_DATA``)."""
-    return Path(os.environ.get("NEURO_SHARED_DATA", REPO.parent / "shared" / "data"))
+    """The real test files: ``tests/data`` in the repository (source, licence and SHA-256 list in
+    each folder), or ``NEURO_SHARED_DATA`` when set."""
+    return Path(os.environ.get("NEURO_SHARED_DATA", REPO / "tests" / "data"))
 
 
 @pytest.fixture
 def shared_data() -> Path:
-    """The real recordings folder; tests using it skip cleanly when it is absent."""
+    """The real recordings folder (part of the repository, so a fresh clone has it)."""
     path = shared_data_dir()
     if not path.is_dir():
-        pytest.skip(f"shared data folder {path} is absent")
+        raise FileNotFoundError(f"test data folder {path} is absent: it is part of the repository "
+                                "(tests/data); restore it with git, or unset NEURO_SHARED_DATA")
     return path
 
 
@@ -37,10 +44,21 @@ def cuda_test_device() -> str | None:
 
 @pytest.fixture
 def cuda_device() -> str:
+    """The device a CUDA-kernel test builds its tensors on: ``"cuda"`` on a GPU, ``"cpu"`` under
+    the simulator (the test is skipped when neither is available). Compare results across devices
+    after ``.cpu()``; pass ``device=`` wherever an API takes one."""
     device = cuda_test_device()
     if device is None:
         pytest.skip("no GPU and the Numba CUDA simulator is off (set NUMBA_ENABLE_CUDASIM=1)")
     return device
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``cuda`` every test that uses the ``cuda_device`` fixture (directly or through another
+    fixture: ``item.fixturenames`` is the closure of what the test requests)."""
+    for item in items:
+        if "cuda_device" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.cuda)
 
 
 @pytest.fixture(autouse=True)

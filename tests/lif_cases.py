@@ -64,9 +64,10 @@ def run_both(cfg, x, prm, i0, v0, a0, backend: str, record: bool = True, seed: i
     ``(x, prm, i0, v0, a0)`` (zeros where the reference does not use an input; ``prm``'s gradient is
     not requested when ``learn_prm`` is False, which exercises the kernels' no-parameter-grad path).
     """
+    # drawn on the CPU (same numbers whatever the device), then moved next to the outputs
     gen = torch.Generator().manual_seed(seed)
-    weights = [torch.randn(x.shape, dtype=x.dtype, generator=gen) for _ in range(4)]
-    w_last = [torch.randn(x.shape[1], dtype=x.dtype, generator=gen) for _ in range(3)]
+    weights = [torch.randn(x.shape, dtype=x.dtype, generator=gen).to(x.device) for _ in range(4)]
+    w_last = [torch.randn(x.shape[1], dtype=x.dtype, generator=gen).to(x.device) for _ in range(3)]
 
     def loss(res):
         total = sum((seq * w).sum() for seq, w in zip(res[:4], weights) if seq is not None)
@@ -81,5 +82,5 @@ def run_both(cfg, x, prm, i0, v0, a0, backend: str, record: bool = True, seed: i
         g = iter(torch.autograd.grad(loss(res), wanted, allow_unused=True))
         g = [next(g) if t.requires_grad else None for t in leaves]
         outs.append(res)
-        grads.append([torch.zeros_like(l) if gi is None else gi for gi, l in zip(g, leaves)])
+        grads.append([torch.zeros_like(leaf) if gi is None else gi for gi, leaf in zip(g, leaves)])
     return outs[0], outs[1], grads[0], grads[1]

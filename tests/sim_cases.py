@@ -18,10 +18,11 @@ def dyadic(scale: float, low: int = 1, high: int = 8):
     return lambda rng, n: rng.integers(low, high, n) / 16 * scale
 
 
-def mixed_network(backend: str, dtype=torch.float64, seed: int = 3):
+def mixed_network(backend: str, dtype=torch.float64, seed: int = 3, device: str = "cpu"):
     """Every feature at once: three models, per-neuron parameters, four channel kinds, delays,
-    refractoriness, Poisson and spike-generator inputs, a time-varying current, all monitors."""
-    net = sim.Network(dt=1e-3, seed=seed, dtype=dtype, backend=backend)
+    refractoriness, Poisson and spike-generator inputs, a time-varying current, all monitors.
+    ``device``: where the network's state lives (``"cuda"`` for the CUDA kernel on a real GPU)."""
+    net = sim.Network(dt=1e-3, seed=seed, dtype=dtype, device=device, backend=backend)
     A = net.add(sim.Population(40, "LIF", tau_mem=10e-3, v_th=sim.Uniform(0.9, 1.1), refractory=3e-3,
                                synapses={"exc": 5e-3, "inh": 8e-3}, v_init=sim.Uniform(0, 1), name="A"))
     B = net.add(sim.Population(20, "ALIF", tau_mem=15e-3, v_th=0.5, beta_adapt=0.25, reset="subtract",
@@ -40,17 +41,18 @@ def mixed_network(backend: str, dtype=torch.float64, seed: int = 3):
     net.add(sim.Projection(A, B, sim.FixedProbability(0.3), weight=dyadic(1.0), delay=1e-3))
     net.add(sim.Projection(B, C, sim.AllToAll(), weight=dyadic(0.0625)))
     net.add(sim.Projection(G, C, sim.FromList([0, 1, 2, 4, 3], [0, 3, 5, 9, 11]), weight=2.0))
-    mons = dict(A=net.add(sim.SpikeMonitor(A)), B=net.add(sim.SpikeMonitor(B)), C=net.add(sim.SpikeMonitor(C)),
-                P=net.add(sim.SpikeMonitor(P[:10])), G=net.add(sim.SpikeMonitor(G)),
+    mons = dict(A=net.add(sim.SpikeMonitor(A)), B=net.add(sim.SpikeMonitor(B)),
+                C=net.add(sim.SpikeMonitor(C)), P=net.add(sim.SpikeMonitor(P[:10])),
+                G=net.add(sim.SpikeMonitor(G)),
                 state=net.add(sim.StateMonitor(B, ["v", "a", "g_exc"], indices=[0, 3], every=2e-3)),
                 stateC=net.add(sim.StateMonitor(C, ["v", "i"], indices=[1])),
                 rate=net.add(sim.RateMonitor(A)))
     return net, mons
 
 
-def small_cuba(backend: str, dtype=torch.float32, n: int = 200, seed: int = 5):
+def small_cuba(backend: str, dtype=torch.float32, n: int = 200, seed: int = 5, device: str = "cpu"):
     """A CUBA-like homogeneous network (exp channels, exact integration, zero reset, refractory)."""
-    net = sim.Network(dt=1e-4, seed=seed, dtype=dtype, backend=backend)
+    net = sim.Network(dt=1e-4, seed=seed, dtype=dtype, device=device, backend=backend)
     P = net.add(sim.Population(n, "LIF", tau_mem=20e-3, v_th=-50e-3, v_reset=-60e-3, v_leak=-49e-3,
                                refractory=5e-3, synapses={"exc": 5e-3, "inh": 10e-3},
                                v_init=sim.Uniform(-60e-3, -50e-3), name="P"))

@@ -21,15 +21,16 @@ NAMES = ("x", "prm", "aprm", "i0", "v0", "a0")
 
 
 def _assert_same_outputs(a, b, exact: bool):
-    assert torch.equal(a.spikes, b.spikes)
+    """Outputs of two runs, compared on the CPU (one run may sit on a GPU)."""
+    assert torch.equal(a.spikes.cpu(), b.spikes.cpu())
     for name in ("v_seq", "i_seq", "a_seq", "i_last", "v_last", "a_last"):
         x, y = getattr(a, name), getattr(b, name)
         if x is None or y is None:
             assert x is None and y is None, name
         elif exact:
-            assert torch.equal(x, y), name
+            assert torch.equal(x.cpu(), y.cpu()), name
         else:
-            torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-6, msg=name)
+            torch.testing.assert_close(x.cpu(), y.cpu(), rtol=1e-5, atol=1e-6, msg=name)
 
 
 @pytest.mark.parametrize("structure", C.STRUCTURES, ids=C.structure_id)

@@ -21,7 +21,7 @@ def test_integrator_kernels_match_reference(cuda_device):
     r = torch.linspace(0.5, 1.5, 5, dtype=torch.float64)
     want = torch.cumsum(x * r, 0)
     for backend, device in (("torch", "cpu"), ("numba", "cpu"), ("cuda", cuda_device)):
-        out, state = Integrator(5, r=r, backend=backend).double()(x.to(device))
+        out, state = Integrator(5, r=r, backend=backend).double().to(device)(x.to(device))
         torch.testing.assert_close(out.cpu(), want, rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(state.v.cpu(), want[-1])
     a, _ = Integrator(5, r=r, backend="torch").double()(x)

@@ -25,9 +25,9 @@ def dyadic(rng, n):
     return rng.integers(1, 5, n) / 4.0  # 0.25 .. 1.0: every sum of weights is exact
 
 
-def lif_astro_network(backend="numba", dtype=torch.float64, seed=4):
+def lif_astro_network(backend="numba", dtype=torch.float64, seed=4, device="cpu"):
     """LIF neurons (constant drive at different rates, plus Poisson input) -> two astrocytes."""
-    net = sim.Network(dt=DT, seed=seed, dtype=dtype, backend=backend)
+    net = sim.Network(dt=DT, seed=seed, dtype=dtype, device=device, backend=backend)
     P = net.add(sim.Population(6, "LIF", tau_mem=20e-3, v_th=1.0, refractory=2e-3,
                                bias=np.linspace(1.05, 1.6, 6), synapses={"exc": 5e-3}, name="P"))
     noise = net.add(sim.PoissonInput(4, rates=50.0, name="noise"))
@@ -91,9 +91,9 @@ def test_single_astrocyte_reproduces_nest_traces(shared_data):
             assert err <= 1e-9, f"{prefix}{name}: max relative error {err:.3g}"
 
 
-def sic_network(backend="numba", dtype=torch.float64, delays=(0.0, 2.5e-3)):
+def sic_network(backend="numba", dtype=torch.float64, delays=(0.0, 2.5e-3), device="cpu"):
     """Two astrocytes above the SIC threshold -> non-leaky IF neurons that integrate the SIC."""
-    net = sim.Network(dt=DT, dtype=dtype, backend=backend)
+    net = sim.Network(dt=DT, dtype=dtype, device=device, backend=backend)
     astro = net.add(sim.AstrocytePopulation(2, Ca_astro=[0.4, 0.3], name="astro"))
     P = net.add(sim.Population(3, "IF", v_th=1e9, decay_input=False, name="P"))
     net.add(sim.Projection(astro, P, sim.FromList([0, 0, 1], [0, 1, 2]), weight=[0.5, 0.25, 1.0],
@@ -201,8 +201,8 @@ def test_kernel_matches_dense_reference_with_astrocytes():
 def test_cuda_kernel_matches_cpu_kernel_with_astrocytes(cuda_device):
     """The numba.cuda kernel (the CUDA simulator in CI) against the CPU kernel."""
     out = {}
-    for backend in ("numba", "cuda"):
-        net, mons = sic_network(backend, delays=(1e-3, 0.0))
+    for backend, device in (("numba", "cpu"), ("cuda", cuda_device)):
+        net, mons = sic_network(backend, delays=(1e-3, 0.0), device=device)
         src = net.add(sim.SpikeSource(2, [0.0, 0.0005, 0.0011], [0, 1, 1]))
         net.add(sim.Projection(src, net._groups[0], sim.FromList([0, 1], [0, 1]), weight=[1.0, 2.0],
                                delay=[0.0, 3e-4]))

@@ -44,27 +44,32 @@ def test_numba_kernel_matches_dense_reference(dtype):
 
 def test_cuda_kernel_matches_numba_kernel(cuda_device):
     _, kernel = _run_mixed("numba", torch.float64)
-    net, cuda_mons = mixed_network("cuda", torch.float64)
+    net, cuda_mons = mixed_network("cuda", torch.float64, device=cuda_device)
     net.run(0.1, progress=False)
     net.run(0.05, progress=False)
     _assert_same(kernel, cuda_mons, "cuda vs numba")
 
 
-@pytest.mark.parametrize("backend", ["torch", "cuda"])
-def test_homogeneous_network_matches(backend, request):
-    if backend == "cuda":
-        request.getfixturevalue("cuda_device")
+def _homogeneous_network_matches(backend: str, device: str = "cpu") -> None:
     duration = 0.04 if backend == "cuda" else 0.1  # the CUDA simulator runs Python threads
     net_k, spikes_k, rate_k = small_cuba("numba")
     assert not net_k.compiled.hetero  # the register-resident parameter path of the CPU kernel
     net_k.run(duration, progress=False)
-    net_o, spikes_o, rate_o = small_cuba(backend)
+    net_o, spikes_o, rate_o = small_cuba(backend, device=device)
     net_o.run(duration, progress=False)
     assert spikes_k.num_spikes > 50
     assert np.array_equal(spikes_k.steps, spikes_o.steps)
     assert np.array_equal(spikes_k.indices, spikes_o.indices)
     assert np.array_equal(rate_k.counts, rate_o.counts)
     np.testing.assert_array_equal(net_k.state()["v"], net_o.state()["v"])
+
+
+def test_homogeneous_network_matches_torch():
+    _homogeneous_network_matches("torch")
+
+
+def test_homogeneous_network_matches_cuda(cuda_device):
+    _homogeneous_network_matches("cuda", cuda_device)
 
 
 def test_spike_record_grows_without_losing_spikes():

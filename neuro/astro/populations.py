@@ -19,6 +19,7 @@ import numpy as np
 
 from neuro.astro.parameters import AeifAstroParameters, AstrocyteParameters
 from neuro.kernels import aeif_math, astrocyte_math
+from neuro.state import stateclass
 
 BACKENDS = ("numba", "cuda")
 
@@ -38,6 +39,7 @@ def _table_methods(cls):
     return cls
 
 
+@stateclass
 @_table_methods
 class AstrocyteState(NamedTuple):
     """State of astrocytes (``[n]`` each): NEST's ``IP3`` (uM), ``Ca_astro`` (uM), ``h_IP3R``,
@@ -52,6 +54,7 @@ class AstrocyteState(NamedTuple):
     step_size: np.ndarray
 
 
+@stateclass
 @_table_methods
 class AeifAstroState(NamedTuple):
     """State of ``aeif_cond_alpha_astro`` neurons (``[n]`` each), NEST's names: ``V_m`` (mV),

@@ -9,13 +9,14 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-HELP = ("continual learning on permuted tasks (hlop, gpm, ewc, finetune): accuracy matrix, "
-        "ACC, BWT, checkpoints, --resume")
+HELP = ("continual learning on permuted tasks (hlop, gpm, ewc, finetune, dendrites): accuracy "
+        "matrix, ACC, BWT, checkpoints, --resume")
 
 # ContinualConfig field -> help, in --help order; the flag is the field with dashes ("--batch-size")
 # except where _FLAGS renames it; values are strings unless listed in _INT, _FLOAT or _JSON
 _HELP = {
-    "method": "hlop | gpm | ewc | finetune",
+    "method": "hlop | gpm | ewc | finetune | dendrites",
+    "network": "snn (LIF MLP) | ann (ReLU MLP on the time-averaged input)",
     "source": "digits | digits_events | mnist | nmnist",
     "n_tasks": "number of permuted tasks",
     "seed": "seed of permutations, initialisation and data order",
@@ -38,14 +39,18 @@ _HELP = {
     "trace": "presynaptic samples: rate | filtered | spikes",
     "gpm_threshold": "GPM energy threshold, number or list",
     "ewc_strength": "EWC lambda",
+    "dendrite_segments": "dendrites: segments per unit (default: one per task; 0: none)",
+    "dendrite_mode": "dendrites: abs_max_gate | max_gate | bias",
+    "kwta": "dendrites: fraction of k-WTA winners per layer (0: none)",
+    "weight_sparsity": "dendrites: fraction of zero feed-forward weights",
     "data_root": "folder with MNIST/raw or NMNIST/",
     "cache_dir": "HDF5 frame cache folder",
     "device": "cpu | cuda | cuda:N",
 }
-_FLAGS = {"n_tasks": "--tasks"}
+_FLAGS = {"n_tasks": "--tasks", "dendrite_segments": "--segments"}
 _INT = frozenset({"n_tasks", "seed", "epochs", "batch_size", "time_steps", "time_window_us",
-                  "train_samples", "test_samples", "hlop_iterations"})
-_FLOAT = frozenset({"lr", "momentum", "tau_mem", "ewc_strength"})
+                  "train_samples", "test_samples", "hlop_iterations", "dendrite_segments"})
+_FLOAT = frozenset({"lr", "momentum", "tau_mem", "ewc_strength", "kwta", "weight_sparsity"})
 _JSON = frozenset({"hidden", "hlop_rows", "hlop_lr", "gpm_threshold"})  # e.g. --hidden '[256, 256]'
 
 

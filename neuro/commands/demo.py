@@ -16,20 +16,24 @@ DEMO = dict(dataset="digits_events", model="csnn", loss="max", epochs=4, batch_s
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     parser.add_argument("--out", type=Path, default=Path("runs/demo"),
-                        help="run folder (default runs/demo; replaced if it holds an older demo)")
-    parser.add_argument("--epochs", type=int, default=DEMO["epochs"])
-    parser.add_argument("--seed", type=int, default=0)
+                        help="run folder (replaced if it holds an older demo)")
+    parser.add_argument("--epochs", type=int, default=DEMO["epochs"], help="training epochs")
+    parser.add_argument("--seed", type=int, default=0, help="seed of initialisation and data order")
     parser.add_argument("--train-samples", type=int, default=None,
                         help="use only the first N of the 1437 training samples")
     parser.add_argument("--test-samples", type=int, default=None,
                         help="use only the first N of the 360 test samples")
-    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    parser.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="no progress bars (drawn only when stderr is a terminal anyway)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from neuro.train import TrainConfig, train
+    from neuro.train import TrainConfig, TrainingInterrupted, train
     from neuro.train.checkpoint import CHECKPOINT_NAME
+    from neuro.train.interrupts import StopNow
+    from neuro.train.trainer import CONFIG_NAME
 
     start = time.perf_counter()
     config = TrainConfig(**{**DEMO, "epochs": args.epochs, "seed": args.seed,
@@ -40,13 +44,18 @@ def run(args: argparse.Namespace) -> int:
         (out / CHECKPOINT_NAME).unlink()
     print("neuro demo: convolutional SNN on digits_events (scikit-learn's 1797 handwritten digits "
           "as saccade events, 22x22x2 sensor, 30 ms frames), CPU", flush=True)
-    result = train(config, out)
+    try:
+        result = train(config, out)
+    except (TrainingInterrupted, StopNow) as err:
+        print(f"neuro demo: {err}", file=sys.stderr)
+        return 130
     elapsed = time.perf_counter() - start
     acc = result.test_accuracy
     status = "reached" if acc >= TARGET_ACCURACY else "NOT reached"
     print(f"test accuracy {acc:.2%} (target {TARGET_ACCURACY:.0%} {status}) after {len(result.history)}"
           f" epochs, {elapsed:.1f} s wall time")
-    for name in ("metrics.csv", "curves.png", "raster.png", CHECKPOINT_NAME):
+    for name in (CONFIG_NAME, "metrics.csv", "metrics.json", "curves.png", "raster.png",
+                 CHECKPOINT_NAME):
         print(f"  {out / name}")
     sys.stdout.flush()
     return 0

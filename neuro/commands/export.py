@@ -21,19 +21,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from neuro.nir import write_nir
-    from neuro.nir._deps import NIRError
+    from neuro.nir._deps import NIRError, require_nir
     from neuro.train import load_model
-    from neuro.train.checkpoint import load_checkpoint
+    from neuro.train.checkpoint import MODEL_KEYS, load_checkpoint
 
     try:
-        spec = load_checkpoint(args.checkpoint)["model_spec"]
+        require_nir()  # before the work: without the extra, one line saying what to install
+        spec = load_checkpoint(args.checkpoint, require=MODEL_KEYS)["model_spec"]
         model = load_model(args.checkpoint)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             graph = write_nir(model, args.out, dt=args.dt if args.dt else spec["dt"],
                               input_shape=spec["input_shape"], strict=args.strict)
-    except (NIRError, FileNotFoundError, ValueError, KeyError) as err:
-        print(f"neuro export: {err}", file=sys.stderr)
+    except (NIRError, FileNotFoundError, ValueError, KeyError, ImportError) as err:
+        print(f"neuro export: error: {err}", file=sys.stderr)
         return 1
     for w in caught:
         print(f"note: {w.message}", file=sys.stderr)

@@ -25,7 +25,7 @@ _OPTIONS = (
     ("--lr", "lr", float, "Adam learning rate"),
     ("--weight-decay", "weight_decay", float, "Adam weight decay"),
     ("--scheduler", "scheduler", str, "cosine | onecycle | none (per epoch)"),
-    ("--max-lr", "max_lr", float, "peak learning rate of the onecycle schedule (default --lr)"),
+    ("--max-lr", "max_lr", float, "peak learning rate of the onecycle schedule (default: --lr)"),
     ("--grad-clip", "grad_clip", float, "clip the gradient norm to this value"),
     ("--seed", "seed", int, "seed of initialisation and data order"),
     ("--backend", "backend", str, "neuron kernels: auto | torch | numba | cuda"),
@@ -39,28 +39,48 @@ _OPTIONS = (
     ("--test-samples", "test_samples", int, "use only the first N test samples"),
     ("--device", "device", str, "auto | cpu | cuda | cuda:N"),
     ("--num-workers", "num_workers", int, "DataLoader worker processes"),
-    ("--data-root", "data_root", str, "folder with the recorded datasets (default $NEURO_DATA)"),
-    ("--cache-dir", "cache_dir", str, "HDF5 frame cache folder"),
+    ("--data-root", "data_root", str, "folder with the recorded datasets (default: $NEURO_DATA)"),
+    ("--cache-dir", "cache_dir", str, "HDF5 frame cache folder (default: $NEURO_CACHE_DIR if set)"),
 )
 
 
+def _with_default(dest: str, text: str) -> str:
+    """``text`` plus the TrainConfig default of ``dest`` (options not given keep it; a model's
+    recipe, e.g. delay_snn's, replaces it)."""
+    from neuro.train import TrainConfig
+
+    if "(default" in text:  # the text says it already
+        return text
+    default = getattr(TrainConfig, dest, None)
+    shown = "not set" if default is None else default
+    return f"{text} (default: {shown})"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (f"{HELP}. Defaults are TrainConfig's; a model with a published recipe "
+                          "(delay_snn on shd/ssc) starts from its recipe instead. Ctrl-C / SIGTERM "
+                          "save a checkpoint of the exact position and print how to resume.")
     for flag, dest, kind, text in _OPTIONS:
-        parser.add_argument(flag, dest=dest, type=kind, default=None, help=text)
+        parser.add_argument(flag, dest=dest, type=kind, default=None, help=_with_default(dest, text))
     parser.add_argument("--crop", type=int, nargs=2, default=None, metavar=("W", "H"),
-                        help="center crop (cameras)")
+                        help="center crop (cameras) (default: none)")
     parser.add_argument("--model-option", dest="model_options", action="append", default=None,
                         metavar="KEY=VALUE", help="model keyword argument, VALUE as JSON "
-                        "(e.g. channels=[16,32]); repeatable")
+                        "(e.g. channels=[16,32]); repeatable (default: the model's own)")
     parser.add_argument("--include-incomplete", action="store_true", default=None,
-                        help="keep the last, partly filled frame (every event counted)")
+                        help="keep the last, partly filled frame (every event counted) (default: "
+                             "off)")
     parser.add_argument("--download", action="store_true", default=None,
-                        help="let tonic download missing recorded datasets (needs internet)")
+                        help="let tonic download missing recorded datasets (needs internet) "
+                             "(default: off)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", default=None,
-                        help="no progress bars")
+                        help="no progress bars (bars are drawn only when stderr is a terminal; "
+                             "otherwise one line per epoch)")
     parser.add_argument("--out", type=Path, default=None, help="run folder (new run)")
     parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
-                        help="continue the run in RUN_DIR exactly where it stopped")
+                        help="continue the run in RUN_DIR exactly where it stopped (also after "
+                             "Ctrl-C); with a larger --epochs, extend it (the LR schedule is "
+                             "recomputed for the new total)")
 
 
 def _model_options(items: list[str]) -> dict[str, Any]:
@@ -97,20 +117,36 @@ def _validate_names(given: dict[str, Any]) -> None:
             raise ValueError(f"unknown {key} {given[key]!r}; valid: {', '.join(valid)}")
 
 
+def _stored_config(run_dir: Path) -> tuple[dict[str, Any], bool]:
+    """The configuration of the run in ``run_dir`` and whether it has a checkpoint to resume from
+    (a run stopped before its first checkpoint has only ``config.json``: it starts again)."""
+    from neuro.train import load_checkpoint
+    from neuro.train.checkpoint import CHECKPOINT_NAME
+    from neuro.train.trainer import CONFIG_NAME
+
+    if not (run_dir / CHECKPOINT_NAME).is_file() and (run_dir / CONFIG_NAME).is_file():
+        print(f"neuro train: {run_dir} has no checkpoint yet (stopped before its first one); "
+              "starting it from the beginning", file=sys.stderr)
+        return json.loads((run_dir / CONFIG_NAME).read_text()), False
+    return load_checkpoint(run_dir, require=("config",))["config"], True
+
+
 def run(args: argparse.Namespace) -> int:
     from neuro.datasets import CorruptFileError, DatasetNotFoundError
-    from neuro.train import ConfigMismatch, TrainConfig, TrainingDiverged, load_checkpoint, train
+    from neuro.train import ConfigMismatch, TrainConfig, TrainingDiverged, train
     from neuro.train.config import with_recipe
+    from neuro.train.interrupts import StopNow, TrainingInterrupted
 
+    run_dir = args.resume if args.resume is not None else args.out
     try:
         given = given_options(args)
         _validate_names(given)
         if args.resume is not None:
             if args.out is not None and args.out.resolve() != args.resume.resolve():
                 raise ValueError("--resume continues RUN_DIR in place; drop --out")
-            stored = load_checkpoint(args.resume)["config"]
+            stored, resume = _stored_config(args.resume)
             config = TrainConfig.from_dict({**stored, **given})
-            run_dir, resume = args.resume, True
+            run_dir = args.resume
         else:
             if args.out is None:
                 raise ValueError("give --out RUN_DIR for a new run (or --resume RUN_DIR)")
@@ -125,6 +161,19 @@ def run(args: argparse.Namespace) -> int:
     except TrainingDiverged as err:
         print(f"neuro train: {err}. The last good checkpoint is kept in {run_dir}.", file=sys.stderr)
         return 3
+    except TrainingInterrupted as err:
+        print(f"neuro train: {err}", file=sys.stderr)
+        return 130
+    except StopNow:  # a second Ctrl-C / SIGTERM outside a batch: the last checkpoint stands
+        from neuro.train.checkpoint import CHECKPOINT_NAME
+
+        if run_dir is not None and (Path(run_dir) / CHECKPOINT_NAME).is_file():
+            print(f"neuro train: stopped at once; the last checkpoint is kept; resume with: neuro "
+                  f"train --resume {run_dir}", file=sys.stderr)
+        else:
+            print("neuro train: stopped at once, before the first checkpoint; nothing to resume",
+                  file=sys.stderr)
+        return 130
     if result.history and int(os.environ.get("RANK", "0")) == 0:  # rank 0 reports under torchrun
         print(f"final test accuracy {result.test_accuracy:.2%}; run folder {run_dir}")
     return 0

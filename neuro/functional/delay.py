@@ -30,6 +30,7 @@ import torch
 from neuro.kernels import delay_math
 from neuro.ops.delay import (METHODS, MODES, Taps, delay_conv, delay_taps, dense_connectivity,
                              one_to_one_connectivity)
+from neuro.state import stateclass
 from neuro.validation import check_tensor
 
 Number = Union[float, torch.Tensor]
@@ -88,16 +89,11 @@ def delay_linear(x: torch.Tensor, weight: torch.Tensor, position: torch.Tensor, 
                       backend=backend, tol=tol, bias=bias)
 
 
+@stateclass
 class DelayState(NamedTuple):
     """Streaming state of :func:`fixed_delay`: the last ``max_delay`` input steps ``[D, B, I]``."""
 
     history: torch.Tensor
-
-    def detach(self) -> "DelayState":
-        return DelayState(self.history.detach())
-
-    def to(self, *args, **kwargs) -> "DelayState":
-        return DelayState(self.history.to(*args, **kwargs))
 
 
 def check_integer_delays(delays: object, max_delay: Optional[int] = None) -> tuple[torch.Tensor, int]:

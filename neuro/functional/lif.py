@@ -22,7 +22,7 @@ Input gains: with ``decay_input=False`` (snnTorch, SpikingJelly ``decay_input=Fa
 added unscaled, :math:`g_v = r`, :math:`g_i = w_{in}`; with ``decay_input=True`` (NIR, Norse) it is
 a current, :math:`g_v = r (1-\beta)`, :math:`g_i = w_{in} (1-\alpha)` — with Euler exactly
 :math:`v \mathrel{+}= dt/\tau\,((v_{leak} - v) + r I)`. ``beta=`` may be given instead of
-``tau_mem`` to port discrete-time models bit-exactly.
+``tau_mem`` (and ``alpha=`` instead of ``tau_syn``) to port discrete-time models bit-exactly.
 
 Tensors are time-major ``[T, B, *features]`` for scans and ``[B, *features]`` for steps.
 Parameters are scalars or tensors broadcastable to ``features`` (per-neuron values).
@@ -30,86 +30,83 @@ Parameters are scalars or tensors broadcastable to ``features`` (per-neuron valu
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import numbers
 from dataclasses import dataclass, replace
-from typing import NamedTuple, Optional, Union
+from types import MappingProxyType
+from typing import Mapping, NamedTuple, Optional, Union
 
 import torch
 
+from neuro import surrogate as surrogate_module
 from neuro.kernels import lif_math
 from neuro.ops.lif import LIFConfig, lif_scan, lif_step_reference
+from neuro.state import stateclass
 from neuro.surrogate import Surrogate, get_surrogate, spike
-from neuro.validation import check_state, check_tensor
+from neuro.validation import check_parameter, check_state, check_tensor
 
 Number = Union[float, torch.Tensor]
 
 
-def state_detach(self):
-    """The same state with every tensor detached from the graph (truncated BPTT)."""
-    return type(self)(*(t.detach() for t in self))
-
-
-def state_to(self, *args, **kwargs):
-    """The same state with every tensor moved/cast by ``Tensor.to``."""
-    return type(self)(*(t.to(*args, **kwargs) for t in self))
-
-
-def state_last(self):
-    """The final state of a recorded state sequence (``[T, ...]`` fields -> ``[...]``)."""
-    return type(self)(*(t[-1] for t in self))
-
-
+@stateclass
 class LIFState(NamedTuple):
     """State of ``IF`` / ``LIF``: membrane ``v``."""
 
     v: torch.Tensor
-    detach = state_detach
-    to = state_to
-    last = state_last
 
 
+@stateclass
 class CubaLIFState(NamedTuple):
     """State of ``CubaLIF``: synaptic current ``i`` and membrane ``v``."""
 
     i: torch.Tensor
     v: torch.Tensor
-    detach = state_detach
-    to = state_to
-    last = state_last
 
 
+@stateclass
 class ALIFState(NamedTuple):
     """State of ``ALIF``: membrane ``v`` and threshold adaptation ``a``."""
 
     v: torch.Tensor
     a: torch.Tensor
-    detach = state_detach
-    to = state_to
-    last = state_last
 
 
+@stateclass
 class LIState(NamedTuple):
     """State of ``LI``: membrane ``v``."""
 
     v: torch.Tensor
-    detach = state_detach
-    to = state_to
-    last = state_last
 
 
+@stateclass
 class CubaLIState(NamedTuple):
     """State of ``CubaLI``: synaptic current ``i`` and membrane ``v``."""
 
     i: torch.Tensor
     v: torch.Tensor
-    detach = state_detach
-    to = state_to
-    last = state_last
+
+
+#: every physical parameter of the family and the rule its values must satisfy
+#: (:func:`neuro.validation.check_parameter`); ``beta`` and ``alpha`` are the optional directly
+#: given membrane and synaptic decays
+PARAMETER_RULES = MappingProxyType({
+    "v_th": "finite", "v_reset": "finite", "v_leak": "finite", "r": "finite",
+    "tau_mem": "positive", "tau_syn": "positive", "tau_adapt": "positive",
+    "w_in": "finite", "beta_adapt": "finite", "beta": "unit", "alpha": "unit"})
+
+#: the decays that may be given directly, and the time constant each replaces
+DIRECT_DECAYS = MappingProxyType({"beta": "tau_mem", "alpha": "tau_syn"})
 
 
 @dataclass(frozen=True)
 class NeuronModel:
-    """Structure of one member of the LIF family."""
+    """Structure of one member of the LIF family.
+
+    The flags describe everything else once: the state layout (:attr:`state_fields`, which of
+    ``i``, ``v``, ``a`` the state holds, in the order of ``state_type``'s fields) and the physical
+    parameters the model reads (:attr:`parameter_names`).
+    """
 
     name: str
     has_syn: bool
@@ -117,6 +114,39 @@ class NeuronModel:
     spiking: bool
     leaky: bool
     state_type: type
+
+    def __post_init__(self) -> None:
+        if tuple(getattr(self.state_type, "_fields", ())) != self.state_fields:
+            raise TypeError(f"the state type of {self.name} must be a NamedTuple with the fields "
+                            f"{self.state_fields}, got {self.state_type!r}")
+
+    @property
+    def state_fields(self) -> tuple[str, ...]:
+        """Names of the state's tensors: ``("i",)`` with a synapse, ``"v"``, ``("a",)`` with
+        adaptation."""
+        return ("i",) * self.has_syn + ("v",) + ("a",) * self.has_adapt
+
+    @property
+    def taus(self) -> tuple[str, ...]:
+        """The time constants the model reads."""
+        return (("tau_mem",) * self.leaky + ("tau_syn",) * self.has_syn
+                + ("tau_adapt",) * self.has_adapt)
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        """The physical parameters of the model (those of :class:`NeuronParameters` it reads,
+        ``v_th``/``v_reset`` included for non-spiking models, which ignore them)."""
+        return (("v_th", "v_reset", "v_leak", "r") + self.taus + ("w_in",) * self.has_syn
+                + ("beta_adapt",) * self.has_adapt)
+
+    def make_state(self, values: Mapping[str, torch.Tensor]):
+        """The state holding ``values[f]`` for each of :attr:`state_fields` (others are ignored)."""
+        return self.state_type(*(values[f] for f in self.state_fields))
+
+    def split_state(self, state) -> tuple[Optional[torch.Tensor], torch.Tensor, Optional[torch.Tensor]]:
+        """``(i, v, a)`` of a state, ``None`` for the fields the model does not have."""
+        fields = dict(zip(self.state_fields, state))
+        return fields.get("i"), fields["v"], fields.get("a")
 
 
 IF = NeuronModel("IF", False, False, True, False, LIFState)
@@ -141,6 +171,13 @@ class NeuronParameters:
         dt: time step. integration: ``"euler"`` or ``"exact"`` decays.
         decay_input: scale the input by ``(1 - decay)`` (current input) instead of adding it.
         beta: discrete membrane decay given directly (overrides ``tau_mem``), for bit-exact ports.
+        alpha: discrete synaptic decay given directly (overrides ``tau_syn``; CubaLIF, CubaLI).
+
+    Every value is a number or a per-neuron tensor, validated at construction
+    (:data:`PARAMETER_RULES`): time constants positive and finite, ``beta``/``alpha`` in ``[0, 1]``
+    (0: no memory, what ``tau_mem = dt`` gives with Euler; 1: no leak), everything else finite.
+    The error names the parameter and the first bad index. Whether a time constant is at least
+    ``dt`` (Euler decays must not be negative) depends on the model: :func:`check_decays`.
     """
 
     tau_mem: Number = 20e-3
@@ -156,16 +193,43 @@ class NeuronParameters:
     integration: str = "euler"
     decay_input: bool = False
     beta: Optional[Number] = None
+    alpha: Optional[Number] = None
 
     def __post_init__(self) -> None:
         if self.integration not in ("euler", "exact"):
             raise ValueError(f"integration must be 'euler' or 'exact', got {self.integration!r}")
-        if not (isinstance(self.dt, (int, float)) and math.isfinite(self.dt) and self.dt > 0):
+        # any real scalar (np.float32(1e-3), a 0-d array ...), stored as a Python float
+        if isinstance(self.dt, bool) or not isinstance(self.dt, numbers.Real) \
+                or not (math.isfinite(self.dt) and self.dt > 0):
             raise ValueError(f"dt must be a positive number of seconds, got {self.dt!r}")
+        object.__setattr__(self, "dt", float(self.dt))
+        for name, rule in PARAMETER_RULES.items():
+            value = getattr(self, name)
+            if value is not None or name not in DIRECT_DECAYS:
+                check_parameter(value, name, rule)
+
+    @classmethod
+    def unchecked(cls, **fields) -> "NeuronParameters":
+        """A record built without validation, for values validated when they were set.
+
+        The ``neuro.nn`` modules rebuild their record on every call from parameters checked at
+        construction (learned ones included: a learned value that turns NaN is caught by the
+        kernels); validating again would cost a pass, and on a GPU a host synchronisation, per call.
+        """
+        record = object.__new__(cls)
+        for f in dataclasses.fields(cls):
+            object.__setattr__(record, f.name, fields.pop(f.name, f.default))
+        if fields:
+            raise TypeError(f"unknown neuron parameters {sorted(fields)}")
+        return record
 
     def replace(self, **changes) -> "NeuronParameters":
         """A copy with some fields changed."""
         return replace(self, **changes)
+
+
+#: the default parameters of the functional API (a frozen record, shared)
+DEFAULT_PARAMETERS = NeuronParameters()
 
 
 def decay(tau: Number, dt: float, integration: str, name: str) -> Number:
@@ -194,7 +258,12 @@ def coefficients(model: NeuronModel, p: NeuronParameters, features: tuple[int, .
         beta = decay(p.tau_mem, p.dt, p.integration, "tau_mem")
     else:
         beta = 1.0
-    alpha = decay(p.tau_syn, p.dt, p.integration, "tau_syn") if model.has_syn else 0.0
+    if not model.has_syn:
+        alpha = 0.0
+    elif p.alpha is not None:
+        alpha = p.alpha
+    else:
+        alpha = decay(p.tau_syn, p.dt, p.integration, "tau_syn")
     gi = (p.w_in * (1 - alpha) if p.decay_input else p.w_in) if model.has_syn else 1.0
     gv = p.r * (1 - beta) if (p.decay_input and model.leaky) else p.r
     c = (1 - beta) * p.v_leak if model.leaky else 0.0
@@ -215,32 +284,71 @@ def coefficients(model: NeuronModel, p: NeuronParameters, features: tuple[int, .
     return torch.stack([t.reshape(-1) for t in expanded])
 
 
+def check_parameter_shapes(model: NeuronModel, p: NeuronParameters, features: tuple[int, ...]) -> None:
+    """Every per-neuron parameter ``model`` reads broadcasts to the input's ``features``; else a
+    ``ValueError`` naming the parameter (``tau_mem``, not an internal coefficient)."""
+    names = model.parameter_names + tuple(d for d in DIRECT_DECAYS if getattr(p, d) is not None)
+    for name in names:
+        value = getattr(p, name)
+        if not isinstance(value, torch.Tensor) or value.dim() == 0:
+            continue
+        try:
+            if torch.broadcast_shapes(value.shape, features) == tuple(features):
+                continue
+        except RuntimeError:
+            pass
+        raise ValueError(f"{name} has shape {tuple(value.shape)}, which does not match the feature "
+                         f"shape {tuple(features)} of the input (give a number, or one value per "
+                         f"neuron: a tensor of shape {tuple(features)})")
+
+
+def replaced_taus(p: NeuronParameters) -> tuple[str, ...]:
+    """The time constants that ``p`` does not use because their decay is given directly
+    (``tau_mem`` with ``beta``, ``tau_syn`` with ``alpha``)."""
+    return tuple(tau for d, tau in DIRECT_DECAYS.items() if getattr(p, d) is not None)
+
+
+def kernel_surrogates() -> tuple[str, ...]:
+    """Names of the surrogate classes the fused kernels evaluate: the built-ins of
+    :mod:`neuro.surrogate` (the kernels implement each formula by its ``kind``)."""
+    return tuple(sorted(name for name, obj in vars(surrogate_module).items()
+                        if isinstance(obj, type) and issubclass(obj, Surrogate) and obj is not Surrogate
+                        and obj.__name__ == name and getattr(obj, "kind", -1) >= 0))
+
+
+def check_kernel_surrogate(surrogate: Surrogate, backend: str, where: str = "neuron_scan") -> None:
+    """Fail early, naming the supported surrogates, when ``backend`` would run ``surrogate`` on the
+    fused kernels but they cannot evaluate it (a user-defined :class:`~neuro.surrogate.Surrogate`
+    subclass: its ``derivative`` is Python, the kernels know the built-in formulas only).
+
+    ``backend="torch"`` (and the one-step cell modules) run any surrogate.
+    """
+    builtin = type(surrogate).__module__ == Surrogate.__module__ and getattr(surrogate, "kind", -1) >= 0
+    if backend == "torch" or builtin:
+        return
+    raise ValueError(
+        f"{where}: the user-defined surrogate {surrogate!r} runs on the pure-torch path only "
+        f"(backend='torch', or the one-step Cell modules); backend={backend!r} runs the fused "
+        f"kernels, which implement the built-in surrogates of neuro.surrogate: "
+        f"{', '.join(kernel_surrogates())}")
+
+
+def check_decays(model: NeuronModel, p: NeuronParameters) -> None:
+    """The time constants ``model`` reads give valid decays at ``p.dt`` (Euler: ``tau >= dt``).
+
+    ``tau_mem`` is not read when ``beta`` is given, nor ``tau_syn`` when ``alpha`` is.
+    Raises ``ValueError`` naming the parameter.
+    """
+    for name in model.taus:
+        if name not in replaced_taus(p):
+            decay(getattr(p, name), p.dt, p.integration, name)
+
+
 def initial_state(model: NeuronModel, p: NeuronParameters, like: torch.Tensor):
     """Fresh state for inputs shaped like ``like`` (``[B, *features]``): ``v = v_leak``, rest 0."""
     v = torch.zeros_like(like) + torch.as_tensor(p.v_leak, dtype=like.dtype, device=like.device)
     zeros = torch.zeros_like(like)
-    if model.state_type in (CubaLIFState, CubaLIState):
-        return model.state_type(zeros, v)
-    if model.state_type is ALIFState:
-        return ALIFState(v, zeros)
-    return model.state_type(v)
-
-
-def _split_state(model: NeuronModel, state) -> tuple[Optional[torch.Tensor], torch.Tensor,
-                                                      Optional[torch.Tensor]]:
-    if model.state_type in (CubaLIFState, CubaLIState):
-        return state.i, state.v, None
-    if model.state_type is ALIFState:
-        return None, state.v, state.a
-    return None, state.v, None
-
-
-def _make_state(model: NeuronModel, i, v, a):
-    if model.state_type in (CubaLIFState, CubaLIState):
-        return model.state_type(i, v)
-    if model.state_type is ALIFState:
-        return ALIFState(v, a)
-    return model.state_type(v)
+    return model.make_state({"i": zeros, "v": v, "a": zeros})
 
 
 def make_config(model: NeuronModel, reset: str = "subtract", threshold_op: str = ">=",
@@ -260,7 +368,7 @@ def _compute_dtype(x: torch.Tensor) -> torch.dtype:
 
 
 def neuron_scan(model: NeuronModel, x: torch.Tensor, state=None,
-                params: NeuronParameters = NeuronParameters(), cfg: Optional[LIFConfig] = None,
+                params: NeuronParameters = DEFAULT_PARAMETERS, cfg: Optional[LIFConfig] = None,
                 record: bool = False, backend: str = "auto"):
     """Run ``model`` over a sequence ``x: [T, B, *features]``.
 
@@ -270,8 +378,10 @@ def neuron_scan(model: NeuronModel, x: torch.Tensor, state=None,
     """
     check_tensor(x, "x", 2, "[T, B, *features]")
     cfg = cfg if cfg is not None else make_config(model)
+    check_kernel_surrogate(cfg.surrogate, backend)
     T, batch_shape = x.shape[0], tuple(x.shape[1:])
     features = tuple(x.shape[2:])
+    check_parameter_shapes(model, params, features)
     dtype = _compute_dtype(x)
     xc = x.to(dtype)
     if state is None:
@@ -279,7 +389,7 @@ def neuron_scan(model: NeuronModel, x: torch.Tensor, state=None,
     else:
         check_state(state, model.state_type, xc, batch_shape)
     prm = coefficients(model, params, features, dtype, x.device)
-    i0, v0, a0 = _split_state(model, state)
+    i0, v0, a0 = model.split_state(state)
     zeros = torch.zeros_like(v0)
     n = v0.numel()
     res = lif_scan(xc.reshape(T, n), prm, (zeros if i0 is None else i0).reshape(n), v0.reshape(n),
@@ -287,25 +397,24 @@ def neuron_scan(model: NeuronModel, x: torch.Tensor, state=None,
                    record=record or not model.spiking, backend=backend)  # LI outputs its membrane
     shape = x.shape
     out = res.spikes if model.spiking else res.v_seq
-    final = _make_state(model, res.i_last.view(batch_shape) if model.has_syn else None,
-                        res.v_last.view(batch_shape),
-                        res.a_last.view(batch_shape) if model.has_adapt else None)
+    final = model.make_state({"i": res.i_last, "v": res.v_last, "a": res.a_last})
+    final = final.map(lambda t: t.view(batch_shape))
     out = out.view(shape).to(x.dtype)
     if not record:
         return out, final
-    trace = _make_state(model, res.i_seq.view(shape) if model.has_syn else None,
-                        res.v_seq.view(shape), res.a_seq.view(shape) if model.has_adapt else None)
-    return out, final, trace
+    trace = model.make_state({"i": res.i_seq, "v": res.v_seq, "a": res.a_seq})
+    return out, final, trace.map(lambda t: t.view(shape))
 
 
 def neuron_step(model: NeuronModel, x: torch.Tensor, state=None,
-                params: NeuronParameters = NeuronParameters(), cfg: Optional[LIFConfig] = None):
+                params: NeuronParameters = DEFAULT_PARAMETERS, cfg: Optional[LIFConfig] = None):
     """One step of ``model`` on ``x: [B, *features]`` in pure torch; returns ``(out, state)``.
 
     For custom loops and recurrent wiring; sequences should use :func:`neuron_scan` (fused kernels).
     """
     check_tensor(x, "x", 1, "[B, *features]")
     cfg = cfg if cfg is not None else make_config(model)
+    check_parameter_shapes(model, params, tuple(x.shape[1:]))
     dtype = _compute_dtype(x)
     xc = x.to(dtype)
     if state is None:
@@ -318,7 +427,7 @@ def neuron_step(model: NeuronModel, x: torch.Tensor, state=None,
     prm = coefficients(model, params, features, dtype, x.device)
     prm = prm.reshape(lif_math.N_PARAMS, *features) if prm.shape[1] > 1 else prm.reshape(
         lif_math.N_PARAMS, *([1] * len(features)))
-    i, v, a = _split_state(model, state)
+    i, v, a = model.split_state(state)
     zeros = torch.zeros_like(v)
     s_prev = zeros
     if cfg.reset == "subtract_delayed":  # the pending reset is read from the stored membrane
@@ -326,5 +435,4 @@ def neuron_step(model: NeuronModel, x: torch.Tensor, state=None,
     s, i_new, v_new, a_new = lif_step_reference(xc, zeros if i is None else i, v,
                                                 zeros if a is None else a, s_prev, prm, cfg)
     out = s if model.spiking else v_new
-    return out.to(x.dtype), _make_state(model, i_new if model.has_syn else None, v_new,
-                                        a_new if model.has_adapt else None)
+    return out.to(x.dtype), model.make_state({"i": i_new, "v": v_new, "a": a_new})

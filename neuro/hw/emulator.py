@@ -10,15 +10,16 @@ with ``NUMBA_ENABLE_CUDASIM=1`` the CUDA kernel runs on Numba's simulator.
 from __future__ import annotations
 
 import warnings
-from typing import NamedTuple, Optional, Union
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from neuro.backends import cuda_simulator_enabled, require_numba_cuda
 from neuro.hw.network import IntegerNetwork
+from neuro.ops._launch import launch_cuda
 
-Array = Union[np.ndarray, torch.Tensor]
+Array = np.ndarray | torch.Tensor
 
 
 class EmulatorResult(NamedTuple):
@@ -28,7 +29,7 @@ class EmulatorResult(NamedTuple):
     counts: np.ndarray
     synops: np.ndarray
     overflow: np.ndarray
-    v: Optional[list[np.ndarray]]
+    v: list[np.ndarray] | None
     u_final: np.ndarray
     v_final: np.ndarray
 
@@ -55,17 +56,20 @@ def as_spike_counts(x: Array, n_inputs: int) -> np.ndarray:
     return np.ascontiguousarray(arr.astype(np.uint8))
 
 
-def _cuda_launch(kernel, blocks: int, threads: int, args: list) -> list:
-    require_numba_cuda()
-    from numba import cuda
+def _run_cuda(kernel, blocks: int, threads: int, *args) -> tuple:
+    """Run a CUDA kernel on torch's current stream (the CPU under Numba's CUDA simulator) with its
+    numpy arguments (also inside tuples) copied to the device; returns its last argument (a tuple of
+    output arrays) as numpy arrays."""
+    device = torch.device("cpu") if cuda_simulator_enabled() else torch.device("cuda")
 
-    if cuda_simulator_enabled():
-        kernel[blocks, threads](*args)
-        return args
-    dev = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in args]
-    kernel[blocks, threads](*dev)
-    cuda.synchronize()
-    return [d.copy_to_host() if hasattr(d, "copy_to_host") else d for d in dev]
+    def put(a):
+        if isinstance(a, tuple):
+            return tuple(map(put, a))
+        return torch.from_numpy(a).to(device) if isinstance(a, np.ndarray) else a
+
+    on_device = put(args)
+    launch_cuda(kernel, blocks, threads, on_device, device=device)
+    return tuple(t.cpu().numpy() for t in on_device[-1])
 
 
 def emulate(network: IntegerNetwork, spikes: Array, backend: str = "numba",
@@ -83,19 +87,20 @@ def emulate(network: IntegerNetwork, spikes: Array, backend: str = "numba",
     u_fin, v_fin = np.zeros((B, N), np.int64), np.zeros((B, N), np.int64)
     counts, synops, overflow = (np.zeros((B, L), np.int64) for _ in range(3))
     wrap = network.current_overflow == "wrap"
-    args = [x, f["w"], f["w_off"], f["fanout"], f["fo_off"], f["n_in"], f["n_out"], f["n_off"],
-            f["du"], f["dv"], f["bias"], f["vth"], f["reset"], half,
-            spikes_out, v_rec, u_fin, v_fin, counts, synops, overflow]
+    layers = tuple(f[k] for k in ("w", "w_off", "fanout", "fo_off", "n_in", "n_out", "n_off", "reset"))
+    neurons = (f["du"], f["dv"], f["bias"], f["vth"])
+    out = (spikes_out, v_rec, u_fin, v_fin, counts, synops, overflow)
     if backend == "numba":
         from neuro.kernels import hw_cpu
 
-        hw_cpu.simulate_kernel(network.spec.code, wrap, record_v)(*args)
+        hw_cpu.simulate_kernel(network.spec.code, wrap, record_v)(x, layers, neurons, half, out)
     else:
+        require_numba_cuda()
         from neuro.kernels import hw_cuda
 
-        args = _cuda_launch(hw_cuda.simulate_kernel(network.spec.code, wrap, record_v), B,
-                            hw_cuda.THREADS_PER_BLOCK, args)
-        spikes_out, v_rec, u_fin, v_fin, counts, synops, overflow = args[14:]
+        out = _run_cuda(hw_cuda.simulate_kernel(network.spec.code, wrap, record_v), B,
+                        hw_cuda.THREADS_PER_BLOCK, x, layers, neurons, half, out)
+        spikes_out, v_rec, u_fin, v_fin, counts, synops, overflow = out
     if overflow.any():
         per_layer = overflow.sum(0).tolist()
         warnings.warn(f"integer overflow: {per_layer} register overflow events per layer were "

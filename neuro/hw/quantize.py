@@ -52,7 +52,7 @@ from neuro.nir.discretization import discrete_coefficients
 from neuro.nn.fold import fold_batch_norm
 from neuro.nn.containers import Sequential, TimeDistributed
 from neuro.nn.layers import Scale, SumPool2d
-from neuro.nn.neurons import _Neuron
+from neuro.nn.neurons import NeuronBase
 
 _AFFINE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.AvgPool2d, SumPool2d, nn.Flatten, Scale)
 _SKIP = (nn.Identity, nn.Dropout)
@@ -64,7 +64,7 @@ class Stage(NamedTuple):
 
     name: str
     affine: list
-    neuron: _Neuron
+    neuron: NeuronBase
 
 
 def stages(model: nn.Module) -> list[Stage]:
@@ -77,7 +77,7 @@ def stages(model: nn.Module) -> list[Stage]:
         layer = layer.layer if isinstance(layer, TimeDistributed) else layer
         if isinstance(layer, _SKIP):
             continue
-        if isinstance(layer, _Neuron):
+        if isinstance(layer, NeuronBase):
             if layer.model.has_adapt:
                 raise ValueError(f"layer {k} is an ALIF: adaptive thresholds have no Loihi LIF "
                                  "equivalent")
@@ -170,7 +170,7 @@ def _split_bias(bias: np.ndarray, spec) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(mant, lo, hi), exp
 
 
-def _layer(name: str, fs: _FloatStage, neuron: _Neuron, clip: float, weight_bits: int,
+def _layer(name: str, fs: _FloatStage, neuron: NeuronBase, clip: float, weight_bits: int,
            fmt: str = "loihi") -> IntegerLayer:
     spec = FORMATS[fmt]
     co = fs.co

@@ -6,7 +6,12 @@ r"""Continual-learning runner: a task sequence, per-task training, the accuracy 
 * ``finetune`` — plain SGD on each new task (the forgetting baseline);
 * ``ewc`` — elastic weight consolidation (:mod:`neuro.learning.ewc`);
 * ``gpm`` — gradient projection on SVD bases of stored activity (:mod:`neuro.learning.gpm`);
-* ``hlop`` — projection on Hebbian lateral subspaces (:mod:`neuro.learning.hlop`).
+* ``hlop`` — projection on Hebbian lateral subspaces (:mod:`neuro.learning.hlop`);
+* ``dendrites`` — an Active Dendrites Network with prototype contexts, no task label at inference
+  (:mod:`neuro.models.dendrites`).
+
+``network="ann"`` replaces the LIF MLP by a ReLU MLP of the same size on the time-averaged input
+(and the spiking dendritic network by the non-spiking one).
 
 After task :math:`k` it tests on tasks :math:`0..k`: :math:`A_{k,i}` is the test accuracy on task
 :math:`i` after training task :math:`k`. With :math:`N` tasks (GPM's convention):

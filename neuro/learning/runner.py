@@ -1,10 +1,13 @@
 """One continual-learning run in memory: data, model, method, per-task training and evaluation.
 
 :class:`ContinualRun` holds what :func:`neuro.learning.continual.run_continual` iterates over:
-the permuted task source, the LIF MLP, the method (HLOP, GPM, EWC or none), the accuracy matrix
+the permuted task source, the network (:func:`neuro.learning.models.make_model`), the method (HLOP,
+GPM, EWC, none, or the prototype contexts of active dendrites), the accuracy matrix
 and the per-epoch history. Training a task is BPTT on whole sequences or online, step by step with
 eligibility traces (:mod:`neuro.learning.online`); after a task the method consolidates (GPM's
-bases, EWC's Fisher; HLOP learns its subspaces while training).
+bases, EWC's Fisher; HLOP learns its subspaces while training). After every epoch a
+:class:`neuro.train.health.HealthCheck` warns (once per run and symptom) when a LIF layer stayed
+silent or the loss sits at chance level, naming the layer and the likely cause.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from neuro.learning.config import ContinualConfig
-from neuro.learning.models import lif_mlp, make_method
+from neuro.learning.models import make_method, make_model
 from neuro.learning.tasks import TaskSource, load_source, permutations, permute_positions
+from neuro.train.health import HealthCheck
+from neuro.train.monitor import SpikeMonitor
 
 Bar = Callable[..., Any]  # tqdm-like: bar(iterable, **kwargs) -> iterable with set_postfix
 
@@ -44,13 +49,14 @@ class ContinualRun:
         self.dt = c.dt if c.dt is not None else self.source.dt
         self.steps = c.time_steps
         torch.manual_seed(c.seed)
-        self.model = lif_mlp(self.source.input_shape, self.source.n_classes, c.hidden, self.dt,
-                             c.tau_mem).to(self.device)
+        self.model = make_model(c, self.source.input_shape, self.source.n_classes,
+                                self.dt).to(self.device)
         self.decay = math.exp(-self.dt / c.tau_mem)
         self.method = make_method(c, self.model, self.decay)
         self.matrix = torch.full((c.n_tasks, c.n_tasks), float("nan"), dtype=torch.float64)
         self.history: list[dict[str, Any]] = []
         self.tasks_done = 0
+        self.health = HealthCheck(self.model, self.source.n_classes, where="neuro continual")
 
     # -- data -----------------------------------------------------------------------------------
     def loader(self, train: bool, task: int, epoch: int = 0) -> DataLoader:
@@ -114,6 +120,8 @@ class ContinualRun:
         if c.method == "hlop":
             g = torch.Generator().manual_seed(c.seed * 7919 + task)
             self.method.begin_task(c.rows_for_task(task, len(self.method.sites)), g)
+        if c.method == "dendrites":
+            self._begin_dendritic_task(task)
         optimizer = torch.optim.SGD(self._parameters(task), lr=c.lr, momentum=c.momentum)
         traces = None
         if c.training == "online":
@@ -136,6 +144,18 @@ class ContinualRun:
         totals = torch.zeros(3, dtype=torch.float64)  # summed loss, correct, samples
         batches = bar(self.loader(True, task, epoch), leave=False, unit="batch",
                       desc=f"task {task + 1}/{c.n_tasks} epoch {epoch + 1}/{c.epochs}")
+        with SpikeMonitor(self.model) as monitor:
+            self._train_batches(task, batches, optimizer, traces, totals)
+        self.history.append({"task": task, "epoch": epoch + 1,
+                             "train_loss": float(totals[0] / totals[2]),
+                             "train_acc": float(totals[1] / totals[2]),
+                             "time_s": round(time.perf_counter() - t0, 3)})
+        self.health.check(f"task {task + 1}, epoch {epoch + 1}", monitor.activity,
+                          self.history[-1]["train_loss"], stacklevel=3)
+
+    def _train_batches(self, task: int, batches, optimizer: torch.optim.Optimizer, traces,
+                       totals: torch.Tensor) -> None:
+        """One pass over ``batches``, summing loss, correct and samples into ``totals``."""
         for x, labels in batches:
             labels = labels.to(self.device)
             seq = self.inputs(x, task)
@@ -147,14 +167,20 @@ class ContinualRun:
             if not bool(torch.isfinite(loss)):
                 raise FloatingPointError(f"the loss became {float(loss)} on task {task}; lower --lr")
             optimizer.step()
+            if self.config.method == "dendrites":
+                self.model.rezero_weights()  # the fixed sparsity masks
             n = len(labels)
             totals += torch.tensor([float(loss) * n, float((logits.argmax(1) == labels).sum()), n],
                                    dtype=torch.float64)
             batches.set_postfix(loss=f"{totals[0] / totals[2]:.3f}", acc=f"{totals[1] / totals[2]:.1%}")
-        self.history.append({"task": task, "epoch": epoch + 1,
-                             "train_loss": float(totals[0] / totals[2]),
-                             "train_acc": float(totals[1] / totals[2]),
-                             "time_s": round(time.perf_counter() - t0, 3)})
+
+    @torch.no_grad()
+    def _begin_dendritic_task(self, task: int) -> None:
+        """Task ``task``'s prototype context: the mean of its (permuted) training inputs."""
+        from neuro.models.dendrites import mean_input
+
+        data = DataLoader(self.source.train, batch_size=256, shuffle=False)
+        self.model.begin_task(task, mean_input(self.inputs(x, task) for x, _ in data))
 
     def _consolidate(self, task: int) -> None:
         if self.config.method == "gpm":

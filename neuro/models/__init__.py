@@ -1,5 +1,6 @@
 """Composed networks: classifiers, LSM reservoirs (``neuro.models.lsm``), contrastive heads, the
-SNN-delays recipe (``neuro.models.delay_snn``)."""
+SNN-delays recipe (``neuro.models.delay_snn``), homeostatic need-driven learners
+(``neuro.models.homeostatic``)."""
 
 from neuro.models.classifiers import conv_snn, dense_snn
 

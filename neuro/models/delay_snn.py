@@ -41,7 +41,9 @@ import torch
 from torch import nn
 
 from neuro.nn.delay import DelayLinear, delay_layers
+from neuro.nn.dropout import SequenceDropout
 from neuro.nn.neurons import LI, LIF, SpikingModule
+from neuro.nn.norm import StepBatchNorm
 from neuro.surrogate import ATan
 
 MODEL_TYPES = ("delays", "fixed_delays", "no_delays")
@@ -133,33 +135,6 @@ def training_options(dataset: str) -> dict[str, Any]:
     if dataset not in TRAINING:
         return {"model": "delay_snn", "loss": "sum_softmax"}
     return {**TRAINING[dataset], "model_options": {"preset": dataset}}
-
-
-class SequenceDropout(SpikingModule):
-    """Dropout with one mask per sequence, shared by all steps of ``[T, B, C]`` (SpikingJelly's)."""
-
-    def __init__(self, p: float) -> None:
-        super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
-        self.p = p
-
-    def forward(self, x: torch.Tensor, state: None = None):
-        if not self.training or self.p == 0:
-            return x, None
-        mask = torch.bernoulli(x.new_full(x.shape[1:], 1 - self.p)) / (1 - self.p)
-        return x * mask, None
-
-
-class StepBatchNorm(SpikingModule):
-    """BatchNorm over channels with statistics over all steps and samples of ``[T, B, C]``."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.bn = nn.BatchNorm1d(channels)
-
-    def forward(self, x: torch.Tensor, state: None = None):
-        return self.bn(x.reshape(-1, x.shape[-1])).view_as(x), None
 
 
 class DelaySNN(SpikingModule):

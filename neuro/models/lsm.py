@@ -17,20 +17,27 @@ weights can then be scaled so that the signed weight matrix has spectral radius 
 rate on calibration inputs (:meth:`LiquidStateMachine.scale_to_rate`). Neuron: tau_m 30 ms,
 threshold 15 mV, reset 13.5 mV, rest 0, refractory 3 ms (E) / 2 ms (I), bias 13.5 mV.
 
-Deviations from Maass et al. [recall, unverified against the paper]: static synapses (no
-Tsodyks-Markram depression/facilitation) and delays rounded to whole steps of ``dt``.
+Deviations from Maass et al. [recall, unverified against the paper]: static synapses by default
+(no Tsodyks-Markram depression/facilitation) and delays rounded to whole steps of ``dt``. Dynamic
+synapses plug in through the ``synapse`` argument of :class:`LiquidStateMachine`: a function of the
+pair name (``"EE"``, ``"EI"``, ``"IE"``, ``"II"``, ``"inE"``, ``"inI"``) returning extra keyword
+arguments of :class:`neuro.sim.Projection` (for example ``{"plasticity": TsodyksMarkram(**MAASS_STP[pair])}``
+once the simulator provides short-term plasticity; :data:`MAASS_STP` holds Maass's U, D, F).
 
 Inputs are spike lists ``(times in seconds, input indices)`` — e.g. from
 :func:`neuro.sim.events_to_spikes` for tonic events or :func:`frames_to_spikes` for binary frames.
 The reservoir state of a sample is read out as spike counts per time window
 (:func:`spike_count_features`) or exponentially filtered spike trains sampled at the window ends
-(:func:`trace_features`, Maass' liquid state with tau = 30 ms).
+(:func:`trace_features`, Maass' liquid state with tau = 30 ms). For one long stream with many
+readout times (:mod:`neuro.tasks.reservoir_tasks`), :meth:`LiquidStateMachine.stream_features`
+gives the counts in windows before each readout (:func:`window_counts`, the same function turns the
+raw input into features) and :func:`stream_traces` the liquid state at chosen steps.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -42,6 +49,10 @@ Sample = tuple[np.ndarray, np.ndarray]  # (spike times in seconds, input indices
 MAASS_C = {"EE": 0.3, "EI": 0.2, "IE": 0.4, "II": 0.1}
 MAASS_A = {"EE": 30e-3, "EI": 60e-3, "IE": -19e-3, "II": -19e-3}
 MAASS_DELAY = {"EE": 1.5e-3, "EI": 0.8e-3, "IE": 0.8e-3, "II": 0.8e-3}
+#: Tsodyks-Markram parameters of Maass et al. (2002): use U, depression D (s), facilitation F (s)
+MAASS_STP = {"EE": {"U": 0.5, "D": 1.1, "F": 0.05}, "EI": {"U": 0.05, "D": 0.125, "F": 1.2},
+             "IE": {"U": 0.25, "D": 0.7, "F": 0.02}, "II": {"U": 0.32, "D": 0.144, "F": 0.06}}
+SynapseModel = Callable[[str], Mapping[str, Any]]
 
 
 @dataclass
@@ -100,6 +111,22 @@ def _grid_for(n: int) -> tuple[int, int, int]:
     return (int(np.ceil(n / 9)), 3, 3)
 
 
+def _projection(synapse: Optional[SynapseModel], pair: str, *args: Any, **kwargs: Any) -> sim.Projection:
+    """A projection with the synapse model's extra keyword arguments for ``pair`` (if any)."""
+    extra = dict(synapse(pair) or {}) if synapse is not None else {}
+    clash = set(extra) & set(kwargs)
+    if clash:
+        raise ValueError(f"synapse({pair!r}) may not override {sorted(clash)} (set them in ReservoirConfig)")
+    try:
+        return sim.Projection(*args, **kwargs, **extra)
+    except TypeError as err:
+        if extra:
+            raise TypeError(f"synapse({pair!r}) returned {sorted(extra)}, which neuro.sim.Projection does not "
+                            f"accept here ({err}); dynamic synapses need the simulator's plasticity "
+                            "support") from err
+        raise
+
+
 class LiquidStateMachine:
     """A fixed spiking reservoir driven by ``n_inputs`` spike inputs (see the module docstring).
 
@@ -107,11 +134,17 @@ class LiquidStateMachine:
         n_inputs: number of input channels (spike sources).
         config: reservoir parameters.
         backend: simulation backend (``"auto"``: the Numba CPU kernel).
+        synapse: optional synapse model: ``synapse(pair) -> dict`` of extra keyword arguments for
+            the :class:`neuro.sim.Projection` of ``pair`` (``"EE"``, ``"EI"``, ``"IE"``, ``"II"``,
+            ``"inE"``, ``"inI"``), e.g. a short-term plasticity rule; ``None``: static synapses.
     """
 
-    def __init__(self, n_inputs: int, config: ReservoirConfig = ReservoirConfig(), backend: str = "auto"):
+    def __init__(self, n_inputs: int, config: ReservoirConfig = ReservoirConfig(), backend: str = "auto",
+                 synapse: Optional[SynapseModel] = None):
         if not (isinstance(n_inputs, (int, np.integer)) and n_inputs > 0):
             raise ValueError(f"n_inputs must be a positive integer, got {n_inputs!r}")
+        if synapse is not None and not callable(synapse):
+            raise TypeError(f"synapse must be a function pair -> Projection keyword arguments, got {synapse!r}")
         self.config, self.n_inputs = config, int(n_inputs)
         c = config
         self.n_inh = max(1, int(round(c.n * c.frac_inh)))
@@ -137,16 +170,16 @@ class LiquidStateMachine:
             rule = (sim.DistanceProbability(c.C[pair], c.lam) if c.connectivity == "maass"
                     else sim.FixedProbability(c.p, allow_self=False))
             delay = MAASS_DELAY[pair] if c.delays else 0.0
-            self.recurrent.append(net.add(sim.Projection(
-                pre, post, rule, weight=_gamma_weights(w, c.weight_cv), delay=delay,
+            self.recurrent.append(net.add(_projection(
+                synapse, pair, pre, post, rule, weight=_gamma_weights(w, c.weight_cv), delay=delay,
                 target="exc" if pair[0] == "E" else "inh", name=f"{pair[0]}->{pair[1]}")))
         self.input_projections = [
-            net.add(sim.Projection(self.inputs, groups[k], sim.FixedProbability(c.input_p),
-                                   weight=_gamma_weights(w, c.weight_cv), target="exc", name=f"in->{k}"))
+            net.add(_projection(synapse, f"in{k}", self.inputs, groups[k], sim.FixedProbability(c.input_p),
+                                weight=_gamma_weights(w, c.weight_cv), target="exc", name=f"in->{k}"))
             for k, w in (("E", c.input_weight_exc), ("I", c.input_weight_inh))]
         self.spikes = net.add(sim.SpikeMonitor(self.pop))
         self.net = net
-        self.scale = self.input_scale = 1.0
+        self.scale = self.input_scale = self.inhibition_scale = 1.0
 
     # -- weight scaling -------------------------------------------------------------------------
     def recurrent_matrix(self) -> np.ndarray:
@@ -168,9 +201,23 @@ class LiquidStateMachine:
         return float(np.abs(eigs(csr_matrix(W), k=1, which="LM", return_eigenvectors=False)).max())
 
     def set_scale(self, factor: float) -> None:
-        """Recurrent weights = ``factor`` x the drawn weights."""
-        self.net.scale_projections(self.recurrent, factor)
+        """Recurrent weights = ``factor`` x the drawn weights (inhibitory ones also x the inhibition scale)."""
+        exc = [p for p, pair in zip(self.recurrent, self.config.weights) if pair[0] == "E"]
+        inh = [p for p, pair in zip(self.recurrent, self.config.weights) if pair[0] == "I"]
+        self.net.scale_projections(exc, factor)
+        self.net.scale_projections(inh, factor * self.inhibition_scale)
         self.scale = float(factor)
+
+    def set_inhibition_scale(self, factor: float) -> None:
+        """Inhibitory recurrent weights (I->E, I->I) = ``factor`` x the excitatory scaling: the E/I balance.
+
+        Without Maass's depressing E->E synapses, strong static excitation ignites self-sustained
+        firing near the refractory limit; more inhibition delays that transition.
+        """
+        if not factor >= 0:
+            raise ValueError(f"inhibition scale must be >= 0, got {factor}")
+        self.inhibition_scale = float(factor)
+        self.set_scale(self.scale)
 
     def set_input_scale(self, factor: float) -> None:
         """Input weights = ``factor`` x the drawn input weights."""
@@ -242,7 +289,64 @@ class LiquidStateMachine:
         return out
 
 
+    def stream_features(self, sample: Sample, duration: float, readout_steps: np.ndarray, lookback: int,
+                        windows: int = 1) -> tuple[np.ndarray, float]:
+        """Run one stream and count the reservoir's spikes in ``windows`` windows over the
+        ``lookback`` steps before each readout (:func:`window_counts`): ``([K, windows * n], rate Hz)``."""
+        steps, idx = self.run(sample, duration)
+        rate = len(steps) / (self.config.n * duration) if duration > 0 else 0.0
+        return window_counts(steps, idx, self.config.n, readout_steps, lookback, windows), rate
+
+
 # -- features ---------------------------------------------------------------------------------------
+def window_counts(steps: np.ndarray, idx: np.ndarray, n: int, readout_steps: np.ndarray, lookback: int,
+                  windows: int = 1) -> np.ndarray:
+    """Spike counts per channel in ``windows`` equal windows over steps ``[r - lookback, r)`` of each
+    readout ``r``: ``[len(readout_steps), windows * n]`` float32, window-major (oldest window first).
+
+    Window ``w`` spans ``[r - lookback + floor(w * lookback / windows), r - lookback + floor((w + 1) *
+    lookback / windows))``; windows may overlap other readouts' windows (computed from cumulative counts).
+    """
+    readout_steps = np.asarray(readout_steps, np.int64)
+    if not (isinstance(lookback, (int, np.integer)) and lookback >= 1):
+        raise ValueError(f"lookback must be a positive number of steps, got {lookback!r}")
+    if not (isinstance(windows, (int, np.integer)) and 1 <= windows <= lookback):
+        raise ValueError(f"windows must be an integer in [1, lookback={lookback}], got {windows!r}")
+    steps, idx = np.asarray(steps, np.int64), np.asarray(idx, np.int64)
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise ValueError(f"spike indices must be in [0, {n})")
+    edges = readout_steps[:, None] - lookback + (np.arange(windows + 1) * lookback) // windows  # [K, W+1]
+    span = int(max(steps.max(initial=0), edges.max(initial=0))) + 2
+    keys = np.sort(idx * span + steps)  # spikes sorted by (channel, step)
+    # cumulative[k, w, c] = number of spikes of channel c before step edges[k, w]
+    query = np.arange(n)[None, None, :] * span + np.clip(edges, 0, span - 1)[:, :, None]
+    cumulative = np.searchsorted(keys, query, side="left")
+    counts = np.diff(cumulative, axis=1)  # [K, W, n]
+    return counts.reshape(len(readout_steps), windows * n).astype(np.float32)
+
+
+def stream_traces(steps: np.ndarray, idx: np.ndarray, n: int, at_steps: np.ndarray, tau_steps: float
+                  ) -> np.ndarray:
+    r"""Maass' liquid state: spike trains filtered by :math:`e^{-\Delta/\tau}` and sampled at the
+    (increasing) steps ``at_steps``; a spike at step ``s`` counts at every ``t >= s``: ``[len(at), n]``."""
+    at = np.asarray(at_steps, np.int64)
+    if at.size and (np.diff(at) < 0).any():
+        raise ValueError("at_steps must be non-decreasing")
+    if not tau_steps > 0:
+        raise ValueError(f"tau_steps must be > 0, got {tau_steps}")
+    steps, idx = np.asarray(steps, np.int64), np.asarray(idx, np.int64)
+    order = np.argsort(steps, kind="stable")
+    steps, idx = steps[order], idx[order]
+    out = np.zeros((at.size, n), np.float64)
+    state, last, lo = np.zeros(n), 0, 0
+    for k, t in enumerate(at):
+        hi = np.searchsorted(steps, t, side="right")
+        state *= np.exp(-(t - last) / tau_steps)
+        np.add.at(state, idx[lo:hi], np.exp(-(t - steps[lo:hi]) / tau_steps))
+        out[k], last, lo = state, t, hi
+    return out.astype(np.float32)
+
+
 def spike_count_features(steps: np.ndarray, idx: np.ndarray, n: int, n_steps: int,
                          windows: int) -> np.ndarray:
     """Spike counts per neuron in ``windows`` equal time windows: ``[windows * n]`` (window-major)."""

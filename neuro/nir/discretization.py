@@ -70,7 +70,7 @@ def _detached(p: F.NeuronParameters) -> F.NeuronParameters:
     return p.replace(**changes)
 
 
-def discrete_coefficients(module: N._Neuron, features: Shape) -> dict[str, np.ndarray]:
+def discrete_coefficients(module: N.NeuronBase, features: Shape) -> dict[str, np.ndarray]:
     """The module's per-neuron discrete coefficients (float64, shape ``features``)."""
     table = F.coefficients(module.model, _detached(module.parameters_physical), features,
                            torch.float64, torch.device("cpu")).numpy()
@@ -85,28 +85,28 @@ def _value(x: Any) -> Any:
     return x if x is None or isinstance(x, (bool, str)) else float(x)
 
 
-def neuro_metadata(module: N._Neuron, dt: float) -> str:
+def neuro_metadata(module: N.NeuronBase, dt: float) -> str:
     """JSON of everything needed to rebuild ``module`` exactly (stored in ``metadata["neuro"]``)."""
     p = module.parameters_physical
     sg = module.cfg.surrogate
     info = {
         "class": type(module).__name__.removesuffix("Cell"), "export_dt": dt, "module_dt": p.dt,
         "shape": list(module.shape), "integration": p.integration, "decay_input": p.decay_input,
-        "beta": _value(p.beta), "reset": module.cfg.reset, "threshold_op": ">=" if module.cfg.ge else ">",
+        "beta": _value(p.beta), "alpha": _value(p.alpha), "reset": module.cfg.reset, "threshold_op": ">=" if module.cfg.ge else ">",
         "detach_reset": module.cfg.detach_reset,
         "surrogate": {"name": type(sg).__name__, "params": dataclasses.asdict(sg)},
-        "params": {name: _value(module._value(name)) for name in module._names()},
+        "params": {name: _value(module.physical(name)) for name in module.physical_names},
     }
     return json.dumps(info)
 
 
-def module_from_metadata(text: str, backend: str, dtype: torch.dtype = torch.float32) -> N._Neuron:
+def module_from_metadata(text: str, backend: str, dtype: torch.dtype = torch.float32) -> N.NeuronBase:
     """Rebuild the neuron described by :func:`neuro_metadata`."""
     info = json.loads(text)
     return set_exact(_build_from_info(info, backend), info["params"], dtype)
 
 
-def _build_from_info(info: dict, backend: str) -> N._Neuron:
+def _build_from_info(info: dict, backend: str) -> N.NeuronBase:
     cls = NEURON_CLASSES[info["class"]]
 
     def tensor(v):
@@ -122,6 +122,8 @@ def _build_from_info(info: dict, backend: str) -> N._Neuron:
                   surrogate=getattr(surrogates, sg["name"])(**sg["params"]), backend=backend)
     if "beta" in cls.__init__.__code__.co_varnames:
         kwargs["beta"] = tensor(info["beta"])
+    if "alpha" in cls.__init__.__code__.co_varnames:  # absent from files written before it existed
+        kwargs["alpha"] = tensor(info.get("alpha"))
     return cls(tuple(info["shape"]), **params, **kwargs)
 
 
@@ -134,7 +136,7 @@ def _inv(one_minus: np.ndarray, what: str, name: str) -> np.ndarray:
     return one_minus
 
 
-def check_exportable(module: N._Neuron, name: str, strict: bool) -> None:
+def check_exportable(module: N.NeuronBase, name: str, strict: bool) -> None:
     """Raise (or, with ``strict=False``, warn) for neuron semantics NIR cannot express."""
     model = module.model
     if model.has_adapt:
@@ -158,7 +160,7 @@ def check_exportable(module: N._Neuron, name: str, strict: bool) -> None:
                           "metadata['neuro'] only", NIRExportWarning, stacklevel=4)
 
 
-def neuron_fields(module: N._Neuron, features: Shape, dt: float, name: str) -> tuple[
+def neuron_fields(module: N.NeuronBase, features: Shape, dt: float, name: str) -> tuple[
         str, dict[str, np.ndarray], dict]:
     """``(nir type, fields, metadata)`` of a neuro neuron for NIR's Euler step at ``dt``
     (call :func:`check_exportable` first)."""
@@ -169,7 +171,7 @@ def neuron_fields(module: N._Neuron, features: Shape, dt: float, name: str) -> t
     full = lambda v: np.broadcast_to(  # noqa: E731
         np.asarray(_value(v) if not isinstance(v, np.ndarray) else v, dtype=np.float64),
         features).copy()
-    euler_here = p.beta is None and p.integration == "euler" and p.dt == dt
+    euler_here = p.beta is None and p.alpha is None and p.integration == "euler" and p.dt == dt
     fields: dict[str, np.ndarray] = {}
     if model.leaky:
         if euler_here:
@@ -212,7 +214,7 @@ def arg_of(v: Any) -> Any:
     return torch.tensor(np.asarray(v, dtype=np.float64))
 
 
-def set_exact(module: N._Neuron, values: dict[str, Any], dtype: torch.dtype) -> N._Neuron:
+def set_exact(module: N.NeuronBase, values: dict[str, Any], dtype: torch.dtype) -> N.NeuronBase:
     """Give per-neuron buffers their values in ``dtype`` (modules store the default dtype)."""
     for key, v in values.items():
         if key in module._buffers:
@@ -221,7 +223,7 @@ def set_exact(module: N._Neuron, values: dict[str, Any], dtype: torch.dtype) -> 
 
 
 def neuron_from_fields(kind: str, fields: dict[str, np.ndarray], dt: float, backend: str,
-                       name: str, dtype: torch.dtype = torch.float32) -> N._Neuron:
+                       name: str, dtype: torch.dtype = torch.float32) -> N.NeuronBase:
     """The neuro module that runs NIR node ``kind`` with Euler steps of ``dt``."""
     cls = _CLASS_OF.get(kind)
     if cls is None:
@@ -242,7 +244,7 @@ def neuron_from_fields(kind: str, fields: dict[str, np.ndarray], dt: float, back
     return set_exact(module, values, dtype)
 
 
-def same_dynamics(a: N._Neuron, b: N._Neuron, features: Shape, rtol: float = 1e-5) -> bool:
+def same_dynamics(a: N.NeuronBase, b: N.NeuronBase, features: Shape, rtol: float = 1e-5) -> bool:
     """Whether two neurons have the same discrete coefficients (up to float32 parameter rounding)."""
     if a.model != b.model:
         return False
@@ -251,8 +253,8 @@ def same_dynamics(a: N._Neuron, b: N._Neuron, features: Shape, rtol: float = 1e-
     return all(np.allclose(ca[k], cb[k], rtol=rtol, atol=1e-12) for k in rows)
 
 
-def metadata_module(meta: dict, fallback: N._Neuron, features: Shape, backend: str,
-                    name: str, dtype: torch.dtype = torch.float32) -> Optional[N._Neuron]:
+def metadata_module(meta: dict, fallback: N.NeuronBase, features: Shape, backend: str,
+                    name: str, dtype: torch.dtype = torch.float32) -> Optional[N.NeuronBase]:
     """The exact neuro neuron recorded in ``meta["neuro"]`` if it agrees with the NIR fields."""
     text = meta.get("neuro")
     if not isinstance(text, str):

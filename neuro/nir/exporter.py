@@ -38,13 +38,13 @@ from neuro.nn.delay import FixedDelay
 from neuro.nn.fold import fold_batch_norm
 from neuro.nn.graph import Graph
 from neuro.nn.layers import Scale, SumPool2d, Threshold
-from neuro.nn.neurons import _Neuron
+from neuro.nn.neurons import NeuronBase
 from neuro.nn.recurrent import Recurrent
 
 Shape = tuple[int, ...]
 _SKIP = (nn.Identity, nn.Dropout)
 _EXPORTABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.AvgPool2d, SumPool2d, nn.Flatten, Scale, Threshold,
-               _Neuron, FixedDelay, Recurrent, Sequential, Graph, TimeDistributed)
+               NeuronBase, FixedDelay, Recurrent, Sequential, Graph, TimeDistributed)
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -52,7 +52,7 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 
 def _neuron_dts(model: nn.Module) -> set:
-    return {m.dt for m in model.modules() if isinstance(m, _Neuron)}
+    return {m.dt for m in model.modules() if isinstance(m, NeuronBase)}
 
 
 def _as_graph(model: nn.Module) -> Graph:
@@ -85,7 +85,7 @@ def _default_input_shape(model: nn.Module) -> Shape:
         return (first.in_features,)
     if isinstance(first, FixedDelay):  # delays [C] or [out, in]
         return (int(first.delays.shape[-1]),)
-    if isinstance(first, _Neuron) and first.shape:
+    if isinstance(first, NeuronBase) and first.shape:
         return tuple(first.shape)
     raise NIRError(f"cannot tell the input shape of a model starting with {type(first).__name__}; "
                    "pass input_shape= (the feature shape of one time step, e.g. (2, 34, 34))")
@@ -140,7 +140,7 @@ class _Builder:
             node = nir.Scale(np.broadcast_to(_np(m.scale), in_shape).copy())
         elif isinstance(m, Threshold):
             node = nir.Threshold(np.broadcast_to(_np(m.threshold), in_shape).copy())
-        elif isinstance(m, _Neuron):
+        elif isinstance(m, NeuronBase):
             kind, fields, meta = D.neuron_fields(m, in_shape, self.dt, name)
             node = getattr(nir, kind)(**fields)
             node.metadata = meta
@@ -220,7 +220,7 @@ class _Builder:
 
 def _neurons(m: nn.Module, name: str) -> list:
     """The neurons of layer ``m`` with the node names they get (nested graphs are checked later)."""
-    if isinstance(m, _Neuron):
+    if isinstance(m, NeuronBase):
         return [(name, m)]
     if isinstance(m, Recurrent):
         return [(f"{name}.neuron", m.neuron)]

@@ -23,7 +23,10 @@ __all__ = ["PathLike", "atomic_write", "read_nir_file"]
 
 def _decode(value: Any) -> Any:
     if isinstance(value, bytes):
-        return value.decode("utf8")
+        try:
+            return value.decode("utf8")
+        except UnicodeDecodeError:  # binary data, not text: kept (the spec check reports it)
+            return value
     if isinstance(value, np.ndarray) and value.dtype.kind in ("S", "O"):
         return np.vectorize(_decode, otypes=[object])(value) if value.size else value
     return value

@@ -18,7 +18,10 @@ node and the field. Lenient mode (``strict=False``) applies these documented fix
    ``shape`` are read;
 5. fields that the node type does not define are ignored;
 6. a cycle made only of stateless nodes gets NIR's implicit one-step delay on its back edge
-   (strict mode asks for an explicit ``Delay`` or a stateful node in the cycle).
+   (strict mode asks for an explicit ``Delay`` or a stateful node in the cycle);
+7. numeric fields stored as booleans are read as 0/1, complex ones with zero imaginary parts as
+   their real parts (strict mode refuses both; complex values with an imaginary part, bytes and
+   strings are refused in both modes).
 
 Missing ``v_reset`` (zeros) and ``w_in`` (ones) are the NIR defaults, not fix-ups; integer-typed
 parameters are read as floats.
@@ -175,6 +178,7 @@ def _parse_node(name: str, raw: Any, path: str, ctx: _Context) -> NodeSpec:
             if value not in ("same", "valid"):
                 raise _err(node, f"field 'padding' must be 'same', 'valid' or integers, got {value!r}")
         elif value is not None:
+            value = _real_array(node, fname, value, ctx)
             try:
                 value = np.asarray(value, dtype=np.float64 if fname not in _INT_FIELDS else np.int64)
             except (TypeError, ValueError):
@@ -187,6 +191,32 @@ def _parse_node(name: str, raw: Any, path: str, ctx: _Context) -> NodeSpec:
 
 
 _INT_FIELDS = ("stride", "padding", "dilation", "groups", "kernel_size", "start_dim", "end_dim")
+_KIND_NAMES = {"b": "boolean", "c": "complex", "S": "bytes", "U": "string", "O": "object",
+               "V": "raw (void)", "M": "datetime", "m": "timedelta"}
+
+
+def _real_array(node: NodeSpec, fname: str, value: Any, ctx: _Context) -> np.ndarray:
+    """``value`` as an array of real numbers (integers or floats).
+
+    NIR stores numbers; a boolean, complex, bytes or string field is an error naming the node and
+    the field. ``strict=False`` reads booleans as 0/1 and complex numbers whose imaginary parts
+    are all zero as their real parts (fix-up 7, with a warning); other kinds are always refused
+    (a complex number with an imaginary part has no real value to keep).
+    """
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):
+        raise _err(node, f"field {fname!r} is not numeric: {value!r}") from None
+    kind = arr.dtype.kind
+    if kind in "iuf":
+        return arr
+    what = f"field {fname!r} has {_KIND_NAMES.get(kind, kind)} values (dtype {arr.dtype})"
+    if kind == "b" or (kind == "c" and not np.any(arr.imag)):
+        ctx.fix(node, "read the real values", f"{what}; NIR fields are real numbers")
+        return arr.astype(np.int64) if kind == "b" else arr.real
+    if kind == "c":
+        raise _err(node, f"{what} with non-zero imaginary parts; NIR fields are real numbers")
+    raise _err(node, f"{what}; NIR fields are real numbers")
 
 
 def _unify_per_neuron(node: NodeSpec, ctx: _Context) -> None:

@@ -25,41 +25,23 @@ rejected.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import torch
 from torch import nn
 
+from neuro.functional import astro as FA
 from neuro.functional import lif as F
-from neuro.nn.neurons import _COMMON_DOC, _Neuron, _common
-from neuro.ops.amsu import AMSUConfig, Domains, amsu_scan
+from neuro.functional.astro import AMSUConfig, AMSUState, CubaAMSUState, Domains
+from neuro.nn.neurons import NeuronBase
 from neuro.validation import check_tensor
+
+__all__ = ["AMSU", "AMSUState", "CubaAMSU", "CubaAMSUState", "MODULATIONS", "make_domains"]
 
 MODULATIONS = ("gain", "threshold", "current")
 Number = Union[float, torch.Tensor]
 DomainSpec = Union[Domains, int, Sequence, np.ndarray, torch.Tensor]
-
-
-class AMSUState(NamedTuple):
-    """State of :class:`AMSU`: membrane ``v [B, *features]`` and astrocytes ``a [B, D]``."""
-
-    v: torch.Tensor
-    a: torch.Tensor
-    detach = F.state_detach
-    to = F.state_to
-    last = F.state_last
-
-
-class CubaAMSUState(NamedTuple):
-    """State of :class:`CubaAMSU`: current ``i``, membrane ``v`` and astrocytes ``a [B, D]``."""
-
-    i: torch.Tensor
-    v: torch.Tensor
-    a: torch.Tensor
-    detach = F.state_detach
-    to = F.state_to
-    last = F.state_last
 
 
 def make_domains(spec: DomainSpec, shape: tuple[int, ...]) -> Domains:
@@ -85,17 +67,18 @@ def make_domains(spec: DomainSpec, shape: tuple[int, ...]) -> Domains:
                     f"labels, got {type(spec).__name__}")
 
 
-class _AstroNeuron(_Neuron):
+class _AstroNeuron(NeuronBase):
     """LIF-family neurons of the layer (parameters, config) plus the per-domain astrocytes."""
 
     state_type: type
 
-    def __init__(self, shape: Union[int, Sequence[int]], domains: DomainSpec, *, tau_astro: Number,
-                 K: Number, kappa_gain: Number, kappa_threshold: Number, kappa_current: Number,
-                 modulation: Sequence[str], learn_astro: bool, **kwargs) -> None:
+    def __init__(self, shape: Union[int, Sequence[int]], domains: DomainSpec,
+                 model_parameters: dict[str, Number], *, tau_astro: Number, K: Number, kappa_gain: Number,
+                 kappa_threshold: Number, kappa_current: Number, modulation: Sequence[str],
+                 learn_astro: bool, **kwargs: Any) -> None:
         if kwargs.get("reset") == "subtract_delayed":
             raise ValueError("AM-SU layers support reset='subtract', 'zero' or 'none'")
-        super().__init__(shape, **kwargs)
+        super().__init__(shape, model_parameters, **kwargs)
         if not self.shape:
             raise ValueError("AM-SU layers need the feature shape of the layer (shape=...) to "
                              "place the astrocyte domains")
@@ -136,131 +119,99 @@ class _AstroNeuron(_Neuron):
 
     @property
     def tau_astro(self) -> torch.Tensor:
+        """Astrocyte time constants ``[D]`` (``exp(log_tau_astro)``)."""
         return self.log_tau_astro.exp()
 
     @property
     def K(self) -> torch.Tensor:
+        """Calcium half-activations ``[D]`` (``exp(log_K)``)."""
         return self.log_K.exp()
 
-    def astro_table(self, dtype: torch.dtype, device) -> torch.Tensor:
-        """``[5, D]`` rows ``gamma, K, kappa_g, kappa_th, kappa_I`` (differentiable)."""
-        zeros = torch.zeros(self.domains.D, dtype=dtype, device=device)
+    @property
+    def astro_parameters(self) -> FA.AstroParameters:
+        """The astrocyte parameters of :func:`neuro.functional.astro.amsu_scan` (differentiable)."""
+        def coupling(name: str) -> Optional[torch.Tensor]:
+            return getattr(self, name) if name in self._parameters or name in self._buffers else None
 
-        def get(name):
-            return getattr(self, name).to(dtype) if name in self._parameters or name in self._buffers \
-                else zeros
-
-        gamma = torch.exp(-self.dt / self.log_tau_astro.to(dtype).exp())
-        return torch.stack([gamma, self.log_K.to(dtype).exp(), get("kappa_gain"),
-                            get("kappa_threshold"), get("kappa_current")]).to(device)
+        return FA.AstroParameters(self.tau_astro, self.K, coupling("kappa_gain"),
+                                  coupling("kappa_threshold"), coupling("kappa_current"))
 
     def initial_state(self, like: torch.Tensor):
         """Fresh state for one step shaped like ``like`` (``[B, *features]``): neurons at rest,
         astrocytes at 0."""
-        base = F.initial_state(self.model, self.parameters_physical, like)
-        a = like.new_zeros((like.shape[0], self.domains.D))
-        return self.state_type(*base, a)
+        return FA.amsu_initial_state(self.model, self.parameters_physical, like, self.domains.D)
 
-    def _check_state(self, state, like: torch.Tensor) -> None:
-        if not isinstance(state, self.state_type):
-            raise TypeError(f"state must be a {self.state_type.__name__} (or None), "
-                            f"got {type(state).__name__}")
-        B = like.shape[0]
-        for field, value in zip(state._fields, state):
-            want = (B, self.domains.D) if field == "a" else tuple(like.shape)
-            if not isinstance(value, torch.Tensor) or tuple(value.shape) != want:
-                got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-                raise ValueError(f"state.{field} has shape {got}, expected {want}")
-            if value.dtype != like.dtype or value.device != like.device:
-                raise TypeError(f"state.{field} must have dtype {like.dtype} on {like.device}")
-        if bool((state.a < 0).any()):
-            raise ValueError("state.a (astrocyte activity) must be >= 0")
-
-    def forward(self, x: torch.Tensor, state=None):
+    def _scan(self, x: torch.Tensor, state, record: bool):
         check_tensor(x, "x", 3, "[T, B, *features]")
         features = tuple(x.shape[2:])
         if features != self.shape:
             raise ValueError(f"x has features {features}, the layer was built for {self.shape}")
-        dtype = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
-        xc = x.to(dtype)
-        T, B = x.shape[:2]
-        if state is None:
-            state = self.initial_state(xc[0])
-        else:
-            self._check_state(state, xc[0])
-        p = self.parameters_physical
-        prm = F.coefficients(self.model, p, features, dtype, x.device)
-        aprm = self.astro_table(dtype, x.device)
-        i0 = state.i if self.model.has_syn else torch.zeros_like(state.v)
-        n = int(np.prod(features))
-        res = amsu_scan(xc.reshape(T, B, n), prm, aprm, self.domains, i0.reshape(B, n),
-                        state.v.reshape(B, n), state.a, self.amsu_cfg, record=self.record_states,
-                        backend=self.backend)
-        shape = (B,) + features
-        fields = ((res.i_last.view(shape),) if self.model.has_syn else ()) + (res.v_last.view(shape),
-                                                                             res.a_last)
-        out = res.spikes.view(x.shape).to(x.dtype)
+        return FA.amsu_scan(self.model, x, self.domains, self.astro_parameters, state,
+                            self.parameters_physical, self.amsu_cfg, record=record,
+                            backend=self.backend)
+
+    def step(self, x_t: torch.Tensor, state=None):
+        """One step on ``x_t [B, *features]`` (a length-1 scan): ``(spikes_t, state)``."""
+        out, final = self._scan(x_t.unsqueeze(0), state, record=False)
+        return out.squeeze(0), final
+
+    def forward(self, x: torch.Tensor, state=None):
+        """``x [T, B, *shape] -> (spikes, state)``; with ``record_states`` ``(spikes, trace)``, the
+        trace holding every step (``trace.last()`` is the final state)."""
         if not self.record_states:
-            return out, self.state_type(*fields)
-        seq = (T,) + shape
-        trace = ((res.i_seq.view(seq),) if self.model.has_syn else ()) + (res.v_seq.view(seq),
-                                                                          res.a_seq)
-        return out, self.state_type(*trace)
+            return self._scan(x, state, record=False)
+        out, _, trace = self._scan(x, state, record=True)
+        return out, trace
 
     def extra_repr(self) -> str:
         return (super().extra_repr() + f", domains={self.domains.D}, modulation={self.modulation}")
-
-
-_ASTRO_DOC = """
-    Astrocyte args: ``domains`` (a :class:`neuro.ops.amsu.Domains`, a number of contiguous domains,
-    index groups, or per-neuron domain labels), ``tau_astro`` (astrocyte time constant, same unit
-    as ``dt``), ``K`` (calcium half-activation), ``kappa_gain``, ``kappa_threshold``,
-    ``kappa_current`` (initial couplings; numbers or one per domain), ``modulation`` (which of
-    ``"gain"``, ``"threshold"``, ``"current"`` act), ``learn_astro`` (learn the astrocyte
-    parameters).
-"""
 
 
 class AMSU(_AstroNeuron):
     """Astrocyte-modulated LIF layer; ``forward(x [T, B, *shape], state) -> (spikes, AMSUState)``.
 
     Example: ``AMSU(64, domains=8, tau_astro=0.5)`` — 64 LIF neurons in 8 astrocyte domains of 8.
+
+    Astrocyte args: ``domains`` (a :class:`neuro.ops.amsu.Domains`, a number of contiguous domains,
+    index groups, or per-neuron domain labels), ``tau_astro`` (astrocyte time constant, same unit
+    as ``dt``), ``K`` (calcium half-activation), ``kappa_gain``, ``kappa_threshold``,
+    ``kappa_current`` (initial couplings; numbers or one per domain), ``modulation`` (which of
+    ``"gain"``, ``"threshold"``, ``"current"`` act), ``learn_astro`` (learn the astrocyte
+    parameters). Neuron args: those of :class:`neuro.nn.LIF` (other keywords:
+    :class:`neuro.nn.neurons.NeuronBase`; ``reset="subtract_delayed"`` is not supported).
     """
 
     model = F.LIF
     state_type = AMSUState
-    _taus = ("tau_mem",)
 
     def __init__(self, shape: Union[int, Sequence[int]], domains: DomainSpec, tau_mem: Number = 20e-3,
                  beta: Optional[float] = None, tau_astro: Number = 0.2, K: Number = 0.1,
                  kappa_gain: Number = 0.0, kappa_threshold: Number = 0.0, kappa_current: Number = 0.0,
-                 modulation: Sequence[str] = MODULATIONS, learn_astro: bool = True, **kwargs) -> None:
-        super().__init__(shape, domains, tau_astro=tau_astro, K=K, kappa_gain=kappa_gain,
-                         kappa_threshold=kappa_threshold, kappa_current=kappa_current,
-                         modulation=modulation, learn_astro=learn_astro, tau_mem=tau_mem, beta=beta,
-                         **_common(kwargs))
+                 modulation: Sequence[str] = MODULATIONS, learn_astro: bool = True,
+                 **kwargs: Any) -> None:
+        super().__init__(shape, domains, {"tau_mem": tau_mem}, tau_astro=tau_astro, K=K,
+                         kappa_gain=kappa_gain, kappa_threshold=kappa_threshold,
+                         kappa_current=kappa_current, modulation=modulation, learn_astro=learn_astro,
+                         beta=beta, **kwargs)
 
 
 class CubaAMSU(_AstroNeuron):
     """Astrocyte-modulated current-based LIF layer (the gain and slow current act on the synaptic
-    input ``x`` before the current filter)."""
+    input ``x`` before the current filter); ``forward -> (spikes, CubaAMSUState)``.
+
+    Arguments: those of :class:`AMSU`, with the neuron arguments of :class:`neuro.nn.CubaLIF`.
+    """
 
     model = F.CUBA_LIF
     state_type = CubaAMSUState
-    _taus = ("tau_mem", "tau_syn")
-    _extra = ("w_in",)
 
     def __init__(self, shape: Union[int, Sequence[int]], domains: DomainSpec, tau_mem: Number = 20e-3,
                  tau_syn: Number = 5e-3, w_in: Number = 1.0, beta: Optional[float] = None,
                  tau_astro: Number = 0.2, K: Number = 0.1, kappa_gain: Number = 0.0,
                  kappa_threshold: Number = 0.0, kappa_current: Number = 0.0,
-                 modulation: Sequence[str] = MODULATIONS, learn_astro: bool = True, **kwargs) -> None:
-        super().__init__(shape, domains, tau_astro=tau_astro, K=K, kappa_gain=kappa_gain,
+                 modulation: Sequence[str] = MODULATIONS, learn_astro: bool = True,
+                 **kwargs: Any) -> None:
+        super().__init__(shape, domains, {"tau_mem": tau_mem, "tau_syn": tau_syn, "w_in": w_in},
+                         tau_astro=tau_astro, K=K, kappa_gain=kappa_gain,
                          kappa_threshold=kappa_threshold, kappa_current=kappa_current,
-                         modulation=modulation, learn_astro=learn_astro, tau_mem=tau_mem,
-                         tau_syn=tau_syn, w_in=w_in, beta=beta, **_common(kwargs))
-
-
-for _cls in (AMSU, CubaAMSU):
-    _cls.__doc__ = (_cls.__doc__ or "") + _ASTRO_DOC + _COMMON_DOC
-del _cls
+                         modulation=modulation, learn_astro=learn_astro, beta=beta, **kwargs)

@@ -8,6 +8,9 @@ import torch
 from torch import nn
 
 from neuro.nn.neurons import SpikingModule
+from neuro.state import detach_states
+
+__all__ = ["Sequential", "TimeDistributed", "detach_states"]
 
 
 class TimeDistributed(SpikingModule):
@@ -56,14 +59,3 @@ class Sequential(SpikingModule):
             x, s = layer(x, None if state is None else state[k])
             states.append(s)
         return x, states
-
-
-def detach_states(states):
-    """Detach every tensor of a (nested) state for truncated BPTT."""
-    if states is None:
-        return None
-    if hasattr(states, "detach") and hasattr(states, "_fields"):
-        return states.detach()
-    if isinstance(states, torch.Tensor):
-        return states.detach()
-    return type(states)(detach_states(s) for s in states)

@@ -14,8 +14,8 @@ from torch import nn
 
 from neuro.backends import BACKENDS
 from neuro.functional import delay as F
+from neuro.functional.delay import METHODS, MODES
 from neuro.kernels import delay_math
-from neuro.ops.delay import METHODS, MODES
 from neuro.nn.neurons import SpikingModule
 
 

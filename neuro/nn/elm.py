@@ -35,10 +35,9 @@ import torch
 from torch import nn
 
 from neuro.backends import BACKENDS
+from neuro.functional import elm as FE
+from neuro.functional.elm import ELMConfig, ELMScanResult, ELMState, ELMWeights
 from neuro.nn.neurons import SpikingModule
-from neuro.ops import elm as E
-from neuro.ops.elm import ELMScanResult, ELMState
-from neuro.validation import check_tensor
 
 ROUTINGS = (None, "neuronio", "random")
 
@@ -56,7 +55,8 @@ def interlocking_indices(num_inputs: int) -> torch.Tensor:
     return (i % 2) * (num_inputs // 2) + torch.div(i, 2, rounding_mode="floor")
 
 
-def overlapping_windows(num_inputs: int, num_windows: int, per_window: int) -> tuple[torch.Tensor, torch.Tensor]:
+def overlapping_windows(num_inputs: int, num_windows: int,
+                        per_window: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Window ``j`` covers positions ``j * ceil(num_inputs / num_windows) + (0 .. per_window - 1)``.
 
     Returns ``(positions [num_windows * per_window], valid mask)``; positions past the end are
@@ -122,7 +122,8 @@ class _ELMBase(SpikingModule):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not isinstance(mlp_layers, int) or mlp_layers < 1:
-            raise ValueError(f"mlp_layers must be an integer >= 1 (hidden layers of the MLP), got {mlp_layers!r}")
+            raise ValueError(f"mlp_layers must be an integer >= 1 (hidden layers of the MLP), "
+                             f"got {mlp_layers!r}")
         if routing not in ROUTINGS:
             raise ValueError(f"routing must be one of {ROUTINGS}, got {routing!r}")
         if backend not in BACKENDS:
@@ -148,7 +149,7 @@ class _ELMBase(SpikingModule):
         self.num_branches, self.synapses_per_branch = num_branches, synapses_per_branch
         self.routing, self.lam, self.dt, self.version = routing, float(lam), float(dt), version
         self.backend = backend
-        self.cfg = E.ELMConfig(num_branches, version=version, activation=activation,
+        self.cfg = ELMConfig(num_branches, version=version, activation=activation,
                                uniform_syn_decay=torch.as_tensor(tau_syn).numel() == 1,
                                input_path=input_path)
 
@@ -157,7 +158,8 @@ class _ELMBase(SpikingModule):
             route, mask = neuronio_routing(in_features, num_branches, synapses_per_branch)
         elif routing == "random":
             gen = torch.Generator().manual_seed(routing_seed) if routing_seed is not None else None
-            route, mask = random_routing(in_features, num_synapses, gen), torch.ones(num_synapses, dtype=torch.bool)
+            route = random_routing(in_features, num_synapses, gen)
+            mask = torch.ones(num_synapses, dtype=torch.bool)
         else:
             route = mask = None
         self.register_buffer("route", route)
@@ -176,9 +178,11 @@ class _ELMBase(SpikingModule):
         lo, hi = (float(v) for v in tau_mem_range)
         if not (math.isfinite(hi) and 0 <= lo < hi):
             raise ValueError(f"tau_mem_range must be (min, max) with 0 <= min < max, got {tau_mem_range!r}")
-        init_lo, init_hi = (lo + 1e-6, hi - 1e-6) if tau_mem_init is None else (float(v) for v in tau_mem_init)
+        init_lo, init_hi = ((lo + 1e-6, hi - 1e-6) if tau_mem_init is None
+                            else (float(v) for v in tau_mem_init))
         if not (0 < init_lo <= init_hi and lo <= init_lo and init_hi <= hi):
-            raise ValueError(f"tau_mem_init must be positive and inside tau_mem_range {tuple(tau_mem_range)}, "
+            raise ValueError(f"tau_mem_init must be positive and inside tau_mem_range "
+                             f"{tuple(tau_mem_range)}, "
                              f"got {tau_mem_init!r}")
         self.tau_mem_range = (lo, hi)
         tau0 = torch.logspace(math.log10(init_lo), math.log10(init_hi), memory, dtype=torch.float64)
@@ -206,7 +210,7 @@ class _ELMBase(SpikingModule):
         w = torch.relu(self.w_syn_raw)
         return w if self.route_mask is None else w * self.route_mask
 
-    def weights(self) -> E.ELMWeights:
+    def weights(self) -> ELMWeights:
         """The tensors of one scan (decays and gains from the time constants)."""
         tau_m = torch.clamp(self.tau_mem, min=1e-6)
         kappa_m = torch.exp(-self.dt / tau_m)
@@ -215,37 +219,15 @@ class _ELMBase(SpikingModule):
         else:
             gain = 1 - torch.exp(-self.dt * self.lam / tau_m)
         kappa_s = torch.exp(-self.dt / torch.clamp(self.tau_syn, min=1e-6))
-        return E.ELMWeights(self.route, self.w_syn, kappa_s, kappa_m, gain,
-                            tuple(layer.weight for layer in self.mlp), tuple(layer.bias for layer in self.mlp),
+        return ELMWeights(self.route, self.w_syn, kappa_s, kappa_m, gain,
+                            tuple(layer.weight for layer in self.mlp),
+                            tuple(layer.bias for layer in self.mlp),
                             self.readout.weight, self.readout.bias)
 
     def initial_state(self, like: torch.Tensor) -> ELMState:
         """Zero traces and memory for a batch shaped like ``like`` (``[B, in_features]``)."""
         n_trace = self.tau_syn.shape[0]
         return ELMState(like.new_zeros(like.shape[0], n_trace), like.new_zeros(like.shape[0], self.memory))
-
-    def _check_input(self, x: torch.Tensor, rank: int, layout: str) -> None:
-        check_tensor(x, "x", rank, layout)
-        if x.dim() != rank:
-            raise ValueError(f"x must have shape {layout}, got shape {tuple(x.shape)}")
-        if x.shape[-1] != self.in_features:
-            raise ValueError(f"x has {x.shape[-1]} input channels (last dim) but the ELM was built with "
-                             f"in_features={self.in_features}")
-        if x.dtype != self.w_syn_raw.dtype:
-            raise TypeError(f"x has dtype {x.dtype} but the ELM parameters are {self.w_syn_raw.dtype}")
-
-    def _check_state(self, state: object, x: torch.Tensor, batch: int) -> None:
-        if not isinstance(state, ELMState):
-            raise TypeError(f"state must be an ELMState (or None to start fresh), got {type(state).__name__}")
-        expected = {"syn": (batch, self.tau_syn.shape[0]), "mem": (batch, self.memory)}
-        for field, value in zip(state._fields, state):
-            if not isinstance(value, torch.Tensor):
-                raise TypeError(f"state.{field} must be a torch.Tensor, got {type(value).__name__}")
-            if tuple(value.shape) != expected[field]:
-                raise ValueError(f"state.{field} has shape {tuple(value.shape)}, expected {expected[field]}")
-            if value.dtype != x.dtype or value.device != x.device:
-                raise ValueError(f"state.{field} is {value.dtype} on {value.device}, expected {x.dtype} "
-                                 f"on {x.device} (the input's)")
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, memory={self.memory}, "
@@ -264,11 +246,9 @@ class ELM(_ELMBase):
     """
 
     def scan(self, x: torch.Tensor, state: Optional[ELMState] = None) -> ELMScanResult:
-        """Outputs, memory trajectory and final state."""
-        self._check_input(x, 3, "[T, B, in_features]")
-        if state is not None:
-            self._check_state(state, x, x.shape[1])
-        return E.elm_scan(x, self.weights(), self.cfg, state, self.backend)
+        """Outputs, memory trajectory and final state (:func:`neuro.functional.elm.elm_scan`)."""
+        return FE.elm_scan(x, self.weights(), self.cfg, state, self.backend,
+                           in_features=self.in_features)
 
     def forward(self, x: torch.Tensor, state: Optional[ELMState] = None):
         result = self.scan(x, state)
@@ -279,9 +259,4 @@ class ELMCell(_ELMBase):
     """One ELM step in pure torch: ``forward(x [B, D], state=None) -> (y [B, out_features], state)``."""
 
     def forward(self, x: torch.Tensor, state: Optional[ELMState] = None):
-        self._check_input(x, 2, "[B, in_features]")
-        if state is None:
-            state = self.initial_state(x)
-        else:
-            self._check_state(state, x, x.shape[0])
-        return E.elm_step_reference(x, state, self.weights(), self.cfg)
+        return FE.elm_step(x, self.weights(), self.cfg, state, in_features=self.in_features)

@@ -29,22 +29,21 @@ from typing import Mapping, NamedTuple, Optional, Sequence, Union
 import torch
 from torch import nn
 
-from neuro.nn.containers import TimeDistributed, detach_states
+from neuro.nn.containers import TimeDistributed
 from neuro.nn.neurons import SpikingModule
 from neuro.nn.recurrent import rest_output, step_module
+from neuro.state import stateclass
 
 Shape = tuple[int, ...]
 
 
+@stateclass
 class GraphState(NamedTuple):
-    """State of a :class:`Graph`: each node's state and the values carried by back edges."""
+    """State of a :class:`Graph`: each node's state (``{name: state}``) and the values carried by
+    back edges (``{name: tensor}``); ``map``/``detach``/``to`` recurse into both."""
 
     nodes: dict
     carries: dict
-
-    def detach(self) -> "GraphState":
-        return GraphState({k: detach_states(v) for k, v in self.nodes.items()},
-                          {k: v.detach() for k, v in self.carries.items()})
 
 
 class _Unit(NamedTuple):
@@ -287,7 +286,7 @@ class Graph(SpikingModule):
             for t in range(first.shape[0]):
                 now: dict = {}
                 for n in unit.nodes:
-                    def value_of(src, n=n, t=t, now=now):
+                    def value_of(src, n=n, t=t, now=now, carry=carry, inside=inside):
                         if (src, n) in self.back_edges:
                             return carry[src]
                         return now[src] if src in inside else values[src][t]

@@ -22,7 +22,8 @@ import torch.nn.functional as TF
 from torch import nn
 
 from neuro.functional import lif as F
-from neuro.nn.neurons import _Neuron
+from neuro.nn.neurons import NeuronBase
+from neuro.state import stateclass
 from neuro.surrogate import Surrogate, get_surrogate, spike
 
 Number = Union[float, torch.Tensor]
@@ -95,13 +96,11 @@ class SumPool2d(nn.Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
+@stateclass
 class IntegratorState(NamedTuple):
     """State of :class:`Integrator`: the integrated value ``v``."""
 
     v: torch.Tensor
-    detach = F.state_detach
-    to = F.state_to
-    last = F.state_last
 
 
 #: the engine's recurrence with no leak (beta = 1), no synaptic current and no spike
@@ -109,7 +108,7 @@ INTEGRATOR = F.NeuronModel("I", has_syn=False, has_adapt=False, spiking=False, l
                            state_type=IntegratorState)
 
 
-class Integrator(_Neuron):
+class Integrator(NeuronBase):
     r"""Perfect integrator (NIR ``I``): :math:`v_t = v_{t-1} + r x_t`; the output is :math:`v_t`.
 
     NIR writes :math:`\dot v = R I`; forward Euler with step ``dt`` gives :math:`r = R\,dt`.
@@ -120,16 +119,11 @@ class Integrator(_Neuron):
 
     def __init__(self, shape: Union[int, Sequence[int]] = (), r: Number = 1.0, dt: float = 1e-3,
                  record_states: bool = False, backend: str = "auto") -> None:
-        super().__init__(shape, dt=dt, v_th=0.0, v_reset=0.0, v_leak=0.0, r=r, integration="euler",
-                         decay_input=False, reset="none", threshold_op=">", detach_reset=False,
-                         surrogate="atan", learn_tau=False, learn_threshold=False,
-                         record_states=record_states, backend=backend)
-
-    def _names(self) -> tuple[str, ...]:
-        return ("v_th", "v_reset", "v_leak", "r")
+        super().__init__(shape, dt=dt, v_th=0.0, v_reset=0.0, v_leak=0.0, r=r, reset="none",
+                         threshold_op=">", record_states=record_states, backend=backend)
 
     def extra_repr(self) -> str:
-        r = self._value("r")
+        r = self.physical("r")
         text = f"r=<{tuple(r.shape)}>" if isinstance(r, torch.Tensor) and r.numel() > 1 else \
             f"r={float(r):g}"
         return (f"shape={self.shape}, " if self.shape else "") + f"{text}, dt={self.dt:g}, " \

@@ -23,9 +23,9 @@ from typing import Any, NamedTuple, Optional
 import torch
 from torch import nn
 
-from neuro.functional import lif as F
 from neuro.nn.containers import TimeDistributed
-from neuro.nn.neurons import SpikingModule, _Neuron
+from neuro.nn.neurons import NeuronBase, SpikingModule
+from neuro.state import stateclass
 
 
 def step_module(module: nn.Module, x_t: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
@@ -35,8 +35,8 @@ def step_module(module: nn.Module, x_t: torch.Tensor, state: Any = None) -> tupl
     applied directly, and other state-protocol modules (graphs, recurrent layers) run a length-1
     sequence.
     """
-    if isinstance(module, _Neuron):
-        return F.neuron_step(module.model, x_t, state, module.parameters_physical, module.cfg)
+    if isinstance(module, NeuronBase):
+        return module.step(x_t, state)
     if isinstance(module, TimeDistributed):
         return module.layer(x_t), None
     if isinstance(module, SpikingModule):
@@ -51,19 +51,17 @@ def rest_output(module: nn.Module, like: torch.Tensor) -> torch.Tensor:
     Spiking neurons have not fired (zeros); non-spiking ones (LI, CubaLI, Integrator) output their
     resting membrane ``v_leak``.
     """
-    if isinstance(module, _Neuron) and not module.model.spiking:
+    if isinstance(module, NeuronBase) and not module.model.spiking:
         return module.initial_state(like).v
     return torch.zeros_like(like)
 
 
+@stateclass
 class RecurrentState(NamedTuple):
     """State of :class:`Recurrent`: the neuron's state and its last output ``s``."""
 
     neuron: Any
     s: torch.Tensor
-
-    def detach(self) -> "RecurrentState":
-        return RecurrentState(self.neuron.detach(), self.s.detach())
 
 
 class Recurrent(SpikingModule):
@@ -77,9 +75,9 @@ class Recurrent(SpikingModule):
     ``forward(x[T, B, N], state=None) -> (spikes[T, B, N], RecurrentState)``.
     """
 
-    def __init__(self, neuron: _Neuron, recurrent: nn.Module) -> None:
+    def __init__(self, neuron: NeuronBase, recurrent: nn.Module) -> None:
         super().__init__()
-        if not isinstance(neuron, _Neuron):
+        if not isinstance(neuron, NeuronBase):
             raise TypeError(f"neuron must be a neuro neuron module (LIF, CubaLIF, ...), got "
                             f"{type(neuron).__name__}")
         if isinstance(recurrent, SpikingModule) and not isinstance(recurrent, TimeDistributed):

@@ -10,14 +10,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import NamedTuple, Optional
 
 import numpy as np
 import torch
 
-from neuro.backends import cuda_simulator_enabled, resolve_backend
+from neuro.backends import resolve_backend
 from neuro.kernels import amsu_math, lif_math
-from neuro.ops.lif import LIFConfig, lif_step_reference
+from neuro.ops._launch import (
+    AMSU_CODES,
+    NonFiniteError,
+    call_cpu,
+    check_finite,
+    constants,
+    launch_cuda,
+    non_finite_flag,
+    placeholder,
+)
+from neuro.ops.lif import LIFConfig, LIFScanResult, lif_step_reference
 from neuro.surrogate import ATan, Surrogate
 
 RESETS = MappingProxyType({"subtract": lif_math.RESET_SUBTRACT, "zero": lif_math.RESET_ZERO,
@@ -54,7 +63,7 @@ class Domains:
     :meth:`contiguous` or :meth:`grid`.
     """
 
-    def __init__(self, labels, n: Optional[int] = None) -> None:
+    def __init__(self, labels, n: int | None = None) -> None:
         lab = np.asarray(labels)
         if lab.ndim != 1 or lab.size == 0 or not np.issubdtype(lab.dtype, np.integer):
             raise ValueError(f"domain labels must be a non-empty 1-D integer array, got {labels!r}")
@@ -75,11 +84,11 @@ class Domains:
         self._tensors: dict = {}  # (dtype, device) -> tensors, built once
 
     @classmethod
-    def from_labels(cls, labels, n: Optional[int] = None) -> "Domains":
+    def from_labels(cls, labels, n: int | None = None) -> Domains:
         return cls(labels, n)
 
     @classmethod
-    def from_groups(cls, groups, n: int) -> "Domains":
+    def from_groups(cls, groups, n: int) -> Domains:
         """Index groups (lists of neuron indices), which must cover ``0..n-1`` exactly once."""
         labels = np.full(n, -1, np.int64)
         for d, group in enumerate(groups):
@@ -107,14 +116,14 @@ class Domains:
         return cls(labels, n)
 
     @classmethod
-    def contiguous(cls, n: int, n_domains: int) -> "Domains":
+    def contiguous(cls, n: int, n_domains: int) -> Domains:
         """``n_domains`` consecutive blocks of (nearly) equal size."""
         if not 1 <= n_domains <= n:
             raise ValueError(f"n_domains must be in 1..{n}, got {n_domains}")
         return cls(np.repeat(np.arange(n_domains), [len(b) for b in np.array_split(np.arange(n), n_domains)]))
 
     @classmethod
-    def grid(cls, shape, tile, stride=None) -> "Domains":
+    def grid(cls, shape, tile, stride=None) -> Domains:
         """2D neighbourhoods: features ``(C, H, W)`` or ``(H, W)`` split into ``tile`` squares of
         the spatial plane; one astrocyte covers all channels of its tile. ``stride`` smaller than
         the tile would make neighbourhoods overlap, which is an error."""
@@ -150,17 +159,11 @@ class Domains:
         return f"Domains(n={self.n}, D={self.D}, sizes {self.sizes.min()}..{self.sizes.max()})"
 
 
-class AMSUScanResult(NamedTuple):
+class AMSUScanResult(LIFScanResult):
     """``spikes [T, B, F]``; when recorded ``v_seq``, ``i_seq`` (with a synapse) and
-    ``a_seq [T, B, D]``; final states."""
+    ``a_seq [T, B, D]``; final states (the fields of :class:`~neuro.ops.lif.LIFScanResult`)."""
 
-    spikes: torch.Tensor
-    v_seq: Optional[torch.Tensor]
-    i_seq: Optional[torch.Tensor]
-    a_seq: Optional[torch.Tensor]
-    i_last: torch.Tensor
-    v_last: torch.Tensor
-    a_last: torch.Tensor
+    __slots__ = ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -205,41 +208,51 @@ def amsu_scan_reference(x: torch.Tensor, prm: torch.Tensor, aprm: torch.Tensor, 
 # Kernels
 
 
-def _placeholder(x: torch.Tensor) -> torch.Tensor:
-    return x.new_zeros((1, 1))
-
-
 def _consts(cfg: AMSUConfig, x: torch.Tensor) -> torch.Tensor:
     a, b = cfg.surrogate.coefficients()
-    return torch.tensor([0.0, 1.0, float(not cfg.detach_reset), a, b], dtype=x.dtype, device=x.device)
+    return constants((0.0, 1.0, float(not cfg.detach_reset), a, b), x.dtype, x.device)
 
 
-def _launch(backend: str, which: str, n_tasks: int, args: tuple) -> None:
+def _launch_forward(backend: str, x: torch.Tensor, n_samples: int, n_tasks: int, args: tuple) -> None:
+    """Run the forward kernel of ``backend`` (one CPU task per sample, one GPU thread per task); NaN
+    or inf in the input or the initial state raise :class:`~neuro.ops._launch.NonFiniteError` (CPU:
+    at once; CUDA: through the device's flag)."""
     if backend == "numba":
         from neuro.kernels import amsu_cpu
 
-        kernel = getattr(amsu_cpu, which)
-        kernel(*[a.detach().numpy() if isinstance(a, torch.Tensor) else a for a in args])
+        finite = x.new_empty((n_samples, 2))
+        call_cpu(amsu_cpu.amsu_scan_forward, *args, finite)
+        if not bool(torch.isfinite(finite[:, 0]).all()):
+            raise NonFiniteError("x contains NaN or inf values; spiking neurons need finite inputs")
+        if not bool(torch.isfinite(finite[:, 1]).all()):
+            raise NonFiniteError("the initial state (i0, v0, a0) contains NaN or inf values")
         return
-    from numba import cuda
-
     from neuro.kernels import amsu_cuda
 
-    kernel = getattr(amsu_cuda, which)
-    grid = (amsu_cuda.blocks_for(n_tasks), amsu_cuda.THREADS_PER_BLOCK)
-    if cuda_simulator_enabled():
-        kernel[grid](*[a.detach().numpy() if isinstance(a, torch.Tensor) else a for a in args])
+    flag = non_finite_flag(x.device)
+    launch_cuda(amsu_cuda.amsu_scan_forward, amsu_cuda.blocks_for(n_tasks), amsu_cuda.THREADS_PER_BLOCK,
+                (*args, flag.flag, AMSU_CODES))
+    flag.after_launch()
+
+
+def _launch_backward(backend: str, n_tasks: int, args: tuple) -> None:
+    if backend == "numba":
+        from neuro.kernels import amsu_cpu
+
+        call_cpu(amsu_cpu.amsu_scan_backward, *args)
         return
-    stream = cuda.external_stream(torch.cuda.current_stream().cuda_stream)
-    kernel[grid[0], grid[1], stream](
-        *[cuda.as_cuda_array(a.detach(), sync=False) if isinstance(a, torch.Tensor) else a for a in args])
+    from neuro.kernels import amsu_cuda
+
+    launch_cuda(amsu_cuda.amsu_scan_backward, amsu_cuda.blocks_for(n_tasks), amsu_cuda.THREADS_PER_BLOCK,
+                args)
 
 
 class AMSUScanFunction(torch.autograd.Function):
     """Fused forward scan + reverse-time backward scan on the numba or cuda kernels.
 
-    Works on flattened tensors: ``x [T, B*F]``, ``prm [9, F]``, ``i0, v0 [B*F]``, ``a0 [B*D]``. The forward keeps
-    the pre-reset membrane and the astrocyte trace (and the current with a synapse) for backward.
+    Works on flattened tensors: ``x [T, B*F]``, ``prm [9, F]``, ``i0, v0 [B*F]``, ``a0 [B*D]``. The
+    forward keeps the pre-reset membrane and the astrocyte trace (and the current with a synapse) for
+    backward.
     """
 
     @staticmethod
@@ -254,17 +267,13 @@ class AMSUScanFunction(torch.autograd.Function):
         i_run, v_run = i0.clone(), v0.clone()
         a_last = a0.new_empty(a0.shape)
         s = x.new_empty((T, N))
-        store_v, store_h = record, need_grad
-        store_i = cfg.has_syn and (need_pgrad or record)
-        store_a = record or need_grad
-        v_seq = x.new_empty((T, N)) if store_v else _placeholder(x)
-        h_seq = x.new_empty((T, N)) if store_h else _placeholder(x)
-        i_seq = x.new_empty((T, N)) if store_i else _placeholder(x)
-        a_seq = x.new_empty((T, a0.shape[0])) if store_a else _placeholder(x)
-        _launch(backend, "amsu_scan_forward", a0.shape[0],
-                (x, prm, aprm, ptr, idx, of, inv_m, consts, cfg.ge, RESETS[cfg.reset], cfg.has_syn, F,
-                 D, a0, i_run, v_run, a_last, s, v_seq, h_seq, i_seq, a_seq, store_v, store_h, store_i,
-                 store_a))
+        store = (True, need_grad, record, cfg.has_syn and (need_pgrad or record), record or need_grad)
+        h_seq, v_seq, i_seq = (x.new_empty((T, N)) if flag else placeholder(x) for flag in store[1:4])
+        a_seq = x.new_empty((T, a0.shape[0])) if store[4] else placeholder(x)
+        _launch_forward(backend, x, a0.shape[0] // D, a0.shape[0],
+                        (x, prm, aprm, (ptr, idx, of), inv_m, consts, RESETS[cfg.reset], cfg.ge,
+                         cfg.has_syn, F, D, a0, (i_run, v_run), a_last, (s, h_seq, v_seq, i_seq, a_seq),
+                         store))
         ctx.cfg, ctx.backend, ctx.F, ctx.D, ctx.need_pgrad = cfg, backend, F, D, need_pgrad
         ctx.save_for_backward(x, prm, aprm, i0, v0, a0, ptr, idx, of, inv_m, consts, h_seq, i_seq,
                               a_seq)
@@ -282,23 +291,22 @@ class AMSUScanFunction(torch.autograd.Function):
         da_last = a0.new_zeros(a0.shape) if g_al is None else g_al.contiguous()
         dx = torch.empty_like(x)
         d_a0 = torch.empty_like(a0)
-        d_prm = x.new_zeros((lif_math.N_PARAMS, N)) if ctx.need_pgrad else _placeholder(x)
+        d_prm = x.new_zeros((lif_math.N_PARAMS, N)) if ctx.need_pgrad else placeholder(x)
         d_aprm = x.new_empty((amsu_math.N_ASTRO_PARAMS, a0.shape[0]))
-        gs = g_s.contiguous() if g_s is not None else _placeholder(x)
-        gv = g_v.contiguous() if g_v is not None else _placeholder(x)
-        gi = g_i.contiguous() if g_i is not None else _placeholder(x)
-        ga = g_a.contiguous() if g_a is not None else _placeholder(x)
-        _launch(ctx.backend, "amsu_scan_backward", a0.shape[0],
-                (x, prm, aprm, ptr, idx, of, inv_m, consts, cfg.ge, cfg.surrogate.kind,
-                 RESETS[cfg.reset], cfg.has_syn, ctx.need_pgrad, ctx.F, ctx.D, a0, i0, v0, h_seq,
-                 i_seq, a_seq, gs, g_s is not None, gv, g_v is not None, gi,
-                 g_i is not None, ga, g_a is not None, dv_c,
-                 di_c, da_last, dx, d_a0, d_prm, d_aprm))
+        grads = (g_s, g_v, g_i, g_a)
+        _launch_backward(ctx.backend, a0.shape[0],
+                         (x, prm, aprm, (ptr, idx, of), inv_m, consts, RESETS[cfg.reset], cfg.ge,
+                          cfg.has_syn, cfg.surrogate.kind, ctx.need_pgrad, ctx.F, ctx.D, (i0, v0, a0),
+                          (h_seq, i_seq, a_seq),
+                          tuple(placeholder(x) if g is None else g.contiguous() for g in grads),
+                          tuple(g is not None for g in grads), (dv_c, di_c), da_last, dx, d_a0, d_prm,
+                          d_aprm))
         g_prm = None
         if ctx.need_pgrad:
             g_prm = d_prm.view(lif_math.N_PARAMS, N // ctx.F, ctx.F).sum(1)
         g_aprm = d_aprm.view(amsu_math.N_ASTRO_PARAMS, -1, ctx.D).sum(1)
-        return dx, g_prm, g_aprm, di_c if cfg.has_syn else None, dv_c, d_a0, None, None, None, None, None, None
+        d_i0 = di_c if cfg.has_syn else None
+        return dx, g_prm, g_aprm, d_i0, dv_c, d_a0, None, None, None, None, None, None
 
 
 def _check_scan_args(x, prm, aprm, domains: Domains, i0, v0, a0) -> None:
@@ -315,8 +323,6 @@ def _check_scan_args(x, prm, aprm, domains: Domains, i0, v0, a0) -> None:
     for name, t, shape in (("i0", i0, (B, F)), ("v0", v0, (B, F)), ("a0", a0, (B, domains.D))):
         if tuple(t.shape) != shape:
             raise ValueError(f"{name} must have shape {shape}, got {tuple(t.shape)}")
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError("x contains NaN or inf values; spiking neurons need finite inputs")
     gamma, K = aprm[amsu_math.A_GAMMA], aprm[amsu_math.A_K]
     if bool((K <= 0).any()) or bool(((gamma < 0) | (gamma > 1)).any()):
         raise ValueError("astrocyte parameters out of range: K must be > 0 and gamma in [0, 1]")
@@ -331,7 +337,9 @@ def amsu_scan(x: torch.Tensor, prm: torch.Tensor, aprm: torch.Tensor, domains: D
     numba | cuda``); with ``record`` the membrane and astrocyte traces are returned too."""
     chosen = resolve_backend(backend, x)
     _check_scan_args(x, prm, aprm, domains, i0, v0, a0)
-    if chosen == "torch":
+    if chosen == "torch":  # the kernels check x and the states as they read them
+        check_finite("x", x)
+        check_finite("the initial state (i0, v0, a0)", i0, v0, a0)
         return amsu_scan_reference(x, prm, aprm, domains, i0, v0, a0, cfg, record)
     T, B, F = x.shape
     ptr, idx, inv_m, of = domains.tensors(x.dtype, x.device)

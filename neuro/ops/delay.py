@@ -32,15 +32,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 from types import MappingProxyType
-from typing import NamedTuple, Optional, Union
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
-from neuro.backends import cuda_simulator_enabled, resolve_backend
+from neuro.backends import resolve_backend
 from neuro.kernels import delay_math
+from neuro.ops._launch import call_cpu, constants, launch_cuda
 
-Number = Union[float, torch.Tensor]
+Number = float | torch.Tensor
 MODES = ("gauss", "round")
 METHODS = ("auto", "dense", "sparse")
 # How many times more multiply-adds per second the dense conv (GEMM) does than the sparse-tap
@@ -111,7 +112,8 @@ def gaussian_kernel(weight: torch.Tensor, position: torch.Tensor, sigma: Number,
 
 def triangle_kernel(weight: torch.Tensor, position: torch.Tensor, sigma: Number,
                     kernel_size: int) -> torch.Tensor:
-    """DCLS "max" kernel: ``g[n] = relu(|sigma| + 1 - |n - q|)`` normalised (one-hot at sigma 0, integer q)."""
+    """DCLS "max" kernel: ``g[n] = relu(|sigma| + 1 - |n - q|)`` normalised (one-hot at sigma 0,
+    integer q)."""
     q = _centre(position, kernel_size).unsqueeze(-1)
     sig = torch.as_tensor(sigma, dtype=weight.dtype, device=weight.device).abs() + 1.0
     if sig.dim() > 0:
@@ -254,18 +256,16 @@ def from_blocks(y: torch.Tensor, batch: int, bc: int) -> torch.Tensor:
 # Kernel runners.
 
 
-def _numpy(a):
-    return a.detach().numpy() if isinstance(a, torch.Tensor) else a
-
-
 class _NumbaRunner:
+    """The CPU kernels (``neuro.kernels.delay_cpu``): threaded, or serial below ``SERIAL_WORK``."""
+
     @staticmethod
     def taps_forward(w, p, sig, half, K, W, consts, coef, delays) -> None:
         from neuro.kernels import delay_cpu
 
         small = coef.numel() < delay_cpu.SERIAL_WORK // 16
         kernel = delay_cpu.gauss_taps_forward_serial if small else delay_cpu.gauss_taps_forward
-        kernel(*map(_numpy, (w, p, sig)), half, K, W, *map(_numpy, (consts, coef, delays)))
+        call_cpu(kernel, w, p, sig, half, K, W, consts, coef, delays)
 
     @staticmethod
     def taps_backward(w, p, sig, half, K, W, consts, g_coef, gw, gp, gs) -> None:
@@ -273,7 +273,7 @@ class _NumbaRunner:
 
         small = g_coef.numel() < delay_cpu.SERIAL_WORK // 16
         kernel = delay_cpu.gauss_taps_backward_serial if small else delay_cpu.gauss_taps_backward
-        kernel(*map(_numpy, (w, p, sig)), half, K, W, *map(_numpy, (consts, g_coef, gw, gp, gs)))
+        call_cpu(kernel, w, p, sig, half, K, W, consts, g_coef, gw, gp, gs)
 
     @staticmethod
     def gather(src, conn, off, coef, r, bc, out) -> None:
@@ -282,7 +282,7 @@ class _NumbaRunner:
         ob, mb = delay_cpu.blocks_for(out.shape[1], src.shape[2], coef.shape[1], src.element_size())
         small = out.numel() * coef.shape[1] < delay_cpu.SERIAL_WORK
         kernel = delay_cpu.tap_gather_serial if small else delay_cpu.tap_gather
-        kernel(*map(_numpy, (src, conn, off, coef)), r, bc, ob, mb, _numpy(out))
+        call_cpu(kernel, src, conn, off, coef, r, bc, ob, mb, out)
 
     @staticmethod
     def dot(gout, src, conn, off, r, bc, length, grad) -> None:
@@ -292,53 +292,46 @@ class _NumbaRunner:
                                       n_tasks_min=4)
         small = grad.numel() * src.shape[0] * length < delay_cpu.SERIAL_WORK
         kernel = delay_cpu.tap_dot_serial if small else delay_cpu.tap_dot
-        kernel(*map(_numpy, (gout, src, conn, off)), r, bc, length, ob, mb, _numpy(grad))
+        call_cpu(kernel, gout, src, conn, off, r, bc, length, ob, mb, grad)
 
 
 class _CudaRunner:
-    @classmethod
-    def taps_forward(cls, w, p, sig, half, K, W, consts, coef, delays) -> None:
+    """The CUDA kernels (``neuro.kernels.delay_cuda``) on torch's current stream."""
+
+    @staticmethod
+    def taps_forward(w, p, sig, half, K, W, consts, coef, delays) -> None:
         from neuro.kernels import delay_cuda
 
-        cls._launch(delay_cuda.gauss_taps_forward, delay_cuda.blocks_for(w.shape[0]), delay_cuda.THREADS,
+        launch_cuda(delay_cuda.gauss_taps_forward, delay_cuda.blocks_for(w.shape[0]), delay_cuda.THREADS,
                     (w, p, sig, half, K, W, consts, coef, delays))
 
-    @classmethod
-    def taps_backward(cls, w, p, sig, half, K, W, consts, g_coef, gw, gp, gs) -> None:
+    @staticmethod
+    def taps_backward(w, p, sig, half, K, W, consts, g_coef, gw, gp, gs) -> None:
         from neuro.kernels import delay_cuda
 
-        cls._launch(delay_cuda.gauss_taps_backward, delay_cuda.blocks_for(w.shape[0]), delay_cuda.THREADS,
+        launch_cuda(delay_cuda.gauss_taps_backward, delay_cuda.blocks_for(w.shape[0]), delay_cuda.THREADS,
                     (w, p, sig, half, K, W, consts, g_coef, gw, gp, gs))
 
     @staticmethod
-    def _launch(kernel, grid, threads, args) -> None:
-        from numba import cuda
-
-        if cuda_simulator_enabled():
-            kernel[grid, threads](*map(_numpy, args))
-            return
-        stream = cuda.external_stream(torch.cuda.current_stream().cuda_stream)
-        kernel[grid, threads, stream](
-            *[cuda.as_cuda_array(a.detach(), sync=False) if isinstance(a, torch.Tensor) else a
-              for a in args])
-
-    @classmethod
-    def gather(cls, src, conn, off, coef, r, bc, out) -> None:
+    def gather(src, conn, off, coef, r, bc, out) -> None:
         from neuro.kernels import delay_cuda
 
-        consts = coef.new_zeros(1)
         grid = delay_cuda.gather_grid(out.shape[0], out.shape[1], out.shape[2])
-        cls._launch(delay_cuda.tap_gather, grid, delay_cuda.THREADS,
-                    (src, conn, off, coef, r, bc, consts, out))
+        launch_cuda(delay_cuda.tap_gather, grid, delay_cuda.THREADS,
+                    (src, conn, off, coef, r, bc, _tap_consts(coef), out))
 
-    @classmethod
-    def dot(cls, gout, src, conn, off, r, bc, length, grad) -> None:
+    @staticmethod
+    def dot(gout, src, conn, off, r, bc, length, grad) -> None:
         from neuro.kernels import delay_cuda
 
-        consts = grad.new_zeros(1)
         kernel = delay_cuda.dot_kernel(64 if grad.dtype == torch.float64 else 32)
-        cls._launch(kernel, (grad.shape[1], grad.shape[0]), delay_cuda.DOT_THREADS,
-                    (gout, src, conn, off, r, bc, length, consts, grad))
+        launch_cuda(kernel, (grad.shape[1], grad.shape[0]), delay_cuda.DOT_THREADS,
+                    (gout, src, conn, off, r, bc, length, _tap_consts(grad), grad))
+
+
+def _tap_consts(like: torch.Tensor) -> torch.Tensor:
+    """``delay_math.TAP_CONSTS`` in ``like``'s dtype and device (made once, cached)."""
+    return constants(delay_math.TAP_CONSTS, like.dtype, like.device)
 
 
 _RUNNERS = MappingProxyType({"numba": _NumbaRunner, "cuda": _CudaRunner})
@@ -368,7 +361,7 @@ class GaussianTapsFunction(torch.autograd.Function):
         S = weight.numel()
         sig = sigma if sigma.numel() == 1 else sigma.expand(O, I, KC)
         flat = [t.detach().contiguous().reshape(-1) for t in (weight, position, sig)]
-        consts = weight.new_tensor([0.0, 1.0, 0.5, delay_math.SIGMA_OFFSET, delay_math.NORM_EPS])
+        consts = _tap_consts(weight)
         coef = weight.new_empty(S, window)
         delays = torch.empty(S, window, dtype=torch.int32, device=weight.device)
         _RUNNERS[backend].taps_forward(*flat, kernel_size // 2, kernel_size, window, consts, coef, delays)
@@ -442,8 +435,7 @@ def _event_forward(x: torch.Tensor, taps: Taps, conn: Connectivity, history: int
     out = x.new_empty(T - history + extra_steps, B, conn.src.shape[0])
     work = int(torch.count_nonzero(x)) * coef_t.shape[1]
     kernel = delay_cpu.event_scatter_serial if work < delay_cpu.SERIAL_WORK else delay_cpu.event_scatter
-    kernel(*map(_numpy, (x, conn.dst, delays_t.contiguous(), coef_t.contiguous())), taps.r_per_syn,
-           history, _numpy(out))
+    call_cpu(kernel, x, conn.dst, delays_t.contiguous(), coef_t.contiguous(), taps.r_per_syn, history, out)
     return out
 
 
@@ -490,7 +482,7 @@ def choose_method(window: int, kernel_size: int, backend: str) -> str:
 def delay_conv(x: torch.Tensor, weight: torch.Tensor, position: torch.Tensor, sigma: Number,
                kernel_size: int, extra_steps: int, mode: str = "gauss", method: str = "auto",
                backend: str = "auto", tol: float = delay_math.TOLERANCE,
-               bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+               bias: torch.Tensor | None = None) -> torch.Tensor:
     """The learnable delayed layer (module docstring) on the dense or the sparse path.
 
     ``method="auto"`` compares the cost of the dense conv (``K`` taps per synapse at GEMM speed)

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from neuro.backends import resolve_backend
 from neuro.kernels import elm_math
 from neuro.ops.elm_autograd import EventTraceFunction, MemoryFunction, TraceFunction, raise_nonfinite
+from neuro.state import stateclass
 
 ACTIVATIONS = MappingProxyType({"relu": elm_math.ACT_RELU, "silu": elm_math.ACT_SILU})
 INPUT_PATHS = ("auto", "dense", "events")
@@ -99,18 +100,12 @@ class ELMWeights(NamedTuple):
     b_out: torch.Tensor
 
 
+@stateclass
 class ELMState(NamedTuple):
     """State between calls: traces ``syn [B, S]`` (v1) / ``[B, d_tree]`` (v2), memory ``mem [B, M]``."""
 
     syn: torch.Tensor
     mem: torch.Tensor
-
-    def detach(self) -> "ELMState":
-        """The same state detached from the graph (truncated BPTT)."""
-        return ELMState(self.syn.detach(), self.mem.detach())
-
-    def to(self, *args, **kwargs) -> "ELMState":
-        return ELMState(self.syn.to(*args, **kwargs), self.mem.to(*args, **kwargs))
 
 
 class ELMScanResult(NamedTuple):

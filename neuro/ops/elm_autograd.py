@@ -12,57 +12,70 @@ backward one reverse-time kernel; weight gradients are large matrix products don
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Optional
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from neuro.backends import cuda_simulator_enabled
 from neuro.kernels import elm_math
+from neuro.ops._launch import as_numpy, constants, launch_cuda
 
 
 def _activate(z: torch.Tensor, act: int) -> torch.Tensor:
     return F.silu(z) if act == elm_math.ACT_SILU else torch.relu(z)
 
 
-def _np(a):
-    return a.detach().numpy() if isinstance(a, torch.Tensor) else a
-
-
-def _cuda_launch(kernel, grid: int, block: int, args, shared_bytes: int = 0) -> None:
-    """Launch on torch's current stream (or on the CUDA simulator with CPU tensors)."""
-    from numba import cuda
-
-    if cuda_simulator_enabled():
-        kernel[grid, block, 0, shared_bytes](*map(_np, args))
-        return
-    stream = cuda.external_stream(torch.cuda.current_stream().cuda_stream)
-    kernel[grid, block, stream, shared_bytes](
-        *[cuda.as_cuda_array(a.detach(), sync=False) if isinstance(a, torch.Tensor) else a for a in args])
-
-
-def _route_or_dummy(route: Optional[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+def _route_or_dummy(route: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
     return route if route is not None else torch.zeros(1, dtype=torch.int64, device=like.device)
 
 
 def _consts(like: torch.Tensor) -> torch.Tensor:
-    return _consts_for(like.dtype, like.device)
-
-
-@lru_cache(maxsize=None)
-def _consts_for(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """The kernels' typed constants (``elm_math.CONSTS``), made once per dtype and device."""
-    return torch.tensor(elm_math.CONSTS, dtype=dtype, device=device)
+    """The kernels' typed constants (``elm_math.CONSTS``) in ``like``'s dtype and device (cached)."""
+    return constants(elm_math.CONSTS, like.dtype, like.device)
 
 
 def _even_tile(batch: int) -> int:
+    """Batch elements per task when each CPU thread should get one contiguous range."""
     import numba
 
     from neuro.kernels import elm_cpu
 
     return elm_cpu.even_tile(batch, numba.get_num_threads())
+
+
+def _run_cpu(kernel_name: str, batch: int, args, tile: int | None = None) -> None:
+    """Run ``elm_cpu.<kernel_name>`` over the batch in tiles of ``tile`` (default :func:`_even_tile`)."""
+    from neuro.kernels import elm_cpu
+
+    tile = _even_tile(batch) if tile is None else tile
+    elm_cpu.run_batch_parallel(getattr(elm_cpu, kernel_name), batch, tile, *map(as_numpy, args))
+
+
+def _run_cuda_traces(kernel_name: str, n_tasks: int, args) -> None:
+    """Launch ``elm_cuda.<kernel_name>`` with one thread per (batch element, branch)."""
+    from neuro.kernels import elm_cuda
+
+    launch_cuda(getattr(elm_cuda, kernel_name), elm_cuda.blocks_for(n_tasks),
+                elm_cuda.THREADS_PER_BLOCK, args)
+
+
+def _run_memory(backward: bool, backend: str, like: torch.Tensor, hidden: int, memory: int,
+                args: tuple) -> None:
+    """The memory recurrence's forward or backward kernel over the batch (``like [T, B, ...]``): CPU
+    tiles sharing weight loads (``elm_cpu.batch_tile``), or one CUDA thread block per batch element."""
+    B, M = like.shape[1], memory
+    if backend == "numba":
+        import numba
+
+        from neuro.kernels import elm_cpu
+
+        tile = elm_cpu.batch_tile(B, numba.get_num_threads())
+        _run_cpu("memory_backward" if backward else "memory_forward", B, args, tile)
+        return
+    from neuro.kernels import elm_cuda
+
+    factory = elm_cuda.memory_backward_kernel if backward else elm_cuda.memory_forward_kernel
+    launch_cuda(factory(str(like.dtype).replace("torch.", "")), B, elm_cuda.memory_threads(hidden, M),
+                args, elm_cuda.memory_shared_bytes(hidden, M, like.element_size()))
 
 
 def raise_nonfinite() -> None:
@@ -82,20 +95,14 @@ class TraceFunction(torch.autograd.Function):
         state = s0.detach().clone()
         out_b = x.new_empty((T, B, num_branches))
         if backend == "numba":
-            from neuro.kernels import elm_cpu
-
-            finite = np.empty(B, _np(x).dtype)
-            elm_cpu.run_batch_parallel(elm_cpu.trace_forward, B, _even_tile(B),
-                                       *map(_np, (x, route_t, w_syn, kappa, state)), per_synapse, routed,
-                                       _np(out_b), finite)
+            finite = np.empty(B, as_numpy(x).dtype)
+            _run_cpu("trace_forward", B,
+                     (x, route_t, w_syn, kappa, state, per_synapse, routed, out_b, finite))
             if not np.isfinite(finite).all():
                 raise_nonfinite()
         else:
-            from neuro.kernels import elm_cuda
-
-            n = B * num_branches
-            _cuda_launch(elm_cuda.trace_forward, elm_cuda.blocks_for(n), elm_cuda.THREADS_PER_BLOCK,
-                         (x, route_t, w_syn, kappa, state, per_synapse, routed, out_b))
+            _run_cuda_traces("trace_forward", B * num_branches,
+                             (x, route_t, w_syn, kappa, state, per_synapse, routed, out_b))
         ctx.save_for_backward(x, w_syn, route_t, kappa)
         ctx.info = (per_synapse, routed, backend, s0.shape, num_branches)
         return out_b, state
@@ -111,19 +118,13 @@ class TraceFunction(torch.autograd.Function):
         dx = torch.zeros_like(x) if need_dx else x.new_zeros((1, 1, 1))
         dw_b = x.new_zeros((B, w_syn.shape[0]))
         if backend == "numba":
-            from neuro.kernels import elm_cpu
-
             d_state = x.new_empty(s_shape)
-            elm_cpu.run_batch_parallel(elm_cpu.trace_backward, B, _even_tile(B),
-                                       *map(_np, (x, route_t, w_syn, kappa, g_b, g_state)), per_synapse,
-                                       routed, need_dx, _np(dw_b), _np(d_state), _np(dx))
+            _run_cpu("trace_backward", B, (x, route_t, w_syn, kappa, g_b, g_state, per_synapse, routed,
+                                           need_dx, dw_b, d_state, dx))
         else:
-            from neuro.kernels import elm_cuda
-
             d_state = g_state.clone()
-            n = B * nb
-            _cuda_launch(elm_cuda.trace_backward, elm_cuda.blocks_for(n), elm_cuda.THREADS_PER_BLOCK,
-                         (x, route_t, w_syn, kappa, g_b, per_synapse, routed, need_dx, dw_b, d_state, dx))
+            _run_cuda_traces("trace_backward", B * nb,
+                             (x, route_t, w_syn, kappa, g_b, per_synapse, routed, need_dx, dw_b, d_state, dx))
         return (dx if need_dx else None, dw_b.sum(0), d_state if ctx.needs_input_grad[2] else None,
                 None, None, None, None, None)
 
@@ -133,16 +134,14 @@ class EventTraceFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, w_eff_t, bias, v0, kappa: float):  # type: ignore[override]
-        from neuro.kernels import elm_cpu
-
         ctx.set_materialize_grads(False)
         T, B, D = x.shape
-        kpow = np.power(np.asarray(kappa, dtype=_np(x).dtype), np.arange(T + 1)).astype(_np(x).dtype)
+        dtype = as_numpy(x).dtype
+        kpow = np.power(np.asarray(kappa, dtype=dtype), np.arange(T + 1)).astype(dtype)
         out_u = x.new_empty((T, B, w_eff_t.shape[1]))
         x_decayed = x.new_empty((B, D))
         finite = np.empty(B, kpow.dtype)
-        elm_cpu.run_batch_parallel(elm_cpu.events_forward, B, _even_tile(B),
-                                   *map(_np, (x, w_eff_t, bias, kpow, v0, out_u, x_decayed)), finite)
+        _run_cpu("events_forward", B, (x, w_eff_t, bias, kpow, v0, out_u, x_decayed, finite))
         if not np.isfinite(finite).all():
             raise_nonfinite()
         ctx.save_for_backward(x, w_eff_t)
@@ -151,8 +150,6 @@ class EventTraceFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_u, g_xdec):  # type: ignore[override]
-        from neuro.kernels import elm_cpu
-
         x, w_eff_t = ctx.saved_tensors
         T, B, D = x.shape
         H = w_eff_t.shape[1]
@@ -163,8 +160,7 @@ class EventTraceFunction(torch.autograd.Function):
         dv0 = x.new_empty((B, H))
         dp = x.new_empty((T, B, H)) if need_dx else x.new_zeros((1, 1, 1))
         kappa = ctx.kpow[1]
-        elm_cpu.run_batch_parallel(elm_cpu.events_backward, B, tile, _np(x), _np(g_u), kappa, tile,
-                                   need_dx, _np(dw_parts), _np(dv0), _np(dp))
+        _run_cpu("events_backward", B, (x, g_u, kappa, tile, need_dx, dw_parts, dv0, dp), tile)
         dx = None
         if need_dx:
             dx = dp @ w_eff_t.t()
@@ -194,19 +190,7 @@ class MemoryFunction(torch.autograd.Function):
             t.contiguous() for t in (w_in, w_hid, b_hid, w_last, b_last, kappa, gain, m0))
         args = (u, w_in.t().contiguous(), w_hid.transpose(1, 2).contiguous(), b_hid,
                 w_last.t().contiguous(), b_last, kappa, gain, m0, consts, act, store, m_seq, z_seq, d_seq)
-        if backend == "numba":
-            import numba
-
-            from neuro.kernels import elm_cpu
-
-            tile = elm_cpu.batch_tile(B, numba.get_num_threads())
-            elm_cpu.run_batch_parallel(elm_cpu.memory_forward, B, tile, *map(_np, args))
-        else:
-            from neuro.kernels import elm_cuda
-
-            _cuda_launch(elm_cuda.memory_forward_kernel(str(u.dtype).replace("torch.", "")), B,
-                         elm_cuda.memory_threads(H, M), args,
-                         elm_cuda.memory_shared_bytes(H, M, u.element_size()))
+        _run_memory(False, backend, u, H, M, args)
         if store:
             ctx.save_for_backward(m_seq, z_seq, d_seq, m0, w_in, w_hid, w_last, kappa, gain, consts)
         ctx.info = (act, backend)
@@ -230,19 +214,7 @@ class MemoryFunction(torch.autograd.Function):
         dm0 = m_seq.new_empty((B, M))
         args = (g_m, m_seq, z_seq, d_seq, m0, w_in, w_hid, w_last, kappa, gain, consts, act,
                 du, dz_hid, dz_out, d_kappa_b, d_gain_b, dm0)
-        if backend == "numba":
-            import numba
-
-            from neuro.kernels import elm_cpu
-
-            tile = elm_cpu.batch_tile(B, numba.get_num_threads())
-            elm_cpu.run_batch_parallel(elm_cpu.memory_backward, B, tile, *map(_np, args))
-        else:
-            from neuro.kernels import elm_cuda
-
-            _cuda_launch(elm_cuda.memory_backward_kernel(str(m_seq.dtype).replace("torch.", "")), B,
-                         elm_cuda.memory_threads(H, M), args,
-                         elm_cuda.memory_shared_bytes(H, M, m_seq.element_size()))
+        _run_memory(True, backend, m_seq, H, M, args)
         need = ctx.needs_input_grad
         flat = (T * B, -1)
         g_w_in = g_w_hid = g_b_hid = g_w_last = g_b_last = None

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import torch
+from torch.autograd.function import once_differentiable
 
-from neuro.backends import cuda_simulator_enabled, resolve_backend
+from neuro.backends import resolve_backend
 from neuro.kernels import lif_math
+from neuro.ops._launch import check_finite
+from neuro.ops._lif_runners import IO_OF_DTYPE, RUNNERS, STATE_NAMES, KernelConfig, Plan, dtype_consts
 from neuro.surrogate import ATan, Surrogate, spike
 
 RESET_MODES = MappingProxyType({"subtract": lif_math.RESET_SUBTRACT, "zero": lif_math.RESET_ZERO,
@@ -65,10 +68,10 @@ class LIFConfig:
 class LIFScanResult(NamedTuple):
     """Outputs of a scan; sequences are ``[T, N]`` (None when not requested), finals ``[N]``."""
 
-    spikes: Optional[torch.Tensor]
-    v_seq: Optional[torch.Tensor]
-    i_seq: Optional[torch.Tensor]
-    a_seq: Optional[torch.Tensor]
+    spikes: torch.Tensor | None
+    v_seq: torch.Tensor | None
+    i_seq: torch.Tensor | None
+    a_seq: torch.Tensor | None
     i_last: torch.Tensor
     v_last: torch.Tensor
     a_last: torch.Tensor
@@ -132,157 +135,87 @@ def lif_scan_reference(x: torch.Tensor, prm: torch.Tensor, i0: torch.Tensor, v0:
 
 
 # --------------------------------------------------------------------------------------------
-# Kernel launchers: numba (CPU) and cuda (GPU, or the CUDA simulator on CPU tensors).
+# Kernel-backed autograd (runners in neuro.ops._lif_runners; torch.compile ops in neuro.ops._lif_library)
+
+#: low-precision input dtypes: integrated with a float32 state (the coefficient table's dtype)
+LOW_PRECISION = tuple(IO_OF_DTYPE)
 
 
-def _numpy(a):
-    return a.detach().numpy() if isinstance(a, torch.Tensor) else a
+def make_plan(cfg: LIFConfig, record: bool, need_grad: bool, need_pgrad: bool, x: torch.Tensor,
+              backend: str) -> Plan:
+    """What a kernel call computes: the structure, what is recorded and kept, the input format."""
+    io = IO_OF_DTYPE[x.dtype] if (backend == "cuda" and x.dtype in IO_OF_DTYPE) else "native"
+    return Plan((cfg.has_syn, cfg.has_adapt, cfg.spiking), record, need_grad, need_pgrad, io)
 
 
-class _Plan(NamedTuple):
-    """What one scan call computes and keeps (shared by the runners)."""
-
-    structure: tuple  # (has_syn, has_adapt, spiking): compile-time constants of the kernels
-    record: bool
-    need_grad: bool
-    need_pgrad: bool
+_KERNEL_CONFIGS: dict = {}
 
 
-class _NumbaRunner:
-    """CPU kernels. Backward recomputes the forward per chunk, so nothing extra is stored."""
-
-    @staticmethod
-    def forward(plan: _Plan, cfg: LIFConfig, x, prm, consts, i0, v0, a0):
-        from neuro.kernels import lif_cpu
-
-        T, N = x.shape
-        has_syn, has_adapt, spiking = plan.structure
-        new = x.new_empty
-        outs = (new((T, N)) if spiking else None, new((T, N)) if plan.record else None,
-                new((T, N)) if plan.record and has_syn else None,
-                new((T, N)) if plan.record and has_adapt else None)
-        last = (new(N), new(N), new(N))
-        finite = lif_cpu.scan_forward(plan.structure, *map(_numpy, (x, prm, consts, i0, v0, a0)),
-                                      cfg.reset_code, cfg.ge, *map(_numpy, outs), *map(_numpy, last))
-        if not finite:
-            raise ValueError("x contains NaN or inf values; spiking neurons need finite inputs")
-        return (*outs, *last), ()
-
-    @staticmethod
-    def backward(plan: _Plan, cfg: LIFConfig, saved, x, prm, consts, i0, v0, a0, grads, grads_last):
-        from neuro.kernels import lif_cpu
-
-        N = x.shape[1]
-        dx = torch.empty_like(x)
-        d0 = (x.new_empty(N), x.new_empty(N), x.new_empty(N))
-        d_prm = x.new_empty((lif_math.N_PARAMS, N)) if plan.need_pgrad else None
-        lif_cpu.scan_backward(plan.structure, plan.need_pgrad, *map(_numpy, (x, prm, consts, i0, v0, a0)),
-                              cfg.reset_code, cfg.ge, cfg.surrogate.kind, list(map(_numpy, grads)),
-                              list(map(_numpy, grads_last)), *map(_numpy, (dx, *d0, d_prm)))
-        return dx, d0, d_prm
+def kernel_config(cfg: LIFConfig) -> KernelConfig:
+    """The numbers the kernels read of ``cfg`` (cached per configuration)."""
+    kc = _KERNEL_CONFIGS.get(cfg)
+    if kc is None:
+        a, b = cfg.surrogate.coefficients()
+        kc = _KERNEL_CONFIGS[cfg] = KernelConfig(cfg.reset_code, cfg.ge, cfg.detach_reset, cfg.surrogate.kind,
+                                                 float(a), float(b))
+    return kc
 
 
-class _CudaRunner:
-    """numba.cuda kernels on torch's current stream (or on the CUDA simulator with CPU tensors).
-
-    One thread per neuron cannot keep a recompute buffer, so the forward stores the pre-reset
-    membrane (and current / adaptation sequences when backward needs them). Absent arrays are
-    passed as 1x1 placeholders with boolean flags.
-    """
-
-    @staticmethod
-    def _launch(kernel, n: int, args):
-        from numba import cuda
-
-        from neuro.kernels import lif_cuda
-
-        blocks, threads = lif_cuda.blocks_for(n), lif_cuda.THREADS_PER_BLOCK
-        if cuda_simulator_enabled():
-            kernel[blocks, threads](*map(_numpy, args))
-            return
-        stream = cuda.external_stream(torch.cuda.current_stream().cuda_stream)
-        kernel[blocks, threads, stream](
-            *[cuda.as_cuda_array(a.detach(), sync=False) if isinstance(a, torch.Tensor) else a
-              for a in args])
-
-    @classmethod
-    def forward(cls, plan: _Plan, cfg: LIFConfig, x, prm, consts, i0, v0, a0):
-        from neuro.kernels import lif_cuda
-
-        T, N = x.shape
-        has_syn, has_adapt, spiking = plan.structure
-        store = (spiking, plan.need_grad, plan.record, has_syn and (plan.record or plan.need_pgrad),
-                 has_adapt and (plan.record or plan.need_grad))
-        s, h, v_seq, i_seq, a_seq = (x.new_empty((T, N)) if flag else _placeholder(x) for flag in store)
-        last = (x.new_empty(N), x.new_empty(N), x.new_empty(N))
-        cls._launch(lif_cuda.forward_kernel(*plan.structure), N,
-                    (x, prm, consts, i0, v0, a0, cfg.reset_code, cfg.ge, s, h, v_seq, i_seq, a_seq,
-                     *last, *store))
-        outs = (s if spiking else None, v_seq if plan.record else None,
-                i_seq if plan.record and has_syn else None, a_seq if plan.record and has_adapt else None)
-        return (*outs, *last), (h, i_seq, a_seq)
-
-    @classmethod
-    def backward(cls, plan: _Plan, cfg: LIFConfig, saved, x, prm, consts, i0, v0, a0, grads, grads_last):
-        from neuro.kernels import lif_cuda
-
-        N = x.shape[1]
-        dx = torch.empty_like(x)
-        d0 = (x.new_empty(N), x.new_empty(N), x.new_empty(N))
-        d_prm = x.new_empty((lif_math.N_PARAMS, N)) if plan.need_pgrad else _placeholder(x)
-        present = [g is not None for g in grads]
-        grads = [g if g is not None else _placeholder(x) for g in grads]
-        kernel = lif_cuda.backward_kernel(*plan.structure, plan.need_pgrad)
-        cls._launch(kernel, N, (x, prm, consts, i0, v0, a0, cfg.reset_code, cfg.ge, cfg.surrogate.kind,
-                                *saved,
-                                *grads, *present,
-                                *grads_last, dx, *d0, d_prm))
-        return dx, d0, d_prm if plan.need_pgrad else None
+def scan_forward(plan: Plan, kc: KernelConfig, backend: str, x, prm, i0, v0, a0):
+    """``(outputs, saved)`` of one forward kernel call: outputs as :class:`LIFScanResult`'s fields (None
+    where absent), ``saved`` the one tensor the backward needs besides the inputs (CUDA checkpoints)."""
+    consts = dtype_consts(kc, prm.dtype, x.device)
+    return RUNNERS[backend].forward(plan, kc, x, prm, consts, (i0, v0, a0))
 
 
-_RUNNERS = MappingProxyType({"numba": _NumbaRunner, "cuda": _CudaRunner})
-
-
-def _placeholder(x: torch.Tensor) -> torch.Tensor:
-    return x.new_zeros((1, 1))
-
-
-def _dtype_consts(cfg: LIFConfig, x: torch.Tensor) -> torch.Tensor:
-    """``[0, 1, keep_reset, sg_a, sg_b]`` in the compute dtype (see ``neuro.kernels.lif_cpu``)."""
-    a, b = cfg.surrogate.coefficients()
-    return torch.tensor([0.0, 1.0, float(not cfg.detach_reset), a, b], dtype=x.dtype, device=x.device)
+def scan_backward(plan: Plan, kc: KernelConfig, backend: str, saved, x, prm, i0, v0, a0, grads, grads_last):
+    """``(dx, d_prm [9, P] or None, d_i0, d_v0, d_a0)`` of one backward kernel call; ``grads`` are
+    those of the four sequences, ``grads_last`` of the final ``(i, v, a)`` (None where absent)."""
+    consts = dtype_consts(kc, prm.dtype, x.device)
+    dx, (d_i0, d_v0, d_a0), d_prm = RUNNERS[backend].backward(plan, kc, saved, x, prm, consts, (i0, v0, a0),
+                                                               grads, grads_last)
+    g_prm = None
+    if d_prm is not None:
+        N, P = x.shape[1], prm.shape[1]
+        g_prm = d_prm.view(lif_math.N_PARAMS, N // P, P).sum(1)
+    return dx, g_prm, d_i0, d_v0, d_a0
 
 
 class LIFScanFunction(torch.autograd.Function):
-    """Fused forward scan + reverse-time backward scan on the numba or cuda kernels."""
+    """Fused forward scan + reverse-time backward scan on the numba or cuda kernels.
+
+    Once differentiable: the backward kernels are not differentiable themselves, so a second-order
+    gradient (``create_graph=True`` through this op) raises instead of coming back silently detached
+    (use ``backend="torch"`` for higher-order gradients).
+    """
 
     @staticmethod
     def forward(ctx, x, prm, i0, v0, a0, cfg: LIFConfig, record: bool, backend: str):  # type: ignore[override]
         ctx.set_materialize_grads(False)
-        plan = _Plan((cfg.has_syn, cfg.has_adapt, cfg.spiking), record,
-                     any(ctx.needs_input_grad[:5]), ctx.needs_input_grad[1])
-        consts = _dtype_consts(cfg, x)
-        outs, saved = _RUNNERS[backend].forward(plan, cfg, x, prm, consts, i0, v0, a0)
-        ctx.plan, ctx.cfg, ctx.backend, ctx.n_saved = plan, cfg, backend, len(saved)
-        ctx.save_for_backward(x, prm, i0, v0, a0, consts, *saved)
+        plan = make_plan(cfg, record, any(ctx.needs_input_grad[:5]), ctx.needs_input_grad[1], x, backend)
+        kc = kernel_config(cfg)
+        outs, saved = scan_forward(plan, kc, backend, x, prm, i0, v0, a0)
+        ctx.plan, ctx.kc, ctx.backend = plan, kc, backend
+        ctx.save_for_backward(x, prm, i0, v0, a0, saved)
         return outs
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, g_s, g_v, g_i, g_a, g_il, g_vl, g_al):  # type: ignore[override]
-        x, prm, i0, v0, a0, consts, *saved = ctx.saved_tensors
-        N = x.shape[1]
+        x, prm, i0, v0, a0, saved = ctx.saved_tensors
+        return (*scan_backward(ctx.plan, ctx.kc, ctx.backend, saved, x, prm, i0, v0, a0,
+                               (g_s, g_v, g_i, g_a), (g_il, g_vl, g_al)), None, None, None)
 
-        def last(g):
-            return x.new_zeros(N) if g is None else g.contiguous()
 
-        grads = tuple(None if g is None else g.contiguous() for g in (g_s, g_v, g_i, g_a))
-        dx, (d_i0, d_v0, d_a0), d_prm = _RUNNERS[ctx.backend].backward(
-            ctx.plan, ctx.cfg, tuple(saved), x, prm, consts, i0, v0, a0, grads,
-            (last(g_il), last(g_vl), last(g_al)))
-        g_prm = None
-        if d_prm is not None:
-            g_prm = d_prm.view(lif_math.N_PARAMS, N // prm.shape[1], prm.shape[1]).sum(1)
-        return dx, g_prm, d_i0, d_v0, d_a0, None, None, None
+def check_dtypes(x: torch.Tensor, prm: torch.Tensor, *states: torch.Tensor) -> None:
+    """The coefficient table and the states share the compute dtype; ``x`` has it too, or is fp16 /
+    bf16 with a float32 compute dtype (mixed precision). Raises ``TypeError`` naming the argument."""
+    for name, t in zip(("i0", "v0", "a0"), states):
+        if t.dtype != prm.dtype:
+            raise TypeError(f"lif_scan: {name} has dtype {t.dtype}, expected {prm.dtype} (prm's)")
+    if x.dtype != prm.dtype and not (x.dtype in LOW_PRECISION and prm.dtype == torch.float32):
+        raise TypeError(f"lif_scan: x has dtype {x.dtype}; expected prm's dtype {prm.dtype}, or "
+                        "float16/bfloat16 with float32 coefficients and states")
 
 
 def lif_scan(x: torch.Tensor, prm: torch.Tensor, i0: torch.Tensor, v0: torch.Tensor, a0: torch.Tensor,
@@ -291,11 +224,46 @@ def lif_scan(x: torch.Tensor, prm: torch.Tensor, i0: torch.Tensor, v0: torch.Ten
 
     ``prm: [9, P]`` with ``N % P == 0``; ``i0, v0, a0: [N]``. With ``record`` the post-reset
     membrane (and current / adaptation where the model has them) is returned for every step.
+
+    Mixed precision: ``x`` may be float16 or bfloat16 with float32 ``prm`` and states. The spikes
+    come back in ``x``'s dtype, states and recorded sequences in float32, ``dx`` in ``x``'s dtype.
+    The cuda backend reads and writes the low-precision tensors directly (no conversion pass); the
+    numba and torch backends convert ``x`` to float32 first. Spikes equal those of ``x.float()``.
+
+    NaN or inf in ``x`` or in the initial state raise :class:`~neuro.ops._launch.NonFiniteError`
+    (a ``ValueError``): at once on the torch and numba backends; on the cuda backend, which
+    checks inside its kernel without synchronising, at the next CUDA op on the device or at
+    :func:`neuro.ops._launch.check_numerics` (at once under the CUDA simulator).
+
+    Under ``torch.compile`` the kernels run as the ``torch.library`` ops ``neuro::lif_scan_forward`` /
+    ``neuro::lif_scan_backward`` (:mod:`neuro.ops._lif_library`): no graph break, same results.
     """
-    chosen = resolve_backend(backend, x)
-    if chosen != "numba" and not bool(torch.isfinite(x).all()):  # the CPU kernel checks as it reads
-        raise ValueError("x contains NaN or inf values; spiking neurons need finite inputs")
+    check_dtypes(x, prm, i0, v0, a0)
+    chosen = resolve_backend(backend, x) if not torch.compiler.is_compiling() else compiled_backend(
+        backend, x.device.type)
+    if chosen != "cuda" and x.dtype != prm.dtype:  # mixed precision off the GPU: one conversion pass
+        res = lif_scan(x.to(prm.dtype), prm, i0, v0, a0, cfg, record, chosen)
+        return res._replace(spikes=None if res.spikes is None else res.spikes.to(x.dtype))
     if chosen == "torch":
+        check_finite("x", x)
+        check_finite(f"the initial state {STATE_NAMES}", i0, v0, a0)
         return lif_scan_reference(x, prm, i0, v0, a0, cfg, record)
     args = [t.contiguous() for t in (x, prm, i0, v0, a0)]
+    if torch.compiler.is_compiling():
+        from neuro.ops._lif_library import lif_scan_op
+
+        return LIFScanResult(*lif_scan_op(*args, cfg, record, chosen))
     return LIFScanResult(*LIFScanFunction.apply(*args, cfg, record, chosen))
+
+
+@torch.compiler.assume_constant_result
+def compiled_backend(backend: str, device_type: str) -> str:
+    """The backend ``backend`` resolves to for tensors on ``device_type`` (a constant while tracing)."""
+    return _resolve_for(backend, device_type)
+
+
+def _resolve_for(backend: str, device_type: str) -> str:
+    class _Like:  # what resolve_backend reads of a tensor
+        device = torch.device(device_type)
+
+    return resolve_backend(backend, _Like)  # type: ignore[arg-type]

@@ -153,6 +153,11 @@ class Compiled:
     def n_rec(self) -> int:
         return int(self.rec_flag.sum())
 
+    def current_rows(self) -> np.ndarray:
+        """Per population, the channel row of its current channel (injected currents, SIC), or -1."""
+        return np.array([self.channel_index.get((p, CURRENT_CHANNEL), -1) for p in self.populations],
+                        np.int64)
+
 
 def _exact_kappa(tau_c: float, beta: np.ndarray, dt: float) -> np.ndarray:
     """Per unit of channel current, the exact membrane gain divided by ``1 - beta`` (see groups);

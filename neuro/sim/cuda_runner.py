@@ -1,33 +1,47 @@
-"""The numba.cuda simulation backend: state as torch CUDA tensors, one cooperative launch per chunk.
+"""The numba.cuda simulation backend: state as torch CUDA tensors, one persistent launch per chunk.
 
-Under Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) the same kernel runs on numpy arrays on
-the CPU with a single block (the simulator's limit for cooperative grids), which is how CI tests it.
+:class:`CudaRunner` runs one of two kernels:
+
+* ``"events"`` (default) — :mod:`neuro.kernels.sim_cuda`: event lists and owner-computes delivery,
+  deterministic and bit-identical to the CPU kernel (float32 and float64), one grid barrier per step;
+* ``"atomic"`` — :mod:`neuro.kernels.sim_cuda_atomic`, the first GPU kernel (float atomics, a spike
+  raster decoded on the host), kept selectable until the event kernel has been measured faster on a
+  GPU (:class:`neuro.sim.cuda_runner_atomic.AtomicCudaRunner`).
+
+The kernel is chosen by ``kernel=`` or the environment variable ``NEURO_SIM_CUDA_KERNEL``; the event
+kernel's launch by ``launch=`` or ``NEURO_SIM_CUDA_LAUNCH``: ``"grid"`` (a cooperative grid sized by
+occupancy, :data:`THREADS` per block) or ``"block"`` (one block of :data:`BLOCK_THREADS`, barriers
+are ``syncthreads``: no grid-wide barrier, one multiprocessor). Under Numba's CUDA simulator
+(``NUMBA_ENABLE_CUDASIM=1``) either runs on numpy views of CPU tensors with one block of
+:data:`SIM_THREADS` threads (the simulator's limit for cooperative grids), which is how CI tests it.
 """
 
 from __future__ import annotations
 
-import warnings
+import os
+from typing import Optional
 
 import numpy as np
 import torch
 
 from neuro.backends import cuda_simulator_enabled, require_numba_cuda
+from neuro.ops._launch import as_cuda_array, launch_cuda
 from neuro.sim.build import Compiled
 from neuro.sim.runners import ChunkResult, astrocyte_state, monitor_steps
 
-THREADS = 256
-SIM_THREADS = 32
-MAX_RASTER_BYTES = 64 << 20  # per launch; longer chunks are split
+KERNELS = ("events", "atomic")
+LAUNCHES = ("grid", "block")
+ENV_KERNEL = "NEURO_SIM_CUDA_KERNEL"
+ENV_LAUNCH = "NEURO_SIM_CUDA_LAUNCH"
+THREADS = 256  # per block of the cooperative grid
+BLOCK_THREADS = 512  # the single-block launch
+SIM_THREADS = 32  # the CUDA simulator runs a thread per Python thread
+EVENT_CAP = 8  # event slots per target row and step; more spikes onto one row: its incoming table
+QUEUE_BYTES = 40 << 10  # dynamic shared memory of a block's spike queue (below the 48 KiB default)
+STAMP_NEVER = -(1 << 62)
 
 
-def raster_to_spikes(raster: np.ndarray, t0: int, n_sources: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(steps, indices)`` of the set bits of a ``[steps, words]`` uint32 raster, sorted like the CPU's."""
-    bits = np.unpackbits(np.ascontiguousarray(raster).view(np.uint8), axis=1, bitorder="little")
-    steps, idx = np.nonzero(bits[:, :n_sources])
-    return steps.astype(np.int64) + t0, idx.astype(np.int64)
-
-
-def _by_element(element: np.ndarray, columns: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+def by_element(element: np.ndarray, columns: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Monitor columns grouped by the element (neuron or astrocyte) they record: ``(ptr [n+1], columns)``."""
     order = np.argsort(element, kind="stable")
     ptr = np.zeros(n + 1, np.int64)
@@ -35,121 +49,203 @@ def _by_element(element: np.ndarray, columns: np.ndarray, n: int) -> tuple[np.nd
     return ptr, columns[order].astype(np.int64)
 
 
-class _AsUint32:
-    """Marks an int32 tensor that the kernel reads as uint32 (bit operations on raster words)."""
-
-    def __init__(self, tensor: torch.Tensor):
-        self.tensor = tensor
+def _choice(value: Optional[str], env: str, allowed: tuple, name: str) -> str:
+    value = value if value is not None else os.environ.get(env, allowed[0])
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed} (argument or ${env}), got {value!r}")
+    return value
 
 
 class CudaRunner:
-    """Runs ``neuro.kernels.sim_cuda`` on ``device`` (or on the CUDA simulator with CPU arrays)."""
+    """Runs a simulation kernel on ``device`` (or on the CUDA simulator with CPU arrays).
 
-    def __init__(self, net: Compiled, device: torch.device):
+    Args:
+        net: the compiled network.
+        device: a CUDA device (ignored under the simulator).
+        kernel: ``"events"`` or ``"atomic"`` (default: ``$NEURO_SIM_CUDA_KERNEL``, else events).
+        launch: ``"grid"`` or ``"block"`` for the event kernel (default: ``$NEURO_SIM_CUDA_LAUNCH``,
+            else grid).
+        event_cap: event slots per target row and step (the event kernel; >= 1).
+    """
+
+    def __init__(self, net: Compiled, device: torch.device, kernel: Optional[str] = None,
+                 launch: Optional[str] = None, event_cap: int = EVENT_CAP):
         require_numba_cuda()
+        self.kernel_name = _choice(kernel, ENV_KERNEL, KERNELS, "kernel")
+        if self.kernel_name == "atomic":
+            from neuro.sim.cuda_runner_atomic import AtomicCudaRunner
+
+            self._impl = AtomicCudaRunner(net, device)
+        else:
+            self._impl = EventCudaRunner(net, device, _choice(launch, ENV_LAUNCH, LAUNCHES, "launch"),
+                                         event_cap)
+
+    def reset(self) -> None:
+        self._impl.reset()
+
+    def state(self) -> dict:
+        return self._impl.state()
+
+    def run(self, t0: int, t1: int) -> ChunkResult:
+        return self._impl.run(t0, t1)
+
+
+def _incoming(rows: torch.Tensor, n_rows: int, values: tuple) -> tuple:
+    """``(ptr [n_rows+1] int64, *values regrouped by row)``: a stable sort by ``rows``, so the synapses
+    of a row stay in increasing synapse index."""
+    order = torch.sort(rows.long(), stable=True).indices
+    ptr = torch.zeros(n_rows + 1, dtype=torch.int64, device=rows.device)
+    if rows.numel():
+        torch.cumsum(torch.bincount(rows.long(), minlength=n_rows), 0, out=ptr[1:])
+    return (ptr, *(v[order].contiguous() for v in values))
+
+
+class EventCudaRunner:
+    """Runs ``neuro.kernels.sim_cuda`` (the deterministic event kernel)."""
+
+    def __init__(self, net: Compiled, device: torch.device, launch: str = "grid", event_cap: int = EVENT_CAP):
         from neuro.kernels import sim_cuda
 
-        self.net, self.sim = net, cuda_simulator_enabled()
-        self.device = torch.device("cpu") if self.sim else device
-        self.kernel = sim_cuda.run_kernel(net.has_syn, net.has_adapt, net.C, net.A > 0)
-        pop_of = np.zeros(net.N, np.int32)
-        for p, (lo, hi, _, _) in enumerate(net.pops):
-            pop_of[lo:hi] = p
-        neuron_col = np.nonzero(net.mon_var >= 0)[0]  # negative codes are astrocyte rows
-        astro_col = np.nonzero(net.mon_var < 0)[0]
-        mon_ptr, mon_col = _by_element(net.mon_idx[neuron_col], neuron_col, net.N)
-        amon_ptr, amon_col = _by_element(net.mon_idx[astro_col], astro_col, net.A)
-        self.words = (net.S + 31) // 32
-        self.static = {k: self._put(v) for k, v in dict(
-            consts=np.array([0, 1], net.dtype), prm=net.prm, pops=net.pops, pop_of=pop_of,
-            ref_steps=net.ref_steps, bias=net.bias, ch_alpha=net.ch_alpha, ch_kappa=net.ch_kappa,
-            poisson_prob=net.poisson_prob, row_ptr=net.row_ptr, col=net.col, weight=net.weight,
-            delay=net.delay, rec_flag=net.rec_flag, mon_ptr=mon_ptr, mon_var=net.mon_var[mon_col],
-            mon_col=mon_col, aprm=net.aprm, amon_ptr=amon_ptr, amon_row=-1 - net.mon_var[amon_col],
-            amon_col=amon_col, **{f"{name}_{part}": getattr(getattr(net, name), part)
-                                  for name in ("ip3", "sic")
-                                  for part in ("row_ptr", "col", "weight", "delay")}
-        ).items()}
+        if isinstance(event_cap, bool) or not isinstance(event_cap, int) or event_cap < 1:
+            raise ValueError(f"event_cap must be a positive integer, got {event_cap!r}")
+        for name in ("spike", "ip3", "sic"):
+            if net.table(name).col.size >= 2 ** 31:
+                raise ValueError(f"{net.table(name).col.size} {name} synapses exceed the event kernel's "
+                                 "int32 synapse index")
+        self.net, self.sim, self.cap = net, cuda_simulator_enabled(), event_cap
+        self.device = torch.device("cpu") if self.sim else torch.device(device)
+        self.block = launch == "block"
+        self.threads = SIM_THREADS if self.sim else (BLOCK_THREADS if self.block else THREADS)
+        hetero, *tables = net.cpu_tables()
+        self.kernel = sim_cuda.run_kernel(net.has_syn, net.has_adapt, net.C, hetero, net.A > 0, self.block,
+                                          self.threads)
+        put = self._put
+        self.consts = put(np.array([0, 1], net.dtype))
+        self.params = tuple(map(put, tables))
+        self.pops = put(net.pops)
+        self.pop_cur = put(net.current_rows())
+        self.syn = tuple(map(put, (net.row_ptr, net.col, net.weight, net.delay)))
+        self.fallback = self._fallback(net.spikes, net.C * net.N)
+        ip3 = net.ip3
+        self.ip3_tables = (*map(put, (ip3.row_ptr, ip3.col, ip3.weight, ip3.delay)),
+                           *self._fallback(ip3, net.A))
+        sic = net.sic
+        sic_q = np.repeat(np.arange(net.A, dtype=np.int32), np.diff(sic.row_ptr))
+        self.sic_in = _incoming(put(sic.col.astype(np.int64) % max(net.N, 1)), net.N,
+                                (put(sic_q), put(sic.weight), put(sic.delay)))
+        self._monitors(net)
+        self.rec_flag, self.poisson_prob, self.aprm = put(net.rec_flag), put(net.poisson_prob), put(net.aprm)
+        self.rec_cap = max(1 << 16, 4 * net.n_rec)
+        self._inputs_key = None
         self._launch_cfg = None
         self.reset()
 
     def _put(self, a: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.ascontiguousarray(a)).to(self.device)
 
-    def _arg(self, t):
-        if isinstance(t, _AsUint32):  # the raster: an int32 tensor the kernel sees as uint32 words
-            return self._arg(t.tensor).view(np.uint32)
-        if not isinstance(t, torch.Tensor):
-            return t
-        if self.sim:
-            return t.numpy()
-        from numba import cuda
+    def _fallback(self, table, n_rows: int) -> tuple:
+        """The incoming table of ``table`` when some row has more synapses than event slots (else
+        empty rows): ``(in_ptr, in_k, in_src)``."""
+        col = self._put(table.col)
+        indeg = torch.bincount(col.long(), minlength=n_rows) if col.numel() else col.new_zeros(n_rows)
+        if n_rows == 0 or int(indeg.max()) <= self.cap:
+            return (torch.zeros(n_rows + 1, dtype=torch.int64, device=self.device),
+                    torch.zeros(1, dtype=torch.int32, device=self.device),
+                    torch.zeros(1, dtype=torch.int32, device=self.device))
+        k = torch.arange(col.numel(), dtype=torch.int32, device=self.device)
+        deg = torch.diff(self._put(table.row_ptr))
+        src = torch.repeat_interleave(torch.arange(deg.numel(), dtype=torch.int32, device=self.device), deg)
+        return _incoming(col, n_rows, (k, src))
 
-        return cuda.as_cuda_array(t, sync=False)
+    def _monitors(self, net: Compiled) -> None:
+        neuron_col = np.nonzero(net.mon_var >= 0)[0]  # negative codes are astrocyte rows
+        astro_col = np.nonzero(net.mon_var < 0)[0]
+        mon_ptr, mon_col = by_element(net.mon_idx[neuron_col], neuron_col, net.N)
+        amon_ptr, amon_col = by_element(net.mon_idx[astro_col], astro_col, net.A)
+        bits = np.zeros((net.N + 31) // 32 * 32, np.uint8)
+        bits[net.mon_idx[neuron_col]] = 1
+        words = np.packbits(bits, bitorder="little").view(np.uint32) if bits.size else np.zeros(1, np.uint32)
+        put = self._put
+        self.mon = (put(words.view(np.int32)), put(mon_ptr), put(net.mon_var[mon_col]), put(mon_col))
+        self.amon = (put(amon_ptr), put(-1 - net.mon_var[amon_col]), put(amon_col))
 
     def reset(self) -> None:
-        net = self.net
-        self.i, self.v, self.a = self._put(net.i0), self._put(net.v0), self._put(net.a0)
+        net, put, dev = self.net, self._put, self.device
+        self.i, self.v, self.a = put(net.i0), put(net.v0), put(net.a0)
         dt = self.v.dtype
-        self.g = torch.zeros(net.C, net.N, dtype=dt, device=self.device)
-        self.refc = torch.zeros(net.N, dtype=torch.int32, device=self.device)
-        self.buf = torch.zeros(net.D, net.C * net.N, dtype=dt, device=self.device)
-        self.astate = self._put(net.astate0)
-        self.ip3_buf = torch.zeros(net.D, net.A, dtype=torch.float64, device=self.device)
+        self.g = torch.zeros(net.C, net.N, dtype=dt, device=dev)
+        self.refc = torch.zeros(net.N, dtype=torch.int32, device=dev)
+        self.buf = torch.zeros(net.D, net.C * net.N, dtype=dt, device=dev)
+        self.astate = put(net.astate0)
+        self.ip3_buf = torch.zeros(net.D, net.A, dtype=torch.float64, device=dev)
+        self.stamps = torch.full((2, net.S), STAMP_NEVER, dtype=torch.int64, device=dev)
+        self.events = (torch.zeros(2, net.C * net.N, dtype=torch.int32, device=dev),
+                       torch.full((2, net.C * net.N, self.cap), -1, dtype=torch.int32, device=dev))
+        self.ip3_events = (torch.zeros(2, net.A, dtype=torch.int32, device=dev),
+                           torch.full((2, net.A, self.cap), -1, dtype=torch.int32, device=dev))
 
     def state(self) -> dict:
         return {**{k: t.cpu().numpy() for k, t in (("v", self.v), ("i", self.i), ("a", self.a), ("g", self.g),
                                                    ("refractory", self.refc))},
                 **astrocyte_state(self.net, self.astate.cpu().numpy())}
 
-    def _launch(self, args: tuple) -> None:
-        if self.sim:
-            with warnings.catch_warnings():  # the simulator hashes with numpy uint64 scalars, which wrap
-                warnings.filterwarnings("ignore", "overflow encountered", RuntimeWarning)
-                self.kernel[1, SIM_THREADS](*[self._arg(a) for a in args])
-            return
-        from numba import cuda
+    def _inputs(self) -> tuple:
+        """Injected currents, Poisson probabilities and generator spikes (rebuilt when they change)."""
+        net = self.net
+        key = (id(net.inj), id(net.inj_idx), id(net.gen_ptr), id(net.gen_idx))
+        if key != self._inputs_key:
+            inj_k = np.full(max(net.N, 1), -1, np.int64)
+            inj_k[net.inj_idx % max(net.N, 1)] = np.arange(net.inj_idx.size)
+            self._inputs_val = (self._put(net.inj), self._put(inj_k), self.poisson_prob,
+                                self._put(net.gen_ptr), self._put(net.gen_idx))
+            self._inputs_key = key
+        return self._inputs_val
 
-        dev_args = [self._arg(a) for a in args]
+    def _launch(self, args: tuple) -> None:
+        """One launch on torch's current stream (on the simulator: one block); ``args`` without the
+        queue capacity, which is added here."""
         if self._launch_cfg is None:
-            kernel = self.kernel.specialize(*dev_args)
-            (overload,) = kernel.overloads.values()
-            need = (max(self.net.N, self.net.poisson_prob.shape[0], self.net.A) + THREADS - 1) // THREADS
-            blocks = max(1, min(need, overload.max_cooperative_grid_blocks(THREADS)))
-            self._launch_cfg = (kernel, blocks)
-        kernel, blocks = self._launch_cfg
-        stream = cuda.external_stream(torch.cuda.current_stream(self.device).cuda_stream)
-        kernel[blocks, THREADS, stream](*dev_args)
+            kernel, blocks = self.kernel, 1
+            if not (self.sim or self.block):  # a cooperative grid may not exceed what fits on the GPU
+                kernel = self.kernel.specialize(*as_cuda_array(args), 0)
+                (overload,) = kernel.overloads.values()
+                need = (max(self.net.S, self.net.A, 1) + THREADS - 1) // THREADS
+                blocks = max(1, min(need, overload.max_cooperative_grid_blocks(THREADS)))
+            chunks = -(-(-(-max(self.net.S, 1) // self.threads)) // blocks)  # per block and step
+            per_flush = max(1, min(chunks, QUEUE_BYTES // (24 * self.threads)))
+            self._launch_cfg = (kernel, blocks, per_flush * self.threads)
+        kernel, blocks, qcap = self._launch_cfg
+        launch_cuda(kernel, blocks, self.threads, (*args, qcap), shared_bytes=(3 * qcap + 1) * 8,
+                    device=None if self.sim else self.device)
 
     def run(self, t0: int, t1: int) -> ChunkResult:
-        net, st = self.net, self.static
-        per_step = self.words * 4
-        span = max(1, min(t1 - t0, MAX_RASTER_BYTES // per_step))
-        steps_all, idx_all, counts_all, msteps_all, rows_all = [], [], [], [], []
-        for lo in range(t0, t1, span):
-            hi = min(t1, lo + span)
-            raster = torch.zeros(hi - lo, self.words, dtype=torch.int32, device=self.device)
-            counts = torch.zeros(hi - lo, len(net.pops), dtype=torch.int32, device=self.device)
-            msteps = monitor_steps(lo, hi, net.mon_every) if net.mon_idx.size else np.zeros(0, np.int64)
-            mon_out = torch.zeros(len(msteps), net.mon_idx.size, dtype=self.v.dtype, device=self.device)
-            first = int(msteps[0]) if len(msteps) else lo
-            inj, inj_idx = self._put(net.inj), self._put(net.inj_idx)
-            gen_ptr, gen_idx = self._put(net.gen_ptr), self._put(net.gen_idx)
-            self._launch((lo, hi, net.seed, st["consts"], st["prm"], st["pops"], st["pop_of"],
-                          st["ref_steps"], st["bias"], st["ch_alpha"], st["ch_kappa"], inj, inj_idx,
-                          st["poisson_prob"], gen_ptr, gen_idx, st["row_ptr"], st["col"], st["weight"],
-                          st["delay"], net.mask, self.i, self.v, self.a, self.g, self.refc, self.buf,
-                          st["rec_flag"], _AsUint32(raster), counts,
-                          st["mon_ptr"], st["mon_var"], st["mon_col"], net.mon_every, mon_out, first,
-                          net.astro_dt, self.astate, st["aprm"], self.ip3_buf,
-                          *(st[f"{name}_{part}"] for name in ("ip3", "sic")
-                            for part in ("row_ptr", "col", "weight", "delay")),
-                          st["amon_ptr"], st["amon_row"], st["amon_col"]))
-            steps, idx = raster_to_spikes(raster.cpu().numpy().view(np.uint32), lo, net.S)
-            steps_all.append(steps)
-            idx_all.append(idx)
-            counts_all.append(counts.cpu().numpy())
-            msteps_all.append(msteps)
-            rows_all.append(mon_out.cpu().numpy())
-        return ChunkResult(np.concatenate(steps_all), np.concatenate(idx_all), np.concatenate(counts_all),
-                           np.concatenate(msteps_all), np.concatenate(rows_all))
+        net, dev = self.net, self.device
+        counts = torch.zeros(t1 - t0, len(net.pops), dtype=torch.int32, device=dev)
+        msteps = monitor_steps(t0, t1, net.mon_every) if net.mon_idx.size else np.zeros(0, np.int64)
+        mon_out = torch.zeros(len(msteps), net.mon_idx.size, dtype=self.v.dtype, device=dev)
+        first = int(msteps[0]) if len(msteps) else t0
+        monitor = (*self.mon, net.mon_every, mon_out, first)
+        state = (self.i, self.v, self.a, self.g, self.refc, self.buf)
+        astro = (net.astro_dt, self.astate, self.aprm, self.ip3_buf)
+        ip3 = (*self.ip3_tables, *self.ip3_events)
+        inputs = self._inputs()
+        ctr = torch.zeros(3, dtype=torch.int64, device=dev)
+        status = torch.zeros(2, dtype=torch.int64, device=dev)
+        keys = []
+        t = t0
+        while t < t1:
+            rec_t = torch.empty(self.rec_cap, dtype=torch.int32, device=dev)
+            rec_i = torch.empty_like(rec_t)
+            ctr.zero_()
+            rec = (self.rec_flag, rec_t, rec_i, ctr, status, net.n_rec)
+            self._launch((t, t1, net.seed, self.consts, self.params, self.pops, self.pop_cur, inputs, self.syn,
+                          self.fallback, self.events, self.stamps, net.mask, state, rec, counts[t - t0:],
+                          monitor, astro, ip3, self.sic_in, self.amon))
+            reached, written = (int(v) for v in status.cpu())
+            keys.append(rec_t[:written].long() * net.S + rec_i[:written].long())
+            if reached < t1:  # the record would have overflowed: a larger one, from step `reached`
+                self.rec_cap *= 2
+            t = reached
+        key = torch.sort(torch.cat(keys)).values.cpu().numpy() if keys else np.zeros(0, np.int64)
+        return ChunkResult(key // max(net.S, 1), key % max(net.S, 1), counts.cpu().numpy(), msteps,
+                           mon_out.cpu().numpy())

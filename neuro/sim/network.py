@@ -28,6 +28,7 @@ same on every backend. Simulation needs no gradients and runs under ``torch.no_g
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Optional, Union
 
 import numpy as np
@@ -44,6 +45,11 @@ from neuro.sim.projections import Projection
 from neuro.sim.values import ValueSpec
 
 Addable = Union[Group, Projection, Monitor, CurrentInput]
+
+
+def _real(value: object) -> bool:
+    """Any real scalar (``float``, ``int``, ``np.float32(1e-3)`` ...), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def _positions_of(ids: np.ndarray) -> np.ndarray:
@@ -67,7 +73,7 @@ class Network:
 
     def __init__(self, dt: float = 1e-4, seed: int = 0, dtype: torch.dtype = torch.float32,
                  device: Union[str, torch.device] = "cpu", backend: str = "auto"):
-        if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+        if not (_real(dt) and math.isfinite(dt) and dt > 0):
             raise ValueError(f"dt must be a positive number of seconds, got {dt!r}")
         if dtype not in (torch.float32, torch.float64):
             raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
@@ -169,8 +175,9 @@ class Network:
     # -- running --------------------------------------------------------------------------------
     def run(self, duration: float, progress: bool = True, chunk_steps: Optional[int] = None) -> None:
         """Advance by ``duration`` seconds (rounded to whole steps), recording into the monitors."""
-        if not (isinstance(duration, (int, float)) and math.isfinite(duration) and duration >= 0):
+        if not (_real(duration) and math.isfinite(duration) and duration >= 0):
             raise ValueError(f"duration must be a non-negative number of seconds, got {duration!r}")
+        duration = float(duration)
         steps = int(math.floor(duration / self.dt + 0.5))
         net = self.compiled
         if self._runner is None:

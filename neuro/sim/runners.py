@@ -47,7 +47,8 @@ class NumbaRunner:
         from neuro.kernels import sim_cpu
 
         self.net = net
-        hetero, *self.tables = net.cpu_tables()
+        hetero, *tables = net.cpu_tables()
+        self.tables = tuple(tables)  # (prm, ref_steps, bias, ch_alpha, ch_kappa)
         self.kernel = sim_cpu.run_kernel(net.has_syn, net.has_adapt, net.C, hetero, net.A > 0)
         self.consts = np.array([0, 1], dtype=net.dtype)
         self.spk_t = np.zeros(max(1 << 16, 4 * net.n_rec), np.int32)
@@ -79,17 +80,18 @@ class NumbaRunner:
         if self.spk_t.shape[0] < need:
             self.spk_t = np.zeros(2 * need, np.int32)
             self.spk_i = np.zeros_like(self.spk_t)
-        prm, ref_steps, bias, ch_alpha, ch_kappa = self.tables
+        state = (self.i, self.v, self.a, self.g, self.refc, self.buf)
+        inputs = (net.inj, net.inj_idx, net.poisson_prob, net.gen_ptr, net.gen_idx)
+        monitor = (net.mon_idx, net.mon_var, net.mon_every, mon_out, first)
+        astro = (net.astro_dt, self.astate, net.aprm, self.ip3_buf, self.awork)
         ip3, sic = ((tb.row_ptr, tb.col, tb.weight, tb.delay) for tb in (net.ip3, net.sic))
         t, n_spk = t0, 0
         while t < t1:
             t, n_spk = self.kernel(
-                t, t1, net.seed, self.consts, prm, net.pops, ref_steps, bias, ch_alpha, ch_kappa, net.inj,
-                net.inj_idx, net.poisson_prob, net.gen_ptr, net.gen_idx,
-                net.row_ptr, net.col, net.weight, net.delay, net.mask, self.i, self.v, self.a, self.g,
-                self.refc, self.buf, self.spiked, net.rec_flag, self.spk_t, self.spk_i, n_spk,
-                net.n_rec, counts[t - t0:], net.mon_idx, net.mon_var, net.mon_every, mon_out, first,
-                net.astro_dt, self.astate, net.aprm, self.ip3_buf, self.awork, *ip3, *sic)
+                t, t1, net.seed, self.consts, self.tables, net.pops, inputs,
+                (net.row_ptr, net.col, net.weight, net.delay), net.mask, state, self.spiked,
+                (net.rec_flag, self.spk_t, self.spk_i), n_spk, net.n_rec, counts[t - t0:], monitor, astro,
+                ip3, sic)
             if t < t1:  # the spike record is full: grow it and continue from step t
                 grown = np.zeros(2 * self.spk_t.shape[0], np.int32)
                 grown_i = np.zeros_like(grown)

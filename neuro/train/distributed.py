@@ -91,6 +91,16 @@ def all_finite(flag: bool, info: DistInfo) -> bool:
     return bool(t.item() > 0)
 
 
+def agree(flags: list[bool], info: DistInfo) -> list[bool]:
+    """Each flag ANDed over the ranks, in one all-reduce (unchanged when not distributed): the
+    trainer's per-batch "loss finite" and "no stop requested"."""
+    if not info.enabled:
+        return list(flags)
+    t = torch.tensor([1.0 if f else 0.0 for f in flags], device=_comm_device())
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return [bool(v > 0) for v in t.tolist()]
+
+
 def shutdown(info: DistInfo) -> None:
     if info.enabled and dist.is_initialized():
         dist.destroy_process_group()

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from neuro.nn import SpikingModule
+from neuro.train.health import LayerActivity
 
 
 def spiking_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -26,7 +27,9 @@ class SpikeMonitor:
     """Context manager: counts spikes of every spiking layer; ``record=True`` keeps the outputs.
 
     ``rate`` is the mean spikes per neuron and step over all monitored layers since the last
-    :meth:`reset`; ``recorded`` maps layer names to their last output ``[T, B, ...]`` (detached).
+    :meth:`reset`; ``activity`` holds each layer's spikes, neuron-steps and largest input
+    (:class:`neuro.train.health.LayerActivity`, for dead-layer warnings); ``recorded`` maps layer
+    names to their last output ``[T, B, ...]`` (detached).
     """
 
     def __init__(self, model: nn.Module, record: bool = False) -> None:
@@ -39,12 +42,19 @@ class SpikeMonitor:
     def reset(self) -> None:
         self.spikes = 0.0
         self.neuron_steps = 0
+        self.activity = {name: LayerActivity() for name, _ in self.layers}
 
     def _hook(self, name: str):
         def hook(module: nn.Module, inputs, output) -> None:
             spikes = output[0] if isinstance(output, tuple) else output
-            self.spikes += float(spikes.detach().sum())
+            count = float(spikes.detach().sum())
+            self.spikes += count
             self.neuron_steps += spikes.numel()
+            layer = self.activity.setdefault(name, LayerActivity())
+            layer.spikes += count
+            layer.neuron_steps += spikes.numel()
+            if inputs and isinstance(inputs[0], torch.Tensor) and inputs[0].numel():
+                layer.max_input = max(layer.max_input, float(inputs[0].detach().max()))
             if self.record:
                 self.recorded[name] = spikes.detach()
         return hook

@@ -59,6 +59,18 @@ class EpochSchedule(LRScheduler):
         self.kind, self.epochs, self.peak_ratio = kind, int(epochs), float(peak_ratio)
         super().__init__(optimizer)
 
+    def retarget(self, epochs: int) -> None:
+        """Continue with a schedule over ``epochs`` epochs (a resumed run extended or kept): the
+        current epoch's rates become those of the new schedule at the epoch reached."""
+        if int(epochs) < 1:
+            raise ValueError(f"need epochs >= 1, got {epochs}")
+        if int(epochs) == self.epochs:
+            return
+        self.epochs = int(epochs)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
     def get_lr(self) -> list[float]:
         epoch = self.last_epoch
         rates = []
