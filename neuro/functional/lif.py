@@ -41,6 +41,7 @@ import torch
 
 from neuro import surrogate as surrogate_module
 from neuro.kernels import lif_math
+from neuro.ops._launch import constants
 from neuro.ops.lif import LIFConfig, lif_scan, lif_step_reference
 from neuro.state import stateclass
 from neuro.surrogate import Surrogate, get_surrogate, spike
@@ -217,8 +218,8 @@ class NeuronParameters:
         kernels); validating again would cost a pass, and on a GPU a host synchronisation, per call.
         """
         record = object.__new__(cls)
-        for f in dataclasses.fields(cls):
-            object.__setattr__(record, f.name, fields.pop(f.name, f.default))
+        for name, default in _FIELD_DEFAULTS:  # a constant tuple: torch.compile traces it
+            object.__setattr__(record, name, fields.pop(name, default))
         if fields:
             raise TypeError(f"unknown neuron parameters {sorted(fields)}")
         return record
@@ -228,12 +229,25 @@ class NeuronParameters:
         return replace(self, **changes)
 
 
+#: ``(name, default)`` of every field of :class:`NeuronParameters`
+_FIELD_DEFAULTS = tuple((f.name, f.default) for f in dataclasses.fields(NeuronParameters))
+
 #: the default parameters of the functional API (a frozen record, shared)
 DEFAULT_PARAMETERS = NeuronParameters()
 
 
 def decay(tau: Number, dt: float, integration: str, name: str) -> Number:
     """Discrete decay of a time constant, validating ``tau > 0`` (and ``dt <= tau`` for Euler)."""
+    if isinstance(tau, numbers.Real):  # a number: checked in Python (no tensor, nothing to trace)
+        if not (math.isfinite(tau) and tau > 0):
+            raise ValueError(f"{name} must be positive and finite, got {tau}")
+        if integration == "euler":
+            if tau < dt:
+                raise ValueError(f"{name}={float(tau)} is smaller than dt={dt}: the forward-Euler "
+                                 f"decay 1 - dt/{name} would be negative; use a smaller dt or "
+                                 "integration='exact'")
+            return 1 - dt / tau
+        return math.exp(-dt / tau)
     t = torch.as_tensor(tau)
     if not bool(torch.isfinite(t).all()) or bool((t <= 0).any()):
         raise ValueError(f"{name} must be positive and finite, got {tau}")
@@ -271,7 +285,11 @@ def coefficients(model: NeuronModel, p: NeuronParameters, features: tuple[int, .
     rho = decay(p.tau_adapt, p.dt, p.integration, "tau_adapt") if model.has_adapt else 0.0
     ba = p.beta_adapt if model.has_adapt else 0.0
     rows = [alpha, gi, beta, gv, c, th, p.v_reset, rho, ba]
-    tensors = [torch.as_tensor(r, dtype=dtype, device=device) for r in rows]
+    if not any(isinstance(r, torch.Tensor) for r in rows):  # numbers: one table made once per device
+        return constants(tuple(float(r) for r in rows), dtype, device).view(lif_math.N_PARAMS, 1)
+    # numbers become cached device constants: no host-to-device copy (a synchronisation) per call
+    tensors = [r.to(dtype=dtype, device=device) if isinstance(r, torch.Tensor)
+               else constants((float(r),), dtype, device)[0] for r in rows]
     if all(t.dim() == 0 for t in tensors):
         return torch.stack(tensors).reshape(lif_math.N_PARAMS, 1)
     try:
@@ -346,7 +364,10 @@ def check_decays(model: NeuronModel, p: NeuronParameters) -> None:
 
 def initial_state(model: NeuronModel, p: NeuronParameters, like: torch.Tensor):
     """Fresh state for inputs shaped like ``like`` (``[B, *features]``): ``v = v_leak``, rest 0."""
-    v = torch.zeros_like(like) + torch.as_tensor(p.v_leak, dtype=like.dtype, device=like.device)
+    if isinstance(p.v_leak, torch.Tensor):
+        v = torch.zeros_like(like) + p.v_leak.to(dtype=like.dtype, device=like.device)
+    else:  # no host-to-device copy; + 0.0 keeps zeros + v_leak's sign of zero
+        v = torch.full_like(like, float(p.v_leak) + 0.0)
     zeros = torch.zeros_like(like)
     return model.make_state({"i": zeros, "v": v, "a": zeros})
 
@@ -383,16 +404,16 @@ def neuron_scan(model: NeuronModel, x: torch.Tensor, state=None,
     features = tuple(x.shape[2:])
     check_parameter_shapes(model, params, features)
     dtype = _compute_dtype(x)
-    xc = x.to(dtype)
-    if state is None:
-        state = initial_state(model, params, xc[0])
+    x0 = x[0].to(dtype)  # [B, *features]: the state's dtype; x itself is not converted here (lif_scan
+    if state is None:    # reads fp16/bf16 directly on the GPU, converting per element)
+        state = initial_state(model, params, x0)
     else:
-        check_state(state, model.state_type, xc, batch_shape)
+        check_state(state, model.state_type, x0, batch_shape)
     prm = coefficients(model, params, features, dtype, x.device)
     i0, v0, a0 = model.split_state(state)
     zeros = torch.zeros_like(v0)
     n = v0.numel()
-    res = lif_scan(xc.reshape(T, n), prm, (zeros if i0 is None else i0).reshape(n), v0.reshape(n),
+    res = lif_scan(x.reshape(T, n), prm, (zeros if i0 is None else i0).reshape(n), v0.reshape(n),
                    (zeros if a0 is None else a0).reshape(n), cfg,
                    record=record or not model.spiking, backend=backend)  # LI outputs its membrane
     shape = x.shape
