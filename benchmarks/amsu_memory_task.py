@@ -25,10 +25,9 @@ import json
 import time
 from pathlib import Path
 
+import harness
 import numpy as np
 import torch
-
-import harness
 
 from neuro._io import atomic_write
 from neuro.nn import ALIF, AMSU, LIF
@@ -86,7 +85,8 @@ def run(T: int, kind: str, seed: int, steps: int, batch: int, lr: float) -> dict
 def report() -> str:
     runs = load_runs()
     lines = ["# Delayed cue recall with distractors: AM-SU vs LIF", "",
-             f"Hardware: {harness.hardware('cpu')}. Chance = 0.25 (4 cues). Accuracy on 512 held-out trials.", "",
+             f"Hardware: {harness.hardware('cpu')}. Chance = 0.25 (4 cues). "
+             "Accuracy on 512 held-out trials.", "",
              "| T (delay) | model | params | seeds | accuracy mean ± std | min..max | final loss |",
              "|---|---|---|---|---|---|---|"]
     keys = sorted({(r["T"], r["model"]) for r in runs}, key=lambda k: (k[0], MODELS.index(k[1])))

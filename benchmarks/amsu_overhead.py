@@ -18,9 +18,8 @@ import statistics
 import time
 from pathlib import Path
 
-import torch
-
 import harness
+import torch
 
 from neuro._io import atomic_write
 from neuro.nn import AMSU, LIF

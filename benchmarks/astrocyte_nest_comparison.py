@@ -21,9 +21,8 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
-
 import harness
+import numpy as np
 
 from neuro._io import atomic_write
 from neuro.astro.examples import astrocyte_interaction, single_astrocyte
@@ -111,9 +110,11 @@ def compare(stored: bool, duration: float) -> dict:
         report["interaction"][f"astrocyte {name}"] = errors(res.astrocytes[name][:n, 0],
                                                             tri[f"astro_{name}"])
     report["interaction"]["pre spikes (neuro | reference)"] = [
-        res.spikes_of(0).tolist(), tri["pre_spike_times_ms"][tri["pre_spike_times_ms"] <= duration].tolist()]
+        res.spikes_of(0).tolist(),
+        tri["pre_spike_times_ms"][tri["pre_spike_times_ms"] <= duration].tolist()]
     report["interaction"]["post spikes (neuro | reference)"] = [
-        res.spikes_of(1).tolist(), tri["post_spike_times_ms"][tri["post_spike_times_ms"] <= duration].tolist()]
+        res.spikes_of(1).tolist(),
+        tri["post_spike_times_ms"][tri["post_spike_times_ms"] <= duration].tolist()]
     report["timing_s"]["neuro"] = {"single": t_single, "interaction": t_tri}
     plot(ours, single, res, tri)
     return report
@@ -161,7 +162,8 @@ def markdown(r: dict) -> str:
     lines = [f"# neuro vs {r['reference']} — NEST astrocyte examples ({r['duration_ms']:g} ms)", "",
              f"Hardware: {r['hardware']}. Timings are preliminary (shared machine).", ""]
     for part in ("single", "interaction"):
-        lines += [f"## {part}", "", "| trace | max abs error | max error / max abs(ref) | max pointwise rel |",
+        lines += [f"## {part}", "",
+                  "| trace | max abs error | max error / max abs(ref) | max pointwise rel |",
                   "|---|---|---|---|"]
         for key, v in r[part].items():
             if isinstance(v, dict):
@@ -170,7 +172,8 @@ def markdown(r: dict) -> str:
             else:
                 lines.append(f"| {key} | {v[0]} | {v[1]} | |")
         lines.append("")
-    lines += ["## wall time (s, second run; NEST: its Simulate call)", "", f"```\n{json.dumps(r['timing_s'], indent=1)}\n```", ""]
+    lines += ["## wall time (s, second run; NEST: its Simulate call)", "",
+              f"```\n{json.dumps(r['timing_s'], indent=1)}\n```", ""]
     return "\n".join(lines)
 
 

@@ -29,9 +29,8 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 import harness
+import torch
 
 from neuro.nn.elm import ELM, num_trainable_parameters
 
@@ -132,7 +131,8 @@ def breakdown(elm: ELM, x: torch.Tensor) -> dict[str, float]:
     out = {name: 0.0 for name in groups}
     out["other torch ops"] = 0.0
     for ev in prof.key_averages():
-        t = (ev.self_device_time_total if x.is_cuda and ev.self_device_time_total else ev.self_cpu_time_total) / 1e3
+        t = (ev.self_device_time_total if x.is_cuda and ev.self_device_time_total
+             else ev.self_cpu_time_total) / 1e3
         for name, keys in groups.items():
             if ev.key in keys:
                 out[name] += t
@@ -179,7 +179,8 @@ def main(argv=None) -> int:
                         times[(impl, ph)].append(timed(elms[impl], x, ph, args.device))
             med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
             mem = {impl: (None if args.no_memory else
-                          peak_memory_mib(model, impl, B, args.T, args.density, args.device)) for impl in impls}
+                          peak_memory_mib(model, impl, B, args.T, args.density, args.device))
+                   for impl in impls}
             bd = breakdown(elms[f"{kernel}:auto"], x)
             ref = "torch:dense"
             for impl in impls:
@@ -189,7 +190,8 @@ def main(argv=None) -> int:
                                  speedup_fwdbwd=med[(ref, "fwdbwd")] / med[(impl, "fwdbwd")]))
                 print(json.dumps(rows[-1]), flush=True)
             details[f"{model} B={B}"] = bd
-            print(model, B, "breakdown (ms):", json.dumps({k: round(v, 1) for k, v in bd.items()}), flush=True)
+            print(model, B, "breakdown (ms):", json.dumps({k: round(v, 1) for k, v in bd.items()}),
+                  flush=True)
     write_results(args, hw, rows, details, (load_before, os.getloadavg()[0]))
     return 0
 
@@ -201,7 +203,8 @@ def write_results(args, hw: str, rows: list, details: dict, load: tuple) -> None
     meta = dict(hardware=hw, device=args.device, torch=torch.__version__, threads=torch.get_num_threads(),
                 T=args.T, density=args.density, repeats=args.repeats,
                 date=time.strftime("%Y-%m-%d %H:%M"), load_average=load, cores=os.cpu_count())
-    (out / f"b5_elm_{slug}.json").write_text(json.dumps(dict(meta=meta, rows=rows, breakdown=details), indent=1))
+    (out / f"b5_elm_{slug}.json").write_text(
+        json.dumps(dict(meta=meta, rows=rows, breakdown=details), indent=1))
     lines = [f"# B5: ELM kernels vs the pure-torch reference loop — {hw}", "",
              f"{meta['date']}, torch {meta['torch']}, {meta['threads']} threads on {meta['cores']} cores "
              f"(1-min load average {load[0]:.1f} at the start, {load[1]:.1f} at the end: the machine was "
@@ -211,13 +214,16 @@ def write_results(args, hw: str, rows: list, details: dict, load: tuple) -> None
              "time / this time. Peak = extra memory of one forward+backward "
              + ("(torch.cuda.max_memory_allocated)." if args.device == "cuda" else
                 "(growth of peak RSS, VmHWM, in a fresh process)."), "",
-             "| model | B | implementation | params | fwd ms | fwd+bwd ms | peak MiB | speed-up fwd | speed-up fwd+bwd |",
+             "| model | B | implementation | params | fwd ms | fwd+bwd ms | peak MiB | speed-up fwd "
+             "| speed-up fwd+bwd |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         peak = "-" if r["peak_mib"] is None else f"{r['peak_mib']:.0f}"
         lines.append(f"| {r['model']} | {r['B']} | {r['impl']} | {r['params']} | {r['fwd_ms']:.1f} | "
-                     f"{r['fwdbwd_ms']:.1f} | {peak} | {r['speedup_fwd']:.1f}x | {r['speedup_fwdbwd']:.1f}x |")
-    lines += ["", "## Where the time goes (kernel backend, one forward + backward, profiler self time, ms)", ""]
+                     f"{r['fwdbwd_ms']:.1f} | {peak} | {r['speedup_fwd']:.1f}x | "
+                     f"{r['speedup_fwdbwd']:.1f}x |")
+    lines += ["",
+              "## Where the time goes (kernel backend, one forward + backward, profiler self time, ms)", ""]
     names = list(next(iter(details.values())))
     lines.append("| configuration | " + " | ".join(names) + " |")
     lines.append("|---|" + "---|" * len(names))

@@ -16,6 +16,14 @@ level before it (CUDA: ``max_memory_allocated``; CPU: peak resident set size, me
 subprocess per implementation after a small warm-up, because a warm process serves allocations
 from memory it already holds). Times: medians of interleaved repetitions in one process. Writes
 ``benchmarks/results/delays_<device>_b<B>.json``, a markdown table and a PNG of the speed-ups.
+
+Precision is pinned (``--precision``, default ``fp32``): on the GPU, TF32 is switched off for cuDNN's
+convolutions and cuBLAS's matrix products (``torch.backends.cudnn.allow_tf32 = False``,
+``torch.backends.cuda.matmul.allow_tf32 = False``) unless ``--precision tf32``, so DCLS and neuro
+compute in the same precision; each case records ``max_rel_diff``, the largest difference of the
+forward outputs over the largest DCLS output (the target: <= 1e-5 at the same precision).
+``--methods auto,dense,sparse`` also times neuro with each path forced (``neuro:dense``,
+``neuro:sparse``): the data to refit the GPU cost model (``neuro.ops._delay_cuda.GPU_COST``).
 Run: ``python benchmarks/bench_delays.py [--device cuda]``.
 """
 
@@ -32,11 +40,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import harness
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
-
-import harness
 
 from neuro.nn import DelayLinear
 from neuro.ops.delay import choose_method, gaussian_window
@@ -90,8 +97,9 @@ def make_pair(I: int, O: int, K: int, device: str):
     return dcls, ours
 
 
-def runners(dcls, ours, x, K: int, regime: str):
-    """``{impl: (forward, forward_backward)}`` closures for one regime."""
+def runners(dcls, ours, x, K: int, regime: str, methods: tuple = ("auto",)):
+    """``{impl: (forward, forward_backward)}`` closures for one regime (``neuro:<method>`` for every
+    method other than ``auto``)."""
     pad = (K - 1, (K - 1) // 2)
     sigma = float(K // 2) if regime == "sigma-large" else 0.23
     with torch.no_grad():
@@ -107,7 +115,8 @@ def runners(dcls, ours, x, K: int, regime: str):
     def dcls_fwd():
         return dcls(F.pad(x.permute(1, 2, 0), pad)).permute(2, 0, 1)
 
-    def ours_fwd():
+    def ours_fwd(method: str = "auto"):
+        ours.method = method
         return ours(x)[0]
 
     def fwd(f):
@@ -123,8 +132,17 @@ def runners(dcls, ours, x, K: int, regime: str):
             f().sum().backward()
         return run
 
-    restore = (lambda: dcls.P.data.copy_(p_saved))
-    return {"DCLS": (fwd(dcls_fwd), fwd_bwd(dcls_fwd)), "neuro": (fwd(ours_fwd), fwd_bwd(ours_fwd))}, restore
+    def restore():
+        dcls.P.data.copy_(p_saved)
+
+    fns = {"DCLS": (fwd(dcls_fwd), fwd_bwd(dcls_fwd)), "neuro": (fwd(ours_fwd), fwd_bwd(ours_fwd))}
+    for method in methods:
+        if method != "auto":
+            def forced(m=method):
+                return ours_fwd(m)
+
+            fns[f"neuro:{method}"] = (fwd(forced), fwd_bwd(forced))
+    return fns, restore
 
 
 def measure(fn, device: str) -> float:
@@ -156,17 +174,30 @@ def _probe(name: str, B: int, T: int, K: int, regime: str, kind: str, device: st
 
 
 def _setup(B: int, T: int, K: int, regime: str, device: str, n_in: int | None = None,
-           n_out: int | None = None):
+           n_out: int | None = None, methods: tuple = ("auto",)):
     n_in, n_out = n_in or FEATURES[0], n_out or FEATURES[1]
     dcls, ours = make_pair(n_in, n_out, K, device)
     x = (torch.rand(T, B, n_in, device=device) < 0.05).float().requires_grad_()
-    fns, restore = runners(dcls, ours, x, K, regime)
+    fns, restore = runners(dcls, ours, x, K, regime, methods)
     return fns, (x, dcls, ours), restore
 
 
-def bench_case(B: int, T: int, K: int, regime: str, device: str, reps: int, memory: bool = True) -> dict:
-    fns, (x, dcls, ours), restore = _setup(B, T, K, regime, device)
+def output_difference(fns: dict) -> dict:
+    """``{impl: max |y_impl - y_DCLS| / max |y_DCLS|}`` of the forward outputs (no gradients)."""
+    with torch.no_grad():
+        ref = fns["DCLS"][0]().float()
+        scale = float(ref.abs().max()) or 1.0
+        return {name: float((f[0]().float() - ref).abs().max()) / scale for name, f in fns.items()
+                if name != "DCLS"}
+
+
+def bench_case(B: int, T: int, K: int, regime: str, device: str, reps: int, memory: bool = True,
+               methods: tuple = ("auto",)) -> dict:
+    fns, (x, dcls, ours), restore = _setup(B, T, K, regime, device, methods=methods)
     out = {"B": B, "T": T, "in": FEATURES[0], "out": FEATURES[1], "K": K, "regime": regime}
+    for name, diff in output_difference(fns).items():
+        out[f"{name}_max_rel_diff"] = diff
+    out["max_rel_diff"] = out["neuro_max_rel_diff"]
     for kind, idx in (("fwd", 0), ("fwd_bwd", 1)):
         times = {name: [] for name in fns}
         for name in fns:  # warm-up (compilation, allocator)
@@ -178,14 +209,25 @@ def bench_case(B: int, T: int, K: int, regime: str, device: str, reps: int, memo
                 times[name].append(measure(fns[name][idx], device))
         for name in fns:
             out[f"{name}_{kind}_ms"] = 1e3 * statistics.median(times[name])
-            out[f"{name}_{kind}_peak_mib"] = (peak_memory(name, B, T, K, regime, kind, device) if memory
+            measured = memory and name in ("DCLS", "neuro")
+            out[f"{name}_{kind}_peak_mib"] = (peak_memory(name, B, T, K, regime, kind, device) if measured
                                               else float("nan"))
         out[f"speedup_{kind}"] = out[f"DCLS_{kind}_ms"] / out[f"neuro_{kind}_ms"]
+    ours.method = "auto"
     restore()
     backend = "cuda" if device == "cuda" else "numba"
     window = 1 if regime == "integer" else gaussian_window(ours.sigma, ours.weight, K)
     out["neuro_method"] = f"{choose_method(window, K, backend)} (W={window})"
     return out
+
+
+def _cuda_kernels(device: str) -> str:
+    """neuro's sparse GPU kernel family in use (``"-"`` on the CPU)."""
+    if device != "cuda":
+        return "-"
+    from neuro.ops._delay_cuda import kernel_choice
+
+    return kernel_choice()
 
 
 def write_results(rows: list, meta: dict, tag: str) -> Path:
@@ -196,19 +238,31 @@ def write_results(rows: list, meta: dict, tag: str) -> Path:
     tmp.write_text(payload)
     os.replace(tmp, base.with_suffix(".json"))
     lines = [f"# B3 delays: neuro DelayLinear vs DCLS {meta['dcls']} on {meta['hardware']}", "",
-             f"{meta['date']}, torch {meta['torch']}, {meta['threads']} threads, medians of "
-             f"{meta['reps']} interleaved repetitions. Times in ms, peak memory in MiB above the "
-             "start. Preliminary: shared machine.", "",
+             f"{meta['date']}, torch {meta['torch']}, {meta['threads']} threads, precision "
+             f"{meta['precision']}, neuro GPU kernels {meta['cuda_kernels']}, medians of {meta['reps']} "
+             "interleaved repetitions. Times in ms, peak memory in MiB above the start; max rel diff = "
+             "max |y_neuro - y_DCLS| / max |y_DCLS| (forward). Preliminary: shared machine.", "",
              "| B, T, K | regime | neuro path | fwd DCLS | fwd neuro | speed-up | fwd+bwd DCLS | "
-             "fwd+bwd neuro | speed-up | peak fwd DCLS / neuro | peak fwd+bwd DCLS / neuro |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "fwd+bwd neuro | speed-up | peak fwd DCLS / neuro | peak fwd+bwd DCLS / neuro | max rel diff |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(
             f"| {r['B']}, {r['T']}, {r['K']} | {r['regime']} | {r['neuro_method']} | "
             f"{r['DCLS_fwd_ms']:.1f} | {r['neuro_fwd_ms']:.1f} | {r['speedup_fwd']:.1f}x | "
             f"{r['DCLS_fwd_bwd_ms']:.1f} | {r['neuro_fwd_bwd_ms']:.1f} | {r['speedup_fwd_bwd']:.1f}x | "
             f"{r['DCLS_fwd_peak_mib']:.0f} / {r['neuro_fwd_peak_mib']:.0f} | "
-            f"{r['DCLS_fwd_bwd_peak_mib']:.0f} / {r['neuro_fwd_bwd_peak_mib']:.0f} |")
+            f"{r['DCLS_fwd_bwd_peak_mib']:.0f} / {r['neuro_fwd_bwd_peak_mib']:.0f} | "
+            f"{r['max_rel_diff']:.1e} |")
+    forced = sorted({k.split("_")[0] for r in rows for k in r
+                     if k.startswith("neuro:") and k.endswith("fwd_ms")})
+    if forced:
+        lines += ["", "Forced paths (cost-model data): " + ", ".join(forced), "",
+                  "| B, T, K | regime | " + " | ".join(f"{f} fwd / fwd+bwd" for f in forced) + " |",
+                  "|---|---|" + "---|" * len(forced)]
+        for r in rows:
+            nan = float("nan")
+            cells = [f"{r.get(f + '_fwd_ms', nan):.1f} / {r.get(f + '_fwd_bwd_ms', nan):.1f}" for f in forced]
+            lines.append(f"| {r['B']}, {r['T']}, {r['K']} | {r['regime']} | " + " | ".join(cells) + " |")
     tmp = base.with_suffix(".md.tmp")
     tmp.write_text("\n".join(lines) + "\n")
     os.replace(tmp, base.with_suffix(".md"))
@@ -252,8 +306,24 @@ def main() -> None:
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
     parser.add_argument("--features", type=int, nargs=2, default=FEATURES, metavar=("IN", "OUT"),
                         help="input and output features (default: 700 256)")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "tf32"],
+                        help="GPU: allow TF32 in cuDNN convolutions and cuBLAS products (default: fp32, "
+                             "TF32 off for DCLS and neuro alike)")
+    parser.add_argument("--methods", default="auto",
+                        help="neuro paths to time: auto (the cost model's), plus dense and/or sparse forced")
+    parser.add_argument("--cuda-kernel", default=None, choices=["element", "tile"],
+                        help="neuro's sparse GPU kernels ($NEURO_DELAY_CUDA_KERNEL; default: the library's, "
+                             "element until the tile kernels are measured faster)")
     parser.add_argument("--memory-probe", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.cuda_kernel:  # also seen by the memory probes (subprocesses inherit the environment)
+        os.environ["NEURO_DELAY_CUDA_KERNEL"] = args.cuda_kernel
+    tf32 = args.precision == "tf32"
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    methods = tuple(m for m in args.methods.split(",") if m)
+    if "auto" not in methods or not set(methods) <= {"auto", "dense", "sparse"}:
+        parser.error(f"--methods must list auto and optionally dense, sparse; got {args.methods!r}")
     FEATURES = tuple(args.features)
     if min(FEATURES) < 1:
         parser.error(f"--features must be positive, got {args.features}")
@@ -267,16 +337,19 @@ def main() -> None:
     meta = {"hardware": harness.device_name(args.device), "device": args.device, "torch": torch.__version__,
             "threads": torch.get_num_threads(), "dcls": getattr(DCLS, "__version__", "0.1.1"),
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "reps": args.reps,
-            "reps_k250": args.reps_k250, "batch": B, "features": list(FEATURES)}
+            "reps_k250": args.reps_k250, "batch": B, "features": list(FEATURES),
+            "precision": args.precision if args.device == "cuda" else "fp32 (CPU)",
+            "cuda_kernels": _cuda_kernels(args.device)}
     cases = [(T, K, regime) for K, T in ((25, 100), (250, 250)) if str(K) in args.shapes.split(",")
              for regime in ("sigma-large", "sigma-small", "integer")]
     rows = []
     for T, K, regime in tqdm(cases, desc="B3 cases"):
         reps = args.reps if K <= 25 else args.reps_k250
-        row = bench_case(B, T, K, regime, args.device, reps, memory=not args.no_memory)
+        row = bench_case(B, T, K, regime, args.device, reps, memory=not args.no_memory, methods=methods)
         rows.append(row)
-        tqdm.write(f"K={K} {regime}: fwd {row['speedup_fwd']:.1f}x, fwd+bwd {row['speedup_fwd_bwd']:.1f}x, "
-                   f"peak {row['DCLS_fwd_bwd_peak_mib']:.0f} -> {row['neuro_fwd_bwd_peak_mib']:.0f} MiB")
+        tqdm.write(f"K={K} {regime}: fwd {row['speedup_fwd']:.1f}x, fwd+bwd {row['speedup_fwd_bwd']:.1f}x "
+                   f"faster than DCLS, peak {row['DCLS_fwd_bwd_peak_mib']:.0f} -> "
+                   f"{row['neuro_fwd_bwd_peak_mib']:.0f} MiB, max rel diff {row['max_rel_diff']:.1e}")
         write_results(rows, meta, args.tag or f"{args.device}_b{B}")
     print((RESULTS / f"delays_{args.tag or f'{args.device}_b{B}'}.md").read_text())
 

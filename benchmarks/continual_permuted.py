@@ -23,11 +23,10 @@ import math
 import statistics
 import time
 from pathlib import Path
-from typing import Optional
-
-import torch
 
 import harness
+import torch
+
 from neuro.learning import ContinualConfig, run_continual
 from neuro.learning.config import RUNTIME_FIELDS
 from neuro.train.config import config_diff
@@ -56,7 +55,7 @@ def effective_settings(source: str, args) -> dict:
     return dict(SETTINGS[source], **(json.loads(args.override) if args.override else {}))
 
 
-def one_run(source: str, method: str, seed: int, args) -> Optional[dict]:
+def one_run(source: str, method: str, seed: int, args) -> dict | None:
     options = effective_settings(source, args)
     config = ContinualConfig(method=method, source=source, seed=seed, n_tasks=args.tasks,
                              data_root=args.data_root, cache_dir=args.cache_dir,
@@ -146,7 +145,8 @@ def main() -> None:
     table = report(args.source, runs, args)
     print(table)
     payload = {"hardware": harness.hardware("cpu"), "source": args.source, "tasks": args.tasks,
-               "seeds": args.seeds, "settings": effective_settings(args.source, args), "override": args.override,
+               "seeds": args.seeds, "settings": effective_settings(args.source, args),
+               "override": args.override,
                "runs": {m: [{k: r[k] for k in ("seed", "acc", "bwt", "matrix")}
                             | {"train_s": _train_s(r)} for r in items]
                         for m, items in runs.items()},

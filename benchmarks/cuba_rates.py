@@ -40,7 +40,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10)
     args = ap.parse_args()
     seeds = range(1, args.seeds + 1)
-    out = {"machine": cpu_name(), "date": time.strftime("%Y-%m-%d"), "network": "Brian2 example CUBA, 4000 LIF, 1 s"}
+    out = {"machine": cpu_name(), "date": time.strftime("%Y-%m-%d"),
+           "network": "Brian2 example CUBA, 4000 LIF, 1 s"}
     exe = brian2_python()
     if exe is None:
         raise SystemExit("Brian2 is not importable: see benchmarks/peers/common.py: brian2_python")
@@ -50,7 +51,7 @@ def main() -> None:
     for name, dtype in (("neuro_float32", torch.float32), ("neuro_float64", torch.float64)):
         rows = [neuro_stats(s, dtype) for s in tqdm(seeds, desc=name)]
         out[name] = {"runs": rows, **summary(rows)}
-    lines = ["# CUBA statistics, neuro vs Brian2 (1 s, 4000 neurons, seeds 1..%d)" % args.seeds, "",
+    lines = [f"# CUBA statistics, neuro vs Brian2 (1 s, 4000 neurons, seeds 1..{args.seeds:d})", "",
              f"Machine: {out['machine']}, {out['date']}.", "",
              "| simulator | mean rate (Hz) | std over seeds | mean ISI CV |", "|---|---|---|---|"]
     for key in ("brian2", "neuro_float32", "neuro_float64"):

@@ -72,8 +72,8 @@ def write(args, task: SpikeAdding, results: dict, seconds: float) -> None:
              f"{task.channels} spike channels, {task.num_classes} classes, first cue >= "
              f"{3 * task.steps // 4 - task.cue_steps} steps and second cue >= {task.steps // 4} steps before "
              f"the readout (last step); chance {task.chance:.2f}.",
-             f"Same budget for all: {args.steps} Adam steps (lr {args.lr} with cosine decay to 0, gradient norm "
-             f"clipped to 1) of batch {args.batch}, "
+             f"Same budget for all: {args.steps} Adam steps (lr {args.lr} with cosine decay to 0, "
+             f"gradient norm clipped to 1) of batch {args.batch}, "
              f"fresh samples each step, test set of 512. Seed {args.seed}. {meta['date']}, "
              f"torch {meta['torch']}, {meta['threads']} CPU threads, {meta['wall_seconds']} s in total.", "",
              "| model | trainable params | test accuracy | train time s |", "|---|---|---|---|"]

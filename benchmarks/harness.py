@@ -11,8 +11,8 @@ import json
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -30,7 +30,8 @@ def keep_freed_memory() -> bool:
     except OSError:
         return False
     M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-    return bool(libc.mallopt(M_MMAP_THRESHOLD, 1 << 30)) and bool(libc.mallopt(M_TRIM_THRESHOLD, (1 << 31) - 1))
+    return (bool(libc.mallopt(M_MMAP_THRESHOLD, 1 << 30))
+            and bool(libc.mallopt(M_TRIM_THRESHOLD, (1 << 31) - 1)))
 
 
 def cpu_name() -> str:

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import argparse
 
+import harness
 import torch
 import torch.nn.functional as F
 
-import harness
 from neuro.learning import HLOP, HebbianSubspace, lif_mlp, project_rows
 
 B, T, HIDDEN, FROZEN, NEW = 64, 20, 800, [80, 200, 100], [70, 70, 70]

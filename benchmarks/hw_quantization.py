@@ -26,11 +26,10 @@ import json
 import time
 from pathlib import Path
 
+import harness
 import torch
 from torch import nn
 from tqdm import tqdm
-
-import harness
 
 from neuro.hw import plot, quantize_and_compare, write_image
 from neuro.nn import LIF, Sequential, SumPool2d

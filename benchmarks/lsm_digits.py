@@ -59,7 +59,8 @@ def experiment_1(views, args) -> dict:
                "raw_features": x_raw.shape[1], "train": len(train), "test": len(test)}
         for kind in ("ridge", "logistic"):
             for name, x in (("reservoir", x_res), ("raw", x_raw)):
-                res[f"{name}_{kind}"] = float(linear_readout(kind).fit(x[train], labels[train]).score(x[test], labels[test]))
+                clf = linear_readout(kind).fit(x[train], labels[train])
+                res[f"{name}_{kind}"] = float(clf.score(x[test], labels[test]))
         print(view, {k: v for k, v in res.items() if k != "validation"}, flush=True)
         out[view] = res
     return out
@@ -91,19 +92,24 @@ def main() -> None:
     e1 = experiment_1(views, args)
     e2 = experiment_2(views, e1["events"]["setting"], e1["rate"]["setting"], args)
     payload = {"machine": cpu_name(), "date": time.strftime("%Y-%m-%d"), "samples": len(views.labels),
-               "data": "digits_events (968 inputs, 300 ms) and a Poisson rate code (64 inputs, 60 ms)", "experiment_1": e1,
-               "experiment_2": e2, "seconds": time.perf_counter() - t0}
+               "data": "digits_events (968 inputs, 300 ms) and a Poisson rate code (64 inputs, 60 ms)",
+               "experiment_1": e1, "experiment_2": e2, "seconds": time.perf_counter() - t0}
     lines = [f"# LSM on event digits ({payload['date']}, {payload['samples']} samples)", "",
-             "## 1. Reservoir vs raw binned input, linear readouts, matched feature count (test accuracy)", "",
-             "| view | features (res / raw) | setting (validation) | ridge res | ridge raw | logistic res | logistic raw |",
+             "## 1. Reservoir vs raw binned input, linear readouts, matched feature count (test accuracy)",
+             "",
+             "| view | features (res / raw) | setting (validation) | ridge res | ridge raw | logistic res "
+             "| logistic raw |",
              "|---|---|---|---|---|---|---|"]
     for view, r in e1.items():
         s = r["setting"]
-        lines.append(f"| {view} | {r['reservoir_features']} / {r['raw_features']} | {s['connectivity']}, in x{s['input_scale']}, "
-                     f"rho {s['spectral_radius']}, {s['rate_hz']:.0f} Hz | {r['reservoir_ridge']:.3f} | {r['raw_ridge']:.3f} | "
+        lines.append(f"| {view} | {r['reservoir_features']} / {r['raw_features']} | {s['connectivity']}, "
+                     f"in x{s['input_scale']}, rho {s['spectral_radius']}, {s['rate_hz']:.0f} Hz | "
+                     f"{r['reservoir_ridge']:.3f} | {r['raw_ridge']:.3f} | "
                      f"{r['reservoir_logistic']:.3f} | {r['raw_logistic']:.3f} |")
-    lines += ["", "## 2. Zero-shot cross-modal retrieval (digits_events view <-> rate view), heads trained on digits 0-6", "",
-              "| temperature | seen 0-6 A->B | seen chance | unseen 7-9 A->B | unseen B->A | unseen prototype | unseen chance |",
+    lines += ["", "## 2. Zero-shot cross-modal retrieval (digits_events view <-> rate view), heads trained "
+              "on digits 0-6", "",
+              "| temperature | seen 0-6 A->B | seen chance | unseen 7-9 A->B | unseen B->A | unseen "
+              "prototype | unseen chance |",
               "|---|---|---|---|---|---|---|"]
     for key, r in e2.items():
         lines.append(f"| {key.split('_')[1]} | {r['seen_retrieval_a_to_b']:.3f} | {r['seen_chance']:.3f} | "

@@ -32,8 +32,8 @@ import hashlib
 import json
 import os
 import warnings
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Optional
 
 import h5py
 import numpy as np
@@ -46,7 +46,7 @@ FORMAT_VERSION = 2  # 2: a SHA-256 on every dataset
 _SLAB_BYTES = 32 * 2**20  # verify / write in slabs of about this size
 
 
-def resolve_cache_dir(cache_dir: Optional[os.PathLike]) -> Optional[Path]:
+def resolve_cache_dir(cache_dir: os.PathLike | None) -> Path | None:
     """``cache_dir`` if given, else ``$NEURO_CACHE_DIR`` if set, else None (no cache)."""
     if cache_dir is None:
         cache_dir = os.environ.get("NEURO_CACHE_DIR") or None
@@ -72,15 +72,15 @@ class FrameCache:
     """
 
     def __init__(self, path: os.PathLike, params: Mapping, verify: bool = True,
-                 n_classes: Optional[int] = None) -> None:
+                 n_classes: int | None = None) -> None:
         self.path = Path(path)
         self.key = cache_key(params)
         with _open(self.path) as f:
             self.offsets, self.labels, self.frame_shape = _validate(f, self.path, self.key, n_classes)
             if verify:
                 _verify_chunks(f["frames"], self.path)
-        self._file: Optional[h5py.File] = None
-        self._pid: Optional[int] = None
+        self._file: h5py.File | None = None
+        self._pid: int | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -131,7 +131,7 @@ class FrameCache:
 def open_or_build(cache_dir: os.PathLike, dataset: str, split: str, params: Mapping,
                   n_samples: int, sample: Callable[[int], tuple[np.ndarray, int]],
                   progress: bool = True, verify: bool = True,
-                  n_classes: Optional[int] = None) -> FrameCache:
+                  n_classes: int | None = None) -> FrameCache:
     """Open the cache of ``params`` in ``cache_dir``, building it first if absent or corrupt.
 
     ``sample(i)`` returns ``(frames [T_i, *frame_shape], label)`` of sample ``i``; every sample must
@@ -166,7 +166,7 @@ def lock_path(path: os.PathLike) -> Path:
 
 
 def _checked(sample: Callable[[int], tuple[np.ndarray, int]], i: int,
-             n_classes: Optional[int]) -> tuple[np.ndarray, int]:
+             n_classes: int | None) -> tuple[np.ndarray, int]:
     frames, label = sample(i)
     if n_classes is not None and not 0 <= int(label) < n_classes:
         raise ValueError(f"sample {i} has label {label}, outside [0, {n_classes})")
@@ -225,7 +225,7 @@ def _create_frames(f: h5py.File, frame_shape: tuple[int, ...]) -> h5py.Dataset:
                             compression_opts=1, shuffle=True, fletcher32=True)
 
 
-def _sha256(data: np.ndarray, digest: Optional["hashlib._Hash"] = None) -> str:
+def _sha256(data: np.ndarray, digest: hashlib._Hash | None = None) -> str:
     """SHA-256 of ``data``'s little-endian, row-major bytes (fed into ``digest`` if given)."""
     digest = hashlib.sha256() if digest is None else digest
     digest.update(np.ascontiguousarray(data, dtype=data.dtype.newbyteorder("<")).tobytes())
@@ -247,7 +247,7 @@ def _open(path: Path) -> h5py.File:
     return open_hdf5(path, what="frame cache", error=CorruptFileError)
 
 
-def _validate(f: h5py.File, path: Path, key: str, n_classes: Optional[int] = None
+def _validate(f: h5py.File, path: Path, key: str, n_classes: int | None = None
               ) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
     """Structure, SHA-256 of offsets and labels, label range; returns
     ``(offsets, labels, frame_shape)``."""

@@ -7,9 +7,9 @@ attributes. To add a dataset, add one entry here (an immutable table, not a runt
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from functools import partial
 from types import MappingProxyType
-from typing import Callable, Mapping
 
 import torch
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -16,7 +17,7 @@ class FrameBatch(NamedTuple):
     lengths: torch.Tensor
 
 
-def pad_collate(samples: Sequence[tuple], max_len: Optional[int] = None,
+def pad_collate(samples: Sequence[tuple], max_len: int | None = None,
                 pad_value: float = 0.0) -> FrameBatch:
     """Stack ``(frames [T_i, ...], label)`` samples into a :class:`FrameBatch`.
 

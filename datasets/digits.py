@@ -21,8 +21,9 @@ split of the 1797 samples with ``sklearn.model_selection.train_test_split(random
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Callable, NamedTuple, Optional
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -67,7 +68,7 @@ class DigitsEvents(torch.utils.data.Dataset):
 
     def __init__(self, split: str = "train", *, seed: int = 0,
                  config: SaccadeConfig = SaccadeConfig(),
-                 transform: Optional[Callable] = None) -> None:
+                 transform: Callable | None = None) -> None:
         from sklearn.datasets import load_digits
 
         self.split, self.seed, self.config, self.transform = split, int(seed), config, transform
@@ -111,7 +112,7 @@ class FrameSet(NamedTuple):
 
 def digits_frames(split: str = "train", *, time_window_us: int = 10_000, seed: int = 0,
                   config: SaccadeConfig = SaccadeConfig(),
-                  cache_dir: Optional[os.PathLike] = None, progress: bool = False) -> FrameSet:
+                  cache_dir: os.PathLike | None = None, progress: bool = False) -> FrameSet:
     """The ``digits_events`` split binned into frames of ``time_window_us`` (counts, float32).
 
     With ``cache_dir`` (default ``$NEURO_CACHE_DIR`` if set) the frames are stored in (and later
@@ -164,7 +165,7 @@ class DigitsFrames(torch.utils.data.Dataset):
     classes = CLASSES
 
     def __init__(self, split: str = "train", *, time_window_us: int = 10_000, seed: int = 0,
-                 cache_dir: Optional[os.PathLike] = None, progress: bool = False) -> None:
+                 cache_dir: os.PathLike | None = None, progress: bool = False) -> None:
         self.frame_set = digits_frames(split, time_window_us=time_window_us, seed=seed,
                                        cache_dir=cache_dir, progress=progress)
         self.sensor_size = self.frame_set.sensor_size

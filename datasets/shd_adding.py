@@ -18,7 +18,8 @@ get ``x [T, B, channels]``, ``y [B]``.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,7 +29,8 @@ SHD_CHANNELS = 700
 
 def bin_events(events: np.ndarray, bin_ms: float = 2.0, duration_ms: float = 1000.0,
                channels: int = SHD_CHANNELS) -> torch.Tensor:
-    """Spike counts ``[round(duration_ms / bin_ms), channels]`` (float32) of tonic events in ``[0, duration)``."""
+    """Spike counts ``[round(duration_ms / bin_ms), channels]`` (float32) of tonic events in
+    ``[0, duration)``."""
     if events.dtype.names is None or not {"t", "x"} <= set(events.dtype.names):
         raise ValueError(f"events must be a structured array with fields 't' (us) and 'x' (channel), "
                          f"got dtype {events.dtype}")

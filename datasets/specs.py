@@ -8,14 +8,14 @@ which files go where and where to download them.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping, Optional, Union
 
 from .errors import CorruptFileError, DatasetNotFoundError
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class EventDatasetSpec:
     default_time_window_us: int
     audio: bool = False
     nmnist_files: bool = False  # N-MNIST 40-bit .bin samples (size must be a multiple of 5)
-    hdf5: Optional[Mapping[str, tuple[str, ...]]] = field(default=None)  # file -> required keys
+    hdf5: Mapping[str, tuple[str, ...]] | None = field(default=None)  # file -> required keys
 
 
 _HSD_KEYS = ("spikes/times", "spikes/units", "labels", "extra/keys", "extra/speaker")
@@ -78,7 +78,7 @@ SPECS: Mapping[str, EventDatasetSpec] = MappingProxyType({
 })
 
 
-def resolve_root(root: Optional[PathLike]) -> Path:
+def resolve_root(root: PathLike | None) -> Path:
     """The data root: ``root`` if given, else ``$NEURO_DATA``; an error says how to set it."""
     if root is None:
         root = os.environ.get("NEURO_DATA")

@@ -36,7 +36,8 @@ class SpikeAdding:
         if self.values < 2 or self.group < 1:
             raise ValueError(f"need values >= 2 and group >= 1, got {self.values}, {self.group}")
         if not 0 < self.cue_steps < self.steps // 4:
-            raise ValueError(f"cue_steps must be in 1 .. steps/4 - 1, got {self.cue_steps} for steps={self.steps}")
+            raise ValueError(f"cue_steps must be in 1 .. steps/4 - 1, got {self.cue_steps} "
+                             f"for steps={self.steps}")
         for name in ("cue_rate", "noise_rate"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be a probability, got {getattr(self, name)}")

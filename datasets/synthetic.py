@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 import h5py
 import numpy as np
 
 
 def write_shd_file(path: os.PathLike, times: Sequence[np.ndarray], units: Sequence[np.ndarray],
-                   labels: Sequence[int], n_classes: Optional[int] = None,
-                   speakers: Optional[Sequence[int]] = None, time_dtype=np.float16) -> Path:
+                   labels: Sequence[int], n_classes: int | None = None,
+                   speakers: Sequence[int] | None = None, time_dtype=np.float16) -> Path:
     """Write given spikes in the layout of the Spiking Heidelberg Digits / Speech Commands files.
 
     Keys as on the SHD page: ``spikes/times`` (variable-length float seconds, ``time_dtype``),

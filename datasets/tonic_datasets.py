@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
 
 from .errors import CorruptFileError, DatasetNotFoundError
-from .specs import (PathLike, files_present, get_spec, missing_message, resolve_root, split_path,
-                    validate_hdf5)
+from .specs import PathLike, files_present, get_spec, missing_message, resolve_root, split_path, validate_hdf5
 
 
 @dataclass(frozen=True)
@@ -45,12 +43,12 @@ class FrameOptions:
             default tonic drops it (``T = t_last // window``).
     """
 
-    time_window_us: Optional[float] = None
-    n_time_bins: Optional[int] = None
-    duration_us: Optional[float] = None
-    denoise_us: Optional[float] = None
-    downsample: Optional[float] = None
-    crop: Optional[tuple[int, int]] = None
+    time_window_us: float | None = None
+    n_time_bins: int | None = None
+    duration_us: float | None = None
+    denoise_us: float | None = None
+    downsample: float | None = None
+    crop: tuple[int, int] | None = None
     include_incomplete: bool = False
 
     def __post_init__(self) -> None:
@@ -66,7 +64,7 @@ class FrameOptions:
             raise ValueError(f"downsample is a factor <= 1, got {self.downsample}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _tonic_class(name: str, split: str, allow_download: bool) -> type:
     """The tonic dataset class with its file check replaced by neuro's (and no silent download)."""
     import tonic.datasets
@@ -112,9 +110,9 @@ class EventFrames(torch.utils.data.Dataset):
     ``duration_us``), ``events(i)`` (raw validated events of sample ``i``).
     """
 
-    def __init__(self, name: str, split: str = "train", root: Optional[PathLike] = None, *,
-                 download: bool = False, options: Optional[FrameOptions] = None,
-                 cache_dir: Optional[PathLike] = None, transform=None, progress: bool = True,
+    def __init__(self, name: str, split: str = "train", root: PathLike | None = None, *,
+                 download: bool = False, options: FrameOptions | None = None,
+                 cache_dir: PathLike | None = None, transform=None, progress: bool = True,
                  **option_fields) -> None:
         self.spec = spec = get_spec(name)
         if split not in spec.splits:

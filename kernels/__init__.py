@@ -41,15 +41,27 @@ The LIF family (``lif_*``, and its users ``amsu_*`` and ``sim_*``):
   bit-identical between them, except with the ``Sigmoid`` surrogate (``exp``: libdevice vs libm,
   each within 2 ulp); the sum of coefficient gradients over the batch is torch's (its order depends
   on the device). Against the torch reference (autograd's own order) gradients agree to rounding.
-  Inputs and initial states ``i0, v0, a0`` are checked in the forward kernels.
+  Inputs and initial states ``i0, v0, a0`` are checked in the forward kernels. Mixed precision
+  (CUDA, ``_cuda_io``): fp16/bf16 inputs are converted exactly to float32 as they are loaded and the
+  state stays float32, so spikes and states are those of ``x.float()``; ``dx`` is the float32
+  gradient rounded to the input's format as torch's ``.to()`` rounds (to nearest, ties to even).
 * AM-SU (``amsu_*``): the same, forward bit-identical to the reference and between targets;
   inputs and initial states checked in the forward kernels.
 * Network simulation (``sim_*``): the CPU kernel equals ``neuro.sim``'s torch reference when the
-  sums of weights are exact; the CUDA kernel delivers spikes with float atomics, so the order of
-  each buffer sum (and its last bits) may vary from run to run, and a neuron near threshold may
-  fire one step apart from the CPU (float64 measured on an H200). Making those sums deterministic
-  is the GPU simulation's work; ``test_kernel_ptx.py`` asserts the atomics are there until then.
+  sums of weights are exact. The CUDA event kernel (``sim_cuda``, opt-in until measured faster on a
+  GPU: ``NEURO_SIM_CUDA_KERNEL=events``) is **bit-identical**
+  to the CPU kernel in float32 and float64 and identical from run to run: each target's owner
+  applies the spikes of a step in increasing synapse index (the CPU kernel's order), with no float
+  atomics (``test_kernel_ptx.py`` checks the PTX, ``tests/test_sim_determinism.py`` the spikes and
+  states with non-dyadic weights). The first CUDA kernel (``sim_cuda_atomic``, the default) delivers
+  spikes with float atomics: the order of each buffer sum, and its last bits, may vary from run to
+  run, and a neuron near threshold may fire a step apart from the CPU (float64, measured on an H200).
   Inputs are validated when the network is built (``neuro.sim``), so the kernels do not check them.
+
+The delay family (``delay_*``) is deterministic and bounded, not bit-identical, between targets
+(summation orders differ; ``delay_cuda`` states the bound). Its CPU kernels contract
+(``fastmath={"contract"}``) and its GPU tile kernels use explicit fused multiply-adds
+(``cuda.fma``), an exception to the first rule above that stays within the family's bound.
 """
 
 if __name__ != "neuro.kernels":  # the folder is named kernels/ but must never be imported as such

@@ -25,8 +25,11 @@ coefficients is the matching correlation::
     grad[o, m] = sum_nb sum_e gout[nb, o, e] * src[nb, conn[o, m // R], e + off[o, m] * BC]
 
 ``delay_cpu`` evaluates these sums row by row (vectorised over ``e``, four taps fused per pass),
-``delay_cuda`` element by element with :func:`gather_sum`; both are tested against the torch
-oracle (dense kernel + ``conv1d``) in ``neuro.ops.delay``. The taps of a Gaussian element and
+``delay_cuda`` element by element with :func:`gather_sum`, or -- all-to-all taps in *windows* of
+``W`` consecutive offsets (``off[o, e*W + j] = off[o, e*W] + j``: a Gaussian element's window, ``W = 1``
+for integer delays) with ``BC = 32`` (a warp of samples) -- in register tiles of ``TT`` steps that read
+``TT + W - 1`` inputs per element from shared memory (``delay_cuda.tile_*``). All are tested against
+the torch oracle (dense kernel + ``conv1d``) in ``neuro.ops.delay``. The taps of a Gaussian element and
 their gradients (:func:`gauss_taps_forward` / :func:`gauss_taps_backward`) are scalar code
 compiled for both targets by :func:`compile_for`.
 """

@@ -34,8 +34,9 @@ after ``t`` steps elementwise by ``e_t``::
 with ``a' = 1`` and ``eps_act = 0`` (ReLU) or ``a' = 1.1`` and ``eps_act = 16 u`` (SiLU), given the
 same ``U_t`` (the input part ``W_1b b_t + b_1`` is a torch matrix product: its own CPU/GPU difference
 adds to ``|U_t|``'s term). The magnitudes of one reference run give the bound
-(``tests/test_kernel_bounds.py`` checks it on the GPU for the memory recurrence and the traces). It grows at most like ``L^t`` with ``L`` the recurrence's
-Lipschitz constant, i.e. stays ``O(t u)`` for the contracting memories ELM learns (``kappa < 1``).
+(``tests/test_kernel_bounds.py`` checks it on the GPU for the memory recurrence and the traces). It
+grows at most like ``L^t`` with ``L`` the recurrence's Lipschitz constant, i.e. stays ``O(t u)``
+for the contracting memories ELM learns (``kappa < 1``).
 """
 
 from functools import cache

@@ -1,9 +1,16 @@
 """LIF-family scans on the CPU: GIL-free Numba kernels over chunks of neurons, serial over time.
 
 Arrays are time-major ``[T, N]`` and C-contiguous. A task owns ``chunk`` consecutive neurons
-(:func:`chunk_for`) and walks through time, so each step reads and writes one contiguous row slice
-per array and the inner loop over the chunk vectorises (SIMD across neurons). The host side
-(``neuro.ops.lif``) splits the chunks over threads with ``neuro.ops._launch.run_cpu_chunks``.
+(:func:`chunk_for`: up to 2048, 8 KiB rows of float32, long enough for the hardware prefetchers) and
+walks through time, so each step reads and writes one contiguous row slice per array and the inner
+loop over the chunk vectorises (SIMD across neurons). The host side (``neuro.ops._lif_runners``)
+splits the chunks over threads with ``neuro.ops._launch.run_cpu_chunks``.
+
+Backward by segments: with gradients the forward also writes the state every :data:`STEPS` steps
+(checkpoints, ``1/STEPS`` of a sequence); the backward walks the segments of ``STEPS`` steps from
+the last, recomputes each segment's forward from its checkpoint into ``[STEPS, chunk]`` buffers
+(cache-resident whatever ``T``; the same operations, so bit-identical) and runs the reverse steps
+over it. It reads ``x`` and the spike gradient and writes ``dx``: no membrane sequence is stored.
 
 Kernels are built per model structure (``has_syn``, ``has_adapt``, ``spiking`` are closure
 constants, so dead arithmetic disappears); the reset mode, the comparison, the surrogate, which
@@ -13,7 +20,9 @@ of compiled variants (and CI compile time) small. Absent arrays are passed as 1x
 Shared arguments: ``x [T, N]``; ``prm [9, P]`` coefficients (neuron ``n`` uses column ``n % P``, rows
 ``lif_math.P_*``); ``consts = [0, 1, keep_reset, sg_a, sg_b]`` in the compute dtype;
 ``state0 = (i0, v0, a0)`` initial states ``[N]``; ``reset`` (``lif_math.RESET_*``); ``ge`` (fire on
-equality); ``chunk`` neurons per task; the task range ``k_lo, k_hi`` last.
+equality); ``chunk`` neurons per task; ``ckpt = (ck_i, ck_v, ck_a)`` ``[n_checkpoints(T), N]`` (the
+state before steps ``STEPS, 2 STEPS, ...``; 1x1 placeholders where the model lacks the state or no
+gradient is needed); the task range ``k_lo, k_hi`` last.
 """
 
 from functools import cache
@@ -32,15 +41,29 @@ FINITE_X, FINITE_STATE = 0, 1
 GRAD_ABSENT, GRAD_FULL, GRAD_SCALAR = 0, 1, 2
 
 
-def chunk_for(T: int) -> int:
-    """Neurons per task: the backward's ``[T, chunk]`` recompute buffers stay in L2."""
-    return int(max(16, min(512, (65536 // max(T, 1)) // 16 * 16)))
+#: steps per segment of the backward (and between the forward's checkpoints)
+STEPS = 32
+#: the largest chunk of neurons per task
+MAX_CHUNK = 2048
 
 
-def n_chunks(T: int, N: int) -> tuple[int, int]:
-    """``(chunk, number of chunks)`` of a ``[T, N]`` scan."""
-    chunk = chunk_for(T)
+def chunk_for(N: int, threads: int = 2) -> int:
+    """Neurons per task: up to :data:`MAX_CHUNK` (long contiguous rows for the hardware prefetchers),
+    smaller when ``N`` would otherwise give fewer than two tasks per thread; a multiple of 16."""
+    per_task = -(-N // max(1, 2 * threads))
+    return int(max(16, min(MAX_CHUNK, -(-per_task // 16) * 16)))
+
+
+def n_chunks(N: int, threads: int = 2) -> tuple[int, int]:
+    """``(chunk, number of chunks)`` of a scan over ``N`` neurons on ``threads`` threads."""
+    chunk = chunk_for(N, threads)
     return chunk, (N + chunk - 1) // chunk
+
+
+def n_checkpoints(T: int) -> int:
+    """Rows of the checkpoint arrays of a ``T``-step scan (states before steps ``STEPS``, ``2 STEPS``,
+    ...; the state before step 0 is the initial state)."""
+    return max(T - 1, 0) // STEPS
 
 
 @njit(inline="always", cache=True)
@@ -107,27 +130,39 @@ def _advance_row(xr, li, lv, la, ls, lp, m, st, one, zero, hr, store_h, sr, lacc
             la[j] = a_n
 
 
+@njit(inline="always", cache=True)
+def _load_state(ckpt, c, lo, m, li, lv, la, has_syn, has_adapt):
+    """Copy checkpoint row ``c`` of the chunk into the state rows of the states the model has."""
+    ck_i, ck_v, ck_a = ckpt
+    if has_syn:
+        _copy_row(ck_i[c, lo:lo + m], li)
+    _copy_row(ck_v[c, lo:lo + m], lv)
+    if has_adapt:
+        _copy_row(ck_a[c, lo:lo + m], la)
+
+
 @cache
 def forward_kernel(has_syn: bool, has_adapt: bool, spiking: bool):
     """The forward scan for one model structure.
 
-    Signature: ``(x, prm, consts, state0, reset, ge, chunk, seqs, store, last, finite, k_lo, k_hi)``
-    with ``seqs = (s_out, v_out, i_out, a_out)`` ``[T, N]`` (spikes written if ``spiking``, the
-    others where ``store = (store_v, store_i, store_a)`` says), ``last = (i_last, v_last, a_last)``
-    the final state. Nothing is stored for backward (it recomputes the forward per chunk).
+    Signature: ``(x, prm, consts, state0, reset, ge, chunk, seqs, store, last, ckpt, finite, k_lo,
+    k_hi)`` with ``seqs = (s_out, v_out, i_out, a_out)`` ``[T, N]`` (spikes written if ``spiking``,
+    the others where ``store = (store_v, store_i, store_a, store_ckpt)`` says), ``last = (i_last,
+    v_last, a_last)`` the final state and ``ckpt`` the checkpoints for backward (``store_ckpt``).
     ``finite[k, FINITE_X]`` receives ``sum(x * 0)`` over chunk ``k`` and ``finite[k, FINITE_STATE]``
     the same over its initial states: NaN iff one of them holds NaN or inf (one multiply-add per
     element instead of a separate pass).
     """
 
     @njit(nogil=True, cache=True)
-    def lif_scan_forward(x, prm, consts, state0, reset, ge, chunk, seqs, store, last, finite,
+    def lif_scan_forward(x, prm, consts, state0, reset, ge, chunk, seqs, store, last, ckpt, finite,
                          k_lo, k_hi):
         T, N = x.shape
         zero, one = consts[0], consts[1]
         st = LIFStructure(has_syn, has_adapt, spiking, reset, ge)
         s_out, v_out, i_out, a_out = seqs
-        store_v, store_i, store_a = store
+        store_v, store_i, store_a, store_ckpt = store
+        ck_i, ck_v, ck_a = ckpt
         for k in range(k_lo, k_hi):
             lo = k * chunk
             m = min(chunk, N - lo)
@@ -140,6 +175,13 @@ def forward_kernel(has_syn: bool, has_adapt: bool, spiking: bool):
             lacc[:] = zero
             sr = ls  # this step's spikes, written in place when there is no spike output
             for t in range(T):
+                if store_ckpt and t > 0 and t % STEPS == 0:
+                    c = t // STEPS - 1
+                    if has_syn:
+                        _copy_row(li, ck_i[c, lo:lo + m])
+                    _copy_row(lv, ck_v[c, lo:lo + m])
+                    if has_adapt:
+                        _copy_row(la, ck_a[c, lo:lo + m])
                 if spiking:
                     sr = s_out[t, lo:lo + m]
                 _advance_row(x[t, lo:lo + m], li, lv, la, ls, lp, m, st, one, zero, ls, False, sr,
@@ -162,53 +204,43 @@ def forward_kernel(has_syn: bool, has_adapt: bool, spiking: bool):
 def backward_kernel(has_syn: bool, has_adapt: bool, spiking: bool, need_pgrad: bool):
     """The reverse-time scan (exact BPTT through the surrogate) for one model structure.
 
-    Signature: ``(x, prm, consts, state0, reset, ge, sg_kind, chunk, grads, modes, grads_last,
-    dx, d_state0, d_prm, k_lo, k_hi)``: ``grads = (g_s, g_v, g_i, g_a)`` the gradients of the
-    spike / v / i / a sequences with their ``modes`` (``GRAD_*``: absent, ``[T, N]``, or one value
-    for every element in ``[0, 0]``), ``grads_last`` those of the final ``(i, v, a)``; outputs ``dx [T, N]``, ``d_state0 = (d_i0, d_v0, d_a0)`` and, with
+    Signature: ``(x, prm, consts, state0, reset, ge, sg_kind, chunk, ckpt, grads, modes, grads_last,
+    dx, d_state0, d_prm, k_lo, k_hi)``: ``ckpt`` the forward's checkpoints, ``grads = (g_s, g_v, g_i,
+    g_a)`` the gradients of the spike / v / i / a sequences with their ``modes`` (``GRAD_*``:
+    absent, ``[T, N]``, or one value for every element in ``[0, 0]``), ``grads_last`` those of the
+    final ``(i, v, a)``; outputs ``dx [T, N]``, ``d_state0 = (d_i0, d_v0, d_a0)`` and, with
     ``need_pgrad``, the per-neuron partial sums ``d_prm [9, N]`` (over time, not batch). Each chunk
-    first recomputes its forward into ``[T, chunk]`` buffers (cache-resident, so backward needs no
-    stored membrane), then walks back in time.
+    walks the segments of ``STEPS`` steps from the last: it recomputes the segment's forward from
+    its checkpoint into ``[STEPS, chunk]`` buffers, then runs the reverse steps over it.
     """
     keep_i = has_syn and need_pgrad
 
     @njit(nogil=True, cache=True)
-    def lif_scan_backward(x, prm, consts, state0, reset, ge, sg_kind, chunk, grads, modes,
+    def lif_scan_backward(x, prm, consts, state0, reset, ge, sg_kind, chunk, ckpt, grads, modes,
                           grads_last, dx, d_state0, d_prm, k_lo, k_hi):
         T, N = x.shape
         zero, one, keep, sg_a, sg_b = consts[0], consts[1], consts[2], consts[3], consts[4]
         st = LIFStructure(has_syn, has_adapt, spiking, reset, ge)
         delayed = reset == lif_math.RESET_SUBTRACT_DELAYED
-        i0, v0, _ = state0
+        v0 = state0[1]
         g_s, g_v, g_i, g_a = grads
         m_s, m_v, m_i, m_a = modes
+        n_seg = (T + STEPS - 1) // STEPS
         for k in range(k_lo, k_hi):
             lo = k * chunk
             m = min(chunk, N - lo)
             lp = _local_params(prm, lo, m)
-            # 1) recompute: hb[t] = h_t, ab[t] = a_{t-1}, ib[t] = i_{t-1}
-            hb = np.empty((T, m), x.dtype)
-            ab = np.empty((T + 1, m) if has_adapt else (1, 1), x.dtype)
-            ib = np.empty((T + 1, m) if keep_i else (1, 1), x.dtype)
+            # per segment: hb[u] = h_{t0+u}, ab[u] = a_{t0+u-1}, ib[u] = i_{t0+u-1}
+            hb = np.empty((STEPS, m), x.dtype)
+            ab = np.empty((STEPS + 1, m) if has_adapt else (1, 1), x.dtype)
+            ib = np.empty((STEPS + 1, m) if keep_i else (1, 1), x.dtype)
             li, lv, la, ls = _start_chunk(lp, state0, lo, m, st, one, zero)
-            if has_adapt:
-                ab[0] = la
-            if keep_i:
-                ib[0] = li
-            for t in range(T):
-                _advance_row(x[t, lo:lo + m], li, lv, la, ls, lp, m, st, one, zero, hb[t], True, ls,
-                             ls, False)
-                if has_adapt:
-                    _copy_row(la, ab[t + 1])
-                if keep_i:
-                    _copy_row(li, ib[t + 1])
-            # 2) reverse sweep
+            vs = np.empty(m, x.dtype)  # the membrane at the segment's start (v_{t0-1})
             dv_c = grads_last[1][lo:lo + m].copy()
             di_c = grads_last[0][lo:lo + m].copy()
             da_c = grads_last[2][lo:lo + m].copy()
             dh_n = np.zeros(m, x.dtype)
             gp = np.zeros((lif_math.N_PARAMS, m), x.dtype)
-            zrow = np.zeros(m, x.dtype)
             # rows standing for an absent gradient (zeros) or one broadcast value
             crow_s = _const_row(g_s, m_s, m, zero)
             crow_v = _const_row(g_v, m_v, m, zero)
@@ -216,49 +248,75 @@ def backward_kernel(has_syn: bool, has_adapt: bool, spiking: bool, need_pgrad: b
             crow_a = _const_row(g_a, m_a, m, zero)
             lsg = np.zeros(m, x.dtype)  # the surrogate derivative of this step (0: non-spiking)
             lz = np.empty(m, x.dtype)
-            for t in range(T - 1, -1, -1):
-                hr = hb[t]
-                dxr = dx[t, lo:lo + m]
-                gsr = g_s[t, lo:lo + m] if m_s == GRAD_FULL else crow_s
-                gvr = g_v[t, lo:lo + m] if m_v == GRAD_FULL else crow_v
-                gir = g_i[t, lo:lo + m] if m_i == GRAD_FULL else crow_i
-                gar = g_a[t, lo:lo + m] if m_a == GRAD_FULL else crow_a
-                if spiking:  # the surrogate derivative at h_t - theta_t, a row at a time
-                    for j in range(m):
-                        a_prev = ab[t, j] if has_adapt else zero
-                        lz[j] = hr[j] - ns.threshold(lp[lif_math.P_TH, j], lp[lif_math.P_BA, j],
-                                                     a_prev, has_adapt)
-                    ns.surrogate_grad_row(sg_kind, sg_a, sg_b, lz, lsg, m, one, zero)
+            for seg in range(n_seg - 1, -1, -1):
+                t0 = seg * STEPS
+                L = min(STEPS, T - t0)
+                # 1) recompute the segment from its checkpoint (the initial state for the first)
+                if seg == 0:
+                    _copy_row(state0[0][lo:lo + m], li)
+                    _copy_row(state0[1][lo:lo + m], lv)
+                    _copy_row(state0[2][lo:lo + m], la)
+                else:
+                    _load_state(ckpt, seg - 1, lo, m, li, lv, la, has_syn, has_adapt)
                 for j in range(m):
-                    kc = ns.load_coefficients(lp, j)
-                    a_prev = ab[t, j] if has_adapt else zero
-                    theta = ns.threshold(kc.th, kc.ba, a_prev, has_adapt)
-                    ls[j] = ns.fires(hr[j], theta, ge, one, zero) if spiking else zero
-                    carry = LIFCarry(dv_c[j], di_c[j] if has_syn else zero,
-                                     da_c[j] if has_adapt else zero, dh_n[j])
-                    dxv, carry, g = ns.lif_backward_step(gsr[j], gvr[j], gir[j], gar[j], hr[j], theta,
-                                                         ls[j], lsg[j], carry, kc, st, keep, one, zero)
-                    dv_c[j] = carry.dv
-                    dh_n[j] = carry.dh
-                    dxr[j] = dxv
-                    if has_syn:
-                        di_c[j] = carry.di
+                    ls[j] = ns.pending_reset(lv[j], ns.load_coefficients(lp, j), st, one, zero)
+                _copy_row(lv, vs)
+                if has_adapt:
+                    _copy_row(la, ab[0])
+                if keep_i:
+                    _copy_row(li, ib[0])
+                for u in range(L):
+                    _advance_row(x[t0 + u, lo:lo + m], li, lv, la, ls, lp, m, st, one, zero, hb[u], True,
+                                 ls, ls, False)
                     if has_adapt:
-                        da_c[j] = carry.da
-                    if need_pgrad:
-                        n = lo + j
-                        # the previous step's membrane, spike and current
-                        if t > 0:
-                            v_p, s_p = ns.previous_membrane(hb[t - 1, j], kc,
-                                                            ab[t - 1, j] if has_adapt else zero,
-                                                            st, one, zero)
-                        else:
-                            v_p = v0[n]
-                            s_p = ns.pending_reset(v_p, kc, st, one, zero)
-                        i_p = ib[t, j] if keep_i else (x[t - 1, n] if t > 0 else i0[n])
-                        i_t = ib[t + 1, j] if keep_i else x[t, n]
-                        ns.accumulate_column(gp, j, ns.lif_param_grads(g, ls[j], x[t, n], i_t, i_p,
-                                                                       v_p, s_p, a_prev, st, zero))
+                        _copy_row(la, ab[u + 1])
+                    if keep_i:
+                        _copy_row(li, ib[u + 1])
+                # 2) reverse sweep over the segment
+                for u in range(L - 1, -1, -1):
+                    t = t0 + u
+                    hr = hb[u]
+                    dxr = dx[t, lo:lo + m]
+                    gsr = g_s[t, lo:lo + m] if m_s == GRAD_FULL else crow_s
+                    gvr = g_v[t, lo:lo + m] if m_v == GRAD_FULL else crow_v
+                    gir = g_i[t, lo:lo + m] if m_i == GRAD_FULL else crow_i
+                    gar = g_a[t, lo:lo + m] if m_a == GRAD_FULL else crow_a
+                    if spiking:  # the surrogate derivative at h_t - theta_t, a row at a time
+                        for j in range(m):
+                            a_prev = ab[u, j] if has_adapt else zero
+                            lz[j] = hr[j] - ns.threshold(lp[lif_math.P_TH, j], lp[lif_math.P_BA, j],
+                                                         a_prev, has_adapt)
+                        ns.surrogate_grad_row(sg_kind, sg_a, sg_b, lz, lsg, m, one, zero)
+                    for j in range(m):
+                        kc = ns.load_coefficients(lp, j)
+                        a_prev = ab[u, j] if has_adapt else zero
+                        theta = ns.threshold(kc.th, kc.ba, a_prev, has_adapt)
+                        ls[j] = ns.fires(hr[j], theta, ge, one, zero) if spiking else zero
+                        carry = LIFCarry(dv_c[j], di_c[j] if has_syn else zero,
+                                         da_c[j] if has_adapt else zero, dh_n[j])
+                        dxv, carry, g = ns.lif_backward_step(gsr[j], gvr[j], gir[j], gar[j], hr[j], theta,
+                                                             ls[j], lsg[j], carry, kc, st, keep, one, zero)
+                        dv_c[j] = carry.dv
+                        dh_n[j] = carry.dh
+                        dxr[j] = dxv
+                        if has_syn:
+                            di_c[j] = carry.di
+                        if has_adapt:
+                            da_c[j] = carry.da
+                        if need_pgrad:
+                            n = lo + j
+                            # the previous step's membrane, spike and current
+                            if u > 0:
+                                v_p, s_p = ns.previous_membrane(hb[u - 1, j], kc,
+                                                                ab[u - 1, j] if has_adapt else zero,
+                                                                st, one, zero)
+                            else:
+                                v_p = vs[j]
+                                s_p = ns.pending_reset(v_p, kc, st, one, zero)
+                            i_p = ib[u, j] if keep_i else zero
+                            i_t = ib[u + 1, j] if keep_i else x[t, n]
+                            ns.accumulate_column(gp, j, ns.lif_param_grads(g, ls[j], x[t, n], i_t, i_p,
+                                                                           v_p, s_p, a_prev, st, zero))
             for j in range(m):
                 n = lo + j
                 dv0 = dv_c[j]

@@ -18,7 +18,10 @@ One call advances the network from step ``t0`` to ``t1`` without returning to Py
    chosen state variables every ``every`` steps.
 
 The loop is serial: at the sizes where one step is a few microseconds of work (thousands of
-neurons), a parallel region per step costs more in synchronisation than it saves. The model
+neurons), a parallel region per step costs more in synchronisation than it saves. Its order of
+additions into a ring-buffer entry -- by spike step, then source index, then position in the CSR row,
+i.e. by increasing synapse index within a step, then the injected current -- is the contract the
+CUDA event kernel (:mod:`.sim_cuda`) reproduces to be bit-identical. The model
 structure (``has_syn``, ``has_adapt``), the channel count ``C`` and ``hetero`` (per-neuron
 parameter tables) are closure constants of a kernel built per combination.
 

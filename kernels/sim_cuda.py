@@ -1,5 +1,9 @@
 r"""The network simulation loop on NVIDIA GPUs: event lists, owner-computes delivery, deterministic.
 
+Opt-in (``neuro.sim.cuda_runner``: ``kernel="events"`` or ``NEURO_SIM_CUDA_KERNEL=events``) until it
+has been measured faster on a GPU than the first kernel (:mod:`.sim_cuda_atomic`, the default); it
+was written and tested without a GPU (Numba's CUDA simulator and PTX checks).
+
 One persistent kernel per chunk of steps. Every sum it computes is bit-identical to the CPU kernel's
 (:mod:`.sim_cpu`) in float32 and float64, and identical from run to run: **no float atomics**; the
 only atomics are integer ones (event counts, record offsets, population counts), whose results do
@@ -37,9 +41,11 @@ Per-step fixed cost: one grid barrier (two with astrocytes), no buffer clears (r
 cleared by their owner when non-zero; event counts by their owner when used; stamps and parities
 need none). State monitors are written by the owner right after its step (a bit per neuron in
 ``mon_bits`` says whether to look), so they never serialise the loop. Spike records go to
-``rec_t, rec_i`` at offsets from three rotating per-step counters (``rec_ctr[t % 3]``): every thread
-knows the records before step ``t`` after the barrier, so all threads stop at the same step when
-the next could overflow the record (``status = (step reached, records written)``); the host sorts
+``rec_t, rec_i`` (one integer atomic per block and delivery for its offset). When the record could
+overflow during the launch (``n_rec * steps > capacity``), the offsets come from three rotating
+per-step counters (``rec_ctr[t % 3]``): every thread knows the records before step ``t`` after the
+barrier, so all threads stop at the same step when the next could overflow the record; otherwise one
+running counter, and no per-step test (``status = (step reached, records written)``). The host sorts
 the records by ``(step, source)`` (their order within a step depends on the blocks' timing).
 
 Arguments (``S = N + Mp + M_gen`` sources, ``C`` channel rows, ``P`` populations):
@@ -206,7 +212,8 @@ def append_events(ptr, col, events, par, queue, nq, pre, start, tid, tpb):
 
 
 @_device
-def flush_spikes(t, par, base, sh, queue, pre, start, syn, events, astro, ip3, ip3_events, rec, tid, tpb):
+def flush_spikes(t, par, base, limited, sh, queue, pre, start, syn, events, astro, ip3, ip3_events, rec,
+                 tid, tpb):
     """All threads of the block: deliver and record the spikes queued in shared memory since the last
     flush (``sh[0]`` of them, ``sh[1]`` recorded), then empty the queue."""
     out_ptr, out_col, _, _ = syn
@@ -215,8 +222,8 @@ def flush_spikes(t, par, base, sh, queue, pre, start, syn, events, astro, ip3, i
     nq = sh[0]
     if nq == 0:  # block-uniform
         return
-    if tid == 0:  # the block's slice of this step's records
-        sh[2] = cuda.atomic.add(rec_ctr, t % 3, sh[1]) if sh[1] > 0 else 0
+    if tid == 0:  # the block's slice of this step's records (of all records when not limited)
+        sh[2] = cuda.atomic.add(rec_ctr, t % 3 if limited else 0, sh[1]) if sh[1] > 0 else 0
         sh[3] = 0
     append_events(out_ptr, out_col, events, par, queue, nq, pre, start, tid, tpb)
     if astro:
@@ -276,7 +283,8 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
         zero, one = consts[0], consts[1]
         prm, ref_steps, bias, ch_alpha, ch_kappa = params
         inj, inj_k, poisson_prob, gen_ptr, gen_idx = inputs
-        out_ptr, out_col, weight, delay = syn
+        _, _, weight, delay = syn
+        ev_cnt = events[0]
         i_st, v_st, a_st, g_st, refc, buf = state
         rec_flag, rec_t, rec_i, rec_ctr, status, n_rec = rec
         mon_bits, mon_ptr, mon_var, mon_col, mon_every, mon_out, mon_first = monitor
@@ -301,19 +309,22 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
             sh[0] = 0
             sh[1] = 0
         cuda.syncthreads()
-        base = np.int64(0)  # records written before step t
+        limited = n_rec * (t1 - t0) > cap  # else every record fits: no stop test, one running count
+        base = np.int64(0)  # records written before step t (limited)
         stopped = False
         t_end = t1
         for t in range(t0, t1):
             par = t & 1
-            if t > t0:
-                base += rec_ctr[(t - 1) % 3]
-            if base + n_rec > cap:  # the same decision in every thread: stop before step t
-                stopped = True
-                t_end = t
-                break
-            if gtid == 0:
-                rec_ctr[(t + 1) % 3] = 0  # last read at the start of step t - 1
+            prev = par ^ 1
+            if limited:
+                if t > t0:
+                    base += rec_ctr[(t - 1) % 3]
+                if base + n_rec > cap:  # the same decision in every thread: stop before step t
+                    stopped = True
+                    t_end = t
+                    break
+                if gtid == 0:
+                    rec_ctr[(t + 1) % 3] = 0  # last read at the start of step t - 1
             slot = t & mask
             row = t - t0
             record = mon_out.shape[1] > 0 and t % mon_every == 0
@@ -330,7 +341,7 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
                 spk = False
                 if s < N:
                     n = s
-                    p = population_of(n, pops)
+                    p = 0 if P == 1 else population_of(n, pops)
                     q = n if hetero else p
                     cur = pop_cur[p]
                     x = bias[q]
@@ -342,8 +353,10 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
                                 if sq != 0.0:
                                     buf[(t + sic_d[e]) & mask, col] += sic_w[e] * sq
                         stored = buf[slot, col]
-                        arrived = gather(col, t - 1, events, fallback, stamps, weight, delay, mask, buf,
-                                         stored)
+                        arrived = stored
+                        if ev_cnt[prev, col] != 0:
+                            arrived = gather(col, t - 1, events, fallback, stamps, weight, delay, mask, buf,
+                                             stored)
                         if c == cur and t < n_inj and inj_k[n] >= 0:
                             arrived += inj[t, inj_k[n]]
                         if stored != zero:
@@ -375,8 +388,8 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
                         cuda.atomic.add(sh, 1, 1)
                 it += 1
                 if it == per_flush or chunk + gstride >= n_chunks:  # block-uniform
-                    flush_spikes(t, par, base, sh, queue, pre, start, syn, events, astro, ip3, ip3_events, rec,
-                                 tid, TPB)
+                    flush_spikes(t, par, base, limited, sh, queue, pre, start, syn, events, astro, ip3,
+                                 ip3_events, rec, tid, TPB)
                     it = 0
             for j in range(tid, min(P, MAX_POP_COUNTERS), TPB):
                 if pcount[j] != 0:
@@ -387,8 +400,10 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
                 slot_in = (t + 1) & mask
                 for q in range(gtid, A, gstride):
                     stored = ip3_buf[slot_in, q]
-                    ip3_in = gather(q, t, ip3_events, (ip3_in_ptr, ip3_in_k, ip3_in_src), stamps, ip3_w,
-                                    ip3_d, mask, ip3_buf, stored)
+                    ip3_in = stored
+                    if ip3_cnt[par, q] != 0:
+                        ip3_in = gather(q, t, ip3_events, (ip3_in_ptr, ip3_in_k, ip3_in_src), stamps, ip3_w,
+                                        ip3_d, mask, ip3_buf, stored)
                     if stored != 0.0:
                         ip3_buf[slot_in, q] = 0.0
                     astrocyte_advance(q, astate, aprm, astro_dt, ip3_in, 0.0, work)
@@ -398,6 +413,9 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
             barrier()
         if gtid == 0:
             status[0] = t_end
-            status[1] = base if stopped or t1 == t0 else base + rec_ctr[(t1 - 1) % 3]
+            if not limited:
+                status[1] = rec_ctr[0]
+            else:
+                status[1] = base if stopped or t1 == t0 else base + rec_ctr[(t1 - 1) % 3]
 
     return sim_events

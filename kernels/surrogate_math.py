@@ -8,11 +8,11 @@ float32 arithmetic. With ``z = v - threshold`` the derivative used in place of `
 kind       derivative                             coefficients
 =========  =====================================  ==========================
 ATAN       a / (1 + (b z)^2)                      a = alpha/2, b = pi*alpha/2
-FAST_SIG   a / (1 + b |z|)^2   (SuperSpike)       a = 1, b = slope
+FAST_SIG   a / (1 + b abs(z))^2   (SuperSpike)    a = 1, b = slope
 SIGMOID    a * sig(b z) * (1 - sig(b z))          a = slope, b = slope
-TRIANGLE   a * max(0, 1 - b |z|)                  a = slope, b = slope
+TRIANGLE   a * max(0, 1 - b abs(z))               a = slope, b = slope
 STRAIGHT   a                                      a = 1
-PW_QUAD    max(0, a |z| + b)  (SpikingJelly)      a = -alpha^2, b = alpha
+PW_QUAD    max(0, a abs(z) + b)  (SpikingJelly)   a = -alpha^2, b = alpha
 ERF        a * exp(-(b z)^2)  (Gaussian)          a = alpha/sqrt(pi), b = alpha
 LEAKY      a if z >= 0 else b (leaky ReLU)        a = k, b = leak
 =========  =====================================  ==========================

@@ -28,7 +28,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Optional, Union
+from typing import IO, TYPE_CHECKING, Any, Union
 
 if TYPE_CHECKING:  # imported lazily at run time
     import h5py
@@ -237,7 +237,7 @@ def remove_stale_temporaries(path: PathLike, min_age_s: float = 3600.0) -> list[
 
 
 @contextlib.contextmanager
-def file_lock(path: PathLike, timeout: Optional[float] = None, poll: float = 0.05) -> Iterator[Path]:
+def file_lock(path: PathLike, timeout: float | None = None, poll: float = 0.05) -> Iterator[Path]:
     """Hold an exclusive advisory lock on the file ``path`` for the duration of the block.
 
     The lock file is created when needed and deleted on release (so it leaves no trace); a process

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Sequence
 from types import MappingProxyType
-from typing import Optional, Sequence
 
 # subcommand -> module defining ``add_arguments(parser)`` and ``run(args) -> int`` (imported lazily)
 SUBCOMMANDS = MappingProxyType({
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

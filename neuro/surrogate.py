@@ -198,7 +198,7 @@ _BY_NAME = MappingProxyType({"atan": ATan, "fast_sigmoid": FastSigmoid, "supersp
                              "gaussian": Gaussian, "leaky_relu": LeakyReLU, "soft_sign": SoftSign})
 
 
-def get_surrogate(spec: "Surrogate | str") -> Surrogate:
+def get_surrogate(spec: Surrogate | str) -> Surrogate:
     """Return ``spec`` itself or build the surrogate named by it with default sharpness."""
     if isinstance(spec, Surrogate):
         return spec

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence, Union
+from collections.abc import Mapping, Sequence
 
 import torch
 
@@ -24,7 +24,7 @@ def check_tensor(x: object, name: str, min_rank: int, layout: str) -> torch.Tens
 
 
 def check_state(state: object, expected_type: type, like: torch.Tensor,
-                shape: Union[Sequence[int], Mapping[str, Sequence[int]]], name: str = "state") -> None:
+                shape: Sequence[int] | Mapping[str, Sequence[int]], name: str = "state") -> None:
     """``state`` must be ``expected_type`` with tensors of ``shape`` and ``like``'s dtype/device.
 
     ``shape`` is one shape for every field, or ``{field: shape}`` when the fields differ.

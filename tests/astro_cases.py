@@ -80,7 +80,8 @@ def reference_run(n_steps: int):
         for q in range(N):
             w = np.zeros((rkf45_math.ROWS, aeif_math.N_ODE))
             w[Y] = nstate[:aeif_math.N_ODE, q]
-            fired[q], status = PY_AEIF(w, nstate, q, nprm, q % nprm.shape[1], DT, ex[k, q], inh[k, q], 0.0, sic_in[k, q])
+            fired[q], status = PY_AEIF(w, nstate, q, nprm, q % nprm.shape[1], DT, ex[k, q], inh[k, q], 0.0,
+                                       sic_in[k, q])
             assert status == aeif_math.OK
             nstate[:aeif_math.N_ODE, q] = w[Y]
         sic = np.zeros(A)

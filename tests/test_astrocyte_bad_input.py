@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neuro.astro import (AeifAstroNeurons, AeifAstroParameters, AstrocyteParameters, Astrocytes,
-                         TripartiteNetwork, astrocyte_pools)
+from neuro.astro import (
+    AeifAstroNeurons,
+    AeifAstroParameters,
+    AstrocyteParameters,
+    Astrocytes,
+    TripartiteNetwork,
+    astrocyte_pools,
+)
 
 
 @pytest.mark.parametrize("field,value,match", [

@@ -9,8 +9,15 @@ import pytest
 from scipy.integrate import solve_ivp
 
 import astro_cases as C
-from neuro.astro import (AeifAstroNeurons, AeifAstroParameters, AstrocyteParameters, Astrocytes,
-                         TripartiteNetwork, astrocyte_pools, tripartite_bernoulli_with_pool)
+from neuro.astro import (
+    AeifAstroNeurons,
+    AeifAstroParameters,
+    AstrocyteParameters,
+    Astrocytes,
+    TripartiteNetwork,
+    astrocyte_pools,
+    tripartite_bernoulli_with_pool,
+)
 from neuro.kernels import astrocyte_cpu
 
 

@@ -14,7 +14,6 @@ from neuro.learning import EWC, ContinualConfig, acc_bwt, grow_basis, run_contin
 from neuro.learning.mnist_idx import mnist_arrays, read_idx, write_idx
 from neuro.learning.tasks import load_source, permutations, permute_positions
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -83,7 +82,7 @@ def test_ewc_penalty_is_the_sum_of_per_task_quadratic_anchors():
     ewc = EWC(model, strength=2.0)
     assert float(ewc.penalty()) == 0.0
     anchors, fishers = [], []
-    for task in range(2):
+    for _task in range(2):
         with torch.no_grad():
             for p in model.parameters():
                 p.add_(torch.randn_like(p))

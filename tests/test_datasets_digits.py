@@ -9,8 +9,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.datasets import load_digits
 
-from neuro.datasets import (EVENT_DTYPE, DigitsEvents, DigitsFrames, SaccadeConfig, bin_events,
-                            digits_frames, load_dataset, make_events, simulate_saccades)
+from neuro.datasets import (
+    EVENT_DTYPE,
+    DigitsEvents,
+    DigitsFrames,
+    SaccadeConfig,
+    bin_events,
+    digits_frames,
+    load_dataset,
+    make_events,
+    simulate_saccades,
+)
 from neuro.datasets.digits import split_indices
 from neuro.datasets.saccades import saccade_path
 

@@ -9,8 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from neuro.datasets import (CorruptFileError, DatasetNotFoundError, EventFrames, FrameBatch,
-                            load_dataset, pad_collate)
+from neuro.datasets import (
+    CorruptFileError,
+    DatasetNotFoundError,
+    EventFrames,
+    FrameBatch,
+    load_dataset,
+    pad_collate,
+)
 from neuro.datasets.synthetic import write_shd_like_file
 
 pytest.importorskip("tonic")

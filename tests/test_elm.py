@@ -96,7 +96,8 @@ def _grads(elm: ELM, x: torch.Tensor, state: ELMState, backend: str) -> dict:
 def _assert_same(ref: dict, got: dict, rtol: float, atol: float) -> None:
     assert set(ref) == set(got)
     for name in ref:
-        torch.testing.assert_close(got[name], ref[name], rtol=rtol, atol=atol, msg=lambda m: f"{name}: {m}")
+        torch.testing.assert_close(got[name], ref[name], rtol=rtol, atol=atol,
+                                   msg=lambda m, name=name: f"{name}: {m}")
 
 
 def _with_path(elm: ELM, path: str) -> ELM:
@@ -161,7 +162,8 @@ def test_memory_kernel_batch_tiles_agree():
     for tile in (1, 4):
         m_seq, z_seq, d_seq = np.empty((T, B, M)), np.empty((2, T, B, H)), np.empty((T, B, M))
         elm_cpu.run_batch_parallel(elm_cpu.memory_forward, B, tile, u, w_in_t, w_hid_t, b_hid, w_out_t,
-                                   b_out, kappa, gain, m0, consts, elm_math.ACT_RELU, True, m_seq, z_seq, d_seq)
+                                   b_out, kappa, gain, m0, consts, elm_math.ACT_RELU, True, m_seq, z_seq,
+                                   d_seq)
         outs = [np.empty((T, B, H)), np.empty((1, T, B, H)), np.empty((T, B, M)),
                 np.zeros((B, M)), np.zeros((B, M)), np.empty((B, M))]
         elm_cpu.run_batch_parallel(elm_cpu.memory_backward, B, tile, np.ones((T, B, M)), m_seq, z_seq,

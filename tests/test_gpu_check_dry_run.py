@@ -19,8 +19,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "gpu_check.sh"
-STAGES = ("tests", "b2", "b1", "b3", "b5", "b4")
-RESULTS_OF = {"b2": "b2_lif_alone_cpu.json", "b1": "b1_linear_lif_cpu.json", "b3": "delays_cpu_b1.json",
+STAGES = ("tests", "ovh", "b2", "b1", "b3", "b5", "b4")
+RESULTS_OF = {"ovh": "lif_overhead_cpu.json",
+              "b2": "b2_lif_alone_cpu.json", "b1": "b1_linear_lif_cpu.json", "b3": "delays_cpu_b1.json",
               "b5": "b5_elm_", "b4": "b4_cuba_"}
 
 

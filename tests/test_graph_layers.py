@@ -9,9 +9,19 @@ import pytest
 import torch
 from torch import nn
 
-from neuro.nn import (IF, LI, LIF, CubaLIF, Graph, Integrator, Recurrent, Scale, Sequential,
-                      SumPool2d, Threshold)
-
+from neuro.nn import (
+    IF,
+    LI,
+    LIF,
+    CubaLIF,
+    Graph,
+    Integrator,
+    Recurrent,
+    Scale,
+    Sequential,
+    SumPool2d,
+    Threshold,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

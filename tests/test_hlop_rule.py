@@ -5,10 +5,14 @@ import math
 import pytest
 import torch
 
-from neuro.learning import (HebbianSubspace, SpikingLateralCircuit, quantize_rate, subspace_angles,
-                            weighted_rate)
+from neuro.learning import (
+    HebbianSubspace,
+    SpikingLateralCircuit,
+    quantize_rate,
+    subspace_angles,
+    weighted_rate,
+)
 from neuro.learning.sites import TraceRecorder
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -13,8 +13,7 @@ import h5py
 import numpy as np
 import pytest
 
-from neuro.hw import (HardwareImageError, IntegerLayer, IntegerNetwork, emulate, read_image,
-                      write_image)
+from neuro.hw import HardwareImageError, IntegerLayer, IntegerNetwork, emulate, read_image, write_image
 
 
 def _layer(rng, n_in, n, name, fmt="loihi", reset="zero"):

@@ -105,7 +105,7 @@ def amsu_backward_args(dtype) -> tuple:
             _a2(dtype), _a1(dtype, D), _a2(dtype, 9, N), _a2(dtype, 5, D))
 
 
-def sim_args(dtype) -> tuple:
+def sim_atomic_args(dtype) -> tuple:
     C, D, A, f64, i32 = 2, 4, 3, np.float64, np.int32
     csr = (_ints(N + 1), np.zeros(5, i32), np.zeros(5, dtype), np.zeros(5, i32))
     astro_csr = (_ints(N + 1), np.zeros(5, i32), np.zeros(5, f64), np.zeros(5, i32))
@@ -119,6 +119,28 @@ def sim_args(dtype) -> tuple:
             (0.1, _a2(f64, 6, A), _a2(f64, 16, 1), _a2(f64, D, A)), astro_csr,
             (_ints(A + 1), np.zeros(5, i32), np.zeros(5, dtype), np.zeros(5, i32)),
             (_ints(A + 1), _ints(0), _ints(0)))
+
+
+def sim_event_args(dtype) -> tuple:
+    """Arguments of ``sim_cuda.run_kernel``'s event kernel (module docstring of ``sim_cuda``)."""
+    C, D, A, P, S, f64, i32 = 2, 4, 3, 2, N + 2, np.float64, np.int32
+
+    def i32s(*shape):
+        return np.zeros(shape, i32)
+
+    params = (_a2(dtype, 9, N), i32s(N), _a1(dtype), _a2(dtype, C, N), _a2(dtype, C, N))
+    inputs = (_a2(dtype, 0, 1), _ints(N), _a1(f64, 0), _ints(1), _ints(0))
+    syn = (_ints(S + 1), i32s(5), np.zeros(5, dtype), i32s(5))
+    state = (_a1(dtype), _a1(dtype), _a1(dtype), _a2(dtype, C, N), i32s(N), _a2(dtype, D, C * N))
+    rec = (np.zeros(S, np.uint8), i32s(10), i32s(10), _ints(3), _ints(2), 3)
+    monitor = (i32s(1), _ints(N + 1), _ints(0), _ints(0), 1, _a2(dtype, 10, 0), 0)
+    astro = (0.1, _a2(f64, 6, A), _a2(f64, 16, 1), _a2(f64, D, A))
+    ip3 = (_ints(S + 1), i32s(5), _a1(f64, 5), i32s(5), _ints(A + 1), i32s(5), i32s(5), i32s(2, A),
+           i32s(2, A, 8))
+    return (0, 10, 1, _a1(dtype, 2), params, _ints(P * 4).reshape(P, 4), _ints(P), inputs, syn,
+            (_ints(C * N + 1), i32s(5), i32s(5)), (i32s(2, C * N), i32s(2, C * N, 8)),
+            _ints(2 * S).reshape(2, S), D - 1, state, rec, i32s(10, P), monitor, astro, ip3,
+            (_ints(N + 1), i32s(5), _a1(f64, 5), i32s(5)), (_ints(A + 1), _ints(0), _ints(0)), 256)
 
 
 # (has_syn, has_adapt, spiking) of every LIF-family model (LIF, CubaLIF, ALIF, LI, CubaLI)
@@ -140,13 +162,15 @@ PTX_CASES: list[PTXCase] = [
     PTXCase("amsu forward", "neuro.kernels.amsu_cuda", lambda m: m.amsu_scan_forward, amsu_forward_args),
     PTXCase("amsu backward", "neuro.kernels.amsu_cuda", lambda m: m.amsu_scan_backward,
             amsu_backward_args),
-    # The simulation kernel delivers spikes with float atomics today (sum order varies between runs);
-    # the GPU-simulation issue replaces them by deterministic sums: then flip this to False.
-    PTXCase("sim LIF 2 channels", "neuro.kernels.sim_cuda", lambda m: m.run_kernel(False, False, 2),
-            sim_args, float_atomics=True),
-    PTXCase("sim CubaALIF astrocytes", "neuro.kernels.sim_cuda",
-            lambda m: m.run_kernel(True, True, 2, True), sim_args, float_atomics=True,
+    # The simulation: the event kernel has deterministic sums (no float atomics, integer atomics
+    # only); the first GPU kernel, kept selectable, delivers spikes with float atomics.
+    PTXCase("sim events LIF 2 channels", "neuro.kernels.sim_cuda",
+            lambda m: m.run_kernel(False, False, 2, False), sim_event_args, float_atomics=False),
+    PTXCase("sim events CubaALIF per-neuron astrocytes", "neuro.kernels.sim_cuda",
+            lambda m: m.run_kernel(True, True, 2, True, True), sim_event_args, float_atomics=False,
             strict=False),  # the astrocytes' RKF45 step size uses a float power
+    PTXCase("sim atomic LIF 2 channels", "neuro.kernels.sim_cuda_atomic",
+            lambda m: m.run_kernel(False, False, 2), sim_atomic_args, float_atomics=True),
 ]
 
 
@@ -264,6 +288,66 @@ PTX_CASES += [
             float_atomics=False),
     PTXCase("tripartite rings", "neuro.kernels.astrocyte_cuda", lambda m: m.slice_rings, astro_rings_args,
             float_atomics=False),
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Neuron models compiled from a NeuronSpec (issue 19) and the fused recurrent LIF
+
+
+def _spec_model(name: str):
+    """The generated code of a built-in spec model (``"izhikevich"``, ``"adex"``, ``"alpha"``)."""
+    from neuro.kernels import adex_math, alpha_math, izhikevich_math, neuron_spec
+
+    spec = {"izhikevich": izhikevich_math.SPEC, "adex": adex_math.ADEX, "alpha": alpha_math.SPEC}[name]
+    return neuron_spec.build(spec)
+
+
+def spec_forward_args(name: str, dtype) -> tuple:
+    model = _spec_model(name)
+    S, P, K = model.n_states, model.n_rows, 6 + len(model.constants)
+    return (_a2(dtype), _a2(dtype, P, 2), _a1(dtype, K), _a2(dtype, S, N), True, _a2(dtype),
+            np.zeros((S, T, N), dtype), True, _a2(dtype), False, _a2(dtype, S, N), np.zeros(1, np.int32),
+            (21, 22))
+
+
+def spec_backward_args(name: str, dtype) -> tuple:
+    model = _spec_model(name)
+    S, P, K = model.n_states, model.n_rows, 6 + len(model.constants)
+    seq = np.zeros((S, T, N), dtype)
+    return (_a2(dtype), _a2(dtype, P, 2), _a1(dtype, K), _a2(dtype, S, N), True, 0, _a2(dtype), seq,
+            _a2(dtype), True, seq, True, _a2(dtype, S, N), _a2(dtype), _a2(dtype, S, N), _a2(dtype, P, N),
+            True)
+
+
+def rlif_forward_args(dtype) -> tuple:
+    B = 2
+    seq = np.zeros((T, B, N), dtype)
+    return (seq, _a2(dtype, N, N), _a1(dtype), _a2(dtype, 9, N), _a1(dtype, 5), (_a2(dtype, B, N),) * 3,
+            _a2(dtype, B, N), 0, True, (seq,) * 5, (True,) * 4, (_a2(dtype, B, N),) * 3, _a2(dtype, B, N),
+            np.zeros((B, N), np.int64), np.zeros(1, np.int32), (23, 24))
+
+
+def rlif_backward_args(dtype) -> tuple:
+    B = 2
+    seq = np.zeros((T, B, N), dtype)
+    st = (_a2(dtype, B, N),) * 3
+    return (_a2(dtype, N, N), _a2(dtype, 9, N), _a1(dtype, 5), st, 0, True, 0, (seq,) * 4, seq, True,
+            _a2(dtype, B, N), (seq, seq, seq, False, False, False), st, seq, st, _a2(dtype, B, N),
+            _a2(dtype, 9, B * N), True, (_a2(dtype, B, N),) * 5)
+
+
+PTX_CASES += [
+    *(PTXCase(f"spec {name} forward", "neuro.kernels.spec_cuda",
+              lambda m, n=name: m.forward_kernel(_spec_model(n)), lambda d, n=name: spec_forward_args(n, d),
+              float_atomics=False) for name in ("izhikevich", "adex")),
+    *(PTXCase(f"spec {name} backward", "neuro.kernels.spec_cuda",
+              lambda m, n=name: m.backward_kernel(_spec_model(n)), lambda d, n=name: spec_backward_args(n, d),
+              float_atomics=False) for name in ("izhikevich", "adex")),
+    PTXCase("rlif forward LIF", "neuro.kernels.rlif_cuda", lambda m: m.forward_kernel(False, False),
+            rlif_forward_args, float_atomics=False),
+    PTXCase("rlif backward ALIF", "neuro.kernels.rlif_cuda", lambda m: m.backward_kernel(False, True),
+            rlif_backward_args, float_atomics=False),
 ]
 
 

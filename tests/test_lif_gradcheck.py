@@ -10,8 +10,8 @@ models — while the surrogate path is checked against the independent torch ref
 
 import pytest
 import torch
-from lif_cases import STRUCTURES, make_case, structure_id
 
+from lif_cases import STRUCTURES, make_case, structure_id
 from neuro.ops.lif import LIFConfig, lif_scan
 from neuro.surrogate import Triangle
 

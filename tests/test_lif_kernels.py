@@ -4,8 +4,8 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lif_cases import STRUCTURES, make_case, run_both, structure_id
 
+from lif_cases import STRUCTURES, make_case, run_both, structure_id
 from neuro.surrogate import ATan, FastSigmoid, Sigmoid, StraightThrough, Triangle
 
 

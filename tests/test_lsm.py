@@ -8,12 +8,24 @@ import numpy as np
 import pytest
 import torch
 
-from neuro.models.contrastive import (ProjectionHead, clip_loss, embed, prototype_accuracy,
-                                      retrieval_accuracy, retrieval_chance, train_contrastive)
-from neuro.models.lsm import (LiquidStateMachine, ReservoirConfig, binned_input_features, frames_to_spikes,
-                              spike_count_features, trace_features)
-from neuro.models.lsm_experiments import (build_reservoir, reservoir_vs_raw, digit_views,
-                                          zero_shot)
+from neuro.models.contrastive import (
+    ProjectionHead,
+    clip_loss,
+    embed,
+    prototype_accuracy,
+    retrieval_accuracy,
+    retrieval_chance,
+    train_contrastive,
+)
+from neuro.models.lsm import (
+    LiquidStateMachine,
+    ReservoirConfig,
+    binned_input_features,
+    frames_to_spikes,
+    spike_count_features,
+    trace_features,
+)
+from neuro.models.lsm_experiments import build_reservoir, digit_views, reservoir_vs_raw, zero_shot
 
 
 def test_maass_reservoir_structure():

@@ -3,9 +3,24 @@
 import pytest
 import torch
 
-from neuro.functional import LIFState, NeuronParameters, coefficients, LIF as LIF_MODEL
-from neuro.nn import (ALIF, IF, LI, LIF, ALIFCell, CubaLI, CubaLIF, CubaLIFCell, IFCell, LICell,
-                      LIFCell, Sequential, TimeDistributed, detach_states)
+from neuro.functional import LIF as LIF_MODEL
+from neuro.functional import LIFState, NeuronParameters, coefficients
+from neuro.nn import (
+    ALIF,
+    IF,
+    LI,
+    LIF,
+    ALIFCell,
+    CubaLI,
+    CubaLIF,
+    CubaLIFCell,
+    IFCell,
+    LICell,
+    LIFCell,
+    Sequential,
+    TimeDistributed,
+    detach_states,
+)
 
 PAIRS = [(IF, IFCell, {}), (LIF, LIFCell, dict(tau_mem=5e-3)),
          (CubaLIF, CubaLIFCell, dict(tau_mem=5e-3, tau_syn=2e-3)),

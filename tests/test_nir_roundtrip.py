@@ -18,8 +18,21 @@ import torch
 from torch import nn
 
 from neuro.nir import NIRError, NIRExportWarning, from_nir, to_nir, write_nir
-from neuro.nn import (ALIF, IF, LI, LIF, CubaLI, CubaLIF, FixedDelay, Integrator, Recurrent, Scale,
-                      Sequential, SumPool2d, Threshold)
+from neuro.nn import (
+    ALIF,
+    IF,
+    LI,
+    LIF,
+    CubaLI,
+    CubaLIF,
+    FixedDelay,
+    Integrator,
+    Recurrent,
+    Scale,
+    Sequential,
+    SumPool2d,
+    Threshold,
+)
 
 nir = pytest.importorskip("nir")
 

@@ -10,7 +10,6 @@ from torch import nn
 from neuro.learning import GPM, HLOP, EligibilityTraces, lif_mlp, project_rows
 from neuro.learning.sites import find_sites
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 

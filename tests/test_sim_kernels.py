@@ -82,7 +82,8 @@ def test_spike_record_grows_without_losing_spikes():
     net.run(0.1, progress=False)
     ref, spikes_ref, _ = small_cuba("numba")
     ref.run(0.1, progress=False)
-    assert np.array_equal(spikes.steps, spikes_ref.steps) and np.array_equal(spikes.indices, spikes_ref.indices)
+    assert (np.array_equal(spikes.steps, spikes_ref.steps)
+            and np.array_equal(spikes.indices, spikes_ref.indices))
 
 
 def test_chunking_and_continuation_do_not_change_results():

@@ -9,8 +9,17 @@ import torch
 
 from neuro.cli import main
 from neuro.nn import LIF, Recurrent, Sequential
-from neuro.train import (ConfigMismatch, TrainConfig, TrainingDiverged, build_model,
-                         classification_loss, load_checkpoint, load_model, readout_logits, train)
+from neuro.train import (
+    ConfigMismatch,
+    TrainConfig,
+    TrainingDiverged,
+    build_model,
+    classification_loss,
+    load_checkpoint,
+    load_model,
+    readout_logits,
+    train,
+)
 from neuro.train import trainer as trainer_module
 from train_cases import killed_after_first_checkpoint
 

@@ -4,6 +4,7 @@ import textwrap
 
 import pytest
 import torch
+
 from train_cases import torchrun_on_shd_like_data
 
 SCRIPT = textwrap.dedent("""
@@ -49,7 +50,8 @@ DELAY_SCRIPT = textwrap.dedent("""
 
     root, out = sys.argv[1], sys.argv[2]
     config = TrainConfig.recipe("delay_snn", "shd", epochs=2, batch_size=4, data_root=root,
-                                model_options={"n_hidden": 8, "sigma_epochs": 1}, progress=False, device="cpu")
+                                model_options={"n_hidden": 8, "sigma_epochs": 1}, progress=False,
+                                device="cpu")
     result = train(config, os.path.join(out, "run"))
     torch.save(result.model.state_dict(), os.path.join(out, f"rank{os.environ['RANK']}.pt"))
 """)

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
 
 from harness import cpu_name, write_results  # noqa: F401 - re-exported for the peer benchmarks
 
@@ -15,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PEERS = Path(__file__).resolve().parent
 
 
-def brian2_python() -> Optional[str]:
+def brian2_python() -> str | None:
     """An interpreter that can import Brian2.
 
     Brian2 2.9 does not import with numpy >= 2.4 (``ndarray.ptp`` was removed), so it usually lives

@@ -52,9 +52,11 @@ def main() -> None:
     order = np.lexsort((t, i))
     t, i = t[order], i[order]
     bounds = np.flatnonzero(np.r_[True, i[1:] != i[:-1], True])
-    cvs = [np.diff(t[a:b]).std() / np.diff(t[a:b]).mean() for a, b in zip(bounds[:-1], bounds[1:]) if b - a >= 3]
+    cvs = [np.diff(t[a:b]).std() / np.diff(t[a:b]).mean()
+           for a, b in zip(bounds[:-1], bounds[1:]) if b - a >= 3]
     print(json.dumps({"simulator": f"nest {nest.__version__} iaf_psc_exp", "n": n, "seed": args.seed,
-                      "threads": args.threads, "duration_s": args.duration, "sim_s": sim, "cpu_s": cpu, "build_s": build,
+                      "threads": args.threads, "duration_s": args.duration, "sim_s": sim, "cpu_s": cpu,
+                      "build_s": build,
                       "spikes": int(len(t)), "rate_hz": len(t) / (n * args.duration),
                       "isi_cv": float(np.mean(cvs)) if cvs else float("nan"),
                       "synapses": int(nest.GetKernelStatus("num_connections"))}))

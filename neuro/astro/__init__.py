@@ -11,11 +11,15 @@ Astrocytes inside the general simulation API (LIF-family populations, projection
 The trainable astrocyte-modulated spiking unit for deep learning is :class:`neuro.nn.AMSU`.
 """
 
-from neuro.astro.builder import (TripartiteSpec, astrocyte_pools, draw_tripartite,
-                                 tripartite_bernoulli_with_pool)
+from neuro.astro.builder import (
+                                 TripartiteSpec,
+                                 astrocyte_pools,
+                                 draw_tripartite,
+                                 tripartite_bernoulli_with_pool,
+)
 from neuro.astro.network import TripartiteNetwork, TripartiteResult
 from neuro.astro.parameters import AeifAstroParameters, AstrocyteParameters
-from neuro.astro.populations import (AeifAstroNeurons, AeifAstroState, Astrocytes, AstrocyteState)
+from neuro.astro.populations import AeifAstroNeurons, AeifAstroState, Astrocytes, AstrocyteState
 
 __all__ = ["AeifAstroNeurons", "AeifAstroParameters", "AeifAstroState", "AstrocyteParameters",
            "AstrocyteState", "Astrocytes", "TripartiteNetwork", "TripartiteResult", "TripartiteSpec",

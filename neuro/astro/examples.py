@@ -11,7 +11,7 @@ Both record every ``record_interval`` ms like NEST's multimeter (first sample at
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

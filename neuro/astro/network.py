@@ -28,16 +28,24 @@ Example (NEST's ``astrocyte_interaction`` example, one pre, one post, one astroc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 import numpy as np
 
-from neuro.astro.parameters import AeifAstroParameters, AstrocyteParameters
 from neuro.astro.engine import Plan, Recording, run_chunk
-from neuro.astro.populations import (AEIF_RECORDABLES, ASTROCYTE_RECORDABLES, AeifAstroNeurons,
-                                     AeifAstroState, Astrocytes, AstrocyteState, check_backend,
-                                     check_dt, record_rows)
+from neuro.astro.parameters import AeifAstroParameters, AstrocyteParameters
+from neuro.astro.populations import (
+    AEIF_RECORDABLES,
+    ASTROCYTE_RECORDABLES,
+    AeifAstroNeurons,
+    AeifAstroState,
+    Astrocytes,
+    AstrocyteState,
+    check_backend,
+    check_dt,
+    record_rows,
+)
 from neuro.kernels import aeif_math
 
 _DEFAULT_CHUNK_MS = 1000.0
@@ -86,7 +94,7 @@ class _Edges:
     def max_delay(self) -> int:
         return max((int(d.max()) for d in self.delay if d.size), default=0)
 
-    def min_delay(self) -> Optional[int]:
+    def min_delay(self) -> int | None:
         values = [int(d.min()) for d in self.delay if d.size]
         return min(values) if values else None
 
@@ -119,7 +127,7 @@ class TripartiteNetwork:
         self._inputs: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]] = []
         self.neuron_state = self.neurons.initial_state()
         self.astrocyte_state = self.astrocytes.initial_state()
-        self._plan: Optional[Plan] = None
+        self._plan: Plan | None = None
         self.t_steps = 0
 
     # ------------------------------------------------------------------ wiring

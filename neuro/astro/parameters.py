@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Union
 
 import numpy as np
 
 from neuro.kernels import aeif_math, astrocyte_math
 
-Value = Union[float, np.ndarray]
+Value = float | np.ndarray
 
 
 def _array(name: str, value: Value) -> np.ndarray:
@@ -95,7 +94,7 @@ class AstrocyteParameters:
         _check("ratio_ER_cyt", self.ratio_ER_cyt, positive=True, what=" (a volume ratio)")
         _check("tau_IP3", self.tau_IP3, positive=True, what=" (a time constant, ms)")
 
-    def replace(self, **changes) -> "AstrocyteParameters":
+    def replace(self, **changes) -> AstrocyteParameters:
         return replace(self, **changes)
 
     def as_dict(self) -> dict:
@@ -167,7 +166,7 @@ class AeifAstroParameters:
         _check("g_L", self.g_L, nonnegative=True, what=" (a conductance, nS)")
         _check("gsl_error_tol", self.gsl_error_tol, positive=True)
 
-    def replace(self, **changes) -> "AeifAstroParameters":
+    def replace(self, **changes) -> AeifAstroParameters:
         return replace(self, **changes)
 
     def as_dict(self) -> dict:

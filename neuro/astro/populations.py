@@ -13,7 +13,8 @@ states are NamedTuples of ``[n]`` float64 arrays and are never modified in place
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -104,7 +105,7 @@ def record_rows(record: Sequence[str], recordables: dict, kind: str) -> np.ndarr
     return np.array([recordables[r] for r in record], dtype=np.int64)
 
 
-def input_block(x, name: str, n: int, n_steps: Optional[int], nonnegative: bool = False) -> np.ndarray:
+def input_block(x, name: str, n: int, n_steps: int | None, nonnegative: bool = False) -> np.ndarray:
     """Validate a per-step input ``[n_steps, n]`` (``None`` -> zeros)."""
     if x is None:
         if n_steps is None:

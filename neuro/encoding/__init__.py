@@ -1,22 +1,22 @@
 """Spike encoders: turn data into time-major spike trains ``[T, B, ...]``.
 
-=====================================  =============================================================
-function / module                      code
-=====================================  =============================================================
-:func:`repeat`                         direct coding: the input at every step
-:func:`rate`, :class:`RateEncoder`     Bernoulli / Poisson rate coding, gain, offset, signed,
-                                       time-varying input, straight-through gradient
-:func:`latency`, :func:`latency_times` time to first spike, logarithmic (RC) or linear,
-:class:`LatencyEncoder`                normalised, clipped
-:func:`constant_current`,              a neuron driven by the input (first spike only if asked);
-:func:`first_spike`                    keep the first spike of each neuron
-:func:`delta`,                         spikes for changes: step differences or send-on-delta with a
-:func:`delta_modulation`,              tracked reference; ON/OFF as signed spikes or two channels
-:class:`DeltaEncoder`
-:func:`population`,                    Gaussian receptive fields; deterministic, rate or latency
-:func:`gaussian_fields`,               spikes; learnable centres and widths
+=======================================  ===========================================================
+function / module                        code
+=======================================  ===========================================================
+:func:`repeat`                           direct coding: the input at every step
+:func:`rate`, :class:`RateEncoder`       Bernoulli / Poisson rate coding, gain, offset, signed,
+                                         time-varying input, straight-through gradient
+:func:`latency`, :func:`latency_times`,  time to first spike, logarithmic (RC) or linear,
+:class:`LatencyEncoder`                  normalised, clipped
+:func:`constant_current`,                a neuron driven by the input (first spike only if asked);
+:func:`first_spike`                      keep the first spike of each neuron
+:func:`delta`,                           spikes for changes: step differences or send-on-delta with
+:func:`delta_modulation`,                a tracked reference; ON/OFF as signed spikes or two
+:class:`DeltaEncoder`                    channels
+:func:`population`,                      Gaussian receptive fields; deterministic, rate or latency
+:func:`gaussian_fields`,                 spikes; learnable centres and widths
 :class:`GaussianPopulation`
-=====================================  =============================================================
+=======================================  ===========================================================
 
 All are batched and time-major, seeded through a ``torch.Generator`` (functions) or a ``seed``
 (modules), and match snnTorch's ``spikegen``, Norse's and SpikingJelly's encoders under the

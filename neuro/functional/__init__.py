@@ -6,13 +6,37 @@
 * delays (:mod:`neuro.functional.delay`): ``delay_linear``, ``fixed_delay``.
 """
 
-from neuro.functional.astro import (AMSUState, AstroParameters, CubaAMSUState, amsu_initial_state,
-                                    amsu_scan, astro_coefficients)
+from neuro.functional.astro import (
+                                    AMSUState,
+                                    AstroParameters,
+                                    CubaAMSUState,
+                                    amsu_initial_state,
+                                    amsu_scan,
+                                    astro_coefficients,
+)
 from neuro.functional.elm import ELMState, elm_initial_state, elm_scan, elm_step
-from neuro.functional.lif import (ALIF, CUBA_LI, CUBA_LIF, IF, LI, LIF, PARAMETER_RULES, ALIFState,
-                                  CubaLIFState, CubaLIState, LIFState, LIState, NeuronModel,
-                                  NeuronParameters, check_decays, coefficients, initial_state,
-                                  make_config, neuron_scan, neuron_step)
+from neuro.functional.lif import (
+                                    ALIF,
+                                    CUBA_LI,
+                                    CUBA_LIF,
+                                    IF,
+                                    LI,
+                                    LIF,
+                                    PARAMETER_RULES,
+                                    ALIFState,
+                                    CubaLIFState,
+                                    CubaLIState,
+                                    LIFState,
+                                    LIState,
+                                    NeuronModel,
+                                    NeuronParameters,
+                                    check_decays,
+                                    coefficients,
+                                    initial_state,
+                                    make_config,
+                                    neuron_scan,
+                                    neuron_step,
+)
 
 __all__ = ["ALIF", "CUBA_LI", "CUBA_LIF", "IF", "LI", "LIF", "PARAMETER_RULES", "ALIFState",
            "CubaLIFState", "CubaLIState", "LIFState", "LIState", "NeuronModel", "NeuronParameters",

@@ -23,17 +23,24 @@ the dense torch oracle (``backend="torch"``); see :mod:`neuro.ops.delay`.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Union
+from typing import NamedTuple
 
 import torch
 
 from neuro.kernels import delay_math
-from neuro.ops.delay import (METHODS, MODES, Taps, delay_conv, delay_taps, dense_connectivity,
-                             one_to_one_connectivity)
+from neuro.ops.delay import (
+    METHODS,
+    MODES,
+    Taps,
+    delay_conv,
+    delay_taps,
+    dense_connectivity,
+    one_to_one_connectivity,
+)
 from neuro.state import stateclass
 from neuro.validation import check_tensor
 
-Number = Union[float, torch.Tensor]
+Number = float | torch.Tensor
 
 
 def _check_finite(x: torch.Tensor, name: str) -> None:
@@ -50,9 +57,9 @@ def check_kernel_size(kernel_size: object) -> int:
 
 
 def delay_linear(x: torch.Tensor, weight: torch.Tensor, position: torch.Tensor, sigma: Number,
-                 kernel_size: int, extra_steps: Optional[int] = None, mode: str = "gauss",
+                 kernel_size: int, extra_steps: int | None = None, mode: str = "gauss",
                  method: str = "auto", tol: float = delay_math.TOLERANCE,
-                 bias: Optional[torch.Tensor] = None, backend: str = "auto") -> torch.Tensor:
+                 bias: torch.Tensor | None = None, backend: str = "auto") -> torch.Tensor:
     """Learnable synaptic delays (module docstring) on ``x [T, B, I]``.
 
     Args:
@@ -96,7 +103,7 @@ class DelayState(NamedTuple):
     history: torch.Tensor
 
 
-def check_integer_delays(delays: object, max_delay: Optional[int] = None) -> tuple[torch.Tensor, int]:
+def check_integer_delays(delays: object, max_delay: int | None = None) -> tuple[torch.Tensor, int]:
     """Integer delays in ``[0, max_delay]`` (``max_delay`` defaults to the largest delay)."""
     if not isinstance(delays, torch.Tensor):
         delays = torch.as_tensor(delays)
@@ -118,8 +125,8 @@ def check_integer_delays(delays: object, max_delay: Optional[int] = None) -> tup
     return delays.to(torch.int32), max_delay
 
 
-def fixed_delay(x: torch.Tensor, delays: torch.Tensor, weight: Optional[torch.Tensor] = None,
-                state: Optional[DelayState] = None, max_delay: Optional[int] = None,
+def fixed_delay(x: torch.Tensor, delays: torch.Tensor, weight: torch.Tensor | None = None,
+                state: DelayState | None = None, max_delay: int | None = None,
                 backend: str = "auto") -> tuple[torch.Tensor, DelayState]:
     """Fixed integer delays on ``x [T, B, C]`` (module docstring); returns ``(y, state)``.
 

@@ -33,9 +33,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Mapping, NamedTuple, Optional, Union
+from typing import NamedTuple
 
 import torch
 
@@ -47,7 +48,7 @@ from neuro.state import stateclass
 from neuro.surrogate import Surrogate, get_surrogate, spike
 from neuro.validation import check_parameter, check_state, check_tensor
 
-Number = Union[float, torch.Tensor]
+Number = float | torch.Tensor
 
 
 @stateclass
@@ -144,7 +145,7 @@ class NeuronModel:
         """The state holding ``values[f]`` for each of :attr:`state_fields` (others are ignored)."""
         return self.state_type(*(values[f] for f in self.state_fields))
 
-    def split_state(self, state) -> tuple[Optional[torch.Tensor], torch.Tensor, Optional[torch.Tensor]]:
+    def split_state(self, state) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
         """``(i, v, a)`` of a state, ``None`` for the fields the model does not have."""
         fields = dict(zip(self.state_fields, state))
         return fields.get("i"), fields["v"], fields.get("a")
@@ -193,8 +194,8 @@ class NeuronParameters:
     dt: float = 1e-3
     integration: str = "euler"
     decay_input: bool = False
-    beta: Optional[Number] = None
-    alpha: Optional[Number] = None
+    beta: Number | None = None
+    alpha: Number | None = None
 
     def __post_init__(self) -> None:
         if self.integration not in ("euler", "exact"):
@@ -210,7 +211,7 @@ class NeuronParameters:
                 check_parameter(value, name, rule)
 
     @classmethod
-    def unchecked(cls, **fields) -> "NeuronParameters":
+    def unchecked(cls, **fields) -> NeuronParameters:
         """A record built without validation, for values validated when they were set.
 
         The ``neuro.nn`` modules rebuild their record on every call from parameters checked at
@@ -224,7 +225,7 @@ class NeuronParameters:
             raise TypeError(f"unknown neuron parameters {sorted(fields)}")
         return record
 
-    def replace(self, **changes) -> "NeuronParameters":
+    def replace(self, **changes) -> NeuronParameters:
         """A copy with some fields changed."""
         return replace(self, **changes)
 
@@ -373,7 +374,7 @@ def initial_state(model: NeuronModel, p: NeuronParameters, like: torch.Tensor):
 
 
 def make_config(model: NeuronModel, reset: str = "subtract", threshold_op: str = ">=",
-                detach_reset: bool = False, surrogate: "Surrogate | str" = "atan") -> LIFConfig:
+                detach_reset: bool = False, surrogate: Surrogate | str = "atan") -> LIFConfig:
     """The kernel configuration of ``model`` with these spike/reset options."""
     if threshold_op not in (">=", ">"):
         raise ValueError(f"threshold_op must be '>=' or '>', got {threshold_op!r}")
@@ -389,7 +390,7 @@ def _compute_dtype(x: torch.Tensor) -> torch.dtype:
 
 
 def neuron_scan(model: NeuronModel, x: torch.Tensor, state=None,
-                params: NeuronParameters = DEFAULT_PARAMETERS, cfg: Optional[LIFConfig] = None,
+                params: NeuronParameters = DEFAULT_PARAMETERS, cfg: LIFConfig | None = None,
                 record: bool = False, backend: str = "auto"):
     """Run ``model`` over a sequence ``x: [T, B, *features]``.
 
@@ -428,7 +429,7 @@ def neuron_scan(model: NeuronModel, x: torch.Tensor, state=None,
 
 
 def neuron_step(model: NeuronModel, x: torch.Tensor, state=None,
-                params: NeuronParameters = DEFAULT_PARAMETERS, cfg: Optional[LIFConfig] = None):
+                params: NeuronParameters = DEFAULT_PARAMETERS, cfg: LIFConfig | None = None):
     """One step of ``model`` on ``x: [B, *features]`` in pure torch; returns ``(out, state)``.
 
     For custom loops and recurrent wiring; sequences should use :func:`neuron_scan` (fused kernels).

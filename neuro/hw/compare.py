@@ -12,8 +12,8 @@ draws the per-layer spike counts of both.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -89,7 +89,7 @@ def quantize_and_compare(model: nn.Module, calibration: torch.Tensor, test_spike
     return network, compare(model, network, test_spikes, test_labels, backend, decision)
 
 
-def plot(report: QuantizationReport, png: str, title: Optional[str] = None) -> None:
+def plot(report: QuantizationReport, png: str, title: str | None = None) -> None:
     """Bar chart of spikes per inference per layer, float vs integer (Agg backend, atomic)."""
     import matplotlib
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import h5py
 import numpy as np
@@ -41,7 +40,7 @@ class HardwareImageError(ValueError):
     """A hardware image that cannot be read (names the file and the problem)."""
 
 
-def write_image(network: IntegerNetwork, path: PathLike, resources: Optional[dict] = None) -> Path:
+def write_image(network: IntegerNetwork, path: PathLike, resources: dict | None = None) -> Path:
     """Write ``network`` (and a resource report, default: static only) to ``path`` atomically."""
     network.validate()
     report = resources if resources is not None else network.resources()

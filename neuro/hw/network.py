@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Optional
 
 import numpy as np
 
@@ -172,8 +171,8 @@ class IntegerNetwork:
             vth=cat("threshold_mantissa") << spec.threshold_shift,
             reset=i64([RESETS[layer.reset] for layer in self.layers]))
 
-    def resources(self, spikes_per_inference: Optional[np.ndarray] = None,
-                  synops_per_inference: Optional[np.ndarray] = None) -> dict:
+    def resources(self, spikes_per_inference: np.ndarray | None = None,
+                  synops_per_inference: np.ndarray | None = None) -> dict:
         """Resource report: per layer and in total (memory in bits).
 
         ``synapses`` counts non-zero weights; synaptic memory = synapses x weight bits; neuron

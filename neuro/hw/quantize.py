@@ -39,7 +39,8 @@ from __future__ import annotations
 import copy
 import math
 import warnings
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -49,8 +50,8 @@ from neuro.functional import lif as F
 from neuro.hw.emulator import emulate
 from neuro.hw.network import FORMATS, IntegerLayer, IntegerNetwork
 from neuro.nir.discretization import discrete_coefficients
-from neuro.nn.fold import fold_batch_norm
 from neuro.nn.containers import Sequential, TimeDistributed
+from neuro.nn.fold import fold_batch_norm
 from neuro.nn.layers import Scale, SumPool2d
 from neuro.nn.neurons import NeuronBase
 

@@ -17,7 +17,7 @@ sum exactly). The Fisher is the empirical one from mini-batch gradients:
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn

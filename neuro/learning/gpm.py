@@ -18,7 +18,7 @@ an exact SVD of stored activity instead of a Hebbian lateral circuit.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional, Sequence, Union
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 from torch import nn
@@ -80,10 +80,10 @@ class GPM(SubspaceProjection):
             [recall]), capped at 1.
     """
 
-    def __init__(self, model: nn.Module, layers: Optional[Sequence[str]] = None, *,
-                 threshold: Union[float, Sequence[float]] = 0.97, threshold_step: float = 0.0,
+    def __init__(self, model: nn.Module, layers: Sequence[str] | None = None, *,
+                 threshold: float | Sequence[float] = 0.97, threshold_step: float = 0.0,
                  trace: str = "rate", trace_decay: float = 1.0, projection: str = "weight",
-                 max_samples: Optional[int] = None) -> None:
+                 max_samples: int | None = None) -> None:
         super().__init__(model, layers, trace=trace, trace_decay=trace_decay,
                          projection=projection, max_samples=max_samples)
         values = list(threshold) if isinstance(threshold, (list, tuple)) else [threshold] * len(

@@ -22,7 +22,7 @@ frozen).
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -30,7 +30,7 @@ from torch import nn
 from neuro.learning.hlop_rule import HebbianSubspace
 from neuro.learning.projection import SubspaceProjection, project_rows
 
-PerLayer = Union[float, Sequence[float]]
+PerLayer = float | Sequence[float]
 
 
 def _per_layer(value, n: int, name: str) -> list:
@@ -55,13 +55,13 @@ class HLOP(SubspaceProjection):
     ``HLOP`` of the same model.
     """
 
-    def __init__(self, model: nn.Module, layers: Optional[Sequence[str]] = None, *,
+    def __init__(self, model: nn.Module, layers: Sequence[str] | None = None, *,
                  lr: PerLayer = 1e-2, momentum: float = 0.9, iterations: int = 5,
                  clamp: float = 10.0, lateral: str = "matrix", spike_scale: float = 20.0,
                  spike_steps: int = 1000, backend: str = "auto", normalize: bool = False,
                  trace: str = "rate",
                  trace_decay: float = 1.0, projection: str = "weight",
-                 max_samples: Optional[int] = None) -> None:
+                 max_samples: int | None = None) -> None:
         super().__init__(model, layers, trace=trace, trace_decay=trace_decay,
                          projection=projection, max_samples=max_samples)
         rates = _per_layer(lr, len(self.sites), "lr")
@@ -85,8 +85,8 @@ class HLOP(SubspaceProjection):
         y = sub.respond(flat.to(sub.weight), rows=sub.n_frozen)  # spiking lateral response
         return (flat - (y @ sub.basis).to(v)).reshape(v.shape)
 
-    def begin_task(self, rows: Union[int, Sequence[int]],
-                   generator: Optional[torch.Generator] = None) -> None:
+    def begin_task(self, rows: int | Sequence[int],
+                   generator: torch.Generator | None = None) -> None:
         """Freeze every lateral row and add ``rows`` new ones (one count, or one per layer)."""
         counts = _per_layer(rows, len(self.sites), "rows")
         for sub, count in zip(self.subspaces, counts):
@@ -95,7 +95,7 @@ class HLOP(SubspaceProjection):
         self.tasks_begun += 1
 
     @torch.no_grad()
-    def hebbian_step(self, generator: Optional[torch.Generator] = None) -> int:
+    def hebbian_step(self, generator: torch.Generator | None = None) -> int:
         """Hebbian update of every layer on the traces recorded since the last call.
 
         Returns the number of layers updated (0 when nothing was recorded, e.g. in eval mode).

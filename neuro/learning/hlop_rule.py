@@ -31,8 +31,6 @@ run on the engine's kernels (``"neurons"``, :class:`neuro.learning.lateral.Spiki
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import nn
 
@@ -120,7 +118,7 @@ class HebbianSubspace(nn.Module):
         """The frozen rows ``[n_frozen, n]`` (the previous tasks' subspace)."""
         return self.weight[: self.n_frozen]
 
-    def add_rows(self, count: int, generator: Optional[torch.Generator] = None) -> None:
+    def add_rows(self, count: int, generator: torch.Generator | None = None) -> None:
         """Freeze all current rows and append ``count`` orthonormal learning rows.
 
         The new rows are drawn uniformly among orthonormal sets *in the orthogonal complement of
@@ -153,7 +151,7 @@ class HebbianSubspace(nn.Module):
         self.weight = torch.cat([self.weight, new])
         self.velocity = torch.cat([self.velocity, torch.zeros_like(new)])
 
-    def respond(self, x: torch.Tensor, rows: Optional[int] = None) -> torch.Tensor:
+    def respond(self, x: torch.Tensor, rows: int | None = None) -> torch.Tensor:
         """Lateral response ``y [B, M]`` to ``x [B, n]`` (of the first ``rows`` rows, default all)."""
         h = self.weight if rows is None else self.weight[:rows]
         y = x @ h.T

@@ -13,7 +13,6 @@ import gzip
 import os
 from pathlib import Path
 from types import MappingProxyType
-from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -21,13 +20,13 @@ import torch
 from neuro._io import atomic_write
 from neuro.datasets import CorruptFileError, DatasetNotFoundError
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 FILES = MappingProxyType({"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
                          "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")})
 URL = "https://ossci-datasets.s3.amazonaws.com/mnist/ (torchvision's mirror)"
 
 
-def read_idx(path: PathLike, expected_dims: Optional[int] = None) -> np.ndarray:
+def read_idx(path: PathLike, expected_dims: int | None = None) -> np.ndarray:
     """The uint8 array stored in an IDX file (``.gz`` read transparently)."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
@@ -54,7 +53,7 @@ def read_idx(path: PathLike, expected_dims: Optional[int] = None) -> np.ndarray:
     return np.frombuffer(raw, np.uint8, size, header).reshape(shape).copy()
 
 
-def _find(raw: Path, stem: str) -> Optional[Path]:
+def _find(raw: Path, stem: str) -> Path | None:
     for name in (stem, stem + ".gz"):
         if (raw / name).is_file():
             return raw / name

@@ -19,7 +19,7 @@ update :math:`\sum_t \delta_t \hat a_t^\top` is projected exactly like a BPTT gr
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -38,12 +38,12 @@ class EligibilityTraces:
     Call :meth:`reset` before every new sequence; :meth:`remove` takes the hooks off.
     """
 
-    def __init__(self, model: nn.Module, decay: float, layers: Optional[Sequence[str]] = None) -> None:
+    def __init__(self, model: nn.Module, decay: float, layers: Sequence[str] | None = None) -> None:
         if not 0.0 <= decay <= 1.0:
             raise ValueError(f"trace decay must be in [0, 1], got {decay}")
         self.decay = float(decay)
         self.sites = find_sites(model, layers)
-        self.traces: list[Optional[torch.Tensor]] = [None] * len(self.sites)
+        self.traces: list[torch.Tensor | None] = [None] * len(self.sites)
         self._handles = []
         for i, site in enumerate(self.sites):
             site.layer._neuro_online_trace = True

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -47,7 +47,7 @@ def plot_accuracy_matrix(matrix: torch.Tensor, path: os.PathLike, title: str = "
 def plot_method_comparison(matrices: Mapping[str, torch.Tensor],
                            scores: Mapping[str, Sequence[tuple[float, float]]],
                            path: os.PathLike, title: str = "",
-                           reference_bwt: Optional[float] = None) -> Path:
+                           reference_bwt: float | None = None) -> Path:
     """One accuracy matrix per method (first seed) and ACC/BWT bars (mean +- std over seeds)."""
     plt = pyplot()
     methods = list(matrices)
@@ -63,7 +63,7 @@ def plot_method_comparison(matrices: Mapping[str, torch.Tensor],
         means = [np.mean(v) for v in values]
         stds = [np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in values]  # sample std, as tables
         ax.bar(methods, means, yerr=stds, capsize=4, color=[f"C{i}" for i in range(len(methods))])
-        for x, (mean, std) in enumerate(zip(means, stds)):
+        for x, mean in enumerate(means):
             ax.text(x, mean, f"{mean:.1f}", ha="center", va="bottom" if mean >= 0 else "top",
                     fontsize=8)
         if index == 1 and reference_bwt is not None:

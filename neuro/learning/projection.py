@@ -27,8 +27,8 @@ update an optimiser actually made.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Iterator, Optional, Sequence
 
 import torch
 from torch import nn
@@ -56,9 +56,9 @@ class SubspaceProjection(nn.Module):
     ``"always"``.
     """
 
-    def __init__(self, model: nn.Module, layers: Optional[Sequence[str]] = None, *,
+    def __init__(self, model: nn.Module, layers: Sequence[str] | None = None, *,
                  trace: str = "rate", trace_decay: float = 1.0, projection: str = "weight",
-                 max_samples: Optional[int] = None) -> None:
+                 max_samples: int | None = None) -> None:
         super().__init__()
         if projection not in PROJECTIONS:
             raise ValueError(f"projection must be one of {PROJECTIONS}, got {projection!r}")
@@ -111,7 +111,7 @@ class SubspaceProjection(nn.Module):
         return hook
 
     def _gradient_hook(self, i: int):
-        def hook(grad: torch.Tensor) -> Optional[torch.Tensor]:
+        def hook(grad: torch.Tensor) -> torch.Tensor | None:
             b = self.basis(i)
             if b.shape[0] == 0:
                 return None
@@ -145,8 +145,8 @@ class SubspaceProjection(nn.Module):
         return hook
 
     # -- recording ----------------------------------------------------------------------------
-    def take_samples(self, i: int, generator: Optional[torch.Generator] = None
-                     ) -> Optional[torch.Tensor]:
+    def take_samples(self, i: int, generator: torch.Generator | None = None
+                     ) -> torch.Tensor | None:
         """The recorded samples ``[S, n]`` of site ``i`` (then cleared)."""
         samples = self.recorders[i].samples(generator)
         self.recorders[i].reset()
@@ -158,7 +158,7 @@ class SubspaceProjection(nn.Module):
             recorder.reset()
 
     @contextmanager
-    def recording(self, mode: str = "always") -> Iterator["SubspaceProjection"]:
+    def recording(self, mode: str = "always") -> Iterator[SubspaceProjection]:
         """Temporarily record activity in ``mode`` (``"always"``, ``"train"`` or ``"off"``)."""
         previous, self.record_mode = self.record_mode, mode
         try:

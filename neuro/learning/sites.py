@@ -27,8 +27,8 @@ one sequence call.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -91,7 +91,7 @@ class Site:
                          f"{tuple(x.shape)}")
 
 
-def find_sites(model: nn.Module, names: Optional[Sequence[str]] = None) -> list[Site]:
+def find_sites(model: nn.Module, names: Sequence[str] | None = None) -> list[Site]:
     """The Linear/Conv2d layers of ``model`` (in module order), or those named in ``names``."""
     from neuro.nn import TimeDistributed
 
@@ -126,7 +126,7 @@ class TraceRecorder:
     """
 
     def __init__(self, kind: str = "rate", decay: float = 1.0,
-                 max_samples: Optional[int] = None) -> None:
+                 max_samples: int | None = None) -> None:
         if kind not in TRACE_KINDS:
             raise ValueError(f"trace must be one of {TRACE_KINDS}, got {kind!r}")
         if not 0.0 < decay <= 1.0:
@@ -135,7 +135,7 @@ class TraceRecorder:
         self.reset()
 
     def reset(self) -> None:
-        self._sum: Optional[torch.Tensor] = None
+        self._sum: torch.Tensor | None = None
         self._norm = 0.0
         self._steps: list[torch.Tensor] = []
 
@@ -161,7 +161,7 @@ class TraceRecorder:
             self._sum = self._sum * carry + part
             self._norm = self._norm * carry + float(w.sum())
 
-    def samples(self, generator: Optional[torch.Generator] = None) -> Optional[torch.Tensor]:
+    def samples(self, generator: torch.Generator | None = None) -> torch.Tensor | None:
         if self.kind in ("spikes", "filtered"):
             out = torch.cat(self._steps) if self._steps else None
         else:

@@ -16,8 +16,8 @@ Static images are repeated over time as a constant input current (the paper's PM
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -65,7 +65,7 @@ def permute_positions(x: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
     return x.flatten(-2)[..., perm.to(x.device)].unflatten(-1, (h, w))
 
 
-def _limit(data: Dataset, n: Optional[int], seed: int) -> Dataset:
+def _limit(data: Dataset, n: int | None, seed: int) -> Dataset:
     """A fixed random subset of ``n`` samples (all when ``n`` is None or too large)."""
     if n is None or n >= len(data):
         return data
@@ -88,9 +88,9 @@ def _static_digits() -> tuple[Dataset, Dataset]:
     return parts[0], parts[1]
 
 
-def load_source(name: str, *, root: Optional[str] = None, time_window_us: int = 20_000,
-                n_time_bins: Optional[int] = None, cache_dir: Optional[str] = None,
-                train_samples: Optional[int] = None, test_samples: Optional[int] = None,
+def load_source(name: str, *, root: str | None = None, time_window_us: int = 20_000,
+                n_time_bins: int | None = None, cache_dir: str | None = None,
+                train_samples: int | None = None, test_samples: int | None = None,
                 seed: int = 0, progress: bool = False) -> TaskSource:
     """The base dataset ``name`` (see the module docstring), optionally subsampled."""
     if name == "digits":

@@ -17,7 +17,7 @@ subtractive reset and the ATan surrogate gradient.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch import nn
 

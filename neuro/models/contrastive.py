@@ -18,8 +18,6 @@ zero-shot transfer; chance is the gallery's label frequency.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import torch
 from torch import nn
@@ -29,8 +27,8 @@ from torch.nn import functional as F
 class ProjectionHead(nn.Module):
     """``normalize(GELU(Linear(x)))`` after standardising the input with fixed statistics."""
 
-    def __init__(self, in_features: int, dim: int = 64, mean: Optional[torch.Tensor] = None,
-                 std: Optional[torch.Tensor] = None):
+    def __init__(self, in_features: int, dim: int = 64, mean: torch.Tensor | None = None,
+                 std: torch.Tensor | None = None):
         super().__init__()
         self.linear = nn.Linear(in_features, dim)
         self.register_buffer("mean", torch.zeros(in_features) if mean is None else mean.float())
@@ -54,7 +52,7 @@ def clip_loss(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 1.0) ->
 
 def train_contrastive(feat_a: np.ndarray, labels_a: np.ndarray, feat_b: np.ndarray, labels_b: np.ndarray,
                       dim: int = 64, epochs: int = 100, lr: float = 1e-3, temperature: float = 1.0,
-                      steps_per_epoch: Optional[int] = None, seed: int = 0,
+                      steps_per_epoch: int | None = None, seed: int = 0,
                       weight_decay: float = 0.0) -> tuple[ProjectionHead, ProjectionHead, list[float]]:
     """Train one head per modality with :func:`clip_loss` on same-class pairs (Adam).
 

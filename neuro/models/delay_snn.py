@@ -20,10 +20,11 @@ weights and BatchNorm with Adam (weight decay 1e-5 on the synaptic weights only,
 peak of 5e-3 over the epochs, stepped per epoch); positions in their own parameter group at
 100x the base rate (0.1, no decay, cosine annealing over the epochs) and clamped to the kernel
 after every step; :math:`\sigma` starts at :math:`\lfloor K/2 \rfloor` and is multiplied after
-every epoch by :math:`\alpha = (0.23/\sigma_0)^{1/E}`, :math:`E = \max(1, \lfloor \text{epochs} / 4 \rfloor)`, until it reaches
-0.23; evaluation (``model.eval()``) uses the rounded (integer) delays. Input: 700 cochlear
-channels summed in groups of 5 (140) and 10 ms frames from ``t = 0`` covering every spike (the
-authors' SpikingJelly frames start at each sample's first spike instead).
+every epoch by :math:`\alpha = (0.23/\sigma_0)^{1/E}`,
+:math:`E = \max(1, \lfloor \text{epochs} / 4 \rfloor)`, until it reaches 0.23; evaluation
+(``model.eval()``) uses the rounded (integer) delays. Input: 700 cochlear channels summed in
+groups of 5 (140) and 10 ms frames from ``t = 0`` covering every spike (the authors'
+SpikingJelly frames start at each sample's first spike instead).
 Source of every number: ``shared/reference`` spec §2 (the authors' ``best_config_SHD.py`` /
 ``best_config_SSC.py``); reported SHD accuracy 95.07 +- 0.24 % (best epoch on the test set;
 about 94 % at the last epoch, spec §2.4).
@@ -33,9 +34,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from types import MappingProxyType
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -75,11 +77,11 @@ class DelaySNNConfig:
     dropout: float = 0.4
     batchnorm: bool = True
     model_type: str = "delays"
-    sigma_init: Optional[float] = None
+    sigma_init: float | None = None
     sigma_final: float = 0.23
-    sigma_epochs: Optional[int] = None
+    sigma_epochs: int | None = None
     position_lr_scale: float = 100.0
-    seed: Optional[int] = 0
+    seed: int | None = 0
 
     def __post_init__(self) -> None:
         if self.model_type not in MODEL_TYPES:
@@ -92,12 +94,12 @@ class DelaySNNConfig:
             raise ValueError(f"position_lr_scale must be positive, got {self.position_lr_scale}")
 
     @classmethod
-    def shd(cls, **changes) -> "DelaySNNConfig":
+    def shd(cls, **changes) -> DelaySNNConfig:
         """SHD: 140 -> 256 -> 256 -> 20, K = 25 (250 ms), tau 10.05 ms, dropout 0.4."""
         return replace(cls(), **changes)
 
     @classmethod
-    def ssc(cls, **changes) -> "DelaySNNConfig":
+    def ssc(cls, **changes) -> DelaySNNConfig:
         """SSC: 140 -> 512 x 3 -> 35, K = 31 (300 ms), tau 15 ms, dropout 0.25."""
         return replace(cls(n_outputs=35, n_hidden=512, n_layers=3, kernel_size=31, tau_steps=1.5,
                            dropout=0.25), **changes)
@@ -196,7 +198,7 @@ class DelaySNN(SpikingModule):
                 layer.position.round_()
                 layer.position.requires_grad_(False)
 
-    def train(self, mode: bool = True) -> "DelaySNN":
+    def train(self, mode: bool = True) -> DelaySNN:
         """Training mode: Gaussian delays (learned variant); evaluation: rounded integer delays."""
         super().train(mode)
         for layer in delay_layers(self):

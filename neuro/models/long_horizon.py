@@ -14,8 +14,8 @@ ELM's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 import torch
 from torch import nn
@@ -26,7 +26,8 @@ from neuro.nn.elm import num_trainable_parameters
 
 
 class LastStep(nn.Module):
-    """Wrap a sequence model (``[T, B, C] -> [T, B, K]``, optionally ``(out, state)``) to return ``out[-1]``."""
+    """Wrap a sequence model (``[T, B, C] -> [T, B, K]``, optionally ``(out, state)``) to return
+    ``out[-1]``."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -96,9 +97,10 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 25
 
 def train(model: nn.Module, task: SpikeAdding, steps: int, batch: int = 64, lr: float = 5e-3,
           seed: int = 0, test_size: int = 512, eval_every: int = 50,
-          progress: Optional[Callable[[int, float], None]] = None) -> TrainResult:
+          progress: Callable[[int, float], None] | None = None) -> TrainResult:
     """Adam with a cosine learning-rate decay to 0 on fresh batches from ``task`` (seed
-    ``seed * 100003 + step``), gradient norm clipped to 1; accuracy on a fixed test set (seed ``10**9 + seed``, the same for every model)."""
+    ``seed * 100003 + step``), gradient norm clipped to 1; accuracy on a fixed test set (seed
+    ``10**9 + seed``, the same for every model)."""
     import time
 
     torch.manual_seed(seed)
@@ -127,7 +129,7 @@ def train(model: nn.Module, task: SpikeAdding, steps: int, batch: int = 64, lr: 
 
 def compare(task: SpikeAdding, memory: int = 24, steps: int = 400, batch: int = 64, lr: float = 5e-3,
             seed: int = 0, eval_every: int = 50, test_size: int = 512,
-            progress: Optional[Callable[[str, int, float], None]] = None) -> dict[str, TrainResult]:
+            progress: Callable[[str, int, float], None] | None = None) -> dict[str, TrainResult]:
     """Train the three models with the same budget; returns ``{"elm"|"lif"|"lstm": TrainResult}``."""
     torch.manual_seed(seed)
     elm = build_elm(task, memory)

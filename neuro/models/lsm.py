@@ -36,8 +36,9 @@ raw input into features) and :func:`stream_traces` the liquid state at chosen st
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -65,7 +66,7 @@ class ReservoirConfig:
     lam: float = 2.0
     C: dict = field(default_factory=lambda: dict(MAASS_C))
     p: float = 0.1
-    grid: Optional[tuple[int, int, int]] = None
+    grid: tuple[int, int, int] | None = None
     weights: dict = field(default_factory=lambda: dict(MAASS_A))
     weight_cv: float = 0.5
     input_weight_exc: float = 18e-3
@@ -111,7 +112,7 @@ def _grid_for(n: int) -> tuple[int, int, int]:
     return (int(np.ceil(n / 9)), 3, 3)
 
 
-def _projection(synapse: Optional[SynapseModel], pair: str, *args: Any, **kwargs: Any) -> sim.Projection:
+def _projection(synapse: SynapseModel | None, pair: str, *args: Any, **kwargs: Any) -> sim.Projection:
     """A projection with the synapse model's extra keyword arguments for ``pair`` (if any)."""
     extra = dict(synapse(pair) or {}) if synapse is not None else {}
     clash = set(extra) & set(kwargs)
@@ -121,8 +122,8 @@ def _projection(synapse: Optional[SynapseModel], pair: str, *args: Any, **kwargs
         return sim.Projection(*args, **kwargs, **extra)
     except TypeError as err:
         if extra:
-            raise TypeError(f"synapse({pair!r}) returned {sorted(extra)}, which neuro.sim.Projection does not "
-                            f"accept here ({err}); dynamic synapses need the simulator's plasticity "
+            raise TypeError(f"synapse({pair!r}) returned {sorted(extra)}, which neuro.sim.Projection does "
+                            f"not accept here ({err}); dynamic synapses need the simulator's plasticity "
                             "support") from err
         raise
 
@@ -139,12 +140,14 @@ class LiquidStateMachine:
             ``"inE"``, ``"inI"``), e.g. a short-term plasticity rule; ``None``: static synapses.
     """
 
-    def __init__(self, n_inputs: int, config: ReservoirConfig = ReservoirConfig(), backend: str = "auto",
-                 synapse: Optional[SynapseModel] = None):
+    def __init__(self, n_inputs: int, config: ReservoirConfig | None = None, backend: str = "auto",
+                 synapse: SynapseModel | None = None):
         if not (isinstance(n_inputs, (int, np.integer)) and n_inputs > 0):
             raise ValueError(f"n_inputs must be a positive integer, got {n_inputs!r}")
         if synapse is not None and not callable(synapse):
-            raise TypeError(f"synapse must be a function pair -> Projection keyword arguments, got {synapse!r}")
+            raise TypeError(f"synapse must be a function pair -> Projection keyword arguments, "
+                            f"got {synapse!r}")
+        config = ReservoirConfig() if config is None else config
         self.config, self.n_inputs = config, int(n_inputs)
         c = config
         self.n_inh = max(1, int(round(c.n * c.frac_inh)))
@@ -201,7 +204,8 @@ class LiquidStateMachine:
         return float(np.abs(eigs(csr_matrix(W), k=1, which="LM", return_eigenvectors=False)).max())
 
     def set_scale(self, factor: float) -> None:
-        """Recurrent weights = ``factor`` x the drawn weights (inhibitory ones also x the inhibition scale)."""
+        """Recurrent weights = ``factor`` x the drawn weights (inhibitory ones also x the inhibition
+        scale)."""
         exc = [p for p, pair in zip(self.recurrent, self.config.weights) if pair[0] == "E"]
         inh = [p for p, pair in zip(self.recurrent, self.config.weights) if pair[0] == "I"]
         self.net.scale_projections(exc, factor)
@@ -383,7 +387,7 @@ def frames_to_spikes(frames: np.ndarray, dt: float) -> Sample:
 
 
 # -- linear readouts --------------------------------------------------------------------------------
-def linear_readout(kind: str = "ridge", alpha: Optional[float] = None, seed: int = 0):
+def linear_readout(kind: str = "ridge", alpha: float | None = None, seed: int = 0):
     """A standardised linear classifier: ``"ridge"`` (RidgeClassifierCV over alphas, or a fixed
     ``alpha``) or ``"logistic"`` (multinomial logistic regression, L2 ``C = 1 / alpha``)."""
     from sklearn.linear_model import LogisticRegression, RidgeClassifier, RidgeClassifierCV

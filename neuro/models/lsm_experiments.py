@@ -10,12 +10,19 @@ rate code of the same 8x8 images (64 inputs).
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
-from neuro.models.lsm import (LiquidStateMachine, ReservoirConfig, Sample, binned_input_features,
-                              linear_readout)
+from neuro.models.lsm import (
+    LiquidStateMachine,
+    ReservoirConfig,
+    Sample,
+    SynapseModel,
+    binned_input_features,
+    linear_readout,
+)
 
 # -- the two renderings of the digits ------------------------------------------------------------------
 
@@ -44,7 +51,7 @@ class DigitViews(NamedTuple):
     durations: tuple  # seconds, per view
 
 
-def digit_views(limit: Optional[int] = None, seed: int = 0) -> DigitViews:
+def digit_views(limit: int | None = None, seed: int = 0) -> DigitViews:
     """All 1797 digits (or a random ``limit`` of them) as ``digits_events`` recordings and as rates."""
     from neuro.datasets import DigitsEvents
     from neuro.sim import events_to_spikes
@@ -74,9 +81,9 @@ def split(labels: np.ndarray, test_fraction: float = 0.3, seed: int = 0) -> tupl
 
 
 def reservoir_vs_raw(samples: Sequence[Sample], labels: np.ndarray, n_inputs: int, duration: float,
-                     config: ReservoirConfig, windows: int = 3, raw_windows: Optional[int] = None,
-                     input_scale: float = 1.0, rate_target: Optional[float] = None,
-                     spectral_radius: Optional[float] = None,
+                     config: ReservoirConfig, windows: int = 3, raw_windows: int | None = None,
+                     input_scale: float = 1.0, rate_target: float | None = None,
+                     spectral_radius: float | None = None,
                      readouts: Sequence[str] = ("ridge", "logistic"), seed: int = 0,
                      progress: bool = True) -> dict:
     """Test accuracy of linear readouts on reservoir spike counts vs on the binned raw input.
@@ -107,9 +114,11 @@ def reservoir_vs_raw(samples: Sequence[Sample], labels: np.ndarray, n_inputs: in
 
 
 def build_reservoir(n_inputs: int, config: ReservoirConfig, input_scale: float = 1.0,
-                    spectral_radius: Optional[float] = None) -> LiquidStateMachine:
-    """A reservoir with its input weights scaled and, optionally, a recurrent spectral radius set."""
-    lsm = LiquidStateMachine(n_inputs, config)
+                    spectral_radius: float | None = None, synapse: SynapseModel | None = None
+                    ) -> LiquidStateMachine:
+    """A reservoir with its input weights scaled and, optionally, a recurrent spectral radius set
+    (``synapse``: a synapse model, see :class:`LiquidStateMachine`)."""
+    lsm = LiquidStateMachine(n_inputs, config, synapse=synapse)
     lsm.set_input_scale(input_scale)
     if spectral_radius is not None:
         lsm.scale_spectral_radius(spectral_radius)
@@ -118,7 +127,8 @@ def build_reservoir(n_inputs: int, config: ReservoirConfig, input_scale: float =
 
 def zero_shot(samples_a: Sequence[Sample], samples_b: Sequence[Sample], labels: np.ndarray,
               encoders: tuple[LiquidStateMachine, LiquidStateMachine],
-              duration: "float | tuple[float, float]", seen: Sequence[int] = tuple(range(7)), windows: int = 3, dim: int = 64,
+              duration: float | tuple[float, float], seen: Sequence[int] = tuple(range(7)), windows: int = 3,
+              dim: int = 64,
               epochs: int = 100, temperature: float = 1.0, lr: float = 1e-3, seed: int = 0,
               progress: bool = True) -> dict:
     """Lin et al.'s protocol on two views: fixed reservoirs per view, CLIP heads trained on ``seen``
@@ -128,8 +138,13 @@ def zero_shot(samples_a: Sequence[Sample], samples_b: Sequence[Sample], labels: 
     (view B) from the other, so a query's own other rendering is never in its gallery.
     ``duration``: seconds per sample, one value or one per view.
     """
-    from neuro.models.contrastive import (embed, prototype_accuracy, retrieval_accuracy,
-                                          retrieval_chance, train_contrastive)
+    from neuro.models.contrastive import (
+        embed,
+        prototype_accuracy,
+        retrieval_accuracy,
+        retrieval_chance,
+        train_contrastive,
+    )
 
     labels = np.asarray(labels)
     durations = duration if isinstance(duration, tuple) else (duration, duration)

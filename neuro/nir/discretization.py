@@ -42,7 +42,7 @@ import dataclasses
 import json
 import warnings
 from types import MappingProxyType
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -92,7 +92,8 @@ def neuro_metadata(module: N.NeuronBase, dt: float) -> str:
     info = {
         "class": type(module).__name__.removesuffix("Cell"), "export_dt": dt, "module_dt": p.dt,
         "shape": list(module.shape), "integration": p.integration, "decay_input": p.decay_input,
-        "beta": _value(p.beta), "alpha": _value(p.alpha), "reset": module.cfg.reset, "threshold_op": ">=" if module.cfg.ge else ">",
+        "beta": _value(p.beta), "alpha": _value(p.alpha), "reset": module.cfg.reset,
+        "threshold_op": ">=" if module.cfg.ge else ">",
         "detach_reset": module.cfg.detach_reset,
         "surrogate": {"name": type(sg).__name__, "params": dataclasses.asdict(sg)},
         "params": {name: _value(module.physical(name)) for name in module.physical_names},
@@ -254,7 +255,7 @@ def same_dynamics(a: N.NeuronBase, b: N.NeuronBase, features: Shape, rtol: float
 
 
 def metadata_module(meta: dict, fallback: N.NeuronBase, features: Shape, backend: str,
-                    name: str, dtype: torch.dtype = torch.float32) -> Optional[N.NeuronBase]:
+                    name: str, dtype: torch.dtype = torch.float32) -> N.NeuronBase | None:
     """The exact neuro neuron recorded in ``meta["neuro"]`` if it agrees with the NIR fields."""
     text = meta.get("neuro")
     if not isinstance(text, str):

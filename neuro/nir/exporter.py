@@ -24,7 +24,8 @@ documented in :mod:`neuro.nir.discretization`.
 from __future__ import annotations
 
 import json
-from typing import Any, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -237,8 +238,8 @@ def _expand_recurrent(edges: list[tuple[str, str]], name: str) -> list[tuple[str
     return out
 
 
-def to_nir(model: nn.Module, dt: Optional[float] = None, *,
-           input_shape: Union[Shape, dict, None] = None, strict: bool = True) -> Any:
+def to_nir(model: nn.Module, dt: float | None = None, *,
+           input_shape: Shape | dict | None = None, strict: bool = True) -> Any:
     """Export ``model`` to a ``nir.NIRGraph`` (see the module docstring).
 
     Args:
@@ -277,8 +278,8 @@ def to_nir(model: nn.Module, dt: Optional[float] = None, *,
         model.train(was_training)
 
 
-def write_nir(model_or_graph: Any, path: PathLike, dt: Optional[float] = None, *,
-              input_shape: Union[Sequence[int], dict, None] = None, strict: bool = True) -> Any:
+def write_nir(model_or_graph: Any, path: PathLike, dt: float | None = None, *,
+              input_shape: Sequence[int] | dict | None = None, strict: bool = True) -> Any:
     """Export (if needed) and write a ``.nir`` file atomically; returns the ``nir.NIRGraph``.
 
     This is the function behind ``neuro export``: give it the model restored from a checkpoint.

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 import numpy as np
 import torch
@@ -56,7 +56,7 @@ Source = Union[str, "os.PathLike[str]", Any]  # a path or a nir.NIRGraph
 DELAY_STEP_TOLERANCE = 1e-3
 
 
-def _to_tree(source: Source) -> tuple[dict, Optional[str]]:
+def _to_tree(source: Source) -> tuple[dict, str | None]:
     if isinstance(source, (str, os.PathLike)):
         version, tree = read_nir_file(source)
         return tree, version
@@ -72,7 +72,7 @@ def load_spec(source: Source, strict: bool = True) -> GraphSpec:
     return parse_graph(tree, strict=strict)
 
 
-def _ints(value: Any, n: int) -> Union[tuple[int, ...], str]:
+def _ints(value: Any, n: int) -> tuple[int, ...] | str:
     if isinstance(value, str):
         return value
     arr = np.asarray(value).reshape(-1)
@@ -175,7 +175,7 @@ def _needs_dt(spec: GraphSpec) -> bool:
                for n in spec.nodes.values())
 
 
-def _export_dt(spec: GraphSpec) -> Optional[float]:
+def _export_dt(spec: GraphSpec) -> float | None:
     for node in spec.nodes.values():
         if node.type == "NIRGraph":
             found = _export_dt(node.graph)
@@ -190,8 +190,8 @@ def _export_dt(spec: GraphSpec) -> Optional[float]:
     return None
 
 
-def from_nir(source: Source, dt: Optional[float] = None, *, strict: bool = True,
-             backend: str = "auto", dtype: Optional[torch.dtype] = None) -> Graph:
+def from_nir(source: Source, dt: float | None = None, *, strict: bool = True,
+             backend: str = "auto", dtype: torch.dtype | None = None) -> Graph:
     """Build a runnable neuro :class:`~neuro.nn.Graph` from a NIR graph.
 
     Args:

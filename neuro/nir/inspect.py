@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from typing import Optional
 
 import numpy as np
 
@@ -80,7 +79,7 @@ def _layers(spec: GraphSpec) -> dict[str, int]:
     return depth
 
 
-def draw(spec: GraphSpec, png: PathLike, title: Optional[str] = None) -> None:
+def draw(spec: GraphSpec, png: PathLike, title: str | None = None) -> None:
     """Draw the top-level graph to ``png`` (layers left to right; recurrent edges dashed red)."""
     import matplotlib
 
@@ -93,10 +92,12 @@ def draw(spec: GraphSpec, png: PathLike, title: Optional[str] = None) -> None:
         columns.setdefault(d, []).append(n)
     pos = {n: (d, -k + (len(col) - 1) / 2) for d, col in columns.items() for k, n in enumerate(col)}
     back = _back_edges(spec)
-    fig, ax = plt.subplots(figsize=(max(4, 2.2 * len(columns)), max(3, 1.4 * max(map(len, columns.values())))))
+    fig, ax = plt.subplots(figsize=(max(4, 2.2 * len(columns)),
+                                    max(3, 1.4 * max(map(len, columns.values())))))
     for a, b in spec.edges:
         (x0, y0), (x1, y1) = pos[a], pos[b]
-        style = dict(arrowstyle="-|>", shrinkA=22, shrinkB=22, mutation_scale=14, color="tab:red" if (a, b) in back else "0.3",
+        style = dict(arrowstyle="-|>", shrinkA=22, shrinkB=22, mutation_scale=14,
+                     color="tab:red" if (a, b) in back else "0.3",
                      linestyle="--" if (a, b) in back else "-",
                      connectionstyle="arc3,rad=0.35" if (a, b) in back or x1 <= x0 else "arc3")
         ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops=style)

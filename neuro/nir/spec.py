@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 
@@ -82,9 +83,9 @@ class NodeSpec:
     type: str
     params: dict[str, Any]
     metadata: dict = field(default_factory=dict)
-    graph: Optional["GraphSpec"] = None
-    in_shape: Optional[Shape] = None
-    out_shape: Optional[Shape] = None
+    graph: GraphSpec | None = None
+    in_shape: Shape | None = None
+    out_shape: Shape | None = None
 
 
 @dataclass
@@ -256,7 +257,7 @@ def _decode(v: Any) -> Any:
     return v.decode("utf8") if isinstance(v, bytes) else v
 
 
-def parse_graph(tree: dict, path: str = "", ctx: Optional[_Context] = None,
+def parse_graph(tree: dict, path: str = "", ctx: _Context | None = None,
                 strict: bool = True) -> GraphSpec:
     """Parse the dict of a ``NIRGraph`` (from a file or ``graph.to_dict()``) and infer shapes."""
     ctx = ctx or _Context(strict)
@@ -297,15 +298,15 @@ def _per_dim(value: Any, n: int) -> list:
 # Shape rules: one per node type. ``rule(node, arriving, src, ctx)`` sets ``node.in_shape`` and
 # ``node.out_shape`` from the shape arriving on the edge from ``src`` (None: not known yet) and the
 # node's fields, applying lenient fix-ups through ``ctx``; it returns False when neither fixes a shape.
-ShapeRule = Callable[[NodeSpec, Optional[Shape], str, _Context], bool]
+ShapeRule = Callable[[NodeSpec, Shape | None, str, _Context], bool]
 
 
-def _accept_input(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _Context) -> bool:
+def _accept_input(node: NodeSpec, arriving: Shape | None, src: str, ctx: _Context) -> bool:
     node.in_shape = node.out_shape = node.params["shape"]
     return True
 
 
-def _accept_output(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _Context) -> bool:
+def _accept_output(node: NodeSpec, arriving: Shape | None, src: str, ctx: _Context) -> bool:
     p = node.params
     want = p["shape"]
     if arriving is not None and arriving != want:
@@ -319,7 +320,7 @@ def _accept_output(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _Co
     return True
 
 
-def _accept_dense(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _Context) -> bool:
+def _accept_dense(node: NodeSpec, arriving: Shape | None, src: str, ctx: _Context) -> bool:
     """``Affine`` and ``Linear``: weight ``[out, in]`` (fix-up: stored ``[in, out]``), bias ``[out]``."""
     p = node.params
     w = p["weight"]
@@ -344,7 +345,7 @@ def _accept_dense(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _Con
     return True
 
 
-def _accept_per_neuron(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _Context) -> bool:
+def _accept_per_neuron(node: NodeSpec, arriving: Shape | None, src: str, ctx: _Context) -> bool:
     """Neurons, ``Scale``, ``Threshold``, ``Delay``: the shape of the per-neuron fields
     (fix-up: scalars broadcast to the arriving shape)."""
     p, names = node.params, _PER_NEURON[node.type]
@@ -363,7 +364,7 @@ def _accept_per_neuron(node: NodeSpec, arriving: Optional[Shape], src: str, ctx:
     return True
 
 
-def _accept_conv(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _Context) -> bool:
+def _accept_conv(node: NodeSpec, arriving: Shape | None, src: str, ctx: _Context) -> bool:
     """``Conv1d``/``Conv2d``: input ``[C_in, *spatial]`` from the edge or ``input_shape``."""
     p = node.params
     nd = 1 if node.type == "Conv1d" else 2
@@ -395,7 +396,7 @@ def _accept_conv(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _Cont
     return True
 
 
-def _accept_pool(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _Context) -> bool:
+def _accept_pool(node: NodeSpec, arriving: Shape | None, src: str, ctx: _Context) -> bool:
     """``SumPool2d``/``AvgPool2d``: input ``[C, H, W]`` from the edge only."""
     if arriving is None:
         return False
@@ -408,7 +409,7 @@ def _accept_pool(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _Cont
     return True
 
 
-def _accept_flatten(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _Context) -> bool:
+def _accept_flatten(node: NodeSpec, arriving: Shape | None, src: str, ctx: _Context) -> bool:
     """``Flatten``: dims ``start_dim..end_dim`` (negative from the end, batch excluded) merged."""
     p = node.params
     given = p.get("input_type")
@@ -430,7 +431,7 @@ def _accept_flatten(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _C
     return True
 
 
-def _accept_graph(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _Context) -> bool:
+def _accept_graph(node: NodeSpec, arriving: Shape | None, src: str, ctx: _Context) -> bool:
     """A nested ``NIRGraph``: the shapes of its single Input and Output."""
     sub = node.graph
     if len(sub.inputs) != 1 or len(sub.outputs) != 1:
@@ -455,7 +456,7 @@ _SHAPE_RULES: dict[str, ShapeRule] = {
 }
 
 
-def _accept(node: NodeSpec, arriving: Optional[Shape], src: str, ctx: _Context) -> bool:
+def _accept(node: NodeSpec, arriving: Shape | None, src: str, ctx: _Context) -> bool:
     """Set ``node.in_shape``/``out_shape`` given the shape arriving on an edge (None: unknown)."""
     rule = _SHAPE_RULES.get(node.type)
     if rule is None:  # every type in FIELDS has a rule in _SHAPE_RULES

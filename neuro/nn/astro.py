@@ -25,7 +25,8 @@ rejected.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -40,8 +41,8 @@ from neuro.validation import check_tensor
 __all__ = ["AMSU", "AMSUState", "CubaAMSU", "CubaAMSUState", "MODULATIONS", "make_domains"]
 
 MODULATIONS = ("gain", "threshold", "current")
-Number = Union[float, torch.Tensor]
-DomainSpec = Union[Domains, int, Sequence, np.ndarray, torch.Tensor]
+Number = float | torch.Tensor
+DomainSpec = Domains | int | Sequence | np.ndarray | torch.Tensor
 
 
 def make_domains(spec: DomainSpec, shape: tuple[int, ...]) -> Domains:
@@ -72,7 +73,7 @@ class _AstroNeuron(NeuronBase):
 
     state_type: type
 
-    def __init__(self, shape: Union[int, Sequence[int]], domains: DomainSpec,
+    def __init__(self, shape: int | Sequence[int], domains: DomainSpec,
                  model_parameters: dict[str, Number], *, tau_astro: Number, K: Number, kappa_gain: Number,
                  kappa_threshold: Number, kappa_current: Number, modulation: Sequence[str],
                  learn_astro: bool, **kwargs: Any) -> None:
@@ -130,7 +131,7 @@ class _AstroNeuron(NeuronBase):
     @property
     def astro_parameters(self) -> FA.AstroParameters:
         """The astrocyte parameters of :func:`neuro.functional.astro.amsu_scan` (differentiable)."""
-        def coupling(name: str) -> Optional[torch.Tensor]:
+        def coupling(name: str) -> torch.Tensor | None:
             return getattr(self, name) if name in self._parameters or name in self._buffers else None
 
         return FA.AstroParameters(self.tau_astro, self.K, coupling("kappa_gain"),
@@ -184,8 +185,8 @@ class AMSU(_AstroNeuron):
     model = F.LIF
     state_type = AMSUState
 
-    def __init__(self, shape: Union[int, Sequence[int]], domains: DomainSpec, tau_mem: Number = 20e-3,
-                 beta: Optional[float] = None, tau_astro: Number = 0.2, K: Number = 0.1,
+    def __init__(self, shape: int | Sequence[int], domains: DomainSpec, tau_mem: Number = 20e-3,
+                 beta: float | None = None, tau_astro: Number = 0.2, K: Number = 0.1,
                  kappa_gain: Number = 0.0, kappa_threshold: Number = 0.0, kappa_current: Number = 0.0,
                  modulation: Sequence[str] = MODULATIONS, learn_astro: bool = True,
                  **kwargs: Any) -> None:
@@ -205,8 +206,8 @@ class CubaAMSU(_AstroNeuron):
     model = F.CUBA_LIF
     state_type = CubaAMSUState
 
-    def __init__(self, shape: Union[int, Sequence[int]], domains: DomainSpec, tau_mem: Number = 20e-3,
-                 tau_syn: Number = 5e-3, w_in: Number = 1.0, beta: Optional[float] = None,
+    def __init__(self, shape: int | Sequence[int], domains: DomainSpec, tau_mem: Number = 20e-3,
+                 tau_syn: Number = 5e-3, w_in: Number = 1.0, beta: float | None = None,
                  tau_astro: Number = 0.2, K: Number = 0.1, kappa_gain: Number = 0.0,
                  kappa_threshold: Number = 0.0, kappa_current: Number = 0.0,
                  modulation: Sequence[str] = MODULATIONS, learn_astro: bool = True,

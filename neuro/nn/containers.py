@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -50,7 +50,7 @@ class Sequential(SpikingModule):
     def __getitem__(self, index: int) -> nn.Module:
         return self.layers[index]
 
-    def forward(self, x: torch.Tensor, state: Optional[Sequence] = None):
+    def forward(self, x: torch.Tensor, state: Sequence | None = None):
         if state is not None and len(state) != len(self.layers):
             raise ValueError(f"state has {len(state)} entries but the Sequential has "
                              f"{len(self.layers)} layers")

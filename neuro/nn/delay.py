@@ -7,7 +7,6 @@ Both follow ``forward(x[T, B, ...], state=None) -> (out, state)``; equations in
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 from torch import nn
@@ -46,8 +45,8 @@ class DelayLinear(SpikingModule):
     """
 
     def __init__(self, in_features: int, out_features: int, kernel_size: int, kernel_count: int = 1,
-                 sigma: Optional[float] = None, learn_sigma: bool = False,
-                 extra_steps: Optional[int] = None, bias: bool = False, mode: str = "gauss",
+                 sigma: float | None = None, learn_sigma: bool = False,
+                 extra_steps: int | None = None, bias: bool = False, mode: str = "gauss",
                  method: str = "auto", tol: float = delay_math.TOLERANCE,
                  init_positions: str = "uniform", backend: str = "auto") -> None:
         super().__init__()
@@ -126,7 +125,7 @@ class DelayLinear(SpikingModule):
         return (self.kernel_size - 1 - q).long()
 
     @classmethod
-    def from_delays(cls, weight: torch.Tensor, delays, kernel_size: int, **kwargs) -> "DelayLinear":
+    def from_delays(cls, weight: torch.Tensor, delays, kernel_size: int, **kwargs) -> DelayLinear:
         """A layer with integer ``delays [out, in]`` in ``[0, kernel_size)`` and ``weight [out, in]``.
 
         Its positions sit exactly on the delays, so ``mode="round"`` (the default here) applies
@@ -147,7 +146,7 @@ class DelayLinear(SpikingModule):
         return layer
 
     @classmethod
-    def from_dcls(cls, module: nn.Module, **kwargs) -> "DelayLinear":
+    def from_dcls(cls, module: nn.Module, **kwargs) -> DelayLinear:
         """A copy of a ``DCLS.construct.modules.Dcls1d`` (gauss version, groups=1, no stride/padding)."""
         if getattr(module, "groups", 1) != 1 or tuple(getattr(module, "stride", (1,))) != (1,):
             raise ValueError("only Dcls1d layers with groups=1 and stride=1 can be converted")
@@ -183,7 +182,7 @@ class FixedDelay(SpikingModule):
     Runs on the sparse-tap kernels (``backend``); the NIR ``Delay`` node is the per-neuron form.
     """
 
-    def __init__(self, delays, weight: Optional[torch.Tensor] = None, max_delay: Optional[int] = None,
+    def __init__(self, delays, weight: torch.Tensor | None = None, max_delay: int | None = None,
                  learn_weight: bool = False, backend: str = "auto") -> None:
         super().__init__()
         if backend not in BACKENDS:
@@ -209,7 +208,7 @@ class FixedDelay(SpikingModule):
             self.register_buffer("weight", weight.clone())
         self.backend = backend
 
-    def forward(self, x: torch.Tensor, state: Optional[F.DelayState] = None):
+    def forward(self, x: torch.Tensor, state: F.DelayState | None = None):
         return F.fixed_delay(x, self.delays, self.weight, state, self.max_delay, self.backend)
 
     def extra_repr(self) -> str:

@@ -29,7 +29,7 @@ Defaults follow the authors' code: ``memory=100``, ``lam=5``, ``mlp_layers=1``,
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -82,7 +82,7 @@ def neuronio_routing(num_inputs: int, num_branches: int,
 
 
 def random_routing(num_inputs: int, num_synapses: int,
-                   generator: Optional[torch.Generator] = None) -> torch.Tensor:
+                   generator: torch.Generator | None = None) -> torch.Tensor:
     """Every synapse reads an input drawn uniformly at random (with replacement)."""
     return torch.randint(num_inputs, (num_synapses,), generator=generator)
 
@@ -96,7 +96,7 @@ def num_trainable_parameters(module: nn.Module) -> int:
 # Modules
 
 
-def _positive(value: Union[float, torch.Tensor], name: str) -> torch.Tensor:
+def _positive(value: float | torch.Tensor, name: str) -> torch.Tensor:
     tensor = torch.as_tensor(value, dtype=torch.get_default_dtype())
     if not bool(torch.isfinite(tensor).all()) or bool((tensor <= 0).any()):
         raise ValueError(f"{name} must be positive and finite, got {value!r}")
@@ -107,14 +107,14 @@ class _ELMBase(SpikingModule):
     """Parameters, routing and validation shared by :class:`ELM` and :class:`ELMCell`."""
 
     def __init__(self, in_features: int, out_features: int, memory: int = 100, *,
-                 num_branches: Optional[int] = None, synapses_per_branch: int = 1,
-                 routing: Optional[str] = None, lam: float = 5.0, mlp_hidden: Optional[int] = None,
+                 num_branches: int | None = None, synapses_per_branch: int = 1,
+                 routing: str | None = None, lam: float = 5.0, mlp_hidden: int | None = None,
                  mlp_layers: int = 1, activation: str = "relu",
-                 tau_syn: Union[float, torch.Tensor] = 5.0,
+                 tau_syn: float | torch.Tensor = 5.0,
                  tau_mem_range: Sequence[float] = (1.0, 1000.0),
-                 tau_mem_init: Optional[Sequence[float]] = None, learn_tau_mem: bool = False,
+                 tau_mem_init: Sequence[float] | None = None, learn_tau_mem: bool = False,
                  w_syn_init: float = 0.5, dt: float = 1.0, version: int = 1,
-                 routing_seed: Optional[int] = None, input_path: str = "auto",
+                 routing_seed: int | None = None, input_path: str = "auto",
                  backend: str = "auto") -> None:
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features),
@@ -245,12 +245,12 @@ class ELM(_ELMBase):
     See the module docstring for the arguments.
     """
 
-    def scan(self, x: torch.Tensor, state: Optional[ELMState] = None) -> ELMScanResult:
+    def scan(self, x: torch.Tensor, state: ELMState | None = None) -> ELMScanResult:
         """Outputs, memory trajectory and final state (:func:`neuro.functional.elm.elm_scan`)."""
         return FE.elm_scan(x, self.weights(), self.cfg, state, self.backend,
                            in_features=self.in_features)
 
-    def forward(self, x: torch.Tensor, state: Optional[ELMState] = None):
+    def forward(self, x: torch.Tensor, state: ELMState | None = None):
         result = self.scan(x, state)
         return result.y, result.state
 
@@ -258,5 +258,5 @@ class ELM(_ELMBase):
 class ELMCell(_ELMBase):
     """One ELM step in pure torch: ``forward(x [B, D], state=None) -> (y [B, out_features], state)``."""
 
-    def forward(self, x: torch.Tensor, state: Optional[ELMState] = None):
+    def forward(self, x: torch.Tensor, state: ELMState | None = None):
         return FE.elm_step(x, self.weights(), self.cfg, state, in_features=self.in_features)

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import functools
 import operator
-from typing import Mapping, NamedTuple, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -81,8 +82,8 @@ class Graph(SpikingModule):
 
     def __init__(self, nodes: Mapping[str, nn.Module], edges: Sequence[tuple[str, str]],
                  inputs: Sequence[str], outputs: Sequence[str],
-                 input_shapes: Optional[Mapping[str, Shape]] = None,
-                 node_shapes: Optional[Mapping[str, tuple[Shape, Shape]]] = None) -> None:
+                 input_shapes: Mapping[str, Shape] | None = None,
+                 node_shapes: Mapping[str, tuple[Shape, Shape]] | None = None) -> None:
         super().__init__()
         self.node_names = list(nodes)
         self.inputs = list(inputs)
@@ -100,7 +101,7 @@ class Graph(SpikingModule):
                        for name in self.node_names + self.outputs}
         self.back_edges = self._find_back_edges()
         self._plan = self._make_plan()
-        self._shape_log: Optional[dict] = None
+        self._shape_log: dict | None = None
 
     # ---------------------------------------------------------------- structure
     def _validate(self) -> None:
@@ -203,7 +204,7 @@ class Graph(SpikingModule):
         return m.layer if isinstance(m, TimeDistributed) else m
 
     # ---------------------------------------------------------------- execution
-    def _bind_inputs(self, x: Union[torch.Tensor, Mapping[str, torch.Tensor]]) -> dict:
+    def _bind_inputs(self, x: torch.Tensor | Mapping[str, torch.Tensor]) -> dict:
         if isinstance(x, torch.Tensor):
             if len(self.inputs) != 1:
                 raise ValueError(f"the graph has {len(self.inputs)} inputs {self.inputs}; pass a "
@@ -261,7 +262,7 @@ class Graph(SpikingModule):
         if self._shape_log is not None:
             self._shape_log[name] = (tuple(inp.shape[lead:]), tuple(out.shape[lead:]))
 
-    def forward(self, x, state: Optional[GraphState] = None):
+    def forward(self, x, state: GraphState | None = None):
         values = self._bind_inputs(x)
         if state is not None and not isinstance(state, GraphState):
             raise TypeError(f"state must be a GraphState or None, got {type(state).__name__}")
@@ -305,8 +306,8 @@ class Graph(SpikingModule):
         out = outs[self.outputs[0]] if len(self.outputs) == 1 else outs
         return out, GraphState(new_nodes, new_carries)
 
-    def trace_shapes(self, input_shapes: Optional[Mapping[str, Shape]] = None,
-                     dtype: Optional[torch.dtype] = None) -> dict[str, tuple[Shape, Shape]]:
+    def trace_shapes(self, input_shapes: Mapping[str, Shape] | None = None,
+                     dtype: torch.dtype | None = None) -> dict[str, tuple[Shape, Shape]]:
         """Feature shapes ``{node: (input, output)}`` found by running one zero step."""
         if dtype is None:  # the layers' own dtype
             floats = [t.dtype for t in list(self.parameters()) + list(self.buffers())

@@ -15,7 +15,8 @@ shape; inside :class:`neuro.nn.Sequential` they are applied to all time steps at
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence, Union
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as TF
@@ -26,10 +27,10 @@ from neuro.nn.neurons import NeuronBase
 from neuro.state import stateclass
 from neuro.surrogate import Surrogate, get_surrogate, spike
 
-Number = Union[float, torch.Tensor]
+Number = float | torch.Tensor
 
 
-def _pair(value: Union[int, Sequence[int]], name: str) -> tuple[int, int]:
+def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
     if isinstance(value, int):
         return (value, value)
     pair = tuple(int(v) for v in value)
@@ -60,7 +61,7 @@ class Scale(nn.Module):
 class Threshold(nn.Module):
     """Heaviside ``y = H(x - threshold)`` with ``>`` (NIR ``Threshold``) and a surrogate gradient."""
 
-    def __init__(self, threshold: Number = 1.0, surrogate: Union[Surrogate, str] = "atan") -> None:
+    def __init__(self, threshold: Number = 1.0, surrogate: Surrogate | str = "atan") -> None:
         super().__init__()
         self.register_buffer("threshold", torch.as_tensor(threshold, dtype=torch.get_default_dtype())
                              .clone())
@@ -78,8 +79,8 @@ class Threshold(nn.Module):
 class SumPool2d(nn.Module):
     """Sum over ``kernel_size`` windows of ``[N, C, H, W]`` (NIR ``SumPool2d``); zero padding."""
 
-    def __init__(self, kernel_size: Union[int, Sequence[int]], stride: Union[int, Sequence[int], None] = None,
-                 padding: Union[int, Sequence[int]] = 0) -> None:
+    def __init__(self, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
+                 padding: int | Sequence[int] = 0) -> None:
         super().__init__()
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.stride = _pair(stride, "stride") if stride is not None else self.kernel_size
@@ -117,7 +118,7 @@ class Integrator(NeuronBase):
 
     model = INTEGRATOR
 
-    def __init__(self, shape: Union[int, Sequence[int]] = (), r: Number = 1.0, dt: float = 1e-3,
+    def __init__(self, shape: int | Sequence[int] = (), r: Number = 1.0, dt: float = 1e-3,
                  record_states: bool = False, backend: str = "auto") -> None:
         super().__init__(shape, dt=dt, v_th=0.0, v_reset=0.0, v_leak=0.0, r=r, reset="none",
                          threshold_op=">", record_states=record_states, backend=backend)

@@ -18,7 +18,8 @@ arguments they share and how parameters are stored.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -28,8 +29,8 @@ from neuro.functional import lif as F
 from neuro.nn import presets
 from neuro.surrogate import Surrogate
 
-Number = Union[float, torch.Tensor]
-Shape = Union[int, Sequence[int]]
+Number = float | torch.Tensor
+Shape = int | Sequence[int]
 
 
 class SpikingModule(nn.Module):
@@ -42,12 +43,12 @@ class _Physical:
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
-    def __get__(self, module: Optional["NeuronBase"], owner: Optional[type] = None) -> Any:
+    def __get__(self, module: NeuronBase | None, owner: type | None = None) -> Any:
         if module is None:
             return self
         return module.physical(self.name)
 
-    def __set__(self, module: "NeuronBase", value: Any) -> None:
+    def __set__(self, module: NeuronBase, value: Any) -> None:
         raise AttributeError(f"{self.name} is set at construction (where it is validated); build a "
                              "new module, or load a state_dict for learned / per-neuron values")
 
@@ -58,7 +59,9 @@ class NeuronBase(SpikingModule):
     A subclass names its :class:`neuro.functional.NeuronModel` (``model``), which fixes the state
     layout and the physical parameters; ``single_step = True`` makes the one-step (cell) form.
 
-    Args (shared by every neuron module, keyword-only in the subclasses):
+    The arguments are shared by every neuron module (keyword-only in the subclasses).
+
+    Args:
         shape: feature shape of per-neuron / learnable parameters (``()``: scalars broadcast).
         model_parameters: the model's own parameters (``tau_mem``, ``tau_syn``, ``w_in``, ...),
             given by the subclass constructors.
@@ -118,12 +121,12 @@ class NeuronBase(SpikingModule):
     r = _Physical()
     w_in = _Physical()
 
-    def __init__(self, shape: Shape = (), model_parameters: Optional[Mapping[str, Number]] = None, *,
+    def __init__(self, shape: Shape = (), model_parameters: Mapping[str, Number] | None = None, *,
                  dt: float = 1e-3, v_th: Number = 1.0, v_reset: Number = 0.0, v_leak: Number = 0.0,
                  r: Number = 1.0, integration: str = "euler", decay_input: bool = False,
-                 beta: Optional[Number] = None, alpha: Optional[Number] = None,
+                 beta: Number | None = None, alpha: Number | None = None,
                  reset: str = "subtract", threshold_op: str = ">=", detach_reset: bool = False,
-                 surrogate: Union[Surrogate, str] = "atan", learn_tau: bool = False,
+                 surrogate: Surrogate | str = "atan", learn_tau: bool = False,
                  learn_threshold: bool = False, learn_beta: bool = False, learn_alpha: bool = False,
                  record_states: bool = False, backend: str = "auto") -> None:
         super().__init__()
@@ -171,7 +174,7 @@ class NeuronBase(SpikingModule):
                              f"give tau_mem= instead of beta= to learn the time constant")
         return taus
 
-    def _store_direct_decays(self, decays: Mapping[str, tuple[Optional[Number], bool]]) -> None:
+    def _store_direct_decays(self, decays: Mapping[str, tuple[Number | None, bool]]) -> None:
         """Register ``beta``/``alpha`` as parameters when learned (snnTorch's learn_beta)."""
         for name, (value, learn) in decays.items():
             if value is not None and name == "alpha" and not self.model.has_syn:
@@ -322,7 +325,7 @@ class IF(NeuronBase):
         super().__init__(shape, **kwargs)
 
     @classmethod
-    def spikingjelly(cls, v_threshold: float = 1.0, v_reset: Optional[float] = 0.0,
+    def spikingjelly(cls, v_threshold: float = 1.0, v_reset: float | None = 0.0,
                      surrogate_function: Any = None, detach_reset: bool = False, **options: Any):
         """SpikingJelly's ``IFNode`` with its arguments and defaults (soft reset with
         ``v_reset=None``, ``>=``, default surrogate ``Sigmoid(4)``); ``options``: ``shape``,
@@ -347,7 +350,7 @@ class LIF(NeuronBase):
 
     model = F.LIF
 
-    def __init__(self, shape: Shape = (), tau_mem: Number = 20e-3, beta: Optional[Number] = None,
+    def __init__(self, shape: Shape = (), tau_mem: Number = 20e-3, beta: Number | None = None,
                  **kwargs: Any) -> None:
         super().__init__(shape, {"tau_mem": tau_mem}, beta=beta, **kwargs)
 
@@ -372,7 +375,7 @@ class LIF(NeuronBase):
 
     @classmethod
     def spikingjelly(cls, tau: float = 2.0, decay_input: bool = True, v_threshold: float = 1.0,
-                     v_reset: Optional[float] = 0.0, surrogate_function: Any = None,
+                     v_reset: float | None = 0.0, surrogate_function: Any = None,
                      detach_reset: bool = False, **options: Any):
         """SpikingJelly's ``LIFNode`` with its arguments and defaults (``v_reset=None``: soft
         reset; ``>=``; default surrogate ``Sigmoid(4)``)."""
@@ -393,7 +396,7 @@ class CubaLIF(NeuronBase):
     model = F.CUBA_LIF
 
     def __init__(self, shape: Shape = (), tau_mem: Number = 20e-3, tau_syn: Number = 5e-3,
-                 w_in: Number = 1.0, beta: Optional[Number] = None, alpha: Optional[Number] = None,
+                 w_in: Number = 1.0, beta: Number | None = None, alpha: Number | None = None,
                  **kwargs: Any) -> None:
         super().__init__(shape, {"tau_mem": tau_mem, "tau_syn": tau_syn, "w_in": w_in}, beta=beta,
                          alpha=alpha, **kwargs)
@@ -429,7 +432,7 @@ class ALIF(NeuronBase):
     model = F.ALIF
 
     def __init__(self, shape: Shape = (), tau_mem: Number = 20e-3, tau_adapt: Number = 200e-3,
-                 beta_adapt: Number = 0.2, beta: Optional[Number] = None, **kwargs: Any) -> None:
+                 beta_adapt: Number = 0.2, beta: Number | None = None, **kwargs: Any) -> None:
         super().__init__(shape, {"tau_mem": tau_mem, "tau_adapt": tau_adapt,
                                  "beta_adapt": beta_adapt}, beta=beta, **kwargs)
 
@@ -443,7 +446,7 @@ class LI(NeuronBase):
 
     model = F.LI
 
-    def __init__(self, shape: Shape = (), tau_mem: Number = 20e-3, beta: Optional[Number] = None,
+    def __init__(self, shape: Shape = (), tau_mem: Number = 20e-3, beta: Number | None = None,
                  **kwargs: Any) -> None:
         super().__init__(shape, {"tau_mem": tau_mem}, beta=beta, **kwargs)
 
@@ -463,7 +466,7 @@ class CubaLI(NeuronBase):
     model = F.CUBA_LI
 
     def __init__(self, shape: Shape = (), tau_mem: Number = 20e-3, tau_syn: Number = 5e-3,
-                 w_in: Number = 1.0, beta: Optional[Number] = None, alpha: Optional[Number] = None,
+                 w_in: Number = 1.0, beta: Number | None = None, alpha: Number | None = None,
                  **kwargs: Any) -> None:
         super().__init__(shape, {"tau_mem": tau_mem, "tau_syn": tau_syn, "w_in": w_in}, beta=beta,
                          alpha=alpha, **kwargs)

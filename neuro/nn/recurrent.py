@@ -18,13 +18,14 @@ fused scan kernels: a ``Recurrent`` layer and a NIR graph of the same cycle give
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
 from neuro.nn.containers import TimeDistributed
 from neuro.nn.neurons import NeuronBase, SpikingModule
+from neuro.nn.recurrent_lif import can_fuse, fused_forward
 from neuro.state import stateclass
 
 
@@ -72,7 +73,9 @@ class Recurrent(SpikingModule):
         recurrent: a stateless layer mapping the neuron's output back to its input shape, e.g.
             ``nn.Linear(N, N)``.
 
-    ``forward(x[T, B, N], state=None) -> (spikes[T, B, N], RecurrentState)``.
+    ``forward(x[T, B, N], state=None) -> (spikes[T, B, N], RecurrentState)``. A spiking IF / LIF /
+    CubaLIF / ALIF neuron with ``nn.Linear(N, N)`` and a kernel backend runs the whole sequence (and
+    its BPTT) as one fused kernel (:mod:`neuro.nn.recurrent_lif`); ``backend="torch"`` steps in Python.
     """
 
     def __init__(self, neuron: NeuronBase, recurrent: nn.Module) -> None:
@@ -86,7 +89,7 @@ class Recurrent(SpikingModule):
         self.neuron = neuron
         self.recurrent = recurrent.layer if isinstance(recurrent, TimeDistributed) else recurrent
 
-    def forward(self, x: torch.Tensor, state: Optional[RecurrentState] = None):
+    def forward(self, x: torch.Tensor, state: RecurrentState | None = None):
         if x.dim() < 2:
             raise ValueError(f"Recurrent expects [T, B, ...], got shape {tuple(x.shape)}")
         if state is None:
@@ -95,6 +98,9 @@ class Recurrent(SpikingModule):
             neuron_state, s = state
         else:
             raise TypeError(f"state must be a RecurrentState or None, got {type(state).__name__}")
+        if can_fuse(self.neuron, self.recurrent, x):  # LIF family + nn.Linear: one kernel (recurrent_lif)
+            spikes, neuron_state, s = fused_forward(self.neuron, self.recurrent, x, neuron_state, s)
+            return spikes, RecurrentState(neuron_state, s)
         outputs = []
         for x_t in x.unbind(0):
             s, neuron_state = step_module(self.neuron, x_t + self.recurrent(s), neuron_state)

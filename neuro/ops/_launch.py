@@ -27,6 +27,8 @@ import numpy as np
 import torch
 
 from neuro.backends import cuda_simulator_enabled
+from neuro.ops._fast_launch import as_cuda_array, current_stream, launch_cuda_numba  # noqa: F401 (re-exported)
+from neuro.ops._fast_launch import launch as fast_launch
 
 
 def as_numpy(a: Any) -> Any:
@@ -67,30 +69,6 @@ def run_cpu_chunks(kernel: Callable, n_items: int, *args: Any, min_items_per_thr
                threads=min(numba.get_num_threads(), torch.get_num_threads()))
 
 
-@lru_cache(maxsize=64)
-def _numba_stream(handle: int):
-    from numba import cuda
-
-    return cuda.external_stream(handle)
-
-
-def current_stream(device: torch.device):
-    """torch's current CUDA stream on ``device`` as a Numba stream (cached per stream)."""
-    return _numba_stream(torch.cuda.current_stream(device).cuda_stream)
-
-
-def as_cuda_array(a: Any) -> Any:
-    """A Numba device-array view of a CUDA tensor (no copy, no synchronisation), also inside (nested)
-    tuples; others unchanged."""
-    if isinstance(a, tuple):
-        return tuple(map(as_cuda_array, a))
-    if not isinstance(a, torch.Tensor):
-        return a
-    from numba import cuda
-
-    return cuda.as_cuda_array(a.detach(), sync=False)
-
-
 def launch_cuda(kernel: Any, grid: Any, block: Any, args: Sequence[Any], shared_bytes: int = 0,
                 device: torch.device | None = None) -> None:
     """Launch ``kernel[grid, block]`` on torch's current stream (or on the CUDA simulator).
@@ -113,16 +91,7 @@ def launch_cuda(kernel: Any, grid: Any, block: Any, args: Sequence[Any], shared_
     if device is None:
         device = next(a.device for a in args if isinstance(a, torch.Tensor))
     non_finite_flag(device).poll()  # what an earlier kernel on this device reported
-    from neuro.ops._fast_launch import launch
-
-    launch(kernel, grid, block, args, shared_bytes, device)
-
-
-def launch_cuda_numba(kernel: Any, grid: Any, block: Any, args: Sequence[Any], shared_bytes: int,
-                      device: torch.device) -> None:
-    """Launch through Numba's dispatcher (tensors converted to Numba device arrays on every call): the
-    reference path, and the one :mod:`neuro.ops._fast_launch` takes for a new argument signature."""
-    kernel[grid, block, current_stream(device), shared_bytes](*map(as_cuda_array, args))
+    fast_launch(kernel, grid, block, args, shared_bytes, device)
 
 
 class NonFiniteError(ValueError, FloatingPointError):

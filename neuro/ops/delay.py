@@ -39,15 +39,16 @@ import torch.nn.functional as F
 
 from neuro.backends import resolve_backend
 from neuro.kernels import delay_math
-from neuro.ops._launch import call_cpu, constants, launch_cuda
+from neuro.ops._launch import call_cpu, constants
 
 Number = float | torch.Tensor
 MODES = ("gauss", "round")
 METHODS = ("auto", "dense", "sparse")
 # How many times more multiply-adds per second the dense conv (GEMM) does than the sparse-tap
 # kernels: the sparse path wins when window * advantage < K. CPU: measured by
-# benchmarks/bench_delays.py on the 2-core EPYC (1.5-3); CUDA: a guess, not yet measured.
-DENSE_ADVANTAGE = MappingProxyType({"numba": 2.5, "cuda": 8.0})
+# benchmarks/bench_delays.py on the 2-core EPYC (1.5-3). CUDA: neuro.ops._delay_cuda.dense_advantage()
+# (8 for the element kernels, as before; the tile kernels' rate table, unmeasured), see choose_method.
+DENSE_ADVANTAGE = MappingProxyType({"numba": 2.5})
 # Without gradients, CPU inputs with at most this fraction of nonzeros (spikes) take the
 # event-driven kernel, whose work is proportional to the number of spikes (its scattered writes
 # cost more per update: the crossover with the gather kernel measured ~1.5-2 % on the 2-core EPYC).
@@ -147,11 +148,16 @@ def taps_to_kernel(coef: torch.Tensor, delays: torch.Tensor, conn: Connectivity,
 
 
 class Taps(NamedTuple):
-    """Taps of every synapse, grouped by output: ``coef`` and integer ``delays`` ``[O, F * R]``."""
+    """Taps of every synapse, grouped by output: ``coef`` and integer ``delays`` ``[O, F * R]``.
+
+    ``window``: the taps come in elements of that many consecutive delays (``delays[o, e*W + j] =
+    delays[o, e*W] - j``: the Gaussian window), which the GPU tile kernels use; 1 promises nothing.
+    """
 
     coef: torch.Tensor
     delays: torch.Tensor
     r_per_syn: int
+    window: int = 1
 
 
 def effective_sigma(sigma: Number, like: torch.Tensor) -> torch.Tensor:
@@ -190,7 +196,7 @@ def gaussian_taps_reference(weight: torch.Tensor, position: torch.Tensor, sigma:
     g = g / (g.sum(-1, keepdim=True) + delay_math.NORM_EPS)
     coef = (weight.unsqueeze(-1) * g).reshape(O, I * KC * W)
     delays = (K - 1 - n).to(torch.int32).reshape(O, I * KC * W)
-    return Taps(coef, delays, KC * W)
+    return Taps(coef, delays, KC * W, W)
 
 
 def gaussian_taps(weight: torch.Tensor, position: torch.Tensor, sigma: Number, kernel_size: int,
@@ -206,7 +212,7 @@ def gaussian_taps(weight: torch.Tensor, position: torch.Tensor, sigma: Number, k
     W = delay_math.window_size(float(sig.detach().max()), kernel_size, tol)
     sigma_t = torch.as_tensor(sigma, dtype=weight.dtype, device=weight.device)
     coef, delays = GaussianTapsFunction.apply(weight, position, sigma_t, kernel_size, W, backend)
-    return Taps(coef, delays, weight.shape[2] * W)
+    return Taps(coef, delays, weight.shape[2] * W, W)
 
 
 def rounded_taps(weight: torch.Tensor, position: torch.Tensor, kernel_size: int) -> Taps:
@@ -295,46 +301,21 @@ class _NumbaRunner:
         call_cpu(kernel, gout, src, conn, off, r, bc, length, ob, mb, grad)
 
 
-class _CudaRunner:
-    """The CUDA kernels (``neuro.kernels.delay_cuda``) on torch's current stream."""
-
-    @staticmethod
-    def taps_forward(w, p, sig, half, K, W, consts, coef, delays) -> None:
-        from neuro.kernels import delay_cuda
-
-        launch_cuda(delay_cuda.gauss_taps_forward, delay_cuda.blocks_for(w.shape[0]), delay_cuda.THREADS,
-                    (w, p, sig, half, K, W, consts, coef, delays))
-
-    @staticmethod
-    def taps_backward(w, p, sig, half, K, W, consts, g_coef, gw, gp, gs) -> None:
-        from neuro.kernels import delay_cuda
-
-        launch_cuda(delay_cuda.gauss_taps_backward, delay_cuda.blocks_for(w.shape[0]), delay_cuda.THREADS,
-                    (w, p, sig, half, K, W, consts, g_coef, gw, gp, gs))
-
-    @staticmethod
-    def gather(src, conn, off, coef, r, bc, out) -> None:
-        from neuro.kernels import delay_cuda
-
-        grid = delay_cuda.gather_grid(out.shape[0], out.shape[1], out.shape[2])
-        launch_cuda(delay_cuda.tap_gather, grid, delay_cuda.THREADS,
-                    (src, conn, off, coef, r, bc, _tap_consts(coef), out))
-
-    @staticmethod
-    def dot(gout, src, conn, off, r, bc, length, grad) -> None:
-        from neuro.kernels import delay_cuda
-
-        kernel = delay_cuda.dot_kernel(64 if grad.dtype == torch.float64 else 32)
-        launch_cuda(kernel, (grad.shape[1], grad.shape[0]), delay_cuda.DOT_THREADS,
-                    (gout, src, conn, off, r, bc, length, _tap_consts(grad), grad))
-
-
 def _tap_consts(like: torch.Tensor) -> torch.Tensor:
     """``delay_math.TAP_CONSTS`` in ``like``'s dtype and device (made once, cached)."""
     return constants(delay_math.TAP_CONSTS, like.dtype, like.device)
 
 
-_RUNNERS = MappingProxyType({"numba": _NumbaRunner, "cuda": _CudaRunner})
+class _LazyCudaRunner:
+    """``neuro.ops._delay_cuda.CudaRunner``, imported on first use (it needs numba-cuda)."""
+
+    def __getattr__(self, name: str):
+        from neuro.ops._delay_cuda import CudaRunner
+
+        return getattr(CudaRunner, name)
+
+
+_RUNNERS = MappingProxyType({"numba": _NumbaRunner, "cuda": _LazyCudaRunner()})
 
 
 def _transposed(taps_coef: torch.Tensor, delays: torch.Tensor, conn: Connectivity, r: int):
@@ -381,31 +362,53 @@ class GaussianTapsFunction(torch.autograd.Function):
         return gw.view(shape), gp.view(shape), g_sigma, None, None, None
 
 
+def _tile_plan(conn: Connectivity, window: int, r_per_syn: int, max_delay: int, backend: str,
+               dtype: torch.dtype):
+    """The GPU tile kernels' plan (``neuro.ops._delay_cuda.tile_plan``), or ``None``."""
+    if backend != "cuda":
+        return None
+    from neuro.ops._delay_cuda import tile_plan
+
+    return tile_plan(conn.all_to_all, window, r_per_syn, max_delay, dtype)
+
+
+def _flip_windows(a: torch.Tensor, window: int) -> torch.Tensor:
+    """Reverse the taps inside every window (transposed taps run from the largest delay down)."""
+    rows = a.shape[0]
+    return a.reshape(rows, -1, window).flip(-1).reshape(rows, -1).contiguous()
+
+
 class DelayTapsFunction(torch.autograd.Function):
     """``y = sum of delayed taps of x`` on the numba / cuda kernels; gradients for ``x`` and ``coef``.
 
     The first ``history`` steps of ``x`` are past input (a streaming state): they are read by the
-    taps but produce no output, so ``y`` has ``T - history + extra`` steps.
+    taps but produce no output, so ``y`` has ``T - history + extra`` steps. On the GPU, all-to-all
+    taps in windows run on the tile kernels when they are selected (``NEURO_DELAY_CUDA_KERNEL=tile``;
+    batch blocks of 32, ``neuro.ops._delay_cuda``), other calls on the element kernels.
     """
 
     @staticmethod
     def forward(ctx, x, coef, delays, conn: Connectivity, max_delay: int, history: int,
-                extra_steps: int, r_per_syn: int, backend: str):  # type: ignore[override]
+                extra_steps: int, r_per_syn: int, backend: str, window: int = 1):  # type: ignore[override]
         T, B, _ = x.shape
-        bc = batch_block(B)
+        plan = _tile_plan(conn, window, r_per_syn, max_delay, backend, x.dtype)
+        bc = 32 if plan is not None else batch_block(B)
         runner = _RUNNERS[backend]
         xb = to_blocks(x, bc, max_delay - history, extra_steps)
         off = (max_delay - delays).to(torch.int32).contiguous()
         coef_c = coef.contiguous()
         out = x.new_empty(xb.shape[0], coef.shape[0], (T - history + extra_steps) * bc)
-        runner.gather(xb, conn.src, off, coef_c, r_per_syn, bc, out)
-        ctx.meta = (conn, max_delay, history, extra_steps, r_per_syn, backend, bc, T, B)
+        if plan is not None:
+            runner.tile_gather(plan, xb, coef_c, off, out)
+        else:
+            runner.gather(xb, conn.src, off, coef_c, r_per_syn, bc, out)
+        ctx.meta = (conn, max_delay, history, extra_steps, r_per_syn, backend, bc, T, B, plan)
         ctx.save_for_backward(xb if ctx.needs_input_grad[1] else None, coef_c, delays, off)
         return from_blocks(out, B, bc)
 
     @staticmethod
     def backward(ctx, gy):  # type: ignore[override]
-        conn, D, history, extra, r, backend, bc, T, B = ctx.meta
+        conn, D, history, extra, r, backend, bc, T, B, plan = ctx.meta
         xb, coef, delays, off = ctx.saved_tensors
         runner = _RUNNERS[backend]
         gy = gy.contiguous()
@@ -416,13 +419,20 @@ class DelayTapsFunction(torch.autograd.Function):
             gyb = to_blocks(gy, bc, history, max(0, D - extra))
             coef_t, delays_t = _transposed(coef, delays, conn, r)
             gxb = gy.new_empty(gyb.shape[0], conn.n_in, T * bc)
-            runner.gather(gyb, conn.dst, delays_t.contiguous(), coef_t.contiguous(), r, bc, gxb)
+            if plan is not None:  # transposed windows run from the smallest delay up
+                runner.tile_gather(plan, gyb, _flip_windows(coef_t, plan.W),
+                                   _flip_windows(delays_t, plan.W).to(torch.int32), gxb)
+            else:
+                runner.gather(gyb, conn.dst, delays_t.contiguous(), coef_t.contiguous(), r, bc, gxb)
             gx = from_blocks(gxb, B, bc)
         if ctx.needs_input_grad[1]:
             gob = to_blocks(gy, bc, 0, 0)
             g_coef = gy.new_empty(coef.shape)
-            runner.dot(gob, xb, conn.src, off, r, bc, gob.shape[2], g_coef)
-        return gx, g_coef, None, None, None, None, None, None, None
+            if plan is not None:
+                runner.tile_dot(plan, gob, xb, off, gob.shape[2] // bc, g_coef)
+            else:
+                runner.dot(gob, xb, conn.src, off, r, bc, gob.shape[2], g_coef)
+        return gx, g_coef, None, None, None, None, None, None, None, None
 
 
 def _event_forward(x: torch.Tensor, taps: Taps, conn: Connectivity, history: int,
@@ -464,7 +474,7 @@ def delay_taps(x: torch.Tensor, taps: Taps, conn: Connectivity, max_delay: int, 
         if density <= EVENT_DENSITY:
             return _event_forward(x.to(dtype).contiguous(), taps, conn, history, extra_steps).to(x.dtype)
     y = DelayTapsFunction.apply(x.to(dtype).contiguous(), taps.coef.to(dtype), taps.delays, conn,
-                                max_delay, history, extra_steps, taps.r_per_syn, chosen)
+                                max_delay, history, extra_steps, taps.r_per_syn, chosen, taps.window)
     return y.to(x.dtype)
 
 
@@ -473,10 +483,21 @@ def delay_taps(x: torch.Tensor, taps: Taps, conn: Connectivity, max_delay: int, 
 
 
 def choose_method(window: int, kernel_size: int, backend: str) -> str:
-    """``"sparse"`` when ``window`` taps on the kernels cost less than ``K`` taps of dense conv."""
+    """``"sparse"`` when ``window`` taps on the kernels cost less than ``K`` taps of dense conv.
+
+    The dense path's advantage in multiply-adds per second: :data:`DENSE_ADVANTAGE` on the CPU;
+    on the GPU ``neuro.ops._delay_cuda.dense_advantage()`` (the element kernels' constant, or the
+    tile kernels' rate table at the precision cuDNN is allowed: TF32 or fp32).
+    """
     if backend == "torch":
         return "dense"
-    return "sparse" if window * DENSE_ADVANTAGE[backend] < kernel_size else "dense"
+    if backend == "cuda":
+        from neuro.ops._delay_cuda import dense_advantage
+
+        advantage = dense_advantage()
+    else:
+        advantage = DENSE_ADVANTAGE[backend]
+    return "sparse" if window * advantage < kernel_size else "dense"
 
 
 def delay_conv(x: torch.Tensor, weight: torch.Tensor, position: torch.Tensor, sigma: Number,

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -89,7 +89,7 @@ class ELMWeights(NamedTuple):
     ``b_out [d_out]``.
     """
 
-    route: Optional[torch.Tensor]
+    route: torch.Tensor | None
     w_syn: torch.Tensor
     kappa_syn: torch.Tensor
     kappa_mem: torch.Tensor
@@ -157,7 +157,7 @@ def elm_step_reference(x_t: torch.Tensor, state: ELMState, w: ELMWeights,
 
 
 def elm_scan_reference(x: torch.Tensor, w: ELMWeights, cfg: ELMConfig,
-                       state: Optional[ELMState] = None) -> ELMScanResult:
+                       state: ELMState | None = None) -> ELMScanResult:
     """Reference scan over ``x [T, B, D]`` with torch autograd (iterates over ``x.unbind(0)``)."""
     if state is None:
         state = initial_state(w, cfg, x.shape[1], x)
@@ -234,7 +234,7 @@ def _check_weights(w: ELMWeights) -> None:
         raise ValueError("the ELM kernels need an MLP with at least one hidden layer (mlp_layers >= 1)")
 
 
-def elm_scan(x: torch.Tensor, w: ELMWeights, cfg: ELMConfig, state: Optional[ELMState] = None,
+def elm_scan(x: torch.Tensor, w: ELMWeights, cfg: ELMConfig, state: ELMState | None = None,
              backend: str = "auto") -> ELMScanResult:
     """Run the ELM neuron over ``x [T, B, D]`` on the chosen backend (``"torch"`` = reference)."""
     chosen = resolve_backend(backend, x)

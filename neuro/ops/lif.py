@@ -10,16 +10,23 @@ from physical parameters.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 from typing import NamedTuple
 
 import torch
-from torch.autograd.function import once_differentiable
 
 from neuro.backends import resolve_backend
 from neuro.kernels import lif_math
 from neuro.ops._launch import check_finite
-from neuro.ops._lif_runners import IO_OF_DTYPE, RUNNERS, STATE_NAMES, KernelConfig, Plan, dtype_consts
+from neuro.ops._lif_runners import (
+    IO_OF_DTYPE,
+    STATE_NAMES,
+    kernel_config,
+    make_plan,
+    scan_backward,
+    scan_forward,
+)
 from neuro.surrogate import ATan, Surrogate, spike
 
 RESET_MODES = MappingProxyType({"subtract": lif_math.RESET_SUBTRACT, "zero": lif_math.RESET_ZERO,
@@ -141,52 +148,12 @@ def lif_scan_reference(x: torch.Tensor, prm: torch.Tensor, i0: torch.Tensor, v0:
 LOW_PRECISION = tuple(IO_OF_DTYPE)
 
 
-def make_plan(cfg: LIFConfig, record: bool, need_grad: bool, need_pgrad: bool, x: torch.Tensor,
-              backend: str) -> Plan:
-    """What a kernel call computes: the structure, what is recorded and kept, the input format."""
-    io = IO_OF_DTYPE[x.dtype] if (backend == "cuda" and x.dtype in IO_OF_DTYPE) else "native"
-    return Plan((cfg.has_syn, cfg.has_adapt, cfg.spiking), record, need_grad, need_pgrad, io)
-
-
-_KERNEL_CONFIGS: dict = {}
-
-
-def kernel_config(cfg: LIFConfig) -> KernelConfig:
-    """The numbers the kernels read of ``cfg`` (cached per configuration)."""
-    kc = _KERNEL_CONFIGS.get(cfg)
-    if kc is None:
-        a, b = cfg.surrogate.coefficients()
-        kc = _KERNEL_CONFIGS[cfg] = KernelConfig(cfg.reset_code, cfg.ge, cfg.detach_reset, cfg.surrogate.kind,
-                                                 float(a), float(b))
-    return kc
-
-
-def scan_forward(plan: Plan, kc: KernelConfig, backend: str, x, prm, i0, v0, a0):
-    """``(outputs, saved)`` of one forward kernel call: outputs as :class:`LIFScanResult`'s fields (None
-    where absent), ``saved`` the one tensor the backward needs besides the inputs (CUDA checkpoints)."""
-    consts = dtype_consts(kc, prm.dtype, x.device)
-    return RUNNERS[backend].forward(plan, kc, x, prm, consts, (i0, v0, a0))
-
-
-def scan_backward(plan: Plan, kc: KernelConfig, backend: str, saved, x, prm, i0, v0, a0, grads, grads_last):
-    """``(dx, d_prm [9, P] or None, d_i0, d_v0, d_a0)`` of one backward kernel call; ``grads`` are
-    those of the four sequences, ``grads_last`` of the final ``(i, v, a)`` (None where absent)."""
-    consts = dtype_consts(kc, prm.dtype, x.device)
-    dx, (d_i0, d_v0, d_a0), d_prm = RUNNERS[backend].backward(plan, kc, saved, x, prm, consts, (i0, v0, a0),
-                                                               grads, grads_last)
-    g_prm = None
-    if d_prm is not None:
-        N, P = x.shape[1], prm.shape[1]
-        g_prm = d_prm.view(lif_math.N_PARAMS, N // P, P).sum(1)
-    return dx, g_prm, d_i0, d_v0, d_a0
-
-
 class LIFScanFunction(torch.autograd.Function):
     """Fused forward scan + reverse-time backward scan on the numba or cuda kernels.
 
     Once differentiable: the backward kernels are not differentiable themselves, so a second-order
-    gradient (``create_graph=True`` through this op) raises instead of coming back silently detached
-    (use ``backend="torch"`` for higher-order gradients).
+    gradient (``create_graph=True`` through this op, then a backward of the gradient) raises instead
+    of coming back silently detached (use ``backend="torch"`` for higher-order gradients).
     """
 
     @staticmethod
@@ -200,11 +167,26 @@ class LIFScanFunction(torch.autograd.Function):
         return outs
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, g_s, g_v, g_i, g_a, g_il, g_vl, g_al):  # type: ignore[override]
         x, prm, i0, v0, a0, saved = ctx.saved_tensors
-        return (*scan_backward(ctx.plan, ctx.kc, ctx.backend, saved, x, prm, i0, v0, a0,
-                               (g_s, g_v, g_i, g_a), (g_il, g_vl, g_al)), None, None, None)
+        with torch.no_grad():
+            grads = scan_backward(ctx.plan, ctx.kc, ctx.backend, saved, x, prm, i0, v0, a0,
+                                  (g_s, g_v, g_i, g_a), (g_il, g_vl, g_al))
+        if torch.is_grad_enabled() and any(t.requires_grad for t in (x, prm, i0, v0, a0)):
+            grads = _not_twice_differentiable(grads)  # create_graph=True: a second backward raises
+        return (*grads, None, None, None)
+
+
+def _not_twice_differentiable(grads: tuple) -> tuple:
+    """``grads`` with a grad_fn that raises when differentiated (what ``once_differentiable`` does,
+    but also when the incoming gradients are constants: the surrogate's own derivative still depends
+    on the saved inputs, so a second-order gradient must not come back silently zero)."""
+    present = [g for g in grads if g is not None]
+    err = torch._C._functions.DelayedError(
+        b"the LIF kernels' backward is not differentiable: second-order gradients through "
+        b"backend='numba'/'cuda' are not supported (use backend='torch')", len(present))
+    wrapped = iter(err(*(g.detach().requires_grad_() for g in present)))
+    return tuple(None if g is None else next(wrapped) for g in grads)
 
 
 def check_dtypes(x: torch.Tensor, prm: torch.Tensor, *states: torch.Tensor) -> None:
@@ -239,8 +221,8 @@ def lif_scan(x: torch.Tensor, prm: torch.Tensor, i0: torch.Tensor, v0: torch.Ten
     ``neuro::lif_scan_backward`` (:mod:`neuro.ops._lif_library`): no graph break, same results.
     """
     check_dtypes(x, prm, i0, v0, a0)
-    chosen = resolve_backend(backend, x) if not torch.compiler.is_compiling() else compiled_backend(
-        backend, x.device.type)
+    compiling = torch.compiler.is_compiling()
+    chosen = (compiled_backend if compiling else _resolve_for)(backend, x.device.type)
     if chosen != "cuda" and x.dtype != prm.dtype:  # mixed precision off the GPU: one conversion pass
         res = lif_scan(x.to(prm.dtype), prm, i0, v0, a0, cfg, record, chosen)
         return res._replace(spikes=None if res.spikes is None else res.spikes.to(x.dtype))
@@ -248,12 +230,17 @@ def lif_scan(x: torch.Tensor, prm: torch.Tensor, i0: torch.Tensor, v0: torch.Ten
         check_finite("x", x)
         check_finite(f"the initial state {STATE_NAMES}", i0, v0, a0)
         return lif_scan_reference(x, prm, i0, v0, a0, cfg, record)
-    args = [t.contiguous() for t in (x, prm, i0, v0, a0)]
-    if torch.compiler.is_compiling():
+    args = (x.contiguous(), prm.contiguous(), i0.contiguous(), v0.contiguous(), a0.contiguous())
+    if compiling:
         from neuro.ops._lif_library import lif_scan_op
 
         return LIFScanResult(*lif_scan_op(*args, cfg, record, chosen))
-    return LIFScanResult(*LIFScanFunction.apply(*args, cfg, record, chosen))
+    if torch.is_grad_enabled() and (x.requires_grad or prm.requires_grad or i0.requires_grad
+                                    or v0.requires_grad or a0.requires_grad):
+        return LIFScanResult(*LIFScanFunction.apply(*args, cfg, record, chosen))
+    # nothing to differentiate: the forward kernel alone, without autograd's machinery
+    plan = make_plan(cfg, record, False, False, x, chosen)
+    return LIFScanResult(*scan_forward(plan, kernel_config(cfg), chosen, *args)[0])
 
 
 @torch.compiler.assume_constant_result
@@ -262,7 +249,10 @@ def compiled_backend(backend: str, device_type: str) -> str:
     return _resolve_for(backend, device_type)
 
 
+@lru_cache(maxsize=32)
 def _resolve_for(backend: str, device_type: str) -> str:
+    """:func:`neuro.backends.resolve_backend` for tensors on ``device_type`` (cached: it depends only on
+    the device type and on what is installed; errors are raised, not cached)."""
     class _Like:  # what resolve_backend reads of a tensor
         device = torch.device(device_type)
 

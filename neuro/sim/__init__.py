@@ -3,21 +3,40 @@
 ``net.run(seconds)`` advances the whole network inside compiled kernels (Numba on CPU, numba.cuda
 on GPU) with event-driven propagation of spikes; see :mod:`neuro.sim.network` for an example.
 Astrocytes (NEST's Li-Rinzel ``astrocyte_lr_1994``) step inside the same loop
-(:mod:`neuro.sim.astrocytes`).
+(:mod:`neuro.sim.astrocytes`). Weights are readable and writable between runs (``proj.weights``,
+``proj.set_weights``) and :class:`WeightMonitor` records them; :func:`to_nest` exports a network to
+NEST 3 (:mod:`neuro.sim.nest_export`) for runs that outgrow one machine. Pair-based STDP
+(``Projection(..., plasticity=STDP(...))``, :mod:`neuro.sim.plasticity`) runs on ``backend="torch"``.
 """
 
 from neuro.sim.astrocytes import AstrocytePopulation
-from neuro.sim.connectivity import (AllToAll, Connector, DistanceProbability, FixedInDegree,
-                                    FixedProbability, FromList)
-from neuro.sim.groups import (CurrentInput, PoissonInput, Population, SpikeSource, View,
-                              events_to_spikes, grid_positions)
-from neuro.sim.monitors import RateMonitor, SpikeMonitor, StateMonitor
+from neuro.sim.connectivity import (
+                                    AllToAll,
+                                    Connector,
+                                    DistanceProbability,
+                                    FixedInDegree,
+                                    FixedProbability,
+                                    FromList,
+)
+from neuro.sim.groups import (
+                                    CurrentInput,
+                                    PoissonInput,
+                                    Population,
+                                    SpikeSource,
+                                    View,
+                                    events_to_spikes,
+                                    grid_positions,
+)
+from neuro.sim.monitors import RateMonitor, SpikeMonitor, StateMonitor, WeightMonitor
+from neuro.sim.nest_export import to_nest
+from neuro.sim.nest_results import NestNetwork
 from neuro.sim.network import Network
+from neuro.sim.plasticity import STDP
 from neuro.sim.projections import Projection
 from neuro.sim.values import Normal, Uniform
 
 __all__ = ["AllToAll", "AstrocytePopulation", "Connector", "CurrentInput", "DistanceProbability",
            "FixedInDegree",
-           "FixedProbability", "FromList", "Network", "Normal", "PoissonInput", "Population",
-           "Projection", "RateMonitor", "SpikeMonitor", "SpikeSource", "StateMonitor", "Uniform",
-           "View", "events_to_spikes", "grid_positions"]
+           "FixedProbability", "FromList", "NestNetwork", "Network", "Normal", "PoissonInput", "Population",
+           "Projection", "RateMonitor", "STDP", "SpikeMonitor", "SpikeSource", "StateMonitor", "Uniform",
+           "View", "WeightMonitor", "events_to_spikes", "grid_positions", "to_nest"]

@@ -30,14 +30,19 @@ is :meth:`neuro.sim.Network.connect_tripartite`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import fields
-from typing import Optional, Sequence
 
 import numpy as np
 
 from neuro.astro.parameters import AstrocyteParameters
-from neuro.astro.populations import (ASTROCYTE_RECORDABLES, INITIAL_CA, INITIAL_H, INITIAL_IP3,
-                                     astrocyte_initial_state)
+from neuro.astro.populations import (
+    ASTROCYTE_RECORDABLES,
+    INITIAL_CA,
+    INITIAL_H,
+    INITIAL_IP3,
+    astrocyte_initial_state,
+)
 from neuro.sim.groups import Group, _check_count, element_positions
 from neuro.sim.values import ValueSpec, resolve
 
@@ -60,10 +65,10 @@ class AstrocytePopulation(Group):
 
     variables = tuple(ASTROCYTE_RECORDABLES)  # what a StateMonitor can record
 
-    def __init__(self, n: int, params: Optional[AstrocyteParameters] = None, *,
+    def __init__(self, n: int, params: AstrocyteParameters | None = None, *,
                  IP3: ValueSpec = INITIAL_IP3, Ca_astro: ValueSpec = INITIAL_CA,
-                 h_IP3R: ValueSpec = INITIAL_H, positions: Optional[np.ndarray] = None,
-                 grid: Optional[Sequence[int]] = None, name: Optional[str] = None, **nest_params):
+                 h_IP3R: ValueSpec = INITIAL_H, positions: np.ndarray | None = None,
+                 grid: Sequence[int] | None = None, name: str | None = None, **nest_params):
         self.n = _check_count(n, "AstrocytePopulation size n")
         self.name = name or f"astrocytes{id(self) % 10000}"
         if params is None:
@@ -81,7 +86,7 @@ class AstrocytePopulation(Group):
             self.initial_state(1.0)  # fixed values are checked now, random ones when drawn
         self.positions = element_positions(self.n, positions, grid)
 
-    def initial_state(self, dt_ms: float, rng: Optional[np.random.Generator] = None) -> np.ndarray:
+    def initial_state(self, dt_ms: float, rng: np.random.Generator | None = None) -> np.ndarray:
         """The kernels' ``[astrocyte_math.N_STATE, n]`` initial state table (validated)."""
         values = [resolve(v, self.n, f"{self.name}.{k}", rng) for k, v in self.initial.items()]
         return astrocyte_initial_state(self.n, dt_ms, *values).table()

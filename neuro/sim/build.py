@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 import torch
@@ -47,7 +46,7 @@ class SynapseTable:
     base_weight: np.ndarray
 
     @classmethod
-    def from_parts(cls, n_rows: int, parts: list, dtype: np.dtype) -> "SynapseTable":
+    def from_parts(cls, n_rows: int, parts: list, dtype: np.dtype) -> SynapseTable:
         """Merge ``(rows, cols, weights, delays, projection id)`` parts, sorted stably by row."""
         def cat(k: int, dt) -> np.ndarray:
             return np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, dt)
@@ -57,8 +56,10 @@ class SynapseTable:
         row_ptr = np.zeros(n_rows + 1, np.int64)
         np.cumsum(np.bincount(rows, minlength=n_rows), out=row_ptr[1:])
         weight = cat(2, np.float64)[order]
+        with np.errstate(over="ignore"):  # weights beyond float32 become inf: rejected by the network
+            weight_cast = np.ascontiguousarray(weight, dtype=dtype)
         return cls(row_ptr, cat(1, np.int64)[order].astype(np.int32),
-                   np.ascontiguousarray(weight, dtype=dtype), cat(3, np.int64)[order].astype(np.int32),
+                   weight_cast, cat(3, np.int64)[order].astype(np.int32),
                    cat(4, np.int32)[order], weight.copy())
 
     @property
@@ -113,8 +114,8 @@ class Compiled:
     astro_dt: float = 0.0  # the step in ms, the astrocytes' time unit
     aprm: np.ndarray = field(default_factory=lambda: np.zeros((astrocyte_math.N_PARAMS, 1)))
     astate0: np.ndarray = field(default_factory=lambda: np.zeros((astrocyte_math.N_STATE, 0)))
-    ip3: Optional[SynapseTable] = None
-    sic: Optional[SynapseTable] = None
+    ip3: SynapseTable | None = None
+    sic: SynapseTable | None = None
 
     @property
     def hetero(self) -> bool:
@@ -406,7 +407,10 @@ def compile_network(groups: list[Group], projections: list[Projection], monitors
     aprm, astate0 = _astrocyte_tables(layout, rng_of, astro_dt)
     monitored = _monitor_tables(layout, monitors, dt)
 
-    cast = lambda a: np.ascontiguousarray(a, dtype=np_dtype)  # noqa: E731
+    def cast(a: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):  # values beyond float32 become inf: rejected by the network
+            return np.ascontiguousarray(a, dtype=np_dtype)
+
     populations = layout.populations
     pops, ref_steps = neurons.pop("pops"), neurons.pop("ref_steps")  # integer tables; the rest are real
     real = {name: cast(table) for name, table in neurons.items()}

@@ -2,11 +2,15 @@
 
 :class:`CudaRunner` runs one of two kernels:
 
-* ``"events"`` (default) — :mod:`neuro.kernels.sim_cuda`: event lists and owner-computes delivery,
-  deterministic and bit-identical to the CPU kernel (float32 and float64), one grid barrier per step;
-* ``"atomic"`` — :mod:`neuro.kernels.sim_cuda_atomic`, the first GPU kernel (float atomics, a spike
-  raster decoded on the host), kept selectable until the event kernel has been measured faster on a
-  GPU (:class:`neuro.sim.cuda_runner_atomic.AtomicCudaRunner`).
+* ``"atomic"`` (the default, :data:`DEFAULT_KERNEL`) — :mod:`neuro.kernels.sim_cuda_atomic`, the first
+  GPU kernel (float atomics, a spike raster decoded on the host;
+  :class:`neuro.sim.cuda_runner_atomic.AtomicCudaRunner`). Not deterministic on a GPU: the order of
+  its float sums varies from run to run.
+* ``"events"`` — :mod:`neuro.kernels.sim_cuda`: event lists and owner-computes delivery, deterministic
+  and bit-identical to the CPU kernel (float32 and float64), one grid barrier per step. It stays
+  opt-in until it has been measured faster than the atomic kernel on a GPU (issue 20: no GPU was
+  available when it was written; ``benchmarks/gpu_check.sh`` stage b4 times both); then
+  :data:`DEFAULT_KERNEL` becomes ``"events"``.
 
 The kernel is chosen by ``kernel=`` or the environment variable ``NEURO_SIM_CUDA_KERNEL``; the event
 kernel's launch by ``launch=`` or ``NEURO_SIM_CUDA_LAUNCH``: ``"grid"`` (a cooperative grid sized by
@@ -19,7 +23,6 @@ are ``syncthreads``: no grid-wide barrier, one multiprocessor). Under Numba's CU
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 import numpy as np
 import torch
@@ -27,9 +30,10 @@ import torch
 from neuro.backends import cuda_simulator_enabled, require_numba_cuda
 from neuro.ops._launch import as_cuda_array, launch_cuda
 from neuro.sim.build import Compiled
-from neuro.sim.runners import ChunkResult, astrocyte_state, monitor_steps
+from neuro.sim.runners import ChunkResult, astrocyte_state, by_element, monitor_steps
 
-KERNELS = ("events", "atomic")
+KERNELS = ("atomic", "events")
+DEFAULT_KERNEL = "atomic"  # until the event kernel is measured faster on a GPU (module docstring)
 LAUNCHES = ("grid", "block")
 ENV_KERNEL = "NEURO_SIM_CUDA_KERNEL"
 ENV_LAUNCH = "NEURO_SIM_CUDA_LAUNCH"
@@ -38,19 +42,12 @@ BLOCK_THREADS = 512  # the single-block launch
 SIM_THREADS = 32  # the CUDA simulator runs a thread per Python thread
 EVENT_CAP = 8  # event slots per target row and step; more spikes onto one row: its incoming table
 QUEUE_BYTES = 40 << 10  # dynamic shared memory of a block's spike queue (below the 48 KiB default)
+RECORD_ALL_MAX = 8 << 20  # spike records allocated for every step and source up to this many
 STAMP_NEVER = -(1 << 62)
 
 
-def by_element(element: np.ndarray, columns: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Monitor columns grouped by the element (neuron or astrocyte) they record: ``(ptr [n+1], columns)``."""
-    order = np.argsort(element, kind="stable")
-    ptr = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(element, minlength=n), out=ptr[1:])
-    return ptr, columns[order].astype(np.int64)
-
-
-def _choice(value: Optional[str], env: str, allowed: tuple, name: str) -> str:
-    value = value if value is not None else os.environ.get(env, allowed[0])
+def _choice(value: str | None, env: str, allowed: tuple, name: str, default: str) -> str:
+    value = value if value is not None else os.environ.get(env, default)
     if value not in allowed:
         raise ValueError(f"{name} must be one of {allowed} (argument or ${env}), got {value!r}")
     return value
@@ -62,23 +59,24 @@ class CudaRunner:
     Args:
         net: the compiled network.
         device: a CUDA device (ignored under the simulator).
-        kernel: ``"events"`` or ``"atomic"`` (default: ``$NEURO_SIM_CUDA_KERNEL``, else events).
+        kernel: ``"atomic"`` or ``"events"`` (default: ``$NEURO_SIM_CUDA_KERNEL``, else
+            :data:`DEFAULT_KERNEL`); ``"events"`` is the deterministic one.
         launch: ``"grid"`` or ``"block"`` for the event kernel (default: ``$NEURO_SIM_CUDA_LAUNCH``,
             else grid).
         event_cap: event slots per target row and step (the event kernel; >= 1).
     """
 
-    def __init__(self, net: Compiled, device: torch.device, kernel: Optional[str] = None,
-                 launch: Optional[str] = None, event_cap: int = EVENT_CAP):
+    def __init__(self, net: Compiled, device: torch.device, kernel: str | None = None,
+                 launch: str | None = None, event_cap: int = EVENT_CAP):
         require_numba_cuda()
-        self.kernel_name = _choice(kernel, ENV_KERNEL, KERNELS, "kernel")
+        self.kernel_name = _choice(kernel, ENV_KERNEL, KERNELS, "kernel", DEFAULT_KERNEL)
         if self.kernel_name == "atomic":
             from neuro.sim.cuda_runner_atomic import AtomicCudaRunner
 
             self._impl = AtomicCudaRunner(net, device)
         else:
-            self._impl = EventCudaRunner(net, device, _choice(launch, ENV_LAUNCH, LAUNCHES, "launch"),
-                                         event_cap)
+            launch = _choice(launch, ENV_LAUNCH, LAUNCHES, "launch", LAUNCHES[0])
+            self._impl = EventCudaRunner(net, device, launch, event_cap)
 
     def reset(self) -> None:
         self._impl.reset()
@@ -116,9 +114,9 @@ class EventCudaRunner:
         self.device = torch.device("cpu") if self.sim else torch.device(device)
         self.block = launch == "block"
         self.threads = SIM_THREADS if self.sim else (BLOCK_THREADS if self.block else THREADS)
-        hetero, *tables = net.cpu_tables()
-        self.kernel = sim_cuda.run_kernel(net.has_syn, net.has_adapt, net.C, hetero, net.A > 0, self.block,
-                                          self.threads)
+        self.hetero, *tables = net.cpu_tables()
+        self.kernel = sim_cuda.run_kernel(net.has_syn, net.has_adapt, net.C, self.hetero, net.A > 0,
+                                          self.block, self.threads)
         put = self._put
         self.consts = put(np.array([0, 1], net.dtype))
         self.params = tuple(map(put, tables))
@@ -136,6 +134,7 @@ class EventCudaRunner:
         self._monitors(net)
         self.rec_flag, self.poisson_prob, self.aprm = put(net.rec_flag), put(net.poisson_prob), put(net.aprm)
         self.rec_cap = max(1 << 16, 4 * net.n_rec)
+        self.record_all_max = RECORD_ALL_MAX
         self._inputs_key = None
         self._launch_cfg = None
         self.reset()
@@ -205,18 +204,36 @@ class EventCudaRunner:
         """One launch on torch's current stream (on the simulator: one block); ``args`` without the
         queue capacity, which is added here."""
         if self._launch_cfg is None:
-            kernel, blocks = self.kernel, 1
-            if not (self.sim or self.block):  # a cooperative grid may not exceed what fits on the GPU
-                kernel = self.kernel.specialize(*as_cuda_array(args), 0)
-                (overload,) = kernel.overloads.values()
-                need = (max(self.net.S, self.net.A, 1) + THREADS - 1) // THREADS
-                blocks = max(1, min(need, overload.max_cooperative_grid_blocks(THREADS)))
-            chunks = -(-(-(-max(self.net.S, 1) // self.threads)) // blocks)  # per block and step
-            per_flush = max(1, min(chunks, QUEUE_BYTES // (24 * self.threads)))
-            self._launch_cfg = (kernel, blocks, per_flush * self.threads)
+            self._launch_cfg = self._configure(args)
         kernel, blocks, qcap = self._launch_cfg
         launch_cuda(kernel, blocks, self.threads, (*args, qcap), shared_bytes=(3 * qcap + 1) * 8,
                     device=None if self.sim else self.device)
+
+    def _configure(self, args: tuple) -> tuple:
+        """``(kernel, blocks, queue capacity)``: a cooperative grid as large as fits on the GPU at
+        once; a single block as large as the kernel's registers allow."""
+        from neuro.kernels import sim_cuda
+
+        net = self.net
+        kernel, blocks = self.kernel, 1
+        most_shared = (3 * (QUEUE_BYTES // 24) + 1) * 8
+        if self.block and not self.sim:
+            for threads in (BLOCK_THREADS, 256, 128, 64):
+                self.threads = threads
+                kernel = sim_cuda.run_kernel(net.has_syn, net.has_adapt, net.C, self.hetero, net.A > 0, True,
+                                             threads).specialize(*as_cuda_array(args), 0)
+                (overload,) = kernel.overloads.values()
+                if overload.max_threads_per_block >= threads:
+                    break
+        elif not self.sim:
+            kernel = self.kernel.specialize(*as_cuda_array(args), 0)
+            (overload,) = kernel.overloads.values()
+            need = (max(net.S, net.A, 1) + THREADS - 1) // THREADS
+            blocks = max(1, min(need, overload.max_cooperative_grid_blocks(THREADS, most_shared)))
+        per_block = -(-max(net.S, 1) // self.threads)  # chunks of sources in the grid
+        chunks = -(-per_block // blocks)  # per block and step
+        per_flush = max(1, min(chunks, QUEUE_BYTES // (24 * self.threads)))
+        return kernel, blocks, per_flush * self.threads
 
     def run(self, t0: int, t1: int) -> ChunkResult:
         net, dev = self.net, self.device
@@ -234,13 +251,15 @@ class EventCudaRunner:
         keys = []
         t = t0
         while t < t1:
+            # room for every possible spike when affordable: the kernel then skips its per-step test
+            self.rec_cap = max(self.rec_cap, min(net.n_rec * (t1 - t), self.record_all_max))
             rec_t = torch.empty(self.rec_cap, dtype=torch.int32, device=dev)
             rec_i = torch.empty_like(rec_t)
             ctr.zero_()
             rec = (self.rec_flag, rec_t, rec_i, ctr, status, net.n_rec)
-            self._launch((t, t1, net.seed, self.consts, self.params, self.pops, self.pop_cur, inputs, self.syn,
-                          self.fallback, self.events, self.stamps, net.mask, state, rec, counts[t - t0:],
-                          monitor, astro, ip3, self.sic_in, self.amon))
+            self._launch((t, t1, net.seed, self.consts, self.params, self.pops, self.pop_cur, inputs,
+                          self.syn, self.fallback, self.events, self.stamps, net.mask, state, rec,
+                          counts[t - t0:], monitor, astro, ip3, self.sic_in, self.amon))
             reached, written = (int(v) for v in status.cpu())
             keys.append(rec_t[:written].long() * net.S + rec_i[:written].long())
             if reached < t1:  # the record would have overflowed: a larger one, from step `reached`

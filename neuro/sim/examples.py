@@ -16,7 +16,7 @@ In neuro ``ge`` and ``gi`` are the channels ``exc`` and ``inh`` of one LIF popul
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import torch
 
@@ -39,7 +39,7 @@ class CubaNetwork(NamedTuple):
     rate: RateMonitor
 
 
-def cuba(n: int = 4000, p: Optional[float] = 0.02, in_degree: Optional[int] = None, seed: int = 1,
+def cuba(n: int = 4000, p: float | None = 0.02, in_degree: int | None = None, seed: int = 1,
          dtype: torch.dtype = torch.float32, device: str = "cpu", backend: str = "auto",
          record_spikes: bool = True) -> CubaNetwork:
     """The CUBA network with ``n`` neurons (80 % excitatory).

@@ -19,27 +19,56 @@ and ``decay_input=True`` (the defaults here) ``kappa_c`` makes this the exact so
 over each step, as Brian2's ``method='exact'`` computes it: per unit of ``g_c`` the membrane gains
 :math:`r \tau_c (e^{-dt/\tau_c} - e^{-dt/\tau_m}) / (\tau_c - \tau_m)`.
 
+Delta synapses: what a weight ``w`` does to ``v`` (``delta_synapse``). A delta channel adds each
+arriving weight to the membrane input ``x`` of one step. With ``delta_synapse="current"`` (the
+default, the engine's convention) the weight is a current held for that step, so ``v`` moves by
+``g_v w`` with :math:`g_v = r (1 - e^{-dt/\tau_m})` (``decay_input=True``, the default; ``g_v = r``
+with ``decay_input=False``). Example: ``dt = 0.1 ms``, ``tau_mem = 20 ms``, ``r = 1``: a 1 mV weight
+moves ``v`` by 0.005 mV (4.99e-3 mV), whereas Brian2's ``on_pre="v += w"`` moves it by 1 mV. With
+``delta_synapse="jump"`` the same weight moves ``v`` by exactly ``w`` (1 mV) whatever ``r``,
+``tau_mem`` and ``decay_input`` are: Brian2's ``v += w`` and NEST's ``iaf_psc_delta``. A weight that
+arrives while the neuron is refractory is lost (NEST's default). ``"jump"`` needs a membrane the
+input reaches directly (not ``CubaLIF``, whose input is filtered by the synaptic current).
+
 Refractoriness (``refractory`` seconds, Brian2's convention): after a spike at step ``k`` the
 membrane is held for the steps ``k+1 .. k+R-1`` with ``R = refractory / dt``, so the next spike
 can come ``refractory`` after the last one; channels keep integrating meanwhile.
+
+Units. Every number is a plain float in SI units: seconds (``dt``, time constants, refractory
+periods, delays), volts (``v_th``, ``v_reset``, ``v_leak``, voltages as weights) and, when the
+input is a current, amperes with ``r`` in ohms (``r = 1``, the default, makes currents volts, as in
+Brian2's CUBA example). Hertz for rates. Parameters outside plausible ranges raise an error that
+names them (``check_ranges=False`` turns the checks off): membrane and synaptic time constants and
+refractory periods above 1 s (``tau_mem=20`` is 20 *seconds*, 20 ms is ``20e-3``), adaptation time
+constants above 10^4 s, and voltages of one population that differ by more than a factor 100
+(``v_th=-50`` next to ``v_reset=-60e-3``: millivolts mixed with volts). NaN and infinite values are
+rejected everywhere, when the object is made for numbers and arrays, at build for drawn values.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Mapping, Optional, Sequence, Union
+import numbers
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 
 from neuro.functional import lif as F
-from neuro.sim.values import ValueSpec, is_scalar, resolve
+from neuro.sim.values import Normal, Uniform, ValueSpec, is_scalar, resolve
 
 MODELS = {"IF": F.IF, "LIF": F.LIF, "CubaLIF": F.CUBA_LIF, "ALIF": F.ALIF}
 RESETS = ("zero", "subtract", "none")
 # Population parameters that may vary per neuron (forwarded to NeuronParameters)
 NEURON_PARAMS = ("tau_mem", "tau_syn", "tau_adapt", "beta_adapt", "v_th", "v_reset", "v_leak", "r", "w_in")
 CURRENT_CHANNEL = "__current__"
+DELTA_SYNAPSES = ("current", "jump")
+#: plausible upper bounds (seconds) of the time parameters: above them the value is almost surely in
+#: the wrong unit (milliseconds given as seconds)
+MAX_SECONDS = {"tau_mem": 1.0, "tau_syn": 1.0, "refractory": 1.0, "synapses": 1.0, "tau_adapt": 1e4}
+#: voltages of one population further apart than this factor are almost surely mixed units (mV and V)
+MAX_VOLTAGE_RATIO = 1e2
+VOLTAGES = ("v_th", "v_reset", "v_leak")
 
 
 def _check_count(n: object, what: str) -> int:
@@ -54,16 +83,16 @@ class Group:
 
     n: int
     name: str
-    positions: Optional[np.ndarray] = None
+    positions: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.n
 
-    def __getitem__(self, key) -> "View":
+    def __getitem__(self, key) -> View:
         return View(self, np.arange(self.n)[key])
 
     @property
-    def group(self) -> "Group":
+    def group(self) -> Group:
         return self
 
     @property
@@ -90,7 +119,7 @@ class View:
     def __len__(self) -> int:
         return self.n
 
-    def __getitem__(self, key) -> "View":
+    def __getitem__(self, key) -> View:
         return View(self._group, self.indices[key])
 
     @property
@@ -98,7 +127,7 @@ class View:
         return self._group
 
     @property
-    def positions(self) -> Optional[np.ndarray]:
+    def positions(self) -> np.ndarray | None:
         pos = self._group.positions
         return None if pos is None else pos[self.indices]
 
@@ -106,7 +135,7 @@ class View:
         return f"View({self._group.name}, n={self.n})"
 
 
-GroupLike = Union[Group, View]
+GroupLike = Group | View
 
 
 def grid_positions(shape: Sequence[int], spacing: float = 1.0) -> np.ndarray:
@@ -115,8 +144,8 @@ def grid_positions(shape: Sequence[int], spacing: float = 1.0) -> np.ndarray:
     return np.indices(shape).reshape(len(shape), -1).T.astype(np.float64) * spacing
 
 
-def element_positions(n: int, positions: Optional[np.ndarray], grid: Optional[Sequence[int]]
-                      ) -> Optional[np.ndarray]:
+def element_positions(n: int, positions: np.ndarray | None, grid: Sequence[int] | None
+                      ) -> np.ndarray | None:
     """Validated ``[n, dims]`` coordinates from explicit ``positions`` or a ``grid`` shape (or None)."""
     if grid is not None:
         if positions is not None:
@@ -141,8 +170,14 @@ class Population(Group):
         tau_mem, tau_syn, tau_adapt, beta_adapt, v_th, v_reset, v_leak, r, w_in: physical
             parameters of :class:`neuro.functional.lif.NeuronParameters` (seconds, volts or any
             consistent units), each a scalar or one value per neuron.
-        integration: ``"exact"`` (default) or ``"euler"`` decays. decay_input: the membrane input is a
-            current (``gv = r (1 - beta)``, default) rather than added unscaled.
+        integration: ``"exact"`` (default) or ``"euler"`` decays.
+        decay_input: ``True`` (default): the membrane input is a current, ``gv = r (1 - beta)``;
+            ``False``: it is added unscaled, ``gv = r``. Beware with delta channels: with the default,
+            dt = 0.1 ms and tau_mem = 20 ms, a 1 mV weight moves ``v`` by only 0.005 mV (Brian2's
+            ``v += w`` moves it by 1 mV); use ``delta_synapse="jump"`` for Brian2's semantics.
+        delta_synapse: what a weight on a delta channel does (module docstring): ``"current"``
+            (default: a current for one step, ``v`` moves by ``gv w`` — 0.005 mV for 1 mV with
+            dt = 0.1 ms, tau_mem = 20 ms) or ``"jump"`` (``v`` moves by ``w``, Brian2's ``v += w``).
         reset: ``"zero"`` (``v = v_reset``, default), ``"subtract"`` or ``"none"``.
         threshold_op: spike when ``v > v_th`` (default, Brian2/NEST-like) or ``">="``.
         refractory: absolute refractory period in seconds (scalar or per neuron).
@@ -154,18 +189,20 @@ class Population(Group):
         positions: ``[n, d]`` coordinates, or ``grid=(nx, ny, nz)`` for integer grid positions (used
             by distance-dependent connectivity).
         name: label used in errors, plots and monitors.
+        check_ranges: reject implausible values (units; module docstring). NaN and inf are always
+            rejected.
     """
 
-    def __init__(self, n: int, model: Union[str, F.NeuronModel] = "LIF", *,
+    def __init__(self, n: int, model: str | F.NeuronModel = "LIF", *,
                  tau_mem: ValueSpec = 20e-3, tau_syn: ValueSpec = 5e-3, tau_adapt: ValueSpec = 200e-3,
                  beta_adapt: ValueSpec = 0.2, v_th: ValueSpec = 1.0, v_reset: ValueSpec = 0.0,
                  v_leak: ValueSpec = 0.0, r: ValueSpec = 1.0, w_in: ValueSpec = 1.0,
                  integration: str = "exact", decay_input: bool = True, reset: str = "zero",
                  threshold_op: str = ">", refractory: ValueSpec = 0.0,
-                 synapses: Optional[Mapping[str, Optional[float]]] = None, bias: ValueSpec = 0.0,
-                 v_init: Optional[ValueSpec] = None, i_init: ValueSpec = 0.0, a_init: ValueSpec = 0.0,
-                 positions: Optional[np.ndarray] = None, grid: Optional[Sequence[int]] = None,
-                 name: Optional[str] = None):
+                 synapses: Mapping[str, float | None] | None = None, bias: ValueSpec = 0.0,
+                 v_init: ValueSpec | None = None, i_init: ValueSpec = 0.0, a_init: ValueSpec = 0.0,
+                 positions: np.ndarray | None = None, grid: Sequence[int] | None = None,
+                 name: str | None = None, delta_synapse: str = "current", check_ranges: bool = True):
         self.n = _check_count(n, "Population size n")
         self.name = name or f"population{id(self) % 10000}"
         if isinstance(model, str):
@@ -184,12 +221,23 @@ class Population(Group):
             raise ValueError(f"threshold_op must be '>' or '>=', got {threshold_op!r}")
         self.integration, self.decay_input, self.reset, self.threshold_op = (
             integration, bool(decay_input), reset, threshold_op)
+        if delta_synapse not in DELTA_SYNAPSES:
+            raise ValueError(f"{self.name}: delta_synapse must be one of {DELTA_SYNAPSES}, "
+                             f"got {delta_synapse!r}")
+        if delta_synapse == "jump" and model.has_syn:
+            raise ValueError(f"{self.name}: delta_synapse='jump' moves v directly, but the input of "
+                             f"{model.name} "
+                             "goes through its synaptic current i; use 'LIF' or 'IF' for voltage jumps")
+        self.delta_synapse = delta_synapse
         self.params = dict(tau_mem=tau_mem, tau_syn=tau_syn, tau_adapt=tau_adapt, beta_adapt=beta_adapt,
                            v_th=v_th, v_reset=v_reset, v_leak=v_leak, r=r, w_in=w_in)
-        for key, value in self.params.items():  # arrays are checked now, distributions at build
-            if isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim > 0:
-                resolve(value, self.n, f"{self.name}.{key}")
+        for key, value in self.params.items():  # numbers and arrays are checked now, distributions at build
+            _check_finite(value, self.n, f"{self.name}.{key}")
         self.refractory = refractory
+        for key, value in (("refractory", refractory), ("bias", bias), ("v_init", v_init),
+                           ("i_init", i_init), ("a_init", a_init)):
+            if value is not None:
+                _check_finite(value, self.n, f"{self.name}.{key}")
         synapses = {"input": None} if synapses is None else dict(synapses)
         if not synapses:
             raise ValueError("synapses must name at least one channel")
@@ -202,6 +250,41 @@ class Population(Group):
         self.synapses = {ch: (float(tau) if tau else 0.0) for ch, tau in synapses.items()}
         self.bias, self.v_init, self.i_init, self.a_init = bias, v_init, i_init, a_init
         self.positions = element_positions(self.n, positions, grid)
+        self.check_ranges = bool(check_ranges)
+        if self.check_ranges:
+            self._check_ranges()
+
+    def _check_ranges(self) -> None:
+        """Implausible values (module docstring, "Units") raise, naming the parameter."""
+        times = {"refractory": self.refractory}
+        if self.model.leaky:
+            times["tau_mem"] = self.params["tau_mem"]
+        if self.model.has_syn:
+            times["tau_syn"] = self.params["tau_syn"]
+        if self.model.has_adapt:
+            times["tau_adapt"] = self.params["tau_adapt"]
+        times.update({f"synapses[{ch!r}]": tau for ch, tau in self.synapses.items()})
+        for key, spec in times.items():
+            top = _largest(spec)
+            limit = MAX_SECONDS[key.split("[")[0]]
+            if top is not None and top > limit:
+                raise ValueError(f"{self.name}.{key} = {top:g} s is implausibly long "
+                                 f"(more than {limit:g} s): "
+                                 "neuro takes plain SI units, seconds; 20 ms is 20e-3 "
+                                 "(check_ranges=False to allow it)")
+        volts = {key: _largest(self.params[key], magnitude=True) for key in VOLTAGES}
+        if self.v_init is not None:
+            volts["v_init"] = _largest(self.v_init, magnitude=True)
+        known = {k: v for k, v in volts.items() if v}  # zero and unknown (drawn) values say nothing
+        if len(known) > 1:
+            (small, lo), (big, hi) = min(known.items(), key=lambda kv: kv[1]), max(known.items(),
+                                                                                     key=lambda kv: kv[1])
+            if hi > MAX_VOLTAGE_RATIO * lo:
+                raise ValueError(f"{self.name}: {big} (|value| {hi:g}) and {small} (|value| {lo:g}) "
+                                 "differ by "
+                                 f"more than a factor {MAX_VOLTAGE_RATIO:g}: millivolts mixed with volts? "
+                                 "neuro takes plain SI units (-50 mV is -50e-3; "
+                                 "check_ranges=False to allow it)")
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -223,10 +306,46 @@ class Population(Group):
                                   **values)
 
 
+def _values(spec: object) -> np.ndarray | None:
+    """The numbers of a scalar or array spec as float64 (None for distributions and callables)."""
+    if isinstance(spec, torch.Tensor):
+        return spec.detach().cpu().numpy().astype(np.float64).ravel()
+    if isinstance(spec, (np.ndarray, numbers.Real)) and not isinstance(spec, bool):
+        try:
+            return np.asarray(spec, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _check_finite(spec: object, n: int, name: str) -> None:
+    """Numbers and arrays must be finite (and arrays one per neuron): checked when set, so a NaN
+    threshold or initial state never reaches a run (where it would silently stop all spiking)."""
+    if isinstance(spec, (np.ndarray, torch.Tensor)) and spec.ndim > 0:
+        resolve(spec, n, name)  # length and finiteness, naming the parameter
+        return
+    values = _values(spec)
+    if values is not None and not np.isfinite(values).all():
+        raise ValueError(f"{name} must be finite (not NaN or inf), got {float(values[0])!r}")
+
+
+def _largest(spec: object, magnitude: bool = False) -> float | None:
+    """Largest value (or magnitude) of a number, an array or a bounded distribution (None when
+    unknown before drawing)."""
+    values = _values(spec)
+    if values is None and isinstance(spec, Uniform):
+        values = np.array([spec.low, spec.high])
+    elif values is None and isinstance(spec, Normal):
+        values = np.array([spec.mean])
+    if values is None or values.size == 0:
+        return None
+    return float(np.abs(values).max() if magnitude else values.max())
+
+
 class PoissonInput(Group):
     """``n`` independent Poisson spike trains; ``rates`` in Hz (scalar, per source, or a distribution)."""
 
-    def __init__(self, n: int, rates: ValueSpec, name: Optional[str] = None):
+    def __init__(self, n: int, rates: ValueSpec, name: str | None = None):
         self.n = _check_count(n, "PoissonInput size n")
         self.name = name or f"poisson{id(self) % 10000}"
         self.rates = rates
@@ -244,7 +363,7 @@ class SpikeSource(Group):
     runs with :meth:`set_spikes` (for example one stimulus per run).
     """
 
-    def __init__(self, n: int, times=(), indices=(), name: Optional[str] = None):
+    def __init__(self, n: int, times=(), indices=(), name: str | None = None):
         self.n = _check_count(n, "SpikeSource size n")
         self.name = name or f"spikes{id(self) % 10000}"
         self.set_spikes(times, indices)
@@ -270,7 +389,7 @@ class SpikeSource(Group):
 
     @classmethod
     def from_events(cls, events: np.ndarray, sensor_size: Sequence[int], time_unit: float = 1e-6,
-                    t_start: Optional[float] = None, name: Optional[str] = None) -> "SpikeSource":
+                    t_start: float | None = None, name: str | None = None) -> SpikeSource:
         """A source with one element per sensor pixel and polarity, from a tonic event array.
 
         ``events`` is a structured array with fields ``t`` (in ``time_unit`` seconds, microseconds
@@ -283,7 +402,7 @@ class SpikeSource(Group):
 
 
 def events_to_spikes(events: np.ndarray, sensor_size: Sequence[int], time_unit: float = 1e-6,
-                     t_start: Optional[float] = None) -> tuple[np.ndarray, np.ndarray, int]:
+                     t_start: float | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """``(times in seconds, element indices, element count)`` of a tonic structured event array."""
     names = getattr(getattr(events, "dtype", None), "names", None)
     if not names or "t" not in names or "x" not in names:
@@ -310,8 +429,8 @@ class CurrentInput:
     The current adds to the membrane input ``x`` like the bias (zero after the last sample).
     """
 
-    def __init__(self, target: GroupLike, values, value_dt: Optional[float] = None,
-                 name: Optional[str] = None):
+    def __init__(self, target: GroupLike, values, value_dt: float | None = None,
+                 name: str | None = None):
         if not isinstance(target.group, Population):
             raise TypeError(f"CurrentInput targets a Population (or a view of one), got {target!r}")
         self.target, self.name = target, name or f"current{id(self) % 10000}"

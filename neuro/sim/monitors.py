@@ -5,18 +5,20 @@
   or (``IP3``, ``Ca_astro``, ``h_IP3R``, ``SIC``) of chosen astrocytes, every ``every`` seconds (the
   values after the update of the recorded step, in the network's dtype).
 * :class:`RateMonitor` — the population's spike count at every step, and rates from it.
+* :class:`WeightMonitor` — the weights of chosen synapses of a projection every ``every`` seconds.
 
 Spike times are ``step * dt`` (Brian2's convention: the step that crossed the threshold).
 """
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from neuro.sim.astrocytes import AstrocytePopulation
 from neuro.sim.groups import GroupLike, Population, View
+from neuro.sim.projections import Projection
 
 
 def _concat(chunks: list, dtype, shape_tail=()) -> np.ndarray:
@@ -26,7 +28,7 @@ def _concat(chunks: list, dtype, shape_tail=()) -> np.ndarray:
 class Monitor:
     """Base: holds the recorded chunks and the step length of the network it belongs to."""
 
-    dt: Optional[float] = None
+    dt: float | None = None
 
     def _bind(self, dt: float) -> None:
         self.dt = dt
@@ -38,7 +40,7 @@ class Monitor:
 class SpikeMonitor(Monitor):
     """Records the spikes of ``source`` (a population, input or a view)."""
 
-    def __init__(self, source: GroupLike, name: Optional[str] = None):
+    def __init__(self, source: GroupLike, name: str | None = None):
         if isinstance(source.group, AstrocytePopulation):
             raise TypeError(f"astrocytes do not spike: record {source.group.name}'s variables "
                             f"{AstrocytePopulation.variables} with a StateMonitor")
@@ -88,37 +90,14 @@ class SpikeMonitor(Monitor):
         return {int(i): t[order[bounds[i]:bounds[i + 1]]] for i in members}
 
 
-class StateMonitor(Monitor):
-    """Records ``variables`` of the elements ``indices`` of ``population`` (neurons or astrocytes)
-    every ``every`` seconds.
+class _RowRecorder(Monitor):
+    """A monitor recording rows every ``every`` seconds (``None``: every step): state and weights."""
 
-    Variables are those of ``population.variables``; read them as ``monitor.v``,
-    ``monitor["g_exc"]`` or ``monitor.Ca_astro`` (shape ``[recorded steps, len(indices)]``).
-    """
-
-    def __init__(self, population: GroupLike, variables: Sequence[str] = ("v",),
-                 indices: Optional[Sequence[int]] = None, every: Optional[float] = None,
-                 name: Optional[str] = None):
-        pop = population.group
-        if not isinstance(pop, (Population, AstrocytePopulation)):
-            raise TypeError(f"StateMonitor records neuron or astrocyte populations, got {population!r}")
-        variables = (variables,) if isinstance(variables, str) else tuple(variables)
-        unknown = [v for v in variables if v not in pop.variables]
-        if unknown or not variables:
-            raise ValueError(f"{pop.name} has no variable(s) {unknown}: it can record {pop.variables}")
-        base = population.indices
-        idx = base if indices is None else base[np.asarray(indices, dtype=np.int64)]
-        if idx.size == 0:
-            raise ValueError("StateMonitor needs at least one neuron index")
-        if every is not None and not (every > 0):
-            raise ValueError(f"StateMonitor every must be > 0 seconds, got {every!r}")
-        self.population, self.variables, self.indices, self.every = pop, variables, idx, every
-        self.name = name or f"state:{pop.name}"
-        self._clear()
+    every: float | None = None
 
     def _clear(self) -> None:
-        self._rows: list[np.ndarray] = []
         self._steps: list[np.ndarray] = []
+        self._rows: list[np.ndarray] = []
 
     def every_steps(self, dt: float) -> int:
         """Recording interval in steps (at least 1)."""
@@ -136,6 +115,35 @@ class StateMonitor(Monitor):
     def times(self) -> np.ndarray:
         """Time of every recorded row (end of the recorded step), seconds."""
         return (self.steps + 1) * self.dt
+
+
+class StateMonitor(_RowRecorder):
+    """Records ``variables`` of the elements ``indices`` of ``population`` (neurons or astrocytes)
+    every ``every`` seconds.
+
+    Variables are those of ``population.variables``; read them as ``monitor.v``,
+    ``monitor["g_exc"]`` or ``monitor.Ca_astro`` (shape ``[recorded steps, len(indices)]``).
+    """
+
+    def __init__(self, population: GroupLike, variables: Sequence[str] = ("v",),
+                 indices: Sequence[int] | None = None, every: float | None = None,
+                 name: str | None = None):
+        pop = population.group
+        if not isinstance(pop, (Population, AstrocytePopulation)):
+            raise TypeError(f"StateMonitor records neuron or astrocyte populations, got {population!r}")
+        variables = (variables,) if isinstance(variables, str) else tuple(variables)
+        unknown = [v for v in variables if v not in pop.variables]
+        if unknown or not variables:
+            raise ValueError(f"{pop.name} has no variable(s) {unknown}: it can record {pop.variables}")
+        base = population.indices
+        idx = base if indices is None else base[np.asarray(indices, dtype=np.int64)]
+        if idx.size == 0:
+            raise ValueError("StateMonitor needs at least one neuron index")
+        if every is not None and not (every > 0):
+            raise ValueError(f"StateMonitor every must be > 0 seconds, got {every!r}")
+        self.population, self.variables, self.indices, self.every = pop, variables, idx, every
+        self.name = name or f"state:{pop.name}"
+        self._clear()
 
     def __getitem__(self, variable: str) -> np.ndarray:
         if variable not in self.variables:
@@ -155,7 +163,7 @@ class StateMonitor(Monitor):
 class RateMonitor(Monitor):
     """Spike count of a whole population at every step; :meth:`rate` turns it into Hz."""
 
-    def __init__(self, population: Population, name: Optional[str] = None):
+    def __init__(self, population: Population, name: str | None = None):
         if not isinstance(population, Population):
             raise TypeError(f"RateMonitor records a whole Population, got {population!r}")
         self.population, self.name = population, name or f"rate:{population.name}"
@@ -175,7 +183,7 @@ class RateMonitor(Monitor):
     def times(self) -> np.ndarray:
         return np.arange(len(self.counts)) * self.dt
 
-    def rate(self, bin: Optional[float] = None) -> np.ndarray:
+    def rate(self, bin: float | None = None) -> np.ndarray:
         """Population rate in Hz per step, averaged over windows of ``bin`` seconds (centred box)."""
         r = self.counts / (self.population.n * self.dt)
         if bin is None:
@@ -187,3 +195,58 @@ class RateMonitor(Monitor):
         """Mean rate per neuron over everything recorded, Hz."""
         c = self.counts
         return float(c.sum() / (self.population.n * len(c) * self.dt)) if len(c) else 0.0
+
+
+class WeightMonitor(_RowRecorder):
+    """Records the weights of chosen synapses of ``projection`` every ``every`` seconds.
+
+    ``synapses``: indices in the projection's own order (that of ``proj.weights``; default: all).
+    Read ``monitor.weights`` (``[records, len(synapses)]``, float64) with ``monitor.steps`` /
+    ``monitor.times``; a record at step ``t`` holds the weights after step ``t`` (the convention of
+    :class:`StateMonitor`), so ``times`` are ``(steps + 1) * dt``.
+
+    How it records: the weights live in the network's compiled table; after every piece of a run
+    the network copies the recorded ones out (``Network._record_weights``). Static weights change
+    only between runs (:meth:`Projection.set_weights`), so each record of a run repeats the current
+    values. A projection with a plasticity rule (``proj.plasticity`` not None) makes the network
+    split the run at every recording step and ask the runner for its current weights first
+    (``runner.sync_weights()`` when the runner keeps them elsewhere, e.g. on a GPU): a kernel that
+    updates weights in place needs nothing else for its weights to be recorded.
+    """
+
+    def __init__(self, projection: Projection, synapses: Sequence[int] | None = None,
+                 every: float | None = None, name: str | None = None):
+        if not isinstance(projection, Projection):
+            raise TypeError(f"WeightMonitor records a Projection, got {type(projection).__name__}")
+        if every is not None and not (isinstance(every, (int, float)) and np.isfinite(every) and every > 0):
+            raise ValueError(f"WeightMonitor every must be > 0 seconds, got {every!r}")
+        chosen = None
+        if synapses is not None:
+            chosen = np.atleast_1d(np.asarray(synapses))
+            if chosen.size == 0 or chosen.dtype == bool or not np.issubdtype(chosen.dtype, np.integer):
+                raise ValueError(f"WeightMonitor synapses must be a non-empty list of synapse indices, "
+                                 f"got {synapses!r}")
+            chosen = chosen.astype(np.int64).ravel()
+        self.projection, self.every, self.name = projection, every, name or f"weights:{projection.name}"
+        self._requested = chosen
+        self.synapses: np.ndarray | None = chosen  # resolved to all synapses when the network builds
+        self._clear()
+
+    def _resolve(self, n_synapses: int) -> np.ndarray:
+        """The recorded synapse indices, validated against the projection's ``n_synapses``."""
+        if self._requested is None:
+            self.synapses = np.arange(n_synapses)
+        else:
+            bad = (self._requested < 0) | (self._requested >= n_synapses)
+            if bad.any():
+                first = int(self._requested[bad][0])
+                raise ValueError(f"{self.name}: synapse index {first} is out of range: "
+                                 f"{self.projection.name} has {n_synapses} synapses")
+            self.synapses = self._requested
+        return self.synapses
+
+    @property
+    def weights(self) -> np.ndarray:
+        """``[records, recorded synapses]`` weights (float64)."""
+        n = 0 if self.synapses is None else len(self.synapses)
+        return _concat(self._rows, np.float64, (n,))

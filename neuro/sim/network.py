@@ -23,28 +23,54 @@ The whole loop over steps runs inside one compiled kernel per chunk of steps (th
 exist to update the progress bar). Everything random (connectivity, weights, initial values,
 Poisson spikes) derives from ``seed``, so a run is reproducible, and the Poisson draws are the
 same on every backend. Simulation needs no gradients and runs under ``torch.no_grad``.
+
+Weights between runs: ``proj.weights`` / ``proj.set_weights(w)`` (or ``net.get_weights(proj)`` /
+``net.set_weights(proj, w)``) read and replace a projection's weights in its own synapse order;
+the next run uses them and keeps the state. :class:`~neuro.sim.WeightMonitor` records chosen
+synapses. A runner that keeps its own copy of the weights (GPU memory) provides
+``refresh_weights()`` (host table -> runner, called after ``set_weights``) and, once weights change
+inside the kernels, ``sync_weights()`` (runner -> host table, called before weights are read).
+
+Sizes are checked before anything large is allocated (neuron tables, synapses, the delivery ring
+buffer): what cannot fit raises a ``MemoryError`` naming the population or projection and the size
+it needs, and an allocation that fails anyway names what was being built.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from typing import Optional, Union
 
 import numpy as np
 import torch
 
 from neuro.astro.builder import draw_tripartite
 from neuro.backends import resolve_backend
+from neuro.kernels import lif_math
 from neuro.sim.astrocytes import AstrocytePopulation
 from neuro.sim.build import Compiled, compile_network, refresh_inputs
 from neuro.sim.connectivity import FromList
 from neuro.sim.groups import CurrentInput, Group, GroupLike, PoissonInput, Population, SpikeSource
-from neuro.sim.monitors import Monitor, RateMonitor, SpikeMonitor, StateMonitor
+from neuro.sim.monitors import Monitor, RateMonitor, SpikeMonitor, StateMonitor, WeightMonitor
 from neuro.sim.projections import Projection
-from neuro.sim.values import ValueSpec
+from neuro.sim.values import (
+    BYTES_PER_NEURON,
+    BYTES_PER_SYNAPSE,
+    ValueSpec,
+    check_allocation,
+    format_bytes,
+    out_of_memory,
+    resolve,
+)
 
-Addable = Union[Group, Projection, Monitor, CurrentInput]
+#: the coefficient rows of ``lif_math`` and the Population parameter each comes from (error messages)
+_PRM_SOURCES = {lif_math.P_ALPHA: "tau_syn", lif_math.P_GI: "w_in", lif_math.P_BETA: "tau_mem",
+                lif_math.P_GV: "r", lif_math.P_C: "v_leak", lif_math.P_TH: "v_th", lif_math.P_VR: "v_reset",
+                lif_math.P_RHO: "tau_adapt", lif_math.P_BA: "beta_adapt"}
+#: a run below this interval is "too fine" for dt (seconds as milliseconds): dt must not exceed it
+MAX_DT = 10e-3
+
+Addable = Group | Projection | Monitor | CurrentInput
 
 
 def _real(value: object) -> bool:
@@ -69,12 +95,17 @@ class Network:
         device: ``"cpu"`` or a CUDA device; selects the backend with ``backend="auto"``.
         backend: ``"auto"``, ``"numba"`` (CPU kernel), ``"cuda"`` (GPU kernel; on CPU arrays under
             Numba's CUDA simulator) or ``"torch"`` (the dense reference: small networks only).
+        check_ranges: reject a ``dt`` above 10 ms (almost surely milliseconds given as seconds).
     """
 
     def __init__(self, dt: float = 1e-4, seed: int = 0, dtype: torch.dtype = torch.float32,
-                 device: Union[str, torch.device] = "cpu", backend: str = "auto"):
+                 device: str | torch.device = "cpu", backend: str = "auto", check_ranges: bool = True):
         if not (_real(dt) and math.isfinite(dt) and dt > 0):
             raise ValueError(f"dt must be a positive number of seconds, got {dt!r}")
+        if check_ranges and dt > MAX_DT:
+            raise ValueError(f"dt = {dt!r} s is implausibly long for a spiking network (more than "
+                             f"{MAX_DT * 1e3:g} ms): neuro takes plain SI units, seconds; 0.1 ms is 1e-4 "
+                             "(check_ranges=False to allow it)")
         if dtype not in (torch.float32, torch.float64):
             raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -85,9 +116,11 @@ class Network:
         self._groups: list = []
         self._projections: list[Projection] = []
         self._monitors: list[Monitor] = []
-        self._compiled: Optional[Compiled] = None
+        self._compiled: Compiled | None = None
         self._runner = None
         self.step = 0
+        self._orders: dict[int, tuple] = {}  # projection index -> (n synapses, permutation or None)
+        self._positions: dict[int, np.ndarray] = {}  # projection index -> table positions, own order
 
     # -- building -------------------------------------------------------------------------------
     def add(self, *objects: Addable):
@@ -106,12 +139,14 @@ class Network:
             if any(o is obj for o in target):
                 raise ValueError(f"{getattr(obj, 'name', obj)} was added twice")
             target.append(obj)
+            if isinstance(obj, Projection):
+                obj._bind(self)
         return objects[0] if len(objects) == 1 else objects
 
     def connect_tripartite(self, pre: GroupLike, post: GroupLike, astrocytes: GroupLike,
                            p_primary: float = 1.0, p_third_if_primary: float = 1.0,
                            pool_size: int = 1, pool_type: str = "random", *,
-                           weight: ValueSpec = 1.0, delay: ValueSpec = 0.0, target: Optional[str] = None,
+                           weight: ValueSpec = 1.0, delay: ValueSpec = 0.0, target: str | None = None,
                            weight_astro: ValueSpec = 1.0, delay_astro: ValueSpec = 0.0,
                            weight_sic: ValueSpec = 1.0, delay_sic: ValueSpec = 0.0,
                            allow_autapses: bool = False) -> tuple[Projection, Projection, Projection]:
@@ -155,25 +190,105 @@ class Network:
     def compiled(self) -> Compiled:
         """The flat arrays of the network (built, and validated, on first use)."""
         if self._compiled is None:
-            self._compiled = compile_network(self._groups, self._projections, self._monitors,
-                                             self.dt, self.seed, self.dtype)
+            self._check_sizes()
+            try:
+                net = compile_network(self._groups, self._projections, self._monitors,
+                                      self.dt, self.seed, self.dtype)
+            except MemoryError as err:
+                if str(err).startswith("out of memory while") or "needs at least" in str(err):
+                    raise
+                raise out_of_memory(err, f"building the network ({self._size_summary()})") from err
+            self._collect_orders()
+            _apply_delta_jumps(net)
+            _check_finite(net, self._projections)
+            for m in self._monitors:
+                if isinstance(m, WeightMonitor):
+                    if not any(p is m.projection for p in self._projections):
+                        raise ValueError(f"{m.name} watches {m.projection.name}, which is not in the network")
+                    m._resolve(self._orders[self._projection_index(m.projection)][0])
+            self._compiled = net
         return self._compiled
+
+    def _check_sizes(self) -> None:
+        """Neuron tables and synapses that cannot fit in memory fail before anything is allocated."""
+        pops = [g for g in self._groups if isinstance(g, (Population, PoissonInput, SpikeSource))]
+        channels = max((len(p.synapses) + 1 for p in pops if isinstance(p, Population)), default=1)
+        per_neuron = BYTES_PER_NEURON + 3 * 8 * channels  # coefficients, channel tables, state, ring
+        if pops:
+            big = max(pops, key=lambda g: g.n)
+            n = sum(g.n for g in pops)
+            check_allocation(n * per_neuron, f"the {n:.3g} neurons and inputs of the network (largest: "
+                                             f"{type(big).__name__} {big.name}, n = {big.n:.3g})",
+                             f" (at least {per_neuron} bytes per neuron)")
+        for proj in self._projections:
+            proj.check_size()
+        counts = [(proj.connector.expected_synapses(proj.pre.n, proj.post.n) or 0.0, proj)
+                  for proj in self._projections]
+        total = sum(c for c, _ in counts)
+        if counts and len(counts) > 1:
+            names = ", ".join(f"{p.name} ({c:.3g})" for c, p in sorted(counts, key=lambda cp: -cp[0])[:3])
+            check_allocation(total * BYTES_PER_SYNAPSE, f"the {total:.3g} synapses of all projections "
+                                                        f"(largest: {names})",
+                             f" (at least {BYTES_PER_SYNAPSE} bytes per synapse)")
+
+    def _size_summary(self) -> str:
+        pops = ", ".join(f"{g.name}: {g.n}" for g in self._groups if hasattr(g, "n"))
+        syn = ", ".join(f"{p.name}: ~{p.connector.expected_synapses(p.pre.n, p.post.n) or 0:.3g} synapses"
+                        for p in self._projections)
+        return f"groups {pops}; projections {syn or 'none'}"
+
+    def _collect_orders(self) -> None:
+        """Take every projection's draw order (recorded by ``Projection.synapses``) for this network."""
+        self._orders, self._positions = {}, {}
+        for k, proj in enumerate(self._projections):
+            self._orders[k] = proj._drawn_order
+            proj._drawn_order = None
 
     def _make_runner(self):
         from neuro.sim import runners
 
-        if self.backend == "numba":
-            return runners.NumbaRunner(self.compiled)
-        if self.backend == "cuda":
-            from neuro.sim.cuda_runner import CudaRunner
+        net = self.compiled
+        ring = net.D * (net.C * net.N * net.dtype.itemsize + net.A * 8)
+        check_allocation(ring, f"the spike delivery ring buffer ({net.D} steps x {net.C} channels x {net.N} "
+                               f"neurons, for the longest delay: {self._longest_delay()})",
+                         "; shorten the longest delays or use a coarser dt")
+        rules = {k: p.plasticity for k, p in enumerate(self._projections) if p.plasticity is not None}
+        if rules and self.backend != "torch":
+            names = ", ".join(self._projections[k].name for k in rules)
+            raise NotImplementedError(f"plastic projections ({names}) run on backend='torch' only: the "
+                                      f"compiled CPU and CUDA simulation kernels do not implement plasticity "
+                                      f"yet (this network uses backend={self.backend!r})")
+        try:
+            if rules:
+                from neuro.sim.plastic_runner import PlasticTorchRunner
 
-            return CudaRunner(self.compiled, self.device)
-        from neuro.sim.reference import TorchRunner
+                return PlasticTorchRunner(net, self.device, rules)
+            if self.backend == "numba":
+                return runners.NumbaRunner(net)
+            if self.backend == "cuda":
+                from neuro.sim.cuda_runner import CudaRunner
 
-        return TorchRunner(self.compiled, self.device)
+                return CudaRunner(net, self.device)
+            from neuro.sim.reference import TorchRunner
+
+            return TorchRunner(net, self.device)
+        except MemoryError as err:
+            raise out_of_memory(err, f"allocating the state of the {self.backend} runner ({net.N} neurons, "
+                                     f"{net.C} channels, {net.col.size} synapses, delivery ring of {net.D} "
+                                     f"steps = {format_bytes(ring)})") from err
+
+    def _longest_delay(self) -> str:
+        best = (0, "no projection")
+        for kind in ("spike", "ip3", "sic"):
+            table = self.compiled.table(kind)
+            if table.delay.size:
+                j = int(np.argmax(table.delay))
+                if int(table.delay[j]) >= best[0]:
+                    best = (int(table.delay[j]), self._projections[int(table.proj_id[j])].name)
+        return f"{best[0]} steps in {best[1]}"
 
     # -- running --------------------------------------------------------------------------------
-    def run(self, duration: float, progress: bool = True, chunk_steps: Optional[int] = None) -> None:
+    def run(self, duration: float, progress: bool = True, chunk_steps: int | None = None) -> None:
         """Advance by ``duration`` seconds (rounded to whole steps), recording into the monitors."""
         if not (_real(duration) and math.isfinite(duration) and duration >= 0):
             raise ValueError(f"duration must be a non-negative number of seconds, got {duration!r}")
@@ -190,17 +305,44 @@ class Network:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=steps, unit="step", desc=f"simulating {duration:g} s", leave=False)
+        bounds = self._piece_bounds(t0, t_end, chunk)
         try:
             with torch.no_grad():
-                for lo in range(t0, t_end, chunk):
-                    hi = min(t_end, lo + chunk)
+                for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
                     self._record(self._runner.run(lo, hi))
+                    self._record_weights(lo, hi)
                     self.step = hi
                     if bar is not None:
                         bar.update(hi - lo)
         finally:
             if bar is not None:
                 bar.close()
+
+    def _piece_bounds(self, t0: int, t1: int, chunk: int) -> np.ndarray:
+        """Step boundaries of the pieces of a run: every ``chunk`` steps, and right after every
+        recording step of a weight monitor on a plastic projection (weights read between pieces)."""
+        cuts = [np.arange(t0, t1, chunk, dtype=np.int64), np.array([t1], np.int64)]
+        for m in self._monitors:
+            if isinstance(m, WeightMonitor) and getattr(m.projection, "plasticity", None) is not None:
+                cuts.append(_record_steps(t0, t1, m.every_steps(self.dt)) + 1)
+        return np.unique(np.concatenate(cuts)) if t1 > t0 else np.array([t0], np.int64)
+
+    def _record_weights(self, lo: int, hi: int) -> None:
+        """Weight monitors: the current weights for their recording steps in ``[lo, hi)`` (a plastic
+        projection's piece ends right after its recording step, see :meth:`_piece_bounds`)."""
+        synced = False
+        for m in self._monitors:
+            if not isinstance(m, WeightMonitor):
+                continue
+            steps = _record_steps(lo, hi, m.every_steps(self.dt))
+            if not steps.size:
+                continue
+            if not synced:
+                self._sync_weights()
+                synced = True
+            table = self._compiled.table(m.projection.kind)
+            row = table.weight[self._table_positions(m.projection)[m.synapses]].astype(np.float64)
+            m._append(steps, np.repeat(row[None, :], steps.size, axis=0))
 
     def _record(self, res) -> None:
         net = self._compiled
@@ -233,19 +375,94 @@ class Network:
                 table.weight[sel].astype(np.float64))
 
     def scale_projections(self, projections, factor: float) -> None:
-        """Set the weights of ``projections`` to ``factor`` times their drawn values.
+        """Set the weights of ``projections`` to ``factor`` times their drawn (or last set) values.
 
-        The state is kept on the CPU kernel; other backends restart from the initial state.
+        The state is kept on the CPU kernel and on runners with ``refresh_weights()``; other
+        backends restart from the initial state.
         """
         if not (isinstance(factor, (int, float)) and math.isfinite(factor)):
             raise ValueError(f"factor must be a finite number, got {factor!r}")
         net = self.compiled
+        self._sync_weights()
         for proj in projections:
             table = net.table(proj.kind)
             sel = table.proj_id == self._projection_index(proj)
             table.weight[sel] = (table.base_weight[sel] * factor).astype(table.weight.dtype)
-        if self._runner is not None and self.backend != "numba":
-            self._runner = None  # the other runners copy the weights when they start
+        self._push_weights(restart=True)
+
+    # -- weights between runs -------------------------------------------------------------------
+    def _table_positions(self, projection: Projection) -> np.ndarray:
+        """Positions in the compiled synapse table of ``projection``'s synapses, in its own order."""
+        net, k = self.compiled, self._projection_index(projection)
+        if k not in self._positions:
+            sel = np.flatnonzero(net.table(projection.kind).proj_id == k)
+            n, order = self._orders[k]
+            if sel.size != n:  # pragma: no cover - the table and the draw always agree
+                raise RuntimeError(f"{projection.name}: {sel.size} synapses in the table, {n} drawn")
+            if order is None:  # drawn sorted by source: the table keeps the projection's order
+                self._positions[k] = sel
+            else:  # the table holds the synapses stably sorted by source: undo that permutation
+                pos = np.empty_like(sel)
+                pos[order] = sel
+                self._positions[k] = pos
+        return self._positions[k]
+
+    def get_weights(self, projection: Projection) -> np.ndarray:
+        """A float64 copy of ``projection``'s current weights in its own synapse order."""
+        pos = self._table_positions(projection)
+        self._sync_weights()
+        return self.compiled.table(projection.kind).weight[pos].astype(np.float64)
+
+    def set_weights(self, projection: Projection, weights: ValueSpec) -> None:
+        """Replace ``projection``'s weights (a scalar or one value per synapse in its own order);
+        the next run uses them and keeps the state (see the module docstring for the runners)."""
+        pos = self._table_positions(projection)
+        values = resolve(weights, pos.size, f"{projection.name}.weights")
+        if projection.kind == "ip3" and (values < 0).any():
+            raise ValueError(f"{projection.name}: weights onto astrocytes must be >= 0, "
+                             f"got min {values.min()}")
+        table = self.compiled.table(projection.kind)
+        with np.errstate(over="ignore"):  # checked just below
+            cast = values.astype(table.weight.dtype)
+        if not np.isfinite(cast).all():
+            raise ValueError(f"{projection.name}.weights overflow {table.weight.dtype} "
+                             f"(|w| up to {np.abs(values).max():.3g}); use dtype=torch.float64")
+        self._sync_weights()
+        table.weight[pos] = cast
+        table.base_weight[pos] = values
+        self._push_weights()
+
+    def connections(self, projection: Projection) -> tuple[np.ndarray, np.ndarray]:
+        """``(pre, post)`` group indices of ``projection``'s synapses in its own order."""
+        pos = self._table_positions(projection)
+        order = np.argsort(pos, kind="stable")  # own order -> table order, to reuse synapses()
+        pre, post, _ = self.synapses(projection)
+        out_pre, out_post = np.empty_like(pre), np.empty_like(post)
+        out_pre[order], out_post[order] = pre, post
+        return out_pre, out_post
+
+    def _sync_weights(self) -> None:
+        """Runner -> compiled table, for runners that change weights where the host cannot see them."""
+        sync = getattr(self._runner, "sync_weights", None)
+        if callable(sync):
+            sync()
+
+    def _push_weights(self, restart: bool = False) -> None:
+        """Compiled table -> runner after weights were set between runs."""
+        runner = self._runner
+        if runner is None:
+            return  # the next runner reads the compiled table
+        refresh = getattr(runner, "refresh_weights", None)
+        if callable(refresh):
+            refresh()
+        elif self.backend == "numba":
+            pass  # the CPU kernel reads the compiled table on every run
+        elif self.step == 0 or restart:
+            self._runner = None  # nothing to keep (or the caller accepts a restart): start afresh
+        else:
+            raise RuntimeError(f"the {self.backend!r} runner copies the weights when it starts and has no "
+                               "refresh_weights(): set weights before the first run or after net.reset(), "
+                               "or use backend='numba'")
 
     def _projection_index(self, projection: Projection) -> int:
         for k, p in enumerate(self._projections):
@@ -254,7 +471,8 @@ class Network:
         raise ValueError(f"{projection.name} is not a projection of this network")
 
     def reset(self) -> None:
-        """Back to time 0 with the initial state; monitors are cleared, connectivity is kept."""
+        """Back to time 0 with the initial state; monitors are cleared, connectivity and the current
+        weights are kept."""
         if self._runner is not None:
             self._runner.reset()
         self.step = 0
@@ -272,3 +490,50 @@ class Network:
         pops = sum(isinstance(g, (Population, AstrocytePopulation)) for g in self._groups)
         return (f"Network(dt={self.dt}, populations={pops}, projections={len(self._projections)}, "
                 f"monitors={len(self._monitors)}, t={self.t:g} s, backend={self.backend!r})")
+
+
+def _record_steps(t0: int, t1: int, every: int) -> np.ndarray:
+    """The steps in ``[t0, t1)`` that are multiples of ``every`` (the monitors' recording steps)."""
+    first = -(-t0 // every) * every
+    return np.arange(first, t1, every, dtype=np.int64)
+
+
+def _apply_delta_jumps(net: Compiled) -> None:
+    """``delta_synapse="jump"``: a delta channel's gain is ``1 / g_v``, so a weight ``w`` moves the
+    membrane by exactly ``w`` (``v_t = beta v + g_v (w / g_v) + ...``)."""
+    for pop in net.populations:
+        if pop.delta_synapse != "jump":
+            continue
+        lo, hi = net.offsets[pop], net.offsets[pop] + pop.n
+        gv = net.prm[lif_math.P_GV, lo:hi].astype(np.float64)
+        if (gv == 0).any():
+            raise ValueError(f"{pop.name}: delta_synapse='jump' needs r != 0 (the membrane input gain is 0)")
+        for ch, tau in pop.synapses.items():
+            if tau == 0.0:
+                net.ch_kappa[net.channel_index[(pop, ch)], lo:hi] = 1.0 / gv
+
+
+def _check_finite(net: Compiled, projections: list) -> None:
+    """Values that became inf in the compute dtype (``v_th = 1e39`` in float32) never spike or never
+    stop: reject them, naming the population (or projection) and the parameter."""
+    dtype = net.dtype
+    for pop in net.populations:
+        lo, hi = net.offsets[pop], net.offsets[pop] + pop.n
+        tables = [(_PRM_SOURCES[row], net.prm[row, lo:hi]) for row in range(net.prm.shape[0])]
+        tables += [("v_init", net.v0[lo:hi]), ("i_init", net.i0[lo:hi]), ("a_init", net.a0[lo:hi]),
+                   ("bias (with constant currents)", net.bias[lo:hi]),
+                   ("synaptic channels", net.ch_kappa[:, lo:hi]),
+                   ("synaptic channels", net.ch_alpha[:, lo:hi])]
+        for label, values in tables:
+            if not np.isfinite(values).all():
+                raise ValueError(f"{pop.name}.{label} is not finite in {dtype} "
+                                 f"(beyond ±{np.finfo(dtype).max:.3g}): "
+                                 "a NaN or infinite threshold or state would silently stop all spiking; use "
+                                 "dtype=torch.float64 or smaller values")
+    for kind in ("spike", "ip3", "sic"):
+        table = net.table(kind)
+        bad = np.flatnonzero(~np.isfinite(table.weight))
+        if bad.size:
+            proj = projections[int(table.proj_id[bad[0]])]
+            raise ValueError(f"{proj.name}.weight is not finite in {table.weight.dtype} "
+                             f"(beyond ±{np.finfo(table.weight.dtype).max:.3g}); use dtype=torch.float64")

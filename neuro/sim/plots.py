@@ -6,14 +6,14 @@ plotting never changes the global backend (in a notebook the returned figure dis
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence, Union
 
 import numpy as np
 
 from neuro.sim.monitors import RateMonitor, SpikeMonitor
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 
 def _figure(size):
@@ -22,7 +22,7 @@ def _figure(size):
     return Figure(figsize=size)
 
 
-def _save(fig, path: Optional[PathLike]) -> None:
+def _save(fig, path: PathLike | None) -> None:
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,9 +31,9 @@ def _save(fig, path: Optional[PathLike]) -> None:
         tmp.replace(path)
 
 
-def raster_plot(monitors: Union[SpikeMonitor, Sequence[SpikeMonitor]], path: Optional[PathLike] = None,
-                t_range: Optional[tuple[float, float]] = None, max_neurons: Optional[int] = None,
-                title: Optional[str] = None):
+def raster_plot(monitors: SpikeMonitor | Sequence[SpikeMonitor], path: PathLike | None = None,
+                t_range: tuple[float, float] | None = None, max_neurons: int | None = None,
+                title: str | None = None):
     """Spike raster (time vs neuron index) of one or several spike monitors, stacked vertically.
 
     Returns the figure; with ``path`` it is also written to that file.
@@ -61,8 +61,8 @@ def raster_plot(monitors: Union[SpikeMonitor, Sequence[SpikeMonitor]], path: Opt
     return fig
 
 
-def rate_plot(monitors: Union[RateMonitor, Sequence[RateMonitor]], path: Optional[PathLike] = None,
-              bin: float = 5e-3, title: Optional[str] = None):
+def rate_plot(monitors: RateMonitor | Sequence[RateMonitor], path: PathLike | None = None,
+              bin: float = 5e-3, title: str | None = None):
     """Population rates (Hz, averaged over ``bin`` seconds) over time; returns the figure."""
     monitors = [monitors] if isinstance(monitors, RateMonitor) else list(monitors)
     fig = _figure((8, 3))
@@ -78,7 +78,7 @@ def rate_plot(monitors: Union[RateMonitor, Sequence[RateMonitor]], path: Optiona
     return fig
 
 
-def isi_histogram(monitor: SpikeMonitor, path: Optional[PathLike] = None, bins: int = 50):
+def isi_histogram(monitor: SpikeMonitor, path: PathLike | None = None, bins: int = 50):
     """Histogram of inter-spike intervals (ms) over all recorded neurons; returns the figure."""
     t, i = monitor.times, monitor.indices
     order = np.lexsort((t, i))

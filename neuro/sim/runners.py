@@ -4,8 +4,11 @@ Every runner owns the network state (``v, i, a`` per neuron, channel currents ``
 counters, the delivery ring buffer; astrocyte states and their IP3 ring) and returns, for each chunk
 of steps, the spikes of recorded
 sources as ``(step, global index)`` sorted by step then index, the spike count per population and
-step, and the state-monitor rows. All three produce the same spike trains for the same network and
-seed (exactly, when the sums of weights are exact in floating point; see the tests).
+step, and the state-monitor rows. The Numba CPU kernel and the CUDA event kernel
+(``neuro.sim.cuda_runner``) produce bit-identical spike trains and states for the same network and
+seed, with any weights (the CUDA kernel sums each target's inputs in the CPU kernel's order); the
+dense torch reference sums in another order, so it gives the same spikes exactly when the sums of
+weights are exact in floating point (see the tests).
 """
 
 from __future__ import annotations
@@ -38,6 +41,14 @@ def monitor_steps(t0: int, t1: int, every: int) -> np.ndarray:
     """The steps in ``[t0, t1)`` at which state monitors record (multiples of ``every``)."""
     first = -(-t0 // every) * every
     return np.arange(first, t1, every, dtype=np.int64)
+
+
+def by_element(element: np.ndarray, columns: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Monitor columns grouped by the element (neuron or astrocyte) they record: ``(ptr [n+1], columns)``."""
+    order = np.argsort(element, kind="stable")
+    ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(element, minlength=n), out=ptr[1:])
+    return ptr, columns[order].astype(np.int64)
 
 
 class NumbaRunner:

@@ -11,8 +11,9 @@ delays, refractory periods, rates), it accepts
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Union
 
 import numpy as np
 import torch
@@ -50,7 +51,7 @@ class Normal:
         return np.clip(rng.normal(self.mean, self.std, n), self.low, self.high)
 
 
-ValueSpec = Union[float, int, np.ndarray, torch.Tensor, Uniform, Normal, Callable]
+ValueSpec = float | int | np.ndarray | torch.Tensor | Uniform | Normal | Callable
 
 
 def is_scalar(spec: ValueSpec) -> bool:
@@ -85,3 +86,54 @@ def resolve(spec: ValueSpec, n: int, name: str, rng: np.random.Generator | None 
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or inf values")
     return arr
+
+
+# -- memory: sizes are checked before large allocations, and out-of-memory errors name the object --
+#: bytes every synapse keeps once the network is built (int32 target, weight, int32 delay, int32
+#: projection id, float64 drawn weight): a lower bound, drawing needs several times more for a while
+BYTES_PER_SYNAPSE = 24
+#: bytes every neuron keeps in the compiled tables (9 coefficients, state, bias, initial values ...)
+#: and its runner state: a lower bound as well
+BYTES_PER_NEURON = 8 * 16
+
+
+def format_bytes(n: float) -> str:
+    """``n`` bytes as a short human-readable string (``"671 GiB"``)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} PiB"  # pragma: no cover
+
+
+def memory_limit() -> int | None:
+    """Bytes of memory this process may use at most: the machine's physical memory, or the
+    container's limit (cgroup ``memory.max``) when lower; None when unknown."""
+    limits = []
+    try:
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            text = f.read().strip()
+        if text.isdigit():
+            limits.append(int(text))
+    except OSError:
+        pass
+    return min(limits) if limits else None
+
+
+def check_allocation(nbytes: float, what: str, hint: str = "") -> None:
+    """Raise a ``MemoryError`` naming ``what`` when ``nbytes`` exceed :func:`memory_limit`, before
+    anything is allocated (a sure failure otherwise, after a long time or a killed process)."""
+    limit = memory_limit()
+    if limit is not None and nbytes > limit:
+        raise MemoryError(f"{what} needs at least {format_bytes(nbytes)} of memory, more than the "
+                          f"{format_bytes(limit)} this machine has{hint}")
+
+
+def out_of_memory(err: MemoryError, what: str) -> MemoryError:
+    """A ``MemoryError`` naming ``what`` in place of numpy's bare "Unable to allocate ..." (raise it
+    ``from err``)."""
+    return MemoryError(f"out of memory while {what}: {err}")

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import torch
 from torch import nn
@@ -75,7 +75,7 @@ class DelayedRecall:
     def recall_window(self) -> slice:
         return slice(self.T - self.recall_steps, self.T)
 
-    def sample(self, batch: int, generator: Optional[torch.Generator] = None
+    def sample(self, batch: int, generator: torch.Generator | None = None
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(x [T, batch, n_inputs], labels [batch])`` of fresh random trials."""
         g = generator
@@ -127,7 +127,7 @@ def parameter_count(model: nn.Module) -> int:
 
 
 def train_recall(model: RecallNet, steps: int, batch: int = 64, lr: float = 5e-3, seed: int = 0,
-                 eval_batch: int = 512, on_step: Optional[Callable[[int, float], None]] = None) -> dict:
+                 eval_batch: int = 512, on_step: Callable[[int, float], None] | None = None) -> dict:
     """Adam on fresh trials (seeded), then accuracy on ``eval_batch`` held-out trials.
 
     Returns ``{"loss": [...], "accuracy": float, "seconds": float}``.

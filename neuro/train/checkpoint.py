@@ -28,8 +28,9 @@ import random
 import re
 import warnings
 import zipfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -248,6 +249,6 @@ def write_metrics(run_dir: os.PathLike, history: list[dict[str, Any]]) -> None:
     atomic_write(run_dir / "metrics.csv", lambda fh: fh.write(text.getvalue().encode()))
 
 
-def read_metrics(run_dir: os.PathLike) -> Optional[list[dict[str, Any]]]:
+def read_metrics(run_dir: os.PathLike) -> list[dict[str, Any]] | None:
     path = Path(run_dir) / "metrics.json"
     return json.loads(path.read_text()) if path.is_file() else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Optional
+from typing import Any
 
 # fields that may change when a run is resumed (where and how it runs, not what it computes)
 RUNTIME_FIELDS = frozenset({"device", "num_workers", "progress", "data_root", "download",
@@ -40,27 +40,27 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 0.0
     scheduler: str = "cosine"
-    max_lr: Optional[float] = None
-    grad_clip: Optional[float] = None
+    max_lr: float | None = None
+    grad_clip: float | None = None
     seed: int = 0
     model_options: dict = field(default_factory=dict)
     backend: str = "auto"
-    time_window_us: Optional[float] = None
-    n_time_bins: Optional[int] = None
-    duration_us: Optional[float] = None
-    denoise_us: Optional[float] = None
-    downsample: Optional[float] = None
-    crop: Optional[list] = None
+    time_window_us: float | None = None
+    n_time_bins: int | None = None
+    duration_us: float | None = None
+    denoise_us: float | None = None
+    downsample: float | None = None
+    crop: list | None = None
     include_incomplete: bool = False
-    max_len: Optional[int] = None
-    train_samples: Optional[int] = None
-    test_samples: Optional[int] = None
+    max_len: int | None = None
+    train_samples: int | None = None
+    test_samples: int | None = None
     device: str = "auto"
     num_workers: int = 0
     progress: bool = True
-    data_root: Optional[str] = None
+    data_root: str | None = None
     download: bool = False
-    cache_dir: Optional[str] = None
+    cache_dir: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -78,13 +78,13 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def recipe(cls, model: str, dataset: str, **changes: Any) -> "TrainConfig":
+    def recipe(cls, model: str, dataset: str, **changes: Any) -> TrainConfig:
         """The published training settings of ``model`` on ``dataset`` (see :func:`with_recipe`),
         with ``changes`` on top (``model_options`` are merged)."""
         return cls(**with_recipe({"model": model, "dataset": dataset, **changes}))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -120,7 +120,7 @@ def with_recipe(given: dict[str, Any]) -> dict[str, Any]:
 
 
 def config_diff(stored: dict[str, Any], requested: dict[str, Any],
-                ignore: frozenset = RUNTIME_FIELDS, defaults: Optional[dict[str, Any]] = None) -> list[str]:
+                ignore: frozenset = RUNTIME_FIELDS, defaults: dict[str, Any] | None = None) -> list[str]:
     """Human-readable differences ``"lr: 0.001 (checkpoint) != 0.01 (requested)"``. ``defaults``
     (the config class's defaults; :class:`TrainConfig`'s if omitted) stand in for fields added
     after a checkpoint was written."""

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Optional
 
 from torch import nn
 
@@ -54,7 +54,7 @@ def loss_at_chance(loss: float, n_classes: int, rtol: float = 5e-4) -> bool:
     return abs(loss - math.log(n_classes)) <= rtol * math.log(n_classes)
 
 
-def _number(value) -> Optional[float]:
+def _number(value) -> float | None:
     """A scalar view of a parameter (the mean of a per-neuron tensor), or None."""
     try:
         return float(value.detach().float().mean()) if hasattr(value, "detach") else float(value)
@@ -62,7 +62,7 @@ def _number(value) -> Optional[float]:
         return None
 
 
-def _decay(module: nn.Module) -> Optional[float]:
+def _decay(module: nn.Module) -> float | None:
     """The membrane decay per step, from ``beta`` or ``tau_mem`` / ``dt`` / integration."""
     structure = getattr(module, "_structure", {})
     beta = _number(structure.get("beta")) if structure.get("beta") is not None else None
@@ -101,14 +101,14 @@ class HealthCheck:
     """Warns once per run and symptom (:class:`DeadNetworkWarning`); ``where`` prefixes messages
     (e.g. ``"neuro train"``)."""
 
-    def __init__(self, model: nn.Module, n_classes: Optional[int], where: str = "training") -> None:
+    def __init__(self, model: nn.Module, n_classes: int | None, where: str = "training") -> None:
         self.modules = dict(model.named_modules())
         self.n_classes = n_classes
         self.where = where
         self.reported: set[str] = set()
         self.messages: list[str] = []
 
-    def check(self, epoch_label: str, layers: Mapping[str, LayerActivity], loss: Optional[float],
+    def check(self, epoch_label: str, layers: Mapping[str, LayerActivity], loss: float | None,
               stacklevel: int = 2) -> list[str]:
         """Warn about silent layers in ``layers`` and a loss at chance; returns the new messages."""
         new = []

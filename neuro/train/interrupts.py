@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 SIGNALS = tuple(s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None))
                 if s is not None)
@@ -47,7 +47,7 @@ class StopRequest:
     when the first signal arrives."""
 
     def __init__(self, announce: bool = True) -> None:
-        self.signal: Optional[str] = None
+        self.signal: str | None = None
         self.announce = announce
         self._previous: dict[int, Any] = {}
 
@@ -63,7 +63,7 @@ class StopRequest:
             print(f"\n{self.signal}: saving a checkpoint after the current batch (send it again to "
                   "stop at once, keeping the last checkpoint)", file=sys.stderr, flush=True)
 
-    def __enter__(self) -> "StopRequest":
+    def __enter__(self) -> StopRequest:
         if threading.current_thread() is threading.main_thread():
             for s in SIGNALS:
                 self._previous[s] = signal.signal(s, self._handle)

@@ -11,9 +11,10 @@ fields`` (used by ``neuro train`` and :meth:`TrainConfig.recipe` for every field
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from torch import nn
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import nn
 
@@ -59,7 +57,7 @@ class SpikeMonitor:
                 self.recorded[name] = spikes.detach()
         return hook
 
-    def __enter__(self) -> "SpikeMonitor":
+    def __enter__(self) -> SpikeMonitor:
         self._handles = [m.register_forward_hook(self._hook(n)) for n, m in self.layers]
         return self
 
@@ -69,5 +67,5 @@ class SpikeMonitor:
         self._handles = []
 
     @property
-    def rate(self) -> Optional[float]:
+    def rate(self) -> float | None:
         return self.spikes / self.neuron_steps if self.neuron_steps else None

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -61,8 +61,8 @@ def _active_rows(flat: np.ndarray, limit: int = _MAX_ROWS) -> np.ndarray:
     return active[np.lexsort((-counts[active], first))]
 
 
-def _input_panel(ax, inputs: np.ndarray, events: Optional[np.ndarray], dt: float,
-                 sensor: Optional[tuple[int, int, int]]) -> str:
+def _input_panel(ax, inputs: np.ndarray, events: np.ndarray | None, dt: float,
+                 sensor: tuple[int, int, int] | None) -> str:
     """Input events at their own time resolution (when given) or the frames as blocks."""
     steps = len(inputs)
     if events is not None and len(events):
@@ -87,9 +87,9 @@ def _input_panel(ax, inputs: np.ndarray, events: Optional[np.ndarray], dt: float
 
 
 def plot_raster(inputs: torch.Tensor, layers: Mapping[str, torch.Tensor], readout: torch.Tensor,
-                path: os.PathLike, dt: float, title: str = "", events: Optional[np.ndarray] = None,
-                sensor_size: Optional[tuple[int, int, int]] = None,
-                predicted: Optional[int] = None) -> Path:
+                path: os.PathLike, dt: float, title: str = "", events: np.ndarray | None = None,
+                sensor_size: tuple[int, int, int] | None = None,
+                predicted: int | None = None) -> Path:
     """Raster of one sample: input events, the spikes of every spiking layer, readout traces.
 
     ``inputs`` is ``[T, ...]`` (counts per frame of ``dt`` s); ``events`` (optional, a structured
@@ -146,7 +146,7 @@ def plot_raster(inputs: torch.Tensor, layers: Mapping[str, torch.Tensor], readou
 
 
 def plot_frames(frames: torch.Tensor | np.ndarray, path: os.PathLike, n: int = 8,
-                title: str = "", events: Optional[np.ndarray] = None) -> Path:
+                title: str = "", events: np.ndarray | None = None) -> Path:
     """``n`` frames of ``[T, 2, H, W]`` (ON red, OFF blue), plus an x-t raster of ``events``."""
     plt = pyplot()
     frames = np.asarray(frames.detach().cpu() if isinstance(frames, torch.Tensor) else frames)

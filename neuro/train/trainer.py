@@ -60,7 +60,7 @@ import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from torch import nn
@@ -122,7 +122,7 @@ def _datasets(config: TrainConfig, info: D.DistInfo) -> tuple[Dataset, Dataset]:
     return train_set, test_set
 
 
-def _limit(dataset: Dataset, n: Optional[int]) -> Dataset:
+def _limit(dataset: Dataset, n: int | None) -> Dataset:
     return dataset if n is None or n >= len(dataset) else Subset(dataset, range(n))
 
 
@@ -162,7 +162,7 @@ def _batches(n: int, config: TrainConfig, info: D.DistInfo, epoch: int) -> list[
 
 
 def _loader(dataset: Dataset, config: TrainConfig, info: D.DistInfo, epoch: int, train: bool,
-            device: torch.device, batches: Optional[list[list[int]]] = None) -> DataLoader:
+            device: torch.device, batches: list[list[int]] | None = None) -> DataLoader:
     """Test data in order (this rank's shard); training data as ``batches`` (default: all of
     :func:`_batches` for ``epoch``)."""
     collate = partial(pad_collate, max_len=config.max_len)
@@ -218,7 +218,7 @@ class _Position:
                              for k, a in self.activity.items()}}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "_Position":
+    def from_dict(cls, data: dict[str, Any]) -> _Position:
         activity = {k: LayerActivity(float(v[0]), int(v[1]), float(v[2]))
                     for k, v in data["activity"].items()}
         return cls(int(data["epoch"]), int(data["batches_done"]), data["totals"].to(torch.float64),
@@ -252,7 +252,7 @@ class _Snapshot:
                 b.copy_(self.buffers[k])
 
 
-def _train_epoch(s: "_Session", train_set: Dataset, position: _Position, monitor: SpikeMonitor,
+def _train_epoch(s: _Session, train_set: Dataset, position: _Position, monitor: SpikeMonitor,
                  bar, after_step, stop: StopRequest) -> dict[str, float]:
     """Train from ``position`` to the end of its epoch (updating ``position`` batch by batch)."""
     model, optimizer, config, info, device = s.net, s.optimizer, s.config, s.info, s.device
@@ -396,10 +396,10 @@ class _Session:
     device: torch.device
     info: D.DistInfo
     history: list[dict[str, Any]]
-    position: Optional[_Position] = None  # where an interrupted epoch stopped (from a checkpoint)
+    position: _Position | None = None  # where an interrupted epoch stopped (from a checkpoint)
 
 
-def _run(config: TrainConfig, run_dir: Path, checkpoint: Optional[dict], device: torch.device,
+def _run(config: TrainConfig, run_dir: Path, checkpoint: dict | None, device: torch.device,
          info: D.DistInfo, stop: StopRequest) -> TrainResult:
     torch.manual_seed(config.seed)
     train_set, test_set = _datasets(config, info)
@@ -512,7 +512,7 @@ def _summary(row: dict[str, Any], epochs: int) -> str:
             f"  spike rate {rate}  {row['epoch_time_s']:.1f} s")
 
 
-def _save_epoch(s: _Session, position: Optional[_Position] = None) -> None:
+def _save_epoch(s: _Session, position: _Position | None = None) -> None:
     """The checkpoint after an epoch, or (``position``) of an epoch stopped part-way."""
     save_checkpoint(s.run_dir / CHECKPOINT_NAME, {
         "epoch": len(s.history), "config": s.config.to_dict(), "model_spec": s.spec,
