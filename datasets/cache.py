@@ -123,6 +123,7 @@ class FrameCache:
         return state
 
     def close(self) -> None:
+        """Close the cache file if it is open (idempotent); it is reopened on the next read."""
         if self._file is not None:
             self._file.close()
             self._file = None

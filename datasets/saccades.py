@@ -70,6 +70,7 @@ class SaccadeConfig:
 
     @property
     def duration_us(self) -> int:
+        """Duration of one recording in microseconds: the three saccades, ``3 * saccade_us``."""
         return 3 * self.saccade_us
 
 

@@ -83,6 +83,7 @@ class SHDAdding(torch.utils.data.Dataset):
 
     @property
     def num_classes(self) -> int:
+        """Number of possible sums, ``2 * modulus - 1`` (sums 0 .. ``2 * (modulus - 1)``)."""
         return 2 * self.modulus - 1
 
     def __len__(self) -> int:

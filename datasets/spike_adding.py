@@ -44,10 +44,12 @@ class SpikeAdding:
 
     @property
     def channels(self) -> int:
+        """Input channels: ``group`` channels per value, ``values * group``."""
         return self.values * self.group
 
     @property
     def num_classes(self) -> int:
+        """Number of possible sums of two values, ``2 * values - 1``."""
         return 2 * self.values - 1
 
     @property

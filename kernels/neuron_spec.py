@@ -80,6 +80,7 @@ class Record:
         raise AttributeError("model records are read-only: return new values from the step instead")
 
     def as_dict(self) -> dict[str, Any]:
+        """A copy of the named values as a dict."""
         return dict(object.__getattribute__(self, "_values"))
 
 
@@ -175,14 +176,17 @@ class GeneratedModel:
 
     @property
     def n_states(self) -> int:
+        """Number of state variables of the model."""
         return len(self.states)
 
     @property
     def n_rows(self) -> int:
+        """Number of rows of the coefficient table (parameters, then derived coefficients)."""
         return len(self.rows)
 
     @property
     def coefficient_names(self) -> tuple[str, ...]:
+        """Names of the derived coefficient rows (those after the parameters)."""
         return self.rows[len(self.spec.parameters):]
 
 

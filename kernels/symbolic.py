@@ -247,6 +247,9 @@ class Names:
         self.const_offset = const_offset
 
     def const_index(self, value: float) -> int:
+        """Index in the constants array of the traced literal ``value`` (``const_offset`` plus its position in
+        the trace's constant table).
+        """
         return self.const_offset + self.trace._const_index[repr(float(value))]
 
     def __call__(self, ref: Ref) -> str:

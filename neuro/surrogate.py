@@ -50,6 +50,10 @@ class Surrogate:
     kind = -1
 
     def coefficients(self) -> tuple[float, float]:
+        """The two numbers ``(a, b)`` the kernels plug into the formula selected by ``kind``. The base class
+        has none (a user surrogate with ``kind = -1`` is evaluated through ``derivative`` instead): raises
+        ``NotImplementedError``.
+        """
         raise NotImplementedError
 
     def derivative(self, z: torch.Tensor) -> torch.Tensor:
@@ -82,6 +86,7 @@ class ATan(Surrogate):
     kind = surrogate_math.ATAN
 
     def coefficients(self) -> tuple[float, float]:
+        """``(alpha / 2, pi / 2 * alpha)``: the height and the ``z`` scale of ``a / (1 + (b z)^2)``."""
         return self.alpha / 2, math.pi / 2 * self.alpha
 
 
@@ -93,6 +98,7 @@ class FastSigmoid(Surrogate):
     kind = surrogate_math.FAST_SIGMOID
 
     def coefficients(self) -> tuple[float, float]:
+        """``(1, slope)``: the height and the ``z`` scale of ``a / (1 + b |z|)^2``."""
         return 1.0, self.slope
 
 
@@ -107,6 +113,7 @@ class Sigmoid(Surrogate):
     kind = surrogate_math.SIGMOID
 
     def coefficients(self) -> tuple[float, float]:
+        """``(slope, slope)``: the factor and the ``z`` scale of ``a * sig(b z) * (1 - sig(b z))``."""
         return self.slope, self.slope
 
 
@@ -118,6 +125,7 @@ class Triangle(Surrogate):
     kind = surrogate_math.TRIANGLE
 
     def coefficients(self) -> tuple[float, float]:
+        """``(slope, slope)``: the peak and the ``z`` scale of ``a * max(0, 1 - b |z|)``."""
         return self.slope, self.slope
 
 
@@ -128,6 +136,7 @@ class StraightThrough(Surrogate):
     kind = surrogate_math.STRAIGHT_THROUGH
 
     def coefficients(self) -> tuple[float, float]:
+        """``(1, 0)``: the constant pseudo-derivative ``a = 1`` (``b`` is unused)."""
         return 1.0, 0.0
 
 
@@ -140,6 +149,7 @@ class PiecewiseQuadratic(Surrogate):
     kind = surrogate_math.PIECEWISE_QUADRATIC
 
     def coefficients(self) -> tuple[float, float]:
+        """``(-alpha^2, alpha)``: slope and intercept of ``max(0, a |z| + b)``."""
         return -(self.alpha ** 2), self.alpha
 
 
@@ -152,6 +162,7 @@ class Erf(Surrogate):
     kind = surrogate_math.ERF
 
     def coefficients(self) -> tuple[float, float]:
+        """``(alpha / sqrt(pi), alpha)``: the peak and the ``z`` scale of ``a * exp(-(b z)^2)``."""
         return self.alpha / math.sqrt(math.pi), self.alpha
 
 
@@ -164,6 +175,9 @@ class Gaussian(Surrogate):
     kind = surrogate_math.ERF
 
     def coefficients(self) -> tuple[float, float]:
+        """``(1 / (sqrt(2 pi) sigma), 1 / (sqrt(2) sigma))``: the normal density of width ``sigma`` written as
+        the ``Erf`` formula ``a * exp(-(b z)^2)``.
+        """
         return 1.0 / (math.sqrt(2.0 * math.pi) * self.sigma), 1.0 / (math.sqrt(2.0) * self.sigma)
 
 
@@ -176,6 +190,7 @@ class LeakyReLU(Surrogate):
     kind = surrogate_math.LEAKY_RELU
 
     def coefficients(self) -> tuple[float, float]:
+        """``(k, leak)``: the pseudo-derivative for ``z >= 0`` and for ``z < 0``."""
         return self.k, self.leak
 
 
@@ -188,6 +203,7 @@ class SoftSign(Surrogate):
     kind = surrogate_math.FAST_SIGMOID
 
     def coefficients(self) -> tuple[float, float]:
+        """``(alpha / 2, alpha)``: the height and the ``z`` scale of ``a / (1 + b |z|)^2``."""
         return self.alpha / 2, self.alpha
 
 

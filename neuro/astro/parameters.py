@@ -95,6 +95,7 @@ class AstrocyteParameters:
         _check("tau_IP3", self.tau_IP3, positive=True, what=" (a time constant, ms)")
 
     def replace(self, **changes) -> AstrocyteParameters:
+        """A copy with the given fields changed (validated like a new instance)."""
         return replace(self, **changes)
 
     def as_dict(self) -> dict:
@@ -167,9 +168,11 @@ class AeifAstroParameters:
         _check("gsl_error_tol", self.gsl_error_tol, positive=True)
 
     def replace(self, **changes) -> AeifAstroParameters:
+        """A copy with the given fields changed (validated like a new instance)."""
         return replace(self, **changes)
 
     def as_dict(self) -> dict:
+        """The parameters as a plain dict of field values (NEST names, NEST units)."""
         return asdict(self)
 
     def table(self, n: int, dt: float) -> np.ndarray:

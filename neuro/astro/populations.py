@@ -30,9 +30,13 @@ def _table_methods(cls):
     splits it again (copies, so states stay immutable)."""
 
     def table(self) -> np.ndarray:
+        """The fields stacked in order into a contiguous ``float64 [N_STATE, n]`` array (the kernels'
+        state table)."""
         return np.ascontiguousarray(np.stack([np.asarray(f, np.float64) for f in self]))
 
     def from_table(klass, t: np.ndarray):
+        """The state whose fields are copies of the rows of a ``[N_STATE, n]`` table (inverse of
+        ``table``)."""
         return klass(*(np.array(row) for row in t))
 
     cls.table = table

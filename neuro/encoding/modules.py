@@ -51,6 +51,7 @@ class RateEncoder(SpikingModule):
         return rate(x, self.num_steps, generator=generator, **self.options), None
 
     def extra_repr(self) -> str:
+        """Steps, seed and the encoder's keyword options."""
         options = "".join(f", {k}={v!r}" for k, v in self.options.items())
         return f"num_steps={self.num_steps}, seed={self.seed}{options}"
 
@@ -70,6 +71,7 @@ class LatencyEncoder(SpikingModule):
         return latency(x, self.num_steps, **self.options), None
 
     def extra_repr(self) -> str:
+        """Steps and the encoder's keyword options."""
         return f"num_steps={self.num_steps}" + "".join(f", {k}={v!r}" for k, v in self.options.items())
 
 
@@ -91,5 +93,6 @@ class DeltaEncoder(SpikingModule):
         return self._encode(x), None
 
     def extra_repr(self) -> str:
+        """Threshold, modulation and the encoder's keyword options."""
         options = "".join(f", {k}={v!r}" for k, v in self.options.items())
         return f"threshold={self.threshold}, modulation={self.modulation}{options}"

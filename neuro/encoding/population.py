@@ -130,5 +130,6 @@ class GaussianPopulation(SpikingModule):
         return self.neuron(repeat(r, self.num_steps))[0], None
 
     def extra_repr(self) -> str:
+        """Input features, neurons per feature, steps and mode."""
         return (f"features={self.features}, size={self.size}, num_steps={self.num_steps}, "
                 f"mode={self.mode!r}")

@@ -41,9 +41,13 @@ class QuantizationReport:
     resources: dict
 
     def to_json(self) -> str:
+        """The report as indented JSON (every field)."""
         return json.dumps(asdict(self), indent=2)
 
     def summary(self) -> str:
+        """One line: float and integer accuracy and their difference, decision agreement, spikes per inference
+        of both, synaptic ops per inference and overflow events.
+        """
         return (f"{self.samples} samples, {self.weight_bits}-bit weights: float accuracy "
                 f"{self.float_accuracy:.4f}, integer accuracy {self.int_accuracy:.4f} "
                 f"(loss {self.float_accuracy - self.int_accuracy:+.4f}), decisions agree on "

@@ -70,16 +70,20 @@ class IntegerLayer:
 
     @property
     def n_out(self) -> int:
+        """Number of output neurons (rows of the weight matrix)."""
         return int(self.weight_mantissa.shape[0])
 
     @property
     def n_in(self) -> int:
+        """Number of inputs (columns of the weight matrix)."""
         return int(self.weight_mantissa.shape[1])
 
     def effective_weights(self) -> np.ndarray:
+        """The integer weights the chip applies, ``mantissa << exponent``, ``int64 [n_out, n_in]``."""
         return self.weight_mantissa.astype(np.int64) << int(self.weight_exponent)
 
     def effective_bias(self) -> np.ndarray:
+        """The integer bias per neuron, ``mantissa << exponent``, ``int64 [n_out]``."""
         return self.bias_mantissa.astype(np.int64) << self.bias_exponent.astype(np.int64)
 
 
@@ -99,10 +103,12 @@ class IntegerNetwork:
 
     @property
     def spec(self) -> Format:
+        """The :class:`Format` of the network's chip (bit widths and value ranges)."""
         return FORMATS[self.format]
 
     @property
     def n_inputs(self) -> int:
+        """Number of inputs of the first layer."""
         return self.layers[0].n_in
 
     def validate(self) -> None:

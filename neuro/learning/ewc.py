@@ -88,7 +88,9 @@ class EWC(nn.Module):
         return max((float(self._buffers_of(n)[0].max()) for n, _ in self._params), default=0.0)
 
     def get_extra_state(self) -> dict:
+        """Checkpointed beyond the buffers: ``{"tasks_done": int}``, the number of consolidated tasks."""
         return {"tasks_done": int(self.tasks_done)}
 
     def set_extra_state(self, state: dict) -> None:
+        """Restore ``tasks_done`` from a state written by :meth:`get_extra_state`."""
         self.tasks_done = int(state["tasks_done"])

@@ -98,6 +98,8 @@ class GPM(SubspaceProjection):
         self.tasks_done = 0
 
     def basis(self, i: int) -> torch.Tensor:
+        """The orthonormal basis rows ``[k, fan_in]`` kept so far for protected layer ``i`` (``k`` may be 0).
+        """
         return self.bases[i].rows
 
     @torch.no_grad()
@@ -124,7 +126,11 @@ class GPM(SubspaceProjection):
         return [int(b.rows.shape[0]) for b in self.bases]
 
     def get_extra_state(self) -> dict:
+        """Checkpointed beyond the buffers: ``{"tasks_done": int}``, the number of tasks whose subspaces are
+        stored.
+        """
         return {"tasks_done": int(self.tasks_done)}
 
     def set_extra_state(self, state: dict) -> None:
+        """Restore ``tasks_done`` from a state written by :meth:`get_extra_state`."""
         self.tasks_done = int(state["tasks_done"])

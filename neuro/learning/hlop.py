@@ -75,9 +75,16 @@ class HLOP(SubspaceProjection):
         self.tasks_begun = 0
 
     def basis(self, i: int) -> torch.Tensor:
+        """The frozen rows ``[n_frozen, fan_in]`` of protected layer ``i``'s Hebbian subspace (the previous
+        tasks' subspace).
+        """
         return self.subspaces[i].basis
 
     def project_inputs(self, i: int, v: torch.Tensor) -> torch.Tensor:
+        """``v [..., fan_in]`` with its component in layer ``i``'s frozen subspace removed: ``v - (v B^T) B``
+        with ``lateral="matrix"`` (or no frozen rows), else through the spiking lateral response of the
+        frozen rows.
+        """
         sub = self.subspaces[i]
         if self.lateral == "matrix" or sub.n_frozen == 0:
             return project_rows(v, sub.basis)
@@ -119,11 +126,14 @@ class HLOP(SubspaceProjection):
         return out
 
     def get_extra_state(self) -> dict:
+        """Checkpointed beyond the buffers: ``{"tasks_begun": int}``, the number of tasks started."""
         return {"tasks_begun": int(self.tasks_begun)}
 
     def set_extra_state(self, state: dict) -> None:
+        """Restore ``tasks_begun`` from a state written by :meth:`get_extra_state`."""
         self.tasks_begun = int(state["tasks_begun"])
 
     def extra_repr(self) -> str:
+        """The projection's settings plus ``rows/frozen`` of every protected layer's subspace."""
         rows = ", ".join(f"{s.n_rows}/{s.n_frozen}" for s in self.subspaces)
         return super().extra_repr() + f", rows/frozen=[{rows}]"

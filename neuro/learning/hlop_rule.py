@@ -207,15 +207,18 @@ class HebbianSubspace(nn.Module):
         return v - (v @ h.T) @ h
 
     def extra_repr(self) -> str:
+        """Input size, rows (frozen ones), learning rate, momentum, iterations and lateral mode."""
         return (f"in_features={self.in_features}, rows={self.n_rows} ({self.n_frozen} frozen), "
                 f"lr={self.lr:g}{' (normalized)' if self.normalize else ''}, "
                 f"momentum={self.momentum}, iterations={self.iterations}, "
                 f"lateral={self.lateral!r}")
 
     def get_extra_state(self) -> dict:
+        """Checkpointed beyond the buffers: ``{"n_frozen": int}``, the number of frozen rows."""
         return {"n_frozen": int(self.n_frozen)}
 
     def set_extra_state(self, state: dict) -> None:
+        """Restore ``n_frozen`` from a state written by :meth:`get_extra_state`."""
         self.n_frozen = int(state["n_frozen"])
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:

@@ -40,6 +40,9 @@ class TimeAveragedMLP(nn.Module):
         self.layers = layers
 
     def forward(self, x, state=None):
+        """Logits ``[1, B, classes]`` of the MLP on ``x [T, B, ...]`` averaged over time, flattened and
+        standardised per sample; the state is always ``None``.
+        """
         z = x.float().mean(0).flatten(1)
         z = (z - z.mean(1, keepdim=True)) / z.std(1, keepdim=True).clamp(min=1e-12)
         return self.layers(z).unsqueeze(0), None

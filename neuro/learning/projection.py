@@ -190,6 +190,7 @@ class SubspaceProjection(nn.Module):
         return [site.weight for site in self.sites]
 
     def extra_repr(self) -> str:
+        """The protected layers (name and fan-in), the trace kind and the projection mode."""
         names = ", ".join(f"{s.name}({s.fan_in})" for s in self.sites)
         return f"layers=[{names}], trace={self.trace!r}, projection={self.projection!r}"
 

@@ -48,14 +48,17 @@ class Site:
 
     @property
     def kind(self) -> str:
+        """``"conv"`` for an ``nn.Conv2d`` layer, else ``"linear"``."""
         return "conv" if isinstance(self.layer, nn.Conv2d) else "linear"
 
     @property
     def fan_in(self) -> int:
+        """Inputs per output unit: ``in_features``, or ``in_channels * kh * kw`` for a convolution."""
         return int(self.layer.weight[0].numel())
 
     @property
     def weight(self) -> nn.Parameter:
+        """The layer's weight parameter (the one whose updates are projected)."""
         return self.layer.weight
 
     def unfold(self, x: torch.Tensor) -> torch.Tensor:
@@ -135,11 +138,16 @@ class TraceRecorder:
         self.reset()
 
     def reset(self) -> None:
+        """Forget the accumulated trace and samples: the next :meth:`observe` starts a new sequence."""
         self._sum: torch.Tensor | None = None
         self._norm = 0.0
         self._steps: list[torch.Tensor] = []
 
     def observe(self, v: torch.Tensor) -> None:
+        """Accumulate presynaptic activity ``v [T, N, n]`` (a whole sequence or one step): ``spikes`` keeps
+        every step's rows, ``filtered`` the normalised trace after every step, ``rate`` the decay-weighted
+        sum over the sequence. A new batch size starts a new sequence.
+        """
         if self.kind == "spikes":
             self._steps.append(v.reshape(-1, v.shape[-1]))
             return
@@ -162,6 +170,9 @@ class TraceRecorder:
             self._norm = self._norm * carry + float(w.sum())
 
     def samples(self, generator: torch.Generator | None = None) -> torch.Tensor | None:
+        """The Hebbian samples ``[S, n]`` recorded since :meth:`reset` (``None`` if none), randomly subsampled
+        to ``max_samples`` rows with ``generator`` when there are more.
+        """
         if self.kind in ("spikes", "filtered"):
             out = torch.cat(self._steps) if self._steps else None
         else:

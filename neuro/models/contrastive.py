@@ -35,6 +35,9 @@ class ProjectionHead(nn.Module):
         self.register_buffer("std", torch.ones(in_features) if std is None else std.float().clamp_min(1e-6))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Unit-norm embeddings ``[B, dim]`` of features ``x [B, in_features]``: standardised with the stored
+        mean and std, then Linear and GELU.
+        """
         if x.dim() != 2 or x.shape[1] != self.linear.in_features:
             raise ValueError(f"expected features [batch, {self.linear.in_features}], got {tuple(x.shape)}")
         return F.normalize(F.gelu(self.linear((x - self.mean) / self.std)), dim=-1)

@@ -206,6 +206,9 @@ class DelaySNN(SpikingModule):
         return self
 
     def forward(self, x: torch.Tensor, state: None = None):
+        """The readout membrane ``[T + L * (K - 1) // 2, B, n_outputs]`` of ``x [T, B, n_inputs]`` through the
+        delay blocks, and ``None`` (the network keeps no state between calls).
+        """
         for block in self.blocks:
             x, _ = block(x)
         return x, None

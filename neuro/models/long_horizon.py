@@ -34,6 +34,9 @@ class LastStep(nn.Module):
         self.model = model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The wrapped model's output at the last step, ``[B, K]`` for ``x [T, B, C]`` (the state of an
+        ``(out, state)`` output is dropped).
+        """
         out = self.model(x)
         return (out[0] if isinstance(out, tuple) else out)[-1]
 

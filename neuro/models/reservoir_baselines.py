@@ -91,6 +91,9 @@ class LSTMReadout(nn.Module):
         self.head = nn.Linear(hidden, n_outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Outputs ``[B, n_outputs]`` of batch-first windows ``x [B, T, n_inputs]``: the linear head on the
+        LSTM's last hidden state.
+        """
         out, _ = self.lstm(x)
         return self.head(out[:, -1])
 

@@ -99,10 +99,12 @@ class GraphSpec:
 
     @property
     def inputs(self) -> list[str]:
+        """Names of the graph's ``Input`` nodes, in node order."""
         return [n for n, s in self.nodes.items() if s.type == "Input"]
 
     @property
     def outputs(self) -> list[str]:
+        """Names of the graph's ``Output`` nodes, in node order."""
         return [n for n, s in self.nodes.items() if s.type == "Output"]
 
 

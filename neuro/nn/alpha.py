@@ -73,5 +73,7 @@ class AlphaLIF(SpecNeuron):
                    surrogate=surrogate, learn=learn, **options)
 
     def extra_repr(self) -> str:
+        """The reset mode, then the LIF settings without the ``subtract``/``zero`` flags the reset replaces.
+        """
         parts = [p for p in super().extra_repr().split(", ") if not p.startswith(("subtract=", "zero="))]
         return f"reset={self.reset!r}, " + ", ".join(parts)

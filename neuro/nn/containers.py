@@ -25,6 +25,9 @@ class TimeDistributed(SpikingModule):
         self.layer = layer
 
     def forward(self, x: torch.Tensor, state: None = None):
+        """The wrapped layer applied to every step of ``x [T, B, ...]`` at once (time folded into the batch):
+        ``(out [T, B, ...], None)``; the layer keeps no state.
+        """
         if x.dim() < 2:
             raise ValueError(f"TimeDistributed expects [T, B, ...], got shape {tuple(x.shape)}")
         y = self.layer(x.reshape(x.shape[0] * x.shape[1], *x.shape[2:]))
@@ -51,6 +54,10 @@ class Sequential(SpikingModule):
         return self.layers[index]
 
     def forward(self, x: torch.Tensor, state: Sequence | None = None):
+        """Run the layers in order on ``x [T, B, ...]``: returns the last layer's output and the list of the
+        layers' new states (one entry per layer, ``None`` for stateless ones). ``state`` is such a list
+        from a previous call, or ``None`` to start from rest.
+        """
         if state is not None and len(state) != len(self.layers):
             raise ValueError(f"state has {len(state)} entries but the Sequential has "
                              f"{len(self.layers)} layers")

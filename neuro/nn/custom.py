@@ -171,6 +171,9 @@ class SpecNeuron(SpikingModule):
         return out, trace
 
     def extra_repr(self) -> str:
+        """The spec's name, shape, every parameter value (``(learned)`` when trained), ``dt``, the threshold
+        comparison, the reset detachment, surrogate and backend.
+        """
         parts = [f"{self.spec.name}"] if type(self) is SpecNeuron else []
         if self.shape:
             parts.append(f"shape={self.shape}")

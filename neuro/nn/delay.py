@@ -95,6 +95,11 @@ class DelayLinear(SpikingModule):
                 self.bias.uniform_(-bound, bound)
 
     def forward(self, x: torch.Tensor, state: None = None):
+        """``y [T + extra_steps, B, out_features]`` of the whole sequence ``x [T, B, in_features]`` through
+        the delayed synapses (Gaussian taps with ``mode="gauss"``, integer delays at the rounded positions
+        with ``"round"``), and ``None``: the layer keeps no state, and a non-``None`` ``state`` raises
+        ``ValueError``.
+        """
         if state is not None:
             raise ValueError("DelayLinear processes whole sequences and keeps no state; pass state=None")
         self._check_options()
@@ -165,6 +170,7 @@ class DelayLinear(SpikingModule):
         return layer
 
     def extra_repr(self) -> str:
+        """Sizes, kernel size and count, current ``sigma``, extra steps, mode, method, bias and backend."""
         sig = float(self.sigma.flatten()[0]) if self.sigma.numel() else float("nan")
         return (f"{self.in_features}, {self.out_features}, kernel_size={self.kernel_size}, "
                 f"kernel_count={self.kernel_count}, sigma={sig:g}, extra_steps={self.extra_steps}, "
@@ -209,9 +215,14 @@ class FixedDelay(SpikingModule):
         self.backend = backend
 
     def forward(self, x: torch.Tensor, state: F.DelayState | None = None):
+        """``y [T, B, C or O]``, ``x [T, B, C]`` delayed per neuron (or per synapse and weighted), and the
+        :class:`~neuro.functional.delay.DelayState` holding the last ``max_delay`` input steps
+        (``state=None``: zeros before the first step).
+        """
         return F.fixed_delay(x, self.delays, self.weight, state, self.max_delay, self.backend)
 
     def extra_repr(self) -> str:
+        """Per-neuron or per-synapse, the delays' shape, ``max_delay`` and backend."""
         kind = "per-neuron" if self.weight is None else "per-synapse"
         return (f"{kind}, shape={tuple(self.delays.shape)}, max_delay={self.max_delay}, "
                 f"backend={self.backend!r}")

@@ -44,4 +44,5 @@ class SequenceDropout(SpikingModule):
         return x * mask, None
 
     def extra_repr(self) -> str:
+        """The drop probability ``p``."""
         return f"p={self.p}"

@@ -251,6 +251,10 @@ class ELM(_ELMBase):
                            in_features=self.in_features)
 
     def forward(self, x: torch.Tensor, state: ELMState | None = None):
+        """``y [T, B, out_features]`` for ``x [T, B, D]`` and the :class:`~neuro.ops.elm.ELMState` after the
+        last step (synaptic traces and memory; ``state=None`` starts from zeros). :meth:`scan` also returns
+        the memory trajectory.
+        """
         result = self.scan(x, state)
         return result.y, result.state
 
@@ -259,4 +263,7 @@ class ELMCell(_ELMBase):
     """One ELM step in pure torch: ``forward(x [B, D], state=None) -> (y [B, out_features], state)``."""
 
     def forward(self, x: torch.Tensor, state: ELMState | None = None):
+        """One step: ``y [B, out_features]`` for ``x [B, D]`` and the next :class:`~neuro.ops.elm.ELMState`
+        (``state=None`` starts from zeros).
+        """
         return FE.elm_step(x, self.weights(), self.cfg, state, in_features=self.in_features)

@@ -117,9 +117,11 @@ class Graded(nn.Module):
         self.low, self.high = float(low), float(high)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` clipped to ``[low, high]`` elementwise (any shape; no state)."""
         return graded(x, self.low, self.high)
 
     def extra_repr(self) -> str:
+        """The clipping range ``low``, ``high``."""
         return f"low={self.low:g}, high={self.high:g}"
 
 
@@ -155,11 +157,15 @@ class SignedLinear(nn.Module):
         return constrain_sign(self.raw_weight, self.sign) if self.constrained else self.raw_weight
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x [..., in_features] -> [..., out_features]`` through the sign-constrained weights (cast to
+        ``x``'s dtype) and the optional bias.
+        """
         if x.shape[-1] != self.in_features:
             raise ValueError(f"SignedLinear expects x[..., {self.in_features}], got {tuple(x.shape)}")
         return TF.linear(x, self.weight.to(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
 
     def extra_repr(self) -> str:
+        """Sizes, bias and whether the signs are constrained."""
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}, constrained={self.constrained}")
 

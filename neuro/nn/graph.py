@@ -263,6 +263,11 @@ class Graph(SpikingModule):
             self._shape_log[name] = (tuple(inp.shape[lead:]), tuple(out.shape[lead:]))
 
     def forward(self, x, state: GraphState | None = None):
+        """Run the graph on ``x [T, B, ...]`` (a tensor for one input, else ``{input name: tensor}``): acyclic
+        nodes a whole sequence at a time, cycles step by step through their back edges. Returns the output
+        (``{name: tensor}`` for several outputs) and the :class:`GraphState` (every node's state and the
+        back-edge carries) to continue from.
+        """
         values = self._bind_inputs(x)
         if state is not None and not isinstance(state, GraphState):
             raise TypeError(f"state must be a GraphState or None, got {type(state).__name__}")
@@ -327,6 +332,7 @@ class Graph(SpikingModule):
             self._shape_log = None
 
     def extra_repr(self) -> str:
+        """Inputs, outputs, number of edges, back edges and the cycles run step by step."""
         cycles = [u.nodes for u in self._plan if u.cyclic]
         return (f"inputs={self.inputs}, outputs={self.outputs}, edges={len(self.edges)}, "
                 f"back_edges={sorted(self.back_edges)}" + (f", cycles={cycles}" if cycles else ""))

@@ -60,6 +60,7 @@ class Izhikevich(SpecNeuron):
                    threshold_op=">", surrogate=presets._norse_surrogate(method, alpha), **options)
 
     def extra_repr(self) -> str:
+        """The preset (when built from one), then the spec neuron's settings."""
         text = super().extra_repr()
         return f"preset={self.preset!r}, " + text if self.preset else text
 

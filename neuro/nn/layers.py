@@ -51,9 +51,12 @@ class Scale(nn.Module):
             self.register_buffer("scale", tensor)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x * scale`` (scale cast to ``x``'s dtype and broadcast over the features; any shape, no state).
+        """
         return x * self.scale.to(x.dtype)
 
     def extra_repr(self) -> str:
+        """The scale (its shape when it has several values)."""
         s = self.scale
         return f"scale=<{tuple(s.shape)}>" if s.numel() > 1 else f"scale={float(s):g}"
 
@@ -68,10 +71,14 @@ class Threshold(nn.Module):
         self.surrogate = get_surrogate(surrogate)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Spikes ``H(x - threshold)`` (strict ``>``) in ``x``'s dtype and shape, with the surrogate gradient
+        in the backward pass.
+        """
         theta = self.threshold.to(x.dtype).expand_as(x)
         return spike(x, theta, self.surrogate, ge=False)
 
     def extra_repr(self) -> str:
+        """The threshold (its shape when it has several values)."""
         t = self.threshold
         return f"threshold=<{tuple(t.shape)}>" if t.numel() > 1 else f"threshold={float(t):g}"
 
@@ -87,6 +94,9 @@ class SumPool2d(nn.Module):
         self.padding = _pair(padding, "padding")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Window sums ``[N, C, H_out, W_out]`` of ``x [N, C, H, W]`` (time folded into ``N``; padding counts
+        as zeros); raises ``ValueError`` for another rank.
+        """
         if x.dim() != 4:
             raise ValueError(f"SumPool2d expects [N, C, H, W] (time folded into N), got shape "
                              f"{tuple(x.shape)}")
@@ -94,6 +104,7 @@ class SumPool2d(nn.Module):
         return TF.avg_pool2d(x, self.kernel_size, self.stride, self.padding, divisor_override=1)
 
     def extra_repr(self) -> str:
+        """Kernel size, stride and padding."""
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
@@ -124,6 +135,7 @@ class Integrator(NeuronBase):
                          threshold_op=">", record_states=record_states, backend=backend)
 
     def extra_repr(self) -> str:
+        """Shape, ``r`` (its shape when per-neuron), ``dt`` and backend."""
         r = self.physical("r")
         text = f"r=<{tuple(r.shape)}>" if isinstance(r, torch.Tensor) and r.numel() > 1 else \
             f"r={float(r):g}"

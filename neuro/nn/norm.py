@@ -78,6 +78,7 @@ class ThresholdBatchNorm(StepBatchNorm):
         nn.init.constant_(self.bn.weight, self.alpha * self.v_th)
 
     def extra_repr(self) -> str:
+        """Channels, ``alpha`` and ``v_th``."""
         return f"channels={self.channels}, alpha={self.alpha:g}, v_th={self.v_th:g}"
 
 
@@ -137,6 +138,7 @@ class BatchNormThroughTime(SpikingModule):
         return y.reshape(B, T, *x.shape[2:]).movedim(1, 0), None
 
     def extra_repr(self) -> str:
+        """Channels, steps with their own statistics, ``eps``, momentum, affine weight and bias."""
         return (f"channels={self.channels}, num_steps={self.num_steps}, eps={self.eps}, "
                 f"momentum={self.momentum}, affine={self.weight is not None}, "
                 f"bias={self.bias is not None}")

@@ -90,6 +90,10 @@ class Recurrent(SpikingModule):
         self.recurrent = recurrent.layer if isinstance(recurrent, TimeDistributed) else recurrent
 
     def forward(self, x: torch.Tensor, state: RecurrentState | None = None):
+        """Spikes ``[T, B, ...]`` of the neuron driven by ``x [T, B, ...]`` plus the recurrent input of its
+        previous output, and the :class:`RecurrentState` (neuron state, last output) after the last step;
+        ``state=None`` starts from rest. LIF-family neurons with an ``nn.Linear`` run as one fused kernel.
+        """
         if x.dim() < 2:
             raise ValueError(f"Recurrent expects [T, B, ...], got shape {tuple(x.shape)}")
         if state is None:

@@ -69,6 +69,7 @@ class Stateless(nn.Module):
             self.state = detach_states(self.state)
 
     def extra_repr(self) -> str:
+        """``carry_state=True`` when the state is carried between calls, else empty."""
         return "carry_state=True" if self.carry_state else ""
 
 

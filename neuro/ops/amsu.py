@@ -51,6 +51,10 @@ class AMSUConfig:
             raise TypeError(f"surrogate must be a neuro.surrogate.Surrogate, got {self.surrogate!r}")
 
     def lif(self) -> LIFConfig:
+        """The :class:`~neuro.ops.lif.LIFConfig` of the neuron part: the same reset, comparison, surrogate,
+        synapse and ``detach_reset`` options, always spiking and without adaptation (the astrocyte takes
+        that role).
+        """
         return LIFConfig(reset=self.reset, ge=self.ge, spiking=True, detach_reset=self.detach_reset,
                          surrogate=self.surrogate, has_syn=self.has_syn, has_adapt=False)
 
@@ -85,6 +89,9 @@ class Domains:
 
     @classmethod
     def from_labels(cls, labels, n: int | None = None) -> Domains:
+        """Domains from one domain index per neuron (``labels [n]``, integers ``0 .. D-1`` without gaps);
+        ``n``, if given, is checked against the number of labels.
+        """
         return cls(labels, n)
 
     @classmethod
@@ -258,6 +265,10 @@ class AMSUScanFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, prm, aprm, i0, v0, a0, tables, F: int, D: int, cfg: AMSUConfig,  # type: ignore[override]
                 record: bool, backend: str):
+        """Run the forward kernel on the flattened tensors; returns ``(spikes [T, B*F], v_seq, i_seq, a_seq,
+        i_last, v_last, a_last)``, the sequences only when ``record`` (``i_seq`` only with a synapse) and
+        ``a_seq`` ``[T, B*D]``. Saves what the reverse-time backward needs.
+        """
         ctx.set_materialize_grads(False)
         ptr, idx, of, inv_m = tables
         need_grad = any(ctx.needs_input_grad[:6])
@@ -283,6 +294,10 @@ class AMSUScanFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_s, g_v, g_i, g_a, g_il, g_vl, g_al):  # type: ignore[override]
+        """Reverse-time backward kernel: gradients for ``x``, ``prm`` (summed over the batch), the astrocyte
+        parameters (summed over the batch) and the initial states ``i0``, ``v0``, ``a0``, from the
+        gradients of the seven forward outputs (``None`` entries count as zero).
+        """
         x, prm, aprm, i0, v0, a0, ptr, idx, of, inv_m, consts, h_seq, i_seq, a_seq = ctx.saved_tensors
         cfg = ctx.cfg
         N = x.shape[1]

@@ -338,6 +338,10 @@ class GaussianTapsFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, weight, position, sigma, kernel_size: int, window: int,
                 backend: str):  # type: ignore[override]
+        """Sample every Gaussian delay element of ``weight``, ``position``, ``sigma`` (``[O, I, KC]``) at
+        ``window`` integer delays: returns the tap coefficients and their delays (steps, not
+        differentiable), both ``[O, I * KC * window]``.
+        """
         O, I, KC = weight.shape
         S = weight.numel()
         sig = sigma if sigma.numel() == 1 else sigma.expand(O, I, KC)
@@ -353,6 +357,9 @@ class GaussianTapsFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_coef, _g_delays):  # type: ignore[override]
+        """Gradients of the tap coefficients back to ``weight``, ``position`` and ``sigma`` (``sigma``'s
+        summed to its broadcast shape); ``None`` for the integer arguments.
+        """
         K, W, backend, shape, sigma_shape = ctx.meta
         w, p, sig, consts = ctx.saved_tensors
         gw, gp, gs = (torch.empty_like(w) for _ in range(3))
@@ -390,6 +397,10 @@ class DelayTapsFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, coef, delays, conn: Connectivity, max_delay: int, history: int,
                 extra_steps: int, r_per_syn: int, backend: str, window: int = 1):  # type: ignore[override]
+        """``y [T - history + extra_steps, B, n_out]``: for every connection of ``conn``, ``x [T, B, n_in]``
+        read at each tap's delay and weighted by ``coef``, summed per output (tile kernels when selected,
+        element kernels otherwise).
+        """
         T, B, _ = x.shape
         plan = _tile_plan(conn, window, r_per_syn, max_delay, backend, x.dtype)
         bc = 32 if plan is not None else batch_block(B)
@@ -408,6 +419,9 @@ class DelayTapsFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, gy):  # type: ignore[override]
+        """Gradients for ``x`` (the transposed gather of ``gy``) and ``coef`` (the delayed-input dot
+        products), as requested; ``None`` for the delays and the configuration arguments.
+        """
         conn, D, history, extra, r, backend, bc, T, B, plan = ctx.meta
         xb, coef, delays, off = ctx.saved_tensors
         runner = _RUNNERS[backend]

@@ -88,6 +88,10 @@ class TraceFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, w_syn, s0, route, kappa, per_synapse: bool, num_branches: int,  # type: ignore[override]
                 backend: str):
+        """Run the synaptic traces over ``x [T, B, d_in]`` (decay ``kappa``, weights ``w_syn``, optional
+        routing): returns the branch inputs ``b [T, B, num_branches]`` and the last trace state. Raises on
+        non-finite values (numba backend).
+        """
         ctx.set_materialize_grads(False)
         T, B, _ = x.shape
         routed = route is not None
@@ -109,6 +113,9 @@ class TraceFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_b, g_state):  # type: ignore[override]
+        """Gradients for ``x``, ``w_syn`` (summed over the batch) and the initial trace state ``s0``, from
+        those of ``b`` and of the last state; ``None`` for the constants.
+        """
         x, w_syn, route_t, kappa = ctx.saved_tensors
         per_synapse, routed, backend, s_shape, nb = ctx.info
         T, B, _ = x.shape
@@ -134,6 +141,10 @@ class EventTraceFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, w_eff_t, bias, v0, kappa: float):  # type: ignore[override]
+        """Event-driven first layer: ``U [T, B, H]``, the trace-filtered inputs ``x [T, B, D]`` through
+        ``W_eff^T`` plus bias and the decayed initial drive ``v0``, computed from the non-zero inputs only,
+        and ``x_decayed [B, D]``, the input traces after the last step.
+        """
         ctx.set_materialize_grads(False)
         T, B, D = x.shape
         dtype = as_numpy(x).dtype
@@ -150,6 +161,9 @@ class EventTraceFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_u, g_xdec):  # type: ignore[override]
+        """Gradients for ``x``, ``W_eff^T``, the bias and ``v0`` from those of ``U`` and of ``x_decayed``;
+        ``None`` for ``kappa``.
+        """
         x, w_eff_t = ctx.saved_tensors
         T, B, D = x.shape
         H = w_eff_t.shape[1]
@@ -177,6 +191,10 @@ class MemoryFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, w_in, w_hid, b_hid, w_last, b_last, kappa, gain, m0, act: int,  # type: ignore[override]
                 backend: str):
+        """Run the memory recurrence ``m_t = kappa * m_{t-1} + gain * delta_t`` over time, ``delta_t`` the
+        scaled tanh of the MLP of ``U_t`` (its first layer's branch part) and ``kappa * m_{t-1}``; returns
+        ``m [T, B, M]``. Saves every layer's pre-activations when a gradient is needed.
+        """
         ctx.set_materialize_grads(False)
         T, B, H = u.shape
         M = kappa.shape[0]
@@ -198,6 +216,9 @@ class MemoryFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_m):  # type: ignore[override]
+        """Reverse-time backward of the memory recurrence: gradients for ``U``, every MLP weight and bias,
+        ``kappa``, ``gain`` and ``m0``, from that of ``m``; ``None`` for ``act`` and ``backend``.
+        """
         if g_m is None:
             return (None,) * 11
         m_seq, z_seq, d_seq, m0, w_in, w_hid, w_last, kappa, gain, consts = ctx.saved_tensors

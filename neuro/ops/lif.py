@@ -69,6 +69,8 @@ class LIFConfig:
 
     @property
     def reset_code(self) -> int:
+        """The kernels' integer code of ``reset`` (``RESET_MODES``: subtract, zero, none, subtract_delayed).
+        """
         return RESET_MODES[self.reset]
 
 
@@ -158,6 +160,10 @@ class LIFScanFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, prm, i0, v0, a0, cfg: LIFConfig, record: bool, backend: str):  # type: ignore[override]
+        """Run the forward scan kernel on ``x [T, N]`` with ``prm [9, P]`` and the initial states ``[N]``;
+        returns the seven fields of :class:`~neuro.ops.lif.LIFScanResult` (sequences only when ``record``)
+        and saves what the backward scan needs.
+        """
         ctx.set_materialize_grads(False)
         plan = make_plan(cfg, record, any(ctx.needs_input_grad[:5]), ctx.needs_input_grad[1], x, backend)
         kc = kernel_config(cfg)
@@ -168,6 +174,10 @@ class LIFScanFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_s, g_v, g_i, g_a, g_il, g_vl, g_al):  # type: ignore[override]
+        """Reverse-time backward scan: gradients for ``x``, ``prm`` and ``i0``, ``v0``, ``a0`` from those of
+        the seven outputs (``None`` counts as zero); ``None`` for the configuration arguments. Not
+        differentiable itself.
+        """
         x, prm, i0, v0, a0, saved = ctx.saved_tensors
         with torch.no_grad():
             grads = scan_backward(ctx.plan, ctx.kc, ctx.backend, saved, x, prm, i0, v0, a0,

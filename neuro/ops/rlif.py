@@ -157,6 +157,9 @@ class RLIFScanFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, prm, i0, v0, a0, s0, cfg: LIFConfig, backend: str):  # type: ignore[override]
+        """Run the fused recurrent LIF loop on ``x [T, B, N]`` (recurrent input ``s_{t-1} @ weight^T +
+        bias``); returns ``spikes [T, B, N]`` and the final ``i``, ``v``, ``a`` ``[B, N]``.
+        """
         ctx.set_materialize_grads(False)
         need_pgrad = ctx.needs_input_grad[3]
         consts = _consts(cfg, x)
@@ -170,6 +173,9 @@ class RLIFScanFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_s, g_il, g_vl, g_al):  # type: ignore[override]
+        """Exact reverse-time backward: gradients for ``x``, ``weight``, ``bias``, ``prm``, the initial states
+        ``i0``, ``v0``, ``a0`` and the initial spikes ``s0``; ``None`` for ``cfg`` and ``backend``.
+        """
         weight, prm, consts, i0, v0, a0, s0, spikes, h, i_seq, a_seq, xp = ctx.saved_tensors
         T, B, N = spikes.shape
         g_s = torch.zeros_like(spikes) if g_s is None else g_s.contiguous()

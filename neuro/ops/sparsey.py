@@ -47,6 +47,7 @@ class SparseyTopology(NamedTuple):
     n_cm: int
 
     def to(self, device: torch.device | str) -> SparseyTopology:
+        """The same topology with its tensors ``mi``, ``mf`` and ``src`` moved to ``device``."""
         return self._replace(mi=self.mi.to(device), mf=self.mf.to(device), src=self.src.to(device))
 
 

@@ -263,6 +263,9 @@ class SpecScanFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, prm, y0, model: GeneratedModel, cfg: SpecConfig, kc: torch.Tensor,  # type: ignore[override]
                 record: bool, backend: str):
+        """Run the spec model's forward kernel on ``x [T, N]`` from the states ``y0 [S, N]``; returns
+        ``(spikes [T, N], rec [S, T, N] or None, last [S, N])``, ``rec`` only when ``record``.
+        """
         ctx.set_materialize_grads(False)
         plan = _Plan(record, any(ctx.needs_input_grad[:3]), ctx.needs_input_grad[1],
                      kernel_kind(cfg.surrogate))
@@ -277,6 +280,10 @@ class SpecScanFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_s, g_rec, g_last):  # type: ignore[override]
+        """Reverse-time backward of the spec model: gradients for ``x``, ``prm`` (summed over neurons sharing
+        a column) and ``y0`` (a user surrogate's derivative evaluated on the stored pre-spike values);
+        ``None`` for the other arguments.
+        """
         x, prm, y0, kc, rec, z = ctx.saved_tensors
         sgp = ctx.cfg.surrogate.derivative(z).contiguous() if ctx.has_z else None
         g_last = torch.zeros_like(y0) if g_last is None else g_last.contiguous()

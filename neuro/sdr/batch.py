@@ -71,6 +71,9 @@ class SDRBatch:
 
     @classmethod
     def from_sdrs(cls, sdrs: Sequence[SDR], device=None) -> SDRBatch:
+        """Stack a non-empty sequence of :class:`~neuro.sdr.sdr.SDR` of equal dimensions into one batch (on
+        ``device``); raises ``ValueError`` on an empty sequence or mixed dimensions.
+        """
         if not sdrs:
             raise ValueError("need at least one SDR")
         dims = sdrs[0].dimensions
@@ -79,6 +82,7 @@ class SDRBatch:
         return cls(torch.stack([s.to_torch(device) for s in sdrs]), dims)
 
     def to_sdrs(self) -> list[SDR]:
+        """The batch as a list of ``B`` :class:`~neuro.sdr.sdr.SDR` (numpy copies, in batch order)."""
         return [self[i] for i in range(len(self))]
 
     def __getitem__(self, index: int) -> SDR:
@@ -90,10 +94,12 @@ class SDRBatch:
     # -- shape and statistics ---------------------------------------------------------------------
     @property
     def dimensions(self) -> tuple[int, ...]:
+        """Shape of one SDR (the dense tensor's shape without the batch axis)."""
         return tuple(self.dense.shape[1:])
 
     @property
     def size(self) -> int:
+        """Number of bits of one SDR, the product of ``dimensions``."""
         return int(math.prod(self.dimensions))
 
     @property
@@ -106,6 +112,7 @@ class SDRBatch:
         return self.flat.sum(1)
 
     def sparsity(self) -> torch.Tensor:
+        """Fraction of active bits per SDR, ``float64 [B]``."""
         return self.sum().double() / self.size
 
     def sparse(self) -> torch.Tensor:
@@ -136,10 +143,16 @@ class SDRBatch:
         return (self.flat.to(dtype) @ other.flat.to(dtype).T).round().long()
 
     def union(self, other: SDRBatch) -> SDRBatch:
+        """Bitwise OR with another batch of the same size and length: a new :class:`SDRBatch` with this
+        batch's ``dimensions``.
+        """
         self._check(other)
         return SDRBatch(self.flat | other.flat, self.dimensions)
 
     def intersection(self, other: SDRBatch) -> SDRBatch:
+        """Bitwise AND with another batch of the same size and length: a new :class:`SDRBatch` with this
+        batch's ``dimensions``.
+        """
         self._check(other)
         return SDRBatch(self.flat & other.flat, self.dimensions)
 

@@ -78,6 +78,9 @@ class Sparsity(_Running):
         self.size = int(math.prod(self.dimensions))
 
     def add_data(self, value) -> None:
+        """Record the sparsity (active bits / size) of each SDR in ``value``: an :class:`~neuro.sdr.sdr.SDR`,
+        an :class:`~neuro.sdr.batch.SDRBatch` or an array ``[..., size]`` (one sample per row).
+        """
         for row in _rows(value, self.size):
             self.add(float(row.sum()) / self.size)
 
@@ -87,12 +90,15 @@ class Sparsity(_Running):
         return self.latest
 
     def min(self) -> float:
+        """Smallest sparsity recorded so far (``inf`` before any data)."""
         return self.min_value
 
     def max(self) -> float:
+        """Largest sparsity recorded so far (``-inf`` before any data)."""
         return self.max_value
 
     def mean(self) -> float:
+        """Moving mean of the sparsity (weight ``max(1/t, 1/period)``; 0 before any data)."""
         return self.mean_value
 
 
@@ -116,6 +122,10 @@ class ActivationFrequency:
         self.frequency = np.zeros(self.dimensions)
 
     def add_data(self, value) -> None:
+        """Update each bit's activation frequency with the SDRs in ``value`` (an :class:`~neuro.sdr.sdr.SDR`,
+        an :class:`~neuro.sdr.batch.SDRBatch` or an array ``[..., size]``), one row at a time, with
+        moving-average weight ``max(1/t, 1/period)``.
+        """
         flat = self.frequency.reshape(-1)
         for row in _rows(value, self.size):
             self.samples += 1
@@ -124,18 +134,25 @@ class ActivationFrequency:
 
     @property
     def activation_frequency(self) -> np.ndarray:
+        """Per-bit activation frequency in [0, 1], an array of shape ``dimensions`` (the live array, not a
+        copy).
+        """
         return self.frequency
 
     def min(self) -> float:
+        """Lowest per-bit activation frequency."""
         return float(self.frequency.min())
 
     def max(self) -> float:
+        """Highest per-bit activation frequency."""
         return float(self.frequency.max())
 
     def mean(self) -> float:
+        """Mean activation frequency over the bits (equals the mean sparsity)."""
         return float(self.frequency.mean())
 
     def std(self) -> float:
+        """Standard deviation of the activation frequency over the bits."""
         return float(self.frequency.std())
 
     def entropy(self) -> float:
@@ -154,6 +171,10 @@ class Overlap(_Running):
         self._previous = None
 
     def add_data(self, value) -> None:
+        """Record, for each SDR in ``value`` after the first ever seen, its overlap with the previous one
+        divided by the larger of their active counts (1 when both are empty). ``value``: an
+        :class:`~neuro.sdr.sdr.SDR`, an :class:`~neuro.sdr.batch.SDRBatch` or an array ``[..., size]``.
+        """
         for row in _rows(value, self.size):
             if self._previous is not None:
                 larger = max(int(row.sum()), int(self._previous.sum()))
@@ -166,10 +187,13 @@ class Overlap(_Running):
         return self.latest
 
     def min(self) -> float:
+        """Smallest normalised overlap recorded so far (``inf`` before any pair)."""
         return self.min_value
 
     def max(self) -> float:
+        """Largest normalised overlap recorded so far (``-inf`` before any pair)."""
         return self.max_value
 
     def mean(self) -> float:
+        """Moving mean of the normalised overlap (weight ``max(1/t, 1/period)``; 0 before any pair)."""
         return self.mean_value

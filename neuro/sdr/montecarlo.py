@@ -43,6 +43,7 @@ class Estimate:
 
     @property
     def p(self) -> float:
+        """The estimated probability ``hits / trials``."""
         return self.hits / self.trials
 
     @property

@@ -84,6 +84,7 @@ class SDR:
     # -- shape ------------------------------------------------------------------------------------
     @property
     def dimensions(self) -> tuple[int, ...]:
+        """Shape of the SDR, a tuple of ints (its ``size`` is their product)."""
         return self._dims
 
     @property
@@ -181,9 +182,11 @@ class SDR:
         return self.sum / self._size
 
     def getSum(self) -> int:  # noqa: N802 - htm.core's name
+        """htm.core spelling of :attr:`sum`: the number of active bits."""
         return self.sum
 
     def getSparsity(self) -> float:  # noqa: N802 - htm.core's name
+        """htm.core spelling of :attr:`sparsity`: the fraction of active bits."""
         return self.sparsity
 
     def overlap(self, other: SDR) -> int:
@@ -192,6 +195,7 @@ class SDR:
         return int(np.intersect1d(self.sparse, other.sparse, assume_unique=True).size)
 
     def getOverlap(self, other: SDR) -> int:  # noqa: N802 - htm.core's name
+        """htm.core spelling of :meth:`overlap`: the number of bits active in both SDRs."""
         return self.overlap(other)
 
     # -- random changes ---------------------------------------------------------------------------
@@ -209,6 +213,9 @@ class SDR:
         return self.move_bits(moved, seed)
 
     def addNoise(self, fraction: float, seed: Seed = None) -> SDR:  # noqa: N802 - htm.core's name
+        """htm.core spelling of :meth:`add_noise`: moves ``round(fraction * sum)`` active bits; returns the
+        SDR.
+        """
         return self.add_noise(fraction, seed)
 
     def move_bits(self, count: int, seed: Seed = None) -> SDR:
@@ -245,6 +252,7 @@ class SDR:
 
     # -- conversions and operators ----------------------------------------------------------------
     def copy(self) -> SDR:
+        """A new SDR with the same dimensions and a copy of the active-bit indices."""
         return SDR(self._dims, sparse=self.sparse.copy())
 
     def to_torch(self, device=None):

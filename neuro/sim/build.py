@@ -64,6 +64,7 @@ class SynapseTable:
 
     @property
     def max_delay(self) -> int:
+        """Largest synaptic delay in the table, in steps (0 for an empty table)."""
         return int(self.delay.max(initial=0))
 
 
@@ -148,10 +149,14 @@ class Compiled:
 
     @property
     def mask(self) -> int:
+        """``D - 1``: the bit mask that wraps a step index into the delay ring buffer (``D`` is a power of
+        two).
+        """
         return self.D - 1
 
     @property
     def n_rec(self) -> int:
+        """Number of neurons whose spikes are recorded (set in ``rec_flag``)."""
         return int(self.rec_flag.sum())
 
     def current_rows(self) -> np.ndarray:

@@ -101,9 +101,13 @@ class AllToAll(Connector):
     allow_self: bool = True
 
     def expected_synapses(self, n_pre: int, n_post: int) -> float:
+        """Exactly ``n_pre * n_post`` (before removing self-connections)."""
         return float(n_pre) * float(n_post)
 
     def connect(self, n_pre, n_post, rng, pre_ids=None, post_ids=None, pre_pos=None, post_pos=None):
+        """Every ``(pre, post)`` pair as local index arrays, without the self-pairs of a group connected to
+        itself when ``allow_self`` is false.
+        """
         self_col = None if self.allow_self else _self_column(pre_ids, post_ids, n_pre)
         return _dense_mask(rng, n_pre, n_post, lambda lo, hi: 2.0, self_col)
 
@@ -120,9 +124,14 @@ class FixedProbability(Connector):
             raise ValueError(f"connection probability p must be in [0, 1], got {self.p!r}")
 
     def expected_synapses(self, n_pre: int, n_post: int) -> float:
+        """The mean number of synapses, ``p * n_pre * n_post``."""
         return float(self.p) * float(n_pre) * float(n_post)
 
     def connect(self, n_pre, n_post, rng, pre_ids=None, post_ids=None, pre_pos=None, post_pos=None):
+        """Draw each ``(pre, post)`` pair independently with probability ``p`` (a binomial count of distinct
+        targets per source when ``p <= 0.25``, a dense Bernoulli mask above); returns local ``(pre, post)``
+        index arrays.
+        """
         self_col = None if self.allow_self else _self_column(pre_ids, post_ids, n_pre)
         if self.p > 0.25:  # dense enough that drawing every pair is cheaper than rejection
             return _dense_mask(rng, n_pre, n_post, lambda lo, hi: self.p, self_col)
@@ -145,9 +154,14 @@ class FixedInDegree(Connector):
             raise ValueError(f"in-degree k must be a non-negative integer, got {self.k!r}")
 
     def expected_synapses(self, n_pre: int, n_post: int) -> float:
+        """Exactly ``k * n_post``."""
         return float(self.k) * float(n_post)
 
     def connect(self, n_pre, n_post, rng, pre_ids=None, post_ids=None, pre_pos=None, post_pos=None):
+        """For every target, ``k`` distinct random sources (no self-source when ``allow_self`` is false);
+        returns local ``(pre, post)`` index arrays. Raises ``ValueError`` when fewer than ``k`` sources are
+        available.
+        """
         self_row = None if self.allow_self else _self_column(pre_ids, post_ids, n_post, transpose=True)
         avail = n_pre - (1 if self_row is not None else 0)
         if self.k > avail:
@@ -172,6 +186,10 @@ class DistanceProbability(Connector):
             raise ValueError(f"distance-dependent connectivity needs lambda > 0, got {self.lam!r}")
 
     def connect(self, n_pre, n_post, rng, pre_ids=None, post_ids=None, pre_pos=None, post_pos=None):
+        """Draw each pair with probability ``C * exp(-d^2 / lam^2)`` from the squared distance ``d^2`` of
+        their positions (``pre_pos``/``post_pos`` ``[n, dims]``, required); returns local ``(pre, post)``
+        index arrays.
+        """
         if pre_pos is None or post_pos is None:
             raise ValueError("DistanceProbability needs positions on both groups "
                              "(Population(..., grid=(nx, ny, nz)) or positions=...)")
@@ -195,9 +213,13 @@ class FromList(Connector):
     post: np.ndarray
 
     def expected_synapses(self, n_pre: int, n_post: int) -> float:
+        """Exactly the length of the given ``pre`` list."""
         return float(np.size(self.pre))
 
     def connect(self, n_pre, n_post, rng, pre_ids=None, post_ids=None, pre_pos=None, post_pos=None):
+        """The given ``(pre, post)`` lists as ``int64`` arrays, after checking they have equal lengths and are
+        integer indices inside the groups (``ValueError`` otherwise); ``rng`` is unused.
+        """
         pre, post = np.asarray(self.pre).ravel(), np.asarray(self.post).ravel()
         if pre.shape != post.shape:
             raise ValueError(f"FromList: pre and post have different lengths ({pre.size}, {post.size})")

@@ -79,12 +79,17 @@ class CudaRunner:
             self._impl = EventCudaRunner(net, device, launch, event_cap)
 
     def reset(self) -> None:
+        """Reset the selected kernel's runner to the initial state (see :meth:`EventCudaRunner.reset`)."""
         self._impl.reset()
 
     def state(self) -> dict:
+        """The selected kernel's current state, copied to numpy (see :meth:`EventCudaRunner.state`)."""
         return self._impl.state()
 
     def run(self, t0: int, t1: int) -> ChunkResult:
+        """Run steps ``t0 <= t < t1`` on the selected kernel and return its
+        :class:`~neuro.sim.runners.ChunkResult`.
+        """
         return self._impl.run(t0, t1)
 
 
@@ -169,6 +174,10 @@ class EventCudaRunner:
         self.amon = (put(amon_ptr), put(-1 - net.mon_var[amon_col]), put(amon_col))
 
     def reset(self) -> None:
+        """Reset the simulation state to the compiled initial values: ``v``, ``i``, ``a`` from the network,
+        synaptic conductances, refractory counters, the delay ring buffer and the astrocyte state cleared,
+        the event queues and stamps emptied (device tensors).
+        """
         net, put, dev = self.net, self._put, self.device
         self.i, self.v, self.a = put(net.i0), put(net.v0), put(net.a0)
         dt = self.v.dtype
@@ -184,6 +193,10 @@ class EventCudaRunner:
                            torch.full((2, net.A, self.cap), -1, dtype=torch.int32, device=dev))
 
     def state(self) -> dict:
+        """The current state as numpy arrays (copied from the device): ``v``, ``i``, ``a`` ``[N]``, ``g``
+        ``[channels, N]``, ``refractory`` ``[N]`` (steps left), plus the astrocyte recordables when the
+        network has astrocytes.
+        """
         return {**{k: t.cpu().numpy() for k, t in (("v", self.v), ("i", self.i), ("a", self.a), ("g", self.g),
                                                    ("refractory", self.refc))},
                 **astrocyte_state(self.net, self.astate.cpu().numpy())}
@@ -236,6 +249,11 @@ class EventCudaRunner:
         return kernel, blocks, per_flush * self.threads
 
     def run(self, t0: int, t1: int) -> ChunkResult:
+        """Simulate steps ``t0 <= t < t1`` with the deterministic event kernel (relaunched with a larger spike
+        record when it fills) and return the chunk's :class:`~neuro.sim.runners.ChunkResult`: recorded
+        spikes (step and neuron index), per-population spike counts ``[t1 - t0, populations]`` and the
+        monitored rows.
+        """
         net, dev = self.net, self.device
         counts = torch.zeros(t1 - t0, len(net.pops), dtype=torch.int32, device=dev)
         msteps = monitor_steps(t0, t1, net.mon_every) if net.mon_idx.size else np.zeros(0, np.int64)

@@ -63,6 +63,10 @@ class AtomicCudaRunner:
         return torch.as_tensor(np.ascontiguousarray(a)).to(self.device)
 
     def reset(self) -> None:
+        """Reset the simulation state to the compiled initial values: ``v``, ``i``, ``a`` from the network,
+        synaptic conductances, refractory counters, the delay ring buffer and the astrocyte state cleared
+        (device tensors).
+        """
         net = self.net
         self.i, self.v, self.a = self._put(net.i0), self._put(net.v0), self._put(net.a0)
         dt = self.v.dtype
@@ -73,6 +77,10 @@ class AtomicCudaRunner:
         self.ip3_buf = torch.zeros(net.D, net.A, dtype=torch.float64, device=self.device)
 
     def state(self) -> dict:
+        """The current state as numpy arrays (copied from the device): ``v``, ``i``, ``a`` ``[N]``, ``g``
+        ``[channels, N]``, ``refractory`` ``[N]`` (steps left), plus the astrocyte recordables when the
+        network has astrocytes.
+        """
         return {**{k: t.cpu().numpy() for k, t in (("v", self.v), ("i", self.i), ("a", self.a), ("g", self.g),
                                                    ("refractory", self.refc))},
                 **astrocyte_state(self.net, self.astate.cpu().numpy())}
@@ -92,6 +100,11 @@ class AtomicCudaRunner:
         launch_cuda(kernel, blocks, THREADS, args, device=self.device)
 
     def run(self, t0: int, t1: int) -> ChunkResult:
+        """Simulate steps ``t0 <= t < t1`` with the atomic-add kernel, in spans whose spike raster fits
+        ``MAX_RASTER_BYTES`` and return the chunk's :class:`~neuro.sim.runners.ChunkResult`: recorded
+        spikes (step and neuron index), per-population spike counts ``[t1 - t0, populations]`` and the
+        monitored rows.
+        """
         net = self.net
         per_step = self.words * 4
         span = max(1, min(t1 - t0, MAX_RASTER_BYTES // per_step))

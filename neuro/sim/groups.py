@@ -93,10 +93,12 @@ class Group:
 
     @property
     def group(self) -> Group:
+        """The group itself (a :class:`View` returns the group it selects from)."""
         return self
 
     @property
     def indices(self) -> np.ndarray:
+        """All neuron indices of the group, ``0 .. n - 1``."""
         return np.arange(self.n)
 
     def __repr__(self) -> str:
@@ -124,10 +126,12 @@ class View:
 
     @property
     def group(self) -> Group:
+        """The group this view selects neurons from."""
         return self._group
 
     @property
     def positions(self) -> np.ndarray | None:
+        """Positions ``[len(view), dims]`` of the selected neurons, or ``None`` if the group has none."""
         pos = self._group.positions
         return None if pos is None else pos[self.indices]
 

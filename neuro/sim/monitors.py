@@ -75,6 +75,7 @@ class SpikeMonitor(Monitor):
 
     @property
     def num_spikes(self) -> int:
+        """Total number of spikes recorded so far."""
         return int(sum(len(s) for s in self._steps))
 
     def count(self) -> np.ndarray:
@@ -177,10 +178,12 @@ class RateMonitor(Monitor):
 
     @property
     def counts(self) -> np.ndarray:
+        """Population spike count of every recorded step, ``int64 [steps]``."""
         return _concat(self._counts, np.int64)
 
     @property
     def times(self) -> np.ndarray:
+        """Time of every recorded step in seconds, ``[steps]`` (``step * dt``)."""
         return np.arange(len(self.counts)) * self.dt
 
     def rate(self, bin: float | None = None) -> np.ndarray:

@@ -33,16 +33,20 @@ class NestSpikes:
 
     @property
     def times(self) -> np.ndarray:
+        """Time of every spike in seconds (neuro's step times, ``step * dt``)."""
         return self.steps * self.dt
 
     @property
     def num_spikes(self) -> int:
+        """Total number of spikes recorded."""
         return int(self.steps.size)
 
     def count(self) -> np.ndarray:
+        """Spike count per neuron of the monitored group, ``[n]``."""
         return np.bincount(self.indices, minlength=self.n)
 
     def spike_trains(self) -> dict[int, np.ndarray]:
+        """Spike times in seconds per neuron index, for the neurons that spiked."""
         return {int(i): self.times[self.indices == i] for i in np.unique(self.indices)}
 
 
@@ -56,6 +60,7 @@ class NestStates:
 
     @property
     def times(self) -> np.ndarray:
+        """Time of every record in seconds: ``(step + 1) * dt``, the end of the step the values belong to."""
         return (self.steps + 1) * self.dt
 
     def __getitem__(self, variable: str) -> np.ndarray:
@@ -71,6 +76,9 @@ class NestRates:
     n: int
 
     def rate(self, bin: float | None = None) -> np.ndarray:
+        """Population rate in Hz per step (``counts / (n * dt)``), averaged over windows of ``bin`` seconds
+        (centred box) if given.
+        """
         r = self.counts / (self.n * self.dt)
         if bin is None:
             return r
@@ -78,6 +86,7 @@ class NestRates:
         return np.convolve(r, np.ones(width) / width, mode="same")
 
     def mean_rate(self) -> float:
+        """Mean population rate in Hz over the whole recording (0 when nothing was recorded)."""
         return float(self.counts.sum() / (self.n * len(self.counts) * self.dt)) if len(self.counts) else 0.0
 
 

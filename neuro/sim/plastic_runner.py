@@ -90,6 +90,9 @@ class PlasticTorchRunner(TorchRunner):
         self.hist = torch.zeros(self.net.D, self.net.S, dtype=torch.bool, device=dev)
 
     def reset(self) -> None:
+        """Reset the network state like :meth:`TorchRunner.reset <neuro.sim.reference.TorchRunner.reset>` and
+        clear the plasticity traces (the plastic weights are kept).
+        """
         super().reset()
         if hasattr(self, "w"):  # (the base constructor resets before the plastic tables exist)
             self._clear_traces()

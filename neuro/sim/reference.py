@@ -71,6 +71,10 @@ class TorchRunner:
         return out
 
     def reset(self) -> None:
+        """Reset the simulation state to the compiled initial values: ``v``, ``i``, ``a`` from the network,
+        synaptic conductances, refractory counters, the delay ring buffer and the astrocyte state cleared
+        (torch tensors; the astrocyte table stays numpy).
+        """
         net, dev, dt = self.net, self.device, self.tdtype
         self.i = torch.as_tensor(net.i0, device=dev).clone()
         self.v = torch.as_tensor(net.v0, device=dev).clone()
@@ -83,6 +87,10 @@ class TorchRunner:
         self.awork = np.zeros((rkf45_math.ROWS, astrocyte_math.N_ODE))
 
     def state(self) -> dict:
+        """The current state as numpy arrays: ``v``, ``i``, ``a`` ``[N]``, ``g`` ``[channels, N]``,
+        ``refractory`` ``[N]`` (steps left), plus the astrocyte recordables when the network has
+        astrocytes.
+        """
         return {**{k: t.cpu().numpy() for k, t in (("v", self.v), ("i", self.i), ("a", self.a), ("g", self.g),
                                                    ("refractory", self.refc))},
                 **astrocyte_state(self.net, self.astate)}
@@ -147,6 +155,10 @@ class TorchRunner:
         return s_all
 
     def run(self, t0: int, t1: int) -> ChunkResult:
+        """Simulate steps ``t0 <= t < t1`` one step at a time with torch (the reference implementation) and
+        return the chunk's :class:`~neuro.sim.runners.ChunkResult`: recorded spikes (step and neuron
+        index), per-population spike counts ``[t1 - t0, populations]`` and the monitored rows.
+        """
         net = self.net
         rec = torch.as_tensor(net.rec_flag.astype(bool), device=self.device)
         msteps = monitor_steps(t0, t1, net.mon_every) if net.mon_idx.size else np.zeros(0, np.int64)

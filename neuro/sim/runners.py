@@ -67,6 +67,10 @@ class NumbaRunner:
         self.reset()
 
     def reset(self) -> None:
+        """Reset the simulation state to the compiled initial values: ``v``, ``i``, ``a`` from the network,
+        synaptic conductances, refractory counters, the delay ring buffer and the astrocyte state cleared
+        (numpy arrays).
+        """
         net = self.net
         self.i, self.v, self.a = net.i0.copy(), net.v0.copy(), net.a0.copy()
         self.g = np.zeros((net.C, net.N), net.dtype)
@@ -78,10 +82,19 @@ class NumbaRunner:
         self.awork = np.zeros((net.A, rkf45_math.ROWS, astrocyte_math.N_ODE))
 
     def state(self) -> dict:
+        """The current state as numpy arrays (the live arrays, not copies): ``v``, ``i``, ``a`` ``[N]``, ``g``
+        ``[channels, N]``, ``refractory`` ``[N]`` (steps left), plus the astrocyte recordables when the
+        network has astrocytes.
+        """
         return {"v": self.v, "i": self.i, "a": self.a, "g": self.g, "refractory": self.refc,
                 **astrocyte_state(self.net, self.astate)}
 
     def run(self, t0: int, t1: int) -> ChunkResult:
+        """Simulate steps ``t0 <= t < t1`` with the Numba CPU kernel (continued with a larger spike record
+        when it fills) and return the chunk's :class:`~neuro.sim.runners.ChunkResult`: recorded spikes
+        (step and neuron index), per-population spike counts ``[t1 - t0, populations]`` and the monitored
+        rows.
+        """
         net = self.net
         counts = np.zeros((t1 - t0, len(net.pops)), np.int32)
         msteps = monitor_steps(t0, t1, net.mon_every) if net.mon_idx.size else np.zeros(0, np.int64)

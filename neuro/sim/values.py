@@ -31,6 +31,7 @@ class Uniform:
             raise ValueError(f"Uniform needs finite low <= high, got ({self.low}, {self.high})")
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` values drawn uniformly from ``[low, high)`` with ``rng``."""
         return self.low + rng.random(n) * (self.high - self.low)
 
 
@@ -48,6 +49,9 @@ class Normal:
             raise ValueError(f"Normal needs a finite mean and std >= 0, got ({self.mean}, {self.std})")
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` values drawn from the normal distribution ``(mean, std)`` with ``rng``, clipped to ``[low,
+        high]``.
+        """
         return np.clip(rng.normal(self.mean, self.std, n), self.low, self.high)
 
 

@@ -64,6 +64,9 @@ class DelayedRecall:
 
     @property
     def n_inputs(self) -> int:
+        """Input lines: ``n_cues * lines_per_cue`` cue lines, then ``n_distractor`` distractor lines, then
+        ``lines_go`` go lines.
+        """
         return self.n_cues * self.lines_per_cue + self.n_distractor + self.lines_go
 
     @property
@@ -73,6 +76,9 @@ class DelayedRecall:
 
     @property
     def recall_window(self) -> slice:
+        """The last ``recall_steps`` steps, ``slice(T - recall_steps, T)``: when the go lines fire and the
+        answer is read.
+        """
         return slice(self.T - self.recall_steps, self.T)
 
     def sample(self, batch: int, generator: torch.Generator | None = None
@@ -118,6 +124,9 @@ class RecallNet(nn.Module):
                               nn.Linear(hidden, task.n_cues), LI(tau_mem=readout_tau))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``[B, n_cues]`` of ``x [T, B, n_inputs]``: the LI readout membrane averaged over the task's
+        recall window.
+        """
         out, _ = self.net(x)
         return out[self.task.recall_window].mean(0)
 

@@ -75,6 +75,9 @@ class TrainConfig:
             raise ValueError(f"max_lr must be positive, got {self.max_lr}")
 
     def to_dict(self) -> dict[str, Any]:
+        """The configuration as a plain dict of its fields (JSON-serialisable; :meth:`from_dict` reads it
+        back).
+        """
         return asdict(self)
 
     @classmethod
@@ -85,6 +88,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build a configuration from a dict of options (missing ones take their defaults); raises
+        ``ValueError`` naming any unknown option.
+        """
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:

@@ -20,6 +20,7 @@ class DistInfo:
 
     @property
     def is_main(self) -> bool:
+        """Whether this process has rank 0 (the one that logs and writes checkpoints)."""
         return self.rank == 0
 
 

@@ -44,6 +44,7 @@ class LayerActivity:
 
     @property
     def silent(self) -> bool:
+        """True if the layer ran (``neuron_steps > 0``) but never spiked."""
         return self.neuron_steps > 0 and self.spikes == 0
 
 

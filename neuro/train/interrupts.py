@@ -53,6 +53,7 @@ class StopRequest:
 
     @property
     def requested(self) -> bool:
+        """Whether a first SIGINT/SIGTERM has arrived (its name is in :attr:`signal`)."""
         return self.signal is not None
 
     def _handle(self, signum: int, frame) -> None:

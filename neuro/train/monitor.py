@@ -38,6 +38,8 @@ class SpikeMonitor:
         self.reset()
 
     def reset(self) -> None:
+        """Zero the spike and neuron-step counts and every layer's :class:`~neuro.train.health.LayerActivity`.
+        """
         self.spikes = 0.0
         self.neuron_steps = 0
         self.activity = {name: LayerActivity() for name, _ in self.layers}
@@ -68,4 +70,7 @@ class SpikeMonitor:
 
     @property
     def rate(self) -> float | None:
+        """Mean spikes per neuron and step over all monitored layers since :meth:`reset` (``None`` before any
+        step).
+        """
         return self.spikes / self.neuron_steps if self.neuron_steps else None

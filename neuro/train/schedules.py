@@ -72,6 +72,10 @@ class EpochSchedule(LRScheduler):
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
     def get_lr(self) -> list[float]:
+        """The learning rate of every parameter group at epoch ``last_epoch``: cosine decay to 0 over
+        ``epochs``, one-cycle from ``base * peak_ratio`` (also setting ``beta1`` of groups with ``betas``),
+        or constant, per the group's ``"schedule"`` or ``kind``.
+        """
         epoch = self.last_epoch
         rates = []
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):

@@ -105,6 +105,7 @@ class TrainResult:
 
     @property
     def test_accuracy(self) -> float:
+        """Test accuracy of the last epoch in ``history`` (``nan`` without history)."""
         return self.history[-1]["test_acc"] if self.history else float("nan")
 
 

@@ -125,6 +125,10 @@ class PrototypeNetwork(SpikingModule):
         return self.context.nearest(features)
 
     def forward(self, x: torch.Tensor, state=None):
+        """Pick a prototype per sample (from ``x`` averaged over time), use the prototypes as contexts and run
+        the network: a spiking network returns ``(membrane [T, B, out], states)``, a non-spiking one
+        ``(logits [1, B, out], None)``. Stores the chosen indices in ``last_task_index``.
+        """
         features = x.float().mean(0).flatten(1)  # [B, F]
         index = self.task_index(features)
         self.last_task_index = index.detach()
@@ -136,4 +140,5 @@ class PrototypeNetwork(SpikingModule):
         return self.network(inputs, contexts, inverse).unsqueeze(0), None
 
     def rezero_weights(self) -> None:
+        """Re-apply the wrapped network's sparsity masks (after each optimiser step)."""
         self.network.rezero_weights()

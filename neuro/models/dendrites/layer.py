@@ -95,6 +95,9 @@ class KWinners(nn.Module):
         self.k = max(1, math.ceil(self.percent_on * self.units - 1e-9))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x [..., units]`` with all but the ``k`` largest values of the last dimension set to 0 (unchanged
+        when ``k >= units``).
+        """
         if x.shape[-1] != self.units:
             raise ValueError(f"KWinners over {self.units} units got {x.shape[-1]}")
         if self.k >= self.units:
@@ -104,6 +107,7 @@ class KWinners(nn.Module):
         return x * mask
 
     def extra_repr(self) -> str:
+        """Units, fraction on and ``k``."""
         return f"units={self.units}, percent_on={self.percent_on}, k={self.k}"
 
 
@@ -207,6 +211,11 @@ class DendriticLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
                 context_index: torch.Tensor | None = None) -> torch.Tensor:
+        """The masked linear output ``[..., out]`` modulated by the selected dendritic segment per unit (gate
+        or bias, ``mode``), for ``context`` rows (one per sample, or selected by ``context_index``).
+        Without segments the plain linear output; raises ``ValueError`` if segments exist and ``context``
+        is missing.
+        """
         y = self.feedforward(x)
         if not self.segments:
             return y
@@ -215,6 +224,7 @@ class DendriticLayer(nn.Module):
         return modulate(y, self.dendritic_input(context, context_index), self.mode)
 
     def extra_repr(self) -> str:
+        """Sizes, segments, selection mode, sparsities and bias."""
         return (f"in={self.in_features}, out={self.out_features}, context={self.context_features}, "
                 f"segments={self.segments}, mode={self.mode!r}, weight_sparsity="
                 f"{self.weight_sparsity}, dendrite_sparsity={self.dendrite_sparsity}, "

@@ -81,6 +81,9 @@ class DendriticMLP(nn.Module):
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
                 context_index: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits ``[B, out]``: the dendritic hidden layers (each gated by ``context``, then k-WTA or ReLU)
+        followed by the linear output layer.
+        """
         for layer, activation in zip(self.layers, self.activations):
             x = activation(layer(x, context, context_index))
         return self.output(x)
@@ -130,6 +133,9 @@ class SpikingDendriticLayer(SpikingModule):
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
                 context_index: torch.Tensor | None = None, state=None):
+        """Spikes ``[T, B, out]`` of the LIF neurons driven by the gated current :meth:`current` of ``x [T, B,
+        in]``, and the LIF state.
+        """
         if x.dim() < 3:
             raise ValueError(f"expected a time-major input [T, B, in], got shape {tuple(x.shape)}")
         return self.neuron(self.current(x, context, context_index), state)
@@ -165,6 +171,9 @@ class SpikingDendriticMLP(SpikingModule):
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
                 context_index: torch.Tensor | None = None, state=None):
+        """The LI readout membrane ``[T, B, out]`` (its time mean gives the logits) and the list of states:
+        one per spiking layer, then the readout's.
+        """
         states = list(state) if state is not None else [None] * (len(self.layers) + 1)
         new = []
         for layer, s in zip(self.layers, states):
@@ -174,5 +183,6 @@ class SpikingDendriticMLP(SpikingModule):
         return out, new + [s]
 
     def rezero_weights(self) -> None:
+        """Re-apply every layer's sparsity masks (after each optimiser step)."""
         for layer in self.layers:
             layer.dendrites.rezero_weights()

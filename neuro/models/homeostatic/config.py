@@ -107,10 +107,16 @@ class StreamConfig:
         return self.n_memo if self.warmup is None else int(self.warmup)
 
     def to_dict(self) -> dict[str, Any]:
+        """The configuration as a plain dict of its fields (JSON-serialisable; :meth:`from_dict` reads it
+        back).
+        """
         return asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> StreamConfig:
+        """Build a configuration from a dict of field values (missing fields take their defaults); raises
+        ``ValueError`` naming any unknown field.
+        """
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:

@@ -166,6 +166,11 @@ class HomeostaticPolicy:
         self.last: tuple[float, float] | None = None  # scores of the last evaluated look-ahead
 
     def decide(self, op: Opportunity) -> bool:
+        """Run the look-ahead ``op.evaluate`` on the regulator's proposed value and return ``True`` (ingest)
+        only if "take it" scores strictly higher than "leave it". The scores are kept in ``last``; when the
+        proposal equals the current value (e.g. at a bound) nothing is evaluated and the answer is
+        ``False``.
+        """
         candidate = self.regulator.proposal(op.predicted, op.x)
         if candidate == self.regulator.variable.get():  # e.g. at the floor: both steps identical
             self.last = None
@@ -188,6 +193,7 @@ class RandomPolicy:
         self.p, self.rng = float(p), np.random.default_rng(seed)
 
     def decide(self, op: Opportunity) -> bool:
+        """Ingest with probability ``p``, independent of ``op`` (drawn from the policy's own generator)."""
         return bool(self.rng.random() < self.p)
 
 
@@ -198,6 +204,7 @@ class AlwaysPolicy:
     lookahead = False
 
     def decide(self, op: Opportunity) -> bool:
+        """Always ingest: returns ``True`` for every opportunity."""
         return True
 
 

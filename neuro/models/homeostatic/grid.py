@@ -81,14 +81,20 @@ class GridSpec:
             self.config(self.methods[0], r, self.seeds[0])
 
     def config(self, method: str, rate: dict[str, Any], seed: int) -> StreamConfig:
+        """The :class:`~neuro.models.homeostatic.config.StreamConfig` of one grid cell: ``base``, then the
+        ``rate`` overrides (without its ``label``), then the learner (a ``variants`` entry or ``{"method":
+        method}``), then ``seed``.
+        """
         overrides = {k: v for k, v in rate.items() if k != "label"}
         learner = self.variants.get(method, {"method": method})
         return StreamConfig.from_dict({**self.base, **overrides, **learner, "seed": int(seed)})
 
     def runs(self) -> list[tuple[str, dict, int]]:
+        """Every ``(method, rate, seed)`` cell of the grid, rates outermost and methods innermost."""
         return [(m, r, s) for r in self.rates for s in self.seeds for m in self.methods]
 
     def to_dict(self) -> dict[str, Any]:
+        """The grid specification as a plain dict of its fields."""
         return asdict(self)
 
 

@@ -69,6 +69,9 @@ class HomeostaticMLP(nn.Module):
             he_init(layer, generator, bias_std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``[B, n_classes]`` of a batch ``x [B, *features]`` (flattened, ELU between the linear
+        layers, none after the last).
+        """
         h = x.flatten(1)
         for layer in self.layers[:-1]:
             h = nn.functional.elu(layer(h), self.alpha)
@@ -132,5 +135,8 @@ class HomeostaticSNN(nn.Module):
         return x.flatten(2).transpose(0, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``[B, n_classes]``: the time mean of the leaky-integrator readout's ``[T, B, n_classes]``
+        output, for the input sequence built by :meth:`sequence` from ``x``.
+        """
         out, _ = self.net(self.sequence(x))
         return out.mean(0)

@@ -99,10 +99,12 @@ class StreamResult:
     swaps: list = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as a plain dict of its fields (JSON-serialisable; :meth:`from_dict` reads it back)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> StreamResult:
+        """Rebuild a result from the dict written by :meth:`to_dict`."""
         return cls(**values)
 
     def summary(self) -> dict[str, float]:
@@ -257,6 +259,11 @@ class StreamRun:
         return correct / len(self.data.y_val)
 
     def train_epoch(self, epoch: int, bar: Bar = _no_bar) -> dict[str, Any]:
+        """Train one epoch of the stream (shuffled minibatches, decisions at each opportunity), validate,
+        append the epoch's row to ``result.history`` and return it: ``epoch``, ``samples``, ``val_acc``,
+        ``train_acc``, ``loss``, the regulated ``value`` (end and mean), ``opportunities``, ``taken``,
+        ``swaps`` and ``time_s`` (wall seconds).
+        """
         c, t_start, clock = self.config, self.t, time.perf_counter()
         n_dec, values = len(self.result.decisions), []
         order = torch.randperm(len(self.data.y_train), generator=self.shuffle)

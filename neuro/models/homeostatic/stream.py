@@ -48,6 +48,9 @@ class Schedule:
     """Swap times, strictly increasing positive sample counts: :meth:`times` iterates them."""
 
     def times(self) -> Iterator[int]:
+        """Iterator over the swap times (strictly increasing positive sample counts, possibly infinite);
+        subclasses implement it.
+        """
         raise NotImplementedError
 
     def until(self, stop: int) -> list[int]:
@@ -55,6 +58,7 @@ class Schedule:
         return list(itertools.takewhile(lambda t: t <= stop, self.times()))
 
     def describe(self) -> str:
+        """A short human-readable description of the schedule (here its ``repr``)."""
         return repr(self)
 
 
@@ -69,9 +73,11 @@ class Never(Schedule):
     """No swaps."""
 
     def times(self) -> Iterator[int]:
+        """An empty iterator: this schedule never swaps."""
         return iter(())
 
     def describe(self) -> str:
+        """``"no shift"``."""
         return "no shift"
 
 
@@ -88,9 +94,11 @@ class Every(Schedule):
             raise ValueError(f"offset must be >= 0, got {self.offset}")
 
     def times(self) -> Iterator[int]:
+        """The infinite swap times ``offset + k * gap`` for ``k = 1, 2, ...``."""
         return (self.offset + k * self.gap for k in itertools.count(1))
 
     def describe(self) -> str:
+        """``"a swap every <gap> samples"``."""
         return f"a swap every {self.gap} samples"
 
 
@@ -108,11 +116,15 @@ class PerEpoch(Schedule):
             raise ValueError(f"swaps_per_epoch={self.swaps_per_epoch} exceeds epoch_size={self.epoch_size}")
 
     def times(self) -> Iterator[int]:
+        """The infinite swap times: ``swaps_per_epoch`` swaps evenly spaced in each epoch of ``epoch_size``
+        samples, the last at the epoch's end.
+        """
         k, n = self.swaps_per_epoch, self.epoch_size
         within = [round(j * n / k) for j in range(1, k + 1)]
         return (e * n + p for e in itertools.count() for p in within)
 
     def describe(self) -> str:
+        """``"<k> swaps per epoch of <n> samples"``."""
         return f"{self.swaps_per_epoch} swaps per epoch of {self.epoch_size} samples"
 
 
@@ -131,6 +143,9 @@ class Piecewise(Schedule):
         object.__setattr__(self, "segments", segs)
 
     def times(self) -> Iterator[int]:
+        """Swap times segment by segment: from each segment's start, every ``gap`` samples until the next
+        segment starts (none in a segment whose gap is ``None``).
+        """
         for (start, gap), nxt in zip(self.segments, [s for s, _ in self.segments[1:]] + [None]):
             if gap is None:
                 continue
@@ -140,6 +155,7 @@ class Piecewise(Schedule):
                 yield t
 
     def describe(self) -> str:
+        """The segments, e.g. ``"from 0: no swaps; from 600: every 100"``."""
         return "; ".join(f"from {s}: " + ("no swaps" if g is None else f"every {g}")
                          for s, g in self.segments)
 
@@ -159,6 +175,9 @@ class Seasonal(Schedule):
         object.__setattr__(self, "gaps", tuple(None if g is None else _positive("gap", g) for g in self.gaps))
 
     def times(self) -> Iterator[int]:
+        """The infinite swap times of the repeating seasons: within a season of ``length`` samples a swap
+        every ``gap`` samples (none in a calm season, ``gap`` ``None``).
+        """
         start = 0
         for length, gap in itertools.cycle(zip(self.lengths, self.gaps)):
             if gap is not None:
@@ -166,6 +185,7 @@ class Seasonal(Schedule):
             start += length
 
     def describe(self) -> str:
+        """The seasons, e.g. ``"seasons: 500 samples calm, 500 samples every 50 (repeating)"``."""
         parts = [f"{n} samples " + ("calm" if g is None else f"every {g}")
                  for n, g in zip(self.lengths, self.gaps)]
         return "seasons: " + ", ".join(parts) + " (repeating)"
@@ -246,4 +266,5 @@ class ConceptShiftStream:
         return self.permutation(t).to(labels.device)[labels]
 
     def describe(self) -> str:
+        """The description of the stream's swap schedule (:meth:`Schedule.describe`)."""
         return self.schedule.describe()

@@ -117,9 +117,16 @@ class LearningRate:
         return float(lr.item() if isinstance(lr, torch.Tensor) else lr)
 
     def get(self) -> float:
+        """The learning rate of the first regulated parameter group (the others keep their initial ratio to
+        it).
+        """
         return self._read(self.groups[0])
 
     def set(self, value: float) -> None:
+        """Set the first regulated group's learning rate to ``value`` and each other regulated group's to
+        ``value`` times its initial ratio (tensor learning rates are filled in place); raises
+        ``ValueError`` outside ``bounds``.
+        """
         value = check_value(self, value)
         for g, ratio in zip(self.groups, self._ratios):
             group = self.optimizer.param_groups[g]
@@ -193,9 +200,16 @@ class NeuronParameter:
         return tensor.detach().exp() if is_log else tensor.detach()
 
     def get(self) -> float:
+        """The mean over neurons of the parameter's value in physical units (a log-parametrised value is
+        exponentiated), taken from the first module.
+        """
         return float(self._values(0).double().mean())
 
     def set(self, value: float) -> None:
+        """Rescale every module's per-neuron values by ``value / get()`` so their mean becomes ``value`` (the
+        spread across neurons is kept; filled with ``value`` when the current mean is 0). Raises
+        ``ValueError`` if ``value`` or a rescaled per-neuron value leaves ``bounds``.
+        """
         value = check_value(self, value)
         current = self.get()
         with torch.no_grad():
@@ -223,10 +237,14 @@ class AttributeVariable:
         self.obj, self.attr, self.bounds, self.name = obj, attr, tuple(bounds), name or attr
 
     def get(self) -> float:
+        """The attribute's current value as a float (a tensor attribute is read with ``item()``)."""
         value = getattr(self.obj, self.attr)
         return float(value.item() if isinstance(value, torch.Tensor) else value)
 
     def set(self, value: float) -> None:
+        """Set the attribute to ``value`` (a tensor attribute is filled in place, without autograd); raises
+        ``ValueError`` outside ``bounds``.
+        """
         value = check_value(self, value)
         current = getattr(self.obj, self.attr)
         if isinstance(current, torch.Tensor):
@@ -244,7 +262,11 @@ class CallbackVariable:
         self._get, self._set, self.name, self.bounds = get, set, name, tuple(bounds)
 
     def get(self) -> float:
+        """The value returned by the ``get`` callback, as a float."""
         return float(self._get())
 
     def set(self, value: float) -> None:
+        """Pass ``value`` to the ``set`` callback after checking it is finite and inside ``bounds``
+        (``ValueError`` otherwise).
+        """
         self._set(check_value(self, value))

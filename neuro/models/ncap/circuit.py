@@ -178,6 +178,7 @@ class SwimmerCircuit(SpikingModule):
         return other
 
     def initial_state(self, batch: int, device: torch.device | None = None) -> CircuitState:
+        """A zero step count for ``batch`` swimmers (the oscillator starts at phase 0), on ``device``."""
         return CircuitState(torch.zeros(batch, dtype=torch.int64, device=device))
 
     # -- weights -----------------------------------------------------------------------------------
@@ -258,10 +259,16 @@ class SwimmerCircuit(SpikingModule):
     def forward(self, x: torch.Tensor, state: CircuitState | None = None,
                 controls: torch.Tensor | None = None,
                 params: Mapping[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, CircuitState]:
+        """Joint torques ``[T, B, n_joints]`` for joint angles ``x [T, B, n_joints]``, and the
+        :class:`CircuitState` after the last step (the advanced step count). ``controls [T, B, 3]`` are the
+        optional turn/speed commands; ``params`` optional per-swimmer parameters. :meth:`run` returns every
+        neuron's activity instead.
+        """
         activity, state = self.run(x, state, controls, params)
         return activity.torque, state
 
     def extra_repr(self) -> str:
+        """Joints, oscillator period, weight sharing, sign constraints, initialisation and neuron roles."""
         return (f"n_joints={self.n_joints}, period={self.oscillator_period}, "
                 f"sharing={self.weight_sharing}, signs={self.sign_constraints}, init={self.init!r}, "
                 f"roles={self.roles()}")

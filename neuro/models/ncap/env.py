@@ -90,6 +90,9 @@ class SwimmerBatch:
         return [model.name2id(name, "body") for name in names]
 
     def reset(self, seeds: Sequence[int]) -> dict[str, np.ndarray]:
+        """Reseed each environment with its entry of ``seeds`` (one per environment), start new episodes and
+        return the first observations stacked as ``{name: array [B, ...]}``.
+        """
         if len(seeds) != len(self.envs):
             raise ValueError(f"reset needs one seed per environment ({len(self.envs)}), got {len(seeds)}")
         steps = []
@@ -99,6 +102,9 @@ class SwimmerBatch:
         return self._stack([s.observation for s in steps])
 
     def step(self, actions: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Apply ``actions [B, n_joints]`` (one row per environment) for one control step; returns the stacked
+        observations ``{name: array [B, ...]}`` and the rewards ``[B]``.
+        """
         actions = np.asarray(actions, dtype=np.float64)
         if actions.shape != (len(self.envs), self.n_joints):
             raise ValueError(f"actions must be [{len(self.envs)}, {self.n_joints}], got {actions.shape}")
@@ -239,6 +245,9 @@ class SwimmerGymEnv:
         return np.concatenate(parts).astype(np.float32)
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        """Gymnasium reset: start an episode (seeded from ``seed`` if given, else from the environment's own
+        seed sequence); returns the flat observation and ``info`` with the observation dict and ``step`` 0.
+        """
         if seed is not None:
             self._seed_rng = np.random.default_rng(seed)
         episode_seed = int(self._seed_rng.integers(2**31 - 1))
@@ -247,6 +256,9 @@ class SwimmerGymEnv:
         return self._flat(obs), {"observation": {k: v[0] for k, v in obs.items()}, "step": 0}
 
     def step(self, action: Sequence[float]) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """Gymnasium step: clip ``action`` to [-1, 1] and advance one control step; returns ``(observation,
+        reward, terminated=False, truncated, info)``, truncated once ``max_steps`` steps are done.
+        """
         action = np.clip(np.asarray(action, dtype=np.float64).reshape(1, -1), -1.0, 1.0)
         obs, reward = self._batch.step(action)
         self._t += 1
@@ -254,6 +266,7 @@ class SwimmerGymEnv:
         return self._flat(obs), float(reward[0]), False, self._t >= self.max_steps, info
 
     def close(self) -> None:
+        """Close the underlying dm_control environment."""
         for env in self._batch.envs:
             env.close()
 

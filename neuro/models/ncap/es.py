@@ -105,6 +105,9 @@ class ESConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ESConfig:
+        """Build a configuration from a dict of options (missing ones take their defaults); raises
+        ``ValueError`` naming any unknown option.
+        """
         names = {f.name for f in fields(cls)}
         unknown = set(data) - names
         if unknown:
@@ -256,6 +259,7 @@ class Evaluator:
         return np.concatenate([f.result() for f in futures])
 
     def close(self) -> None:
+        """Shut the worker process pool down, if one was started (idempotent)."""
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
@@ -277,6 +281,7 @@ class ESResult:
 
     @property
     def final_eval(self) -> float:
+        """Mean return of the last evaluation in ``history`` (``nan`` if no generation was evaluated)."""
         evaluated = [h["eval_mean"] for h in self.history if not math.isnan(h["eval_mean"])]
         return evaluated[-1] if evaluated else math.nan
 

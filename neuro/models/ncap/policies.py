@@ -76,6 +76,7 @@ class NCAPPolicy(nn.Module):
         self.nav = nn.Linear(2, 3) if navigation == "learned" else None
 
     def initial_state(self, batch: int) -> CircuitState:
+        """The circuit's initial state (step count 0) for ``batch`` swimmers."""
         return self.circuit.initial_state(batch)
 
     def commands(self, to_target: torch.Tensor,
@@ -93,6 +94,10 @@ class NCAPPolicy(nn.Module):
 
     def act(self, obs: Mapping[str, torch.Tensor], state: CircuitState | None = None,
             params: Mapping[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, CircuitState]:
+        """One control step: torques ``[B, n_joints]`` from the joint angles ``obs["joints"] [B, n_joints]``
+        (plus, when navigating, the circuit commands computed from ``obs["to_target"]``), and the circuit's
+        next state. ``params`` optionally holds per-swimmer parameters.
+        """
         angles = obs["joints"]
         if angles.shape[-1] != self.n_joints:
             raise ValueError(f"the circuit drives {self.n_joints} joints, the observation has "
@@ -125,13 +130,19 @@ class MLPPolicy(nn.Module):
                 layer.bias.uniform_(-bound, bound, generator=generator)
 
     def config(self) -> dict[str, Any]:
+        """The constructor arguments as a JSON-serialisable dict (rebuilds the same architecture)."""
         return {"obs_size": self.obs_size, "n_joints": self.n_joints, "hidden": list(self.hidden),
                 "episode_steps": self.episode_steps, "time_feature": self.time_feature}
 
     def initial_state(self, batch: int) -> StepState:
+        """A zero step count for ``batch`` swimmers."""
         return StepState(torch.zeros(batch, dtype=torch.int64))
 
     def features(self, obs: Mapping[str, torch.Tensor], step: torch.Tensor) -> torch.Tensor:
+        """The MLP input ``[B, obs_size (+1)]``: every observation entry flattened and concatenated, plus,
+        with ``time_feature``, the step rescaled to [-1, 1] over ``episode_steps``. Raises ``ValueError``
+        on a wrong observation size.
+        """
         x = torch.cat([v.reshape(v.shape[0], -1) for v in obs.values()], dim=-1)
         if x.shape[-1] != self.obs_size:
             raise ValueError(f"MLPPolicy expects {self.obs_size} observation values, got {x.shape[-1]}")
@@ -142,6 +153,10 @@ class MLPPolicy(nn.Module):
 
     def act(self, obs: Mapping[str, torch.Tensor], state: StepState | None = None,
             params: Mapping[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, StepState]:
+        """One control step: torques ``[B, n_joints]`` in [-1, 1] (ReLU hidden layers, tanh output) and the
+        state with the step count advanced. ``params`` optionally holds per-swimmer weights
+        ``layers.<i>.weight [B, out, in]`` and biases.
+        """
         state = self.initial_state(_batch(obs)) if state is None else state
         h = self.features(obs, state.step)
         last = len(self.layers) - 1
@@ -162,9 +177,13 @@ class ZeroPolicy(nn.Module):
         self.n_joints = int(n_joints)
 
     def initial_state(self, batch: int) -> StepState:
+        """A zero step count for ``batch`` swimmers."""
         return StepState(torch.zeros(batch, dtype=torch.int64))
 
     def act(self, obs, state=None, params=None) -> tuple[torch.Tensor, StepState]:
+        """Zero torques ``[B, n_joints]`` whatever the observation, and the state with the step count
+        advanced.
+        """
         b = _batch(obs)
         state = self.initial_state(b) if state is None else state
         return torch.zeros(b, self.n_joints), StepState(state.step + 1)
@@ -179,9 +198,13 @@ class RandomPolicy(nn.Module):
         self.generator = torch.Generator().manual_seed(seed)
 
     def initial_state(self, batch: int) -> StepState:
+        """A zero step count for ``batch`` swimmers."""
         return StepState(torch.zeros(batch, dtype=torch.int64))
 
     def act(self, obs, state=None, params=None) -> tuple[torch.Tensor, StepState]:
+        """Uniform random torques in [-1, 1], ``[B, n_joints]`` (from the policy's generator), and the state
+        with the step count advanced.
+        """
         b = _batch(obs)
         state = self.initial_state(b) if state is None else state
         return 2 * torch.rand(b, self.n_joints, generator=self.generator) - 1, StepState(state.step + 1)

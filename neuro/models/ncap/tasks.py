@@ -64,17 +64,24 @@ class Swim(_swimmer.Swimmer):
         self.desired_speed = float(desired_speed)
 
     def initialize_episode(self, physics) -> None:
+        """dm_control hook: the swimmer task's episode initialisation, then the target made invisible (this
+        task has none).
+        """
         super().initialize_episode(physics)
         for material in ("target", "target_default", "target_highlight"):  # hide the unused target
             physics.named.model.mat_rgba[material, "a"] = 0
 
     def get_observation(self, physics) -> collections.OrderedDict:
+        """dm_control hook: ``joints`` (joint angles, rad) and ``body_velocities``, in an ordered dict."""
         obs = collections.OrderedDict()
         obs["joints"] = physics.joints()
         obs["body_velocities"] = physics.body_velocities()
         return obs
 
     def get_reward(self, physics) -> float:
+        """dm_control hook: the head's forward velocity through a linear tolerance, 1 at or above
+        ``desired_speed`` (m/s) falling to 0 at standstill.
+        """
         return rewards.tolerance(forward_velocity(physics), bounds=(self.desired_speed, float("inf")),
                                  margin=self.desired_speed, value_at_margin=0.0, sigmoid="linear")
 

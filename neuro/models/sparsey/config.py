@@ -117,6 +117,7 @@ class Level:
 
     @property
     def n_macs(self) -> int:
+        """Number of macs of the level, ``grid[0] * grid[1]``."""
         return self.grid[0] * self.grid[1]
 
     @property

@@ -50,6 +50,7 @@ class SparseyNetwork:
     # -- sizes and views -------------------------------------------------------------------------
     @property
     def n_macs(self) -> int:
+        """Number of macs in all levels."""
         return self.layout.mi.shape[0]
 
     def macs(self, level: int) -> range:

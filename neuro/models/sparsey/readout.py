@@ -135,4 +135,5 @@ class HebbianReadout:
         return self.weights()[self._rows(codes)].sum(-2)
 
     def predict(self, codes: torch.Tensor) -> torch.Tensor:
+        """Predicted class ``[N]`` (int64) of ``codes [N, C]``: the argmax of :meth:`scores`."""
         return self.scores(codes).argmax(-1)

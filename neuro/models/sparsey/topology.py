@@ -53,6 +53,7 @@ class Layout:
     weight_size: int
 
     def tensors(self, device: torch.device | str = "cpu") -> SparseyTopology:
+        """The layout as a :class:`~neuro.ops.sparsey.SparseyTopology` of torch tensors on ``device``."""
         return SparseyTopology(torch.from_numpy(self.mi).to(device), torch.from_numpy(self.mf).to(device),
                                torch.from_numpy(self.src).to(device), self.level_ranges, self.n_in,
                                self.n_units, self.n_cm)
