@@ -72,17 +72,27 @@ def _none3(x: torch.Tensor) -> torch.Tensor:
     return x.new_zeros((1, 1, 1))
 
 
+def _forward_outputs(cfg, need_pgrad: bool, x: torch.Tensor) -> tuple:
+    """The forward kernels' outputs ``(s, h, i_seq, a_seq, xp)`` ``[T, B, N]`` (placeholders where not
+    recorded), the flags ``store`` of the recorded ones after ``s``, and the last states ``[B, N]``."""
+    T, B, N = x.shape
+
+    def seq(recorded: bool) -> torch.Tensor:
+        return x.new_empty((T, B, N)) if recorded else _none3(x)
+
+    out = (seq(True), seq(True), seq(cfg.has_syn), seq(cfg.has_adapt), seq(need_pgrad))
+    store = (True, cfg.has_syn, cfg.has_adapt, need_pgrad)
+    last = (x.new_empty((B, N)), x.new_empty((B, N)), x.new_empty((B, N)))
+    return out, store, last
+
+
 class _NumbaRunner:
     @staticmethod
     def forward(cfg, need_pgrad, x, wt, bias, prm, consts, state0, s0):
         from neuro.kernels import rlif_cpu
 
         T, B, N = x.shape
-        seq = x.new_empty
-        out = (seq((T, B, N)), seq((T, B, N)), seq((T, B, N)) if cfg.has_syn else _none3(x),
-               seq((T, B, N)) if cfg.has_adapt else _none3(x), seq((T, B, N)) if need_pgrad else _none3(x))
-        store = (True, cfg.has_syn, cfg.has_adapt, need_pgrad)
-        last = (x.new_empty((B, N)), x.new_empty((B, N)), x.new_empty((B, N)))
+        out, store, last = _forward_outputs(cfg, need_pgrad, x)
         finite = x.new_empty((B, 2))
         run_cpu_chunks(rlif_cpu.forward_kernel(cfg.has_syn, cfg.has_adapt), B, x, wt, bias, prm, consts,
                        state0, s0, cfg.reset_code, cfg.ge, out, store, last, finite)
@@ -115,11 +125,7 @@ class _CudaRunner:
         from neuro.kernels import rlif_cuda
 
         T, B, N = x.shape
-        seq = x.new_empty
-        out = (seq((T, B, N)), seq((T, B, N)), seq((T, B, N)) if cfg.has_syn else _none3(x),
-               seq((T, B, N)) if cfg.has_adapt else _none3(x), seq((T, B, N)) if need_pgrad else _none3(x))
-        store = (True, cfg.has_syn, cfg.has_adapt, need_pgrad)
-        last = (x.new_empty((B, N)), x.new_empty((B, N)), x.new_empty((B, N)))
+        out, store, last = _forward_outputs(cfg, need_pgrad, x)
         pend = x.new_empty((B, N))
         idx = torch.empty((B, N), dtype=torch.int64, device=x.device)
         flag = non_finite_flag(x.device)
