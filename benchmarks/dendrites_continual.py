@@ -103,6 +103,12 @@ def one_run(group: str, label: str, seed: int, args) -> dict | None:
     # the ablation group's full network is the ``ann`` group's run (same settings): reuse it
     prefix = "ann" if group == "ablation" and label == "dendrites" else group
     run_dir = Path(args.work_dir) / f"{prefix}-{slug}-seed{seed}"
+    return run_or_reuse(config, run_dir, args.collect)
+
+
+def run_or_reuse(config: ContinualConfig, run_dir: Path, collect: bool) -> dict | None:
+    """The summary of the finished run in ``run_dir`` if its settings are ``config``'s; otherwise run
+    it there (resuming a checkpoint) unless only collecting (then ``None``)."""
     done = run_dir / "results.json"
     if done.exists():
         stored = json.loads(done.read_text())
@@ -110,7 +116,7 @@ def one_run(group: str, label: str, seed: int, args) -> dict | None:
                            ContinualConfig().to_dict()):
             return stored
         raise SystemExit(f"{run_dir} holds a run with other settings; remove it")
-    if args.collect:
+    if collect:
         return None
     t0 = time.perf_counter()
     run_continual(config, run_dir, resume=(run_dir / "checkpoint.pt").exists())

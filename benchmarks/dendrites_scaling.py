@@ -20,17 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 from pathlib import Path
 
 import harness
 import torch
-from dendrites_continual import ANN, SOURCE
+from dendrites_continual import ANN, SOURCE, run_or_reuse
 
 from neuro._io import pyplot, save_figure, write_text
-from neuro.learning import ContinualConfig, run_continual
-from neuro.learning.config import RUNTIME_FIELDS
-from neuro.train.config import config_diff
+from neuro.learning import ContinualConfig
 
 OUT = harness.RESULTS / "dendrites"
 PAPER = {2: 97.5, 5: 96.4, 10: 94.6, 25: 92.1, 50: 87.0, 100: 81.4}
@@ -44,20 +41,7 @@ def one_run(method: str, tasks: int, seed: int, args) -> dict | None:
     config = ContinualConfig(method=method, source=SOURCE, seed=seed, n_tasks=tasks,
                              progress=not args.no_progress, **settings)
     run_dir = Path(args.work_dir) / f"{method}-{tasks}tasks-seg{args.segments}-e{args.epochs}-seed{seed}"
-    done = run_dir / "results.json"
-    if done.exists():
-        stored = json.loads(done.read_text())
-        if not config_diff(stored["config"], config.to_dict(), RUNTIME_FIELDS,
-                           ContinualConfig().to_dict()):
-            return stored
-        raise SystemExit(f"{run_dir} holds a run with other settings; remove it")
-    if args.collect:
-        return None
-    t0 = time.perf_counter()
-    run_continual(config, run_dir, resume=(run_dir / "checkpoint.pt").exists())
-    summary = json.loads(done.read_text())
-    summary["wall_s"] = round(time.perf_counter() - t0, 1)
-    return summary
+    return run_or_reuse(config, run_dir, args.collect)
 
 
 def main() -> None:
