@@ -17,11 +17,21 @@ One call advances the network from step ``t0`` to ``t1`` without returning to Py
 4. monitors: spikes of recorded sources as ``(step, index)``, spike counts per population and step,
    chosen state variables every ``every`` steps.
 
+With plastic synapses (pair-based STDP, ``stdp_math``; a kernel built with ``plastic``) step 2 skips
+the plastic synapses and notes each spiking source that has some in a spike history ring (``D``
+steps); after step 2 :func:`_stdp_step` delivers the plastic synapses whose spike arrives now
+(``t_pre + d``: the weight they have at arrival, into slot ``t + 1``, where a static synapse's spike
+of ``t - d`` lands), depresses them, and potentiates the incoming plastic synapses of the neurons
+that spiked (an incoming index by target neuron). Each synapse keeps its traces as of its last event
+and decays them when the next one comes (event-driven: no per-step work per synapse).
+
 The loop is serial: at the sizes where one step is a few microseconds of work (thousands of
 neurons), a parallel region per step costs more in synchronisation than it saves. Its order of
 additions into a ring-buffer entry -- by spike step, then source index, then position in the CSR row,
 i.e. by increasing synapse index within a step, then the injected current -- is the contract the
-CUDA event kernel (:mod:`.sim_cuda`) reproduces to be bit-identical. The model
+CUDA event kernel (:mod:`.sim_cuda`) reproduces to be bit-identical. (Plastic deliveries made at
+step ``t`` follow the static ones of that step, by spike step, oldest first, then source index, then
+synapse index; the CUDA event kernel keeps this order too.) The model
 structure (``has_syn``, ``has_adapt``), the channel count ``C`` and ``hetero`` (per-neuron
 parameter tables) are closure constants of a kernel built per combination.
 
@@ -43,6 +53,12 @@ channels; ``P`` populations), grouped in tuples:
   compute dtype;
 * ``rec = (rec_flag [S] uint8, spk_t, spk_i)`` (capacity = their length), ``n_spk`` in use, ``n_rec``
   recorded sources, ``counts [t1-t0, P]`` int32;
+* ``stdp``: the tables of ``neuro.sim.runners.PlasticTables`` (a tuple in its field order; with the
+  kernel built with ``plastic`` only): ``is_plastic`` per synapse (``weight`` holds the static
+  ones), the plastic synapses numbered by target neuron (``in_ptr [N+1]``) with their column, rule
+  (``rid``, rows of ``rtab``: ``stdp_math.R_*``), weight ``w``, traces ``x, y`` and last event step
+  ``tl``; the same by source and delay (``pre_ptr [S+1], pre_p, pre_d``); and the spike history
+  ``hist_src, hist_cur [D, *], hist_n [D]``;
 * ``monitor = (mon_idx, mon_var, mon_every, mon_out, mon_first)``: column ``k`` records variable
   ``mon_var[k]`` (0 v, 1 i, 2 a, 3+c channel c) of neuron ``mon_idx[k]`` into ``mon_out [R, K]`` at
   the steps ``t % mon_every == 0``, ``mon_first`` being the first of them; ``mon_var[k] < 0``
@@ -61,10 +77,11 @@ from functools import cache
 import numpy as np
 from numba import njit
 
-from . import lif_math, sim_math
+from . import lif_math, sim_math, stdp_math
 from .astrocyte_cpu import astrocyte_phase, deliver_sic
 
 ns = sim_math.compile_for("cpu")
+sn = stdp_math.compile_for("cpu")
 LIFStructure = lif_math.LIFStructure
 
 
@@ -121,15 +138,79 @@ def _fire(src, t, rec, n_spk, syn, mask, buf, astro, ip3, ip3_buf):
     return n_spk
 
 
+@njit(inline="always", cache=True)
+def _fire_plastic(src, t, rec, n_spk, syn, mask, buf, astro, ip3, ip3_buf, stdp):
+    """:func:`_fire` with plastic synapses: the static ones deliver now, the plastic ones are left
+    to :func:`_stdp_step` (the source is noted in the spike history of step ``t``)."""
+    rec_flag, spk_t, spk_i = rec
+    if rec_flag[src]:
+        spk_t[n_spk] = t
+        spk_i[n_spk] = src
+        n_spk += 1
+    ptr, col, weight, delay = syn
+    is_plastic, pre_ptr = stdp[0], stdp[1]
+    hist_src, hist_cur, hist_n = stdp[13], stdp[14], stdp[15]
+    for k in range(ptr[src], ptr[src + 1]):
+        if not is_plastic[k]:
+            buf[(t + 1 + delay[k]) & mask, col[k]] += weight[k]
+    if pre_ptr[src + 1] > pre_ptr[src]:
+        slot = t & mask
+        e = hist_n[slot]
+        hist_src[slot, e] = src
+        hist_cur[slot, e] = pre_ptr[src]
+        hist_n[slot] = e + 1
+    if astro:
+        _propagate(src, t, ip3, mask, ip3_buf)
+    return n_spk
+
+
+@njit(cache=True)
+def _stdp_step(t, mask, buf, stdp, spiked, one):
+    """Pair-based STDP at step ``t``, after every spike of the step was propagated.
+
+    1. presynaptic events: every spike of the last ``D`` steps (oldest first) whose plastic synapses
+       with delay ``t - t_spike`` reach them now delivers their current weight into ring slot
+       ``t + 1`` (where a static synapse's spike of ``t - d`` lands), then depresses and bumps ``x``.
+       A source's plastic synapses are listed by delay, so a cursor per spike walks them once;
+    2. postsynaptic spikes of step ``t`` potentiate their incoming plastic synapses (consecutive
+       entries) and bump ``y``.
+
+    Traces decay lazily (``stdp_math``); the plastic weights are the vector ``w`` of the tables.
+    """
+    (_, pre_ptr, pre_p, pre_d, in_ptr, _, pl_col, rid, rtab, w, x, y, tl, hist_src, hist_cur, hist_n) = stdp
+    nxt = (t + 1) & mask
+    for lag in range(min(mask, t), -1, -1):
+        slot = (t - lag) & mask
+        for e in range(hist_n[slot]):
+            cur = hist_cur[slot, e]
+            end = pre_ptr[hist_src[slot, e] + 1]
+            while cur < end and pre_d[cur] == lag:
+                p = pre_p[cur]
+                buf[nxt, pl_col[p]] += sn.stdp_on_pre(p, p, rid[p], t, w, x, y, tl, rtab, one)
+                cur += 1
+            hist_cur[slot, e] = cur
+    words = spiked.view(np.uint64)
+    N = in_ptr.shape[0] - 1
+    for wd in range(words.shape[0]):
+        if words[wd] != 0:
+            for n in range(8 * wd, min(8 * wd + 8, N)):
+                if spiked[n]:
+                    for p in range(in_ptr[n], in_ptr[n + 1]):
+                        sn.stdp_on_post(p, p, rid[p], t, w, x, y, tl, rtab, one)
+
+
 @cache
-def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool = False):
+def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool = False,
+               plastic: bool = False):
     """The simulation loop for one model structure (see the module docstring for the arguments).
 
     Signature: ``(t0, t1, seed, consts, params, pops, inputs, syn, mask, state, spiked, rec, n_spk,
-    n_rec, counts, monitor, astro, ip3, sic)``. With ``hetero`` the parameter tables ``params`` have
+    n_rec, counts, monitor, astro, ip3, sic, stdp)``. With ``hetero`` the parameter tables ``params`` have
     one column per neuron; without, one column per population, and the loop keeps them in registers
     (fewer memory streams per neuron: measurably faster on homogeneous populations such as CUBA).
-    ``astro`` adds the astrocyte phase (without it the astrocyte arguments are not touched).
+    ``astro`` adds the astrocyte phase (without it the astrocyte arguments are not touched);
+    ``plastic`` adds pair-based STDP (:func:`_stdp_step`; without it ``stdp`` is not touched and the
+    propagation loop is today's).
     """
 
     @njit(cache=True)  # a separate function: LLVM vectorises it better than inlined in sim_run
@@ -166,7 +247,7 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
 
     @njit(cache=True)
     def sim_run(t0, t1, seed, consts, params, pops, inputs, syn, mask, state, spiked, rec, n_spk, n_rec,
-                counts, monitor, astro_args, ip3, sic):
+                counts, monitor, astro_args, ip3, sic, stdp):
         zero, one = consts[0], consts[1]
         inj, inj_idx, poisson_prob, gen_ptr, gen_idx = inputs
         i_st, v_st, a_st, g_st, _, buf = state
@@ -187,6 +268,8 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
                 return t, n_spk
             slot = t & mask
             arrived = buf3[slot]
+            if plastic:
+                stdp[15][slot] = 0  # this step's spike history (the slot's previous use ended D steps ago)
             if t < inj.shape[0]:  # injected currents arrive through their delta channel
                 row = buf[slot]
                 for k in range(inj_idx.shape[0]):
@@ -200,14 +283,25 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
             for w in range(words.shape[0]):
                 if words[w] != 0:
                     for n in range(8 * w, min(8 * w + 8, N)):
-                        if spiked[n]:
+                        if spiked[n] and plastic:
+                            n_spk = _fire_plastic(n, t, rec, n_spk, syn, mask, buf, astro, ip3, ip3_buf, stdp)
+                        elif spiked[n]:
                             n_spk = _fire(n, t, rec, n_spk, syn, mask, buf, astro, ip3, ip3_buf)
             ut = np.uint64(t)
             for k in range(Mp):
                 if poisson_prob[k] > 0.0 and ns.uniform(useed, ut, np.uint64(N + k)) < poisson_prob[k]:
-                    n_spk = _fire(N + k, t, rec, n_spk, syn, mask, buf, astro, ip3, ip3_buf)
+                    if plastic:
+                        n_spk = _fire_plastic(N + k, t, rec, n_spk, syn, mask, buf, astro, ip3, ip3_buf, stdp)
+                    else:
+                        n_spk = _fire(N + k, t, rec, n_spk, syn, mask, buf, astro, ip3, ip3_buf)
             for e in range(g0, g1):
-                n_spk = _fire(gen_idx[e], t, rec, n_spk, syn, mask, buf, astro, ip3, ip3_buf)
+                if plastic:
+                    src = gen_idx[e]
+                    n_spk = _fire_plastic(src, t, rec, n_spk, syn, mask, buf, astro, ip3, ip3_buf, stdp)
+                else:
+                    n_spk = _fire(gen_idx[e], t, rec, n_spk, syn, mask, buf, astro, ip3, ip3_buf)
+            if plastic:  # presynaptic arrivals and postsynaptic spikes of plastic synapses
+                _stdp_step(t, mask, buf, stdp, spiked, one)
             # 3) astrocytes, after every spike of step t has been delivered
             if astro:
                 astrocyte_phase(t, astro_dt, astate, aprm, ip3_buf, mask, awork)

@@ -71,7 +71,23 @@ Arguments (``S = N + Mp + M_gen`` sources, ``C`` channel rows, ``P`` populations
   the SIC synapses grouped by target neuron in increasing synapse index; ``amon = (amon_ptr [A+1],
   amon_row, amon_col)``.
 
-Extending the loop (plasticity, conductance synapses, user-defined neurons): the owner gather is the
+**Plasticity** (pair-based STDP, ``stdp_math``; a kernel built with ``plastic``): the plastic synapses
+are not in the static tables ``syn``/``fallback``; they are handled by the owner of their target
+neuron, which alone reads and writes their weights and traces (no races). Every spiking source
+stamps a history ring ``pl_stamp[t & mask, s] = t`` (``D`` steps). In step 1 of step ``t`` the owner
+processes step ``t - 1``: for each channel row, after the static gather, the row's plastic synapses
+(sorted by delay, descending, then source and synapse index: the CPU kernel's order) whose source
+spiked at ``t - 1 - d`` deliver their weight into the row's sum for step ``t`` and are depressed
+(``stdp_on_pre``); then, if the neuron spiked at ``t - 1``, its incoming plastic synapses are
+potentiated (``stdp_on_post``). The last step of a launch is flushed the same way after the loop
+(its static arrivals at ``t1`` gathered into the ring first, to keep the order), so the weights are
+complete when a launch returns and the next launch skips step ``t0 - 1``. ``stdp = (row_ptr [C*N+1],
+row_p, pl_src, pl_d, in_ptr [N+1], rid, rtab, w, x, y, tl, pl_stamp [D, S])`` (plastic indices
+numbered by target neuron, as ``neuro.sim.runners.PlasticTables``). Cost per step: each owner scans
+its rows' plastic synapses (a stamp test each), so a neuron with many plastic inputs costs in-degree
+work per step.
+
+Extending the loop (conductance synapses, user-defined neurons): the owner gather is the
 one place where a delivered synapse ``k`` and its target meet, in a fixed order, on one thread, so a
 per-synapse state array indexed by ``k`` (a trace, a weight updated on the presynaptic spike) can be
 read and written there without races; the incoming table (``fallback``) lists a neuron's synapses
@@ -87,12 +103,13 @@ import numba
 import numpy as np
 from numba import cuda
 
-from . import lif_math, sim_math
+from . import lif_math, sim_math, stdp_math
 from ._cuda_device import device as _device
 from .astrocyte_cuda import ASTRO_WORK, astrocyte_advance
 from .astrocyte_math import S_SIC
 
 ns = sim_math.compile_for("cuda")
+sn = stdp_math.compile_for("cuda")
 LIFStructure = lif_math.LIFStructure
 MAX_POP_COUNTERS = 64  # populations counted in shared memory (more: global integer atomics)
 NO_EVENT = np.int64(1 << 62)  # above every synapse index
@@ -241,6 +258,29 @@ def flush_spikes(t, par, base, limited, sh, queue, pre, start, syn, events, astr
 
 
 @_device
+def plastic_arrivals(row, tp, stdp, mask, acc, one):
+    """Add to ``acc`` (returned) the plastic synapses onto ring column ``row`` whose spike arrives at
+    step ``tp`` (source spiked at ``tp - d``: its stamp in the history ring), each delivering its
+    weight and then updated (``stdp_math.stdp_on_pre``), in the CPU kernel's order: the row's list is
+    sorted by delay (descending: oldest spike first), source, synapse index."""
+    row_ptr, row_p, pl_src, pl_d, _, rid, rtab, w, x, y, tl, pl_stamp = stdp
+    for j in range(row_ptr[row], row_ptr[row + 1]):
+        p = row_p[j]
+        ts = tp - pl_d[p]
+        if ts >= 0 and pl_stamp[ts & mask, pl_src[p]] == ts:
+            acc += sn.stdp_on_pre(p, p, rid[p], tp, w, x, y, tl, rtab, one)
+    return acc
+
+
+@_device
+def plastic_post(n, tp, stdp, one):
+    """Neuron ``n`` spiked at step ``tp``: potentiate its incoming plastic synapses, bump ``y``."""
+    _, _, _, _, in_ptr, rid, rtab, w, x, y, tl, _ = stdp
+    for p in range(in_ptr[n], in_ptr[n + 1]):
+        sn.stdp_on_post(p, p, rid[p], tp, w, x, y, tl, rtab, one)
+
+
+@_device
 def _grid_barrier():
     cuda.cg.this_grid().sync()
 
@@ -252,15 +292,16 @@ def _block_barrier():
 
 @cache
 def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool = False,
-               block_sync: bool = False, threads: int = 256):
+               block_sync: bool = False, threads: int = 256, plastic: bool = False):
     """The event kernel for one model structure (module docstring for the arguments).
 
     ``hetero``: parameter tables with one column per neuron (else per population); ``astro``: with
     the astrocyte phase; ``block_sync``: launched as a single block, barriers are ``syncthreads``
-    (else a cooperative grid); ``threads``: the block size it must be launched with.
+    (else a cooperative grid); ``threads``: the block size it must be launched with; ``plastic``:
+    with pair-based STDP (module docstring; without it ``stdp`` is not touched).
 
     Signature: ``(t0, t1, seed, consts, params, pops, pop_cur, inputs, syn, fallback, events, stamps,
-    mask, state, rec, counts, monitor, astro, ip3, sic_in, amon, qcap)``; launch with ``threads``
+    mask, state, rec, counts, monitor, astro, ip3, sic_in, amon, stdp, qcap)``; launch with ``threads``
     threads per block and ``(3 * qcap + 1) * 8`` bytes of dynamic shared memory (``qcap``: a multiple
     of ``threads``, the spikes queued between two deliveries).
     """
@@ -269,7 +310,7 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
 
     @cuda.jit
     def sim_events(t0, t1, seed, consts, params, pops, pop_cur, inputs, syn, fallback, events, stamps,
-                   mask, state, rec, counts, monitor, astro_args, ip3, sic_in, amon, qcap):
+                   mask, state, rec, counts, monitor, astro_args, ip3, sic_in, amon, stdp, qcap):
         dyn = cuda.shared.array(0, numba.int64)  # 3 * qcap + 1: the spike queue and its scratch
         queue = dyn[0:qcap]
         start = dyn[qcap:2 * qcap]
@@ -357,6 +398,8 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
                         if ev_cnt[prev, col] != 0:
                             arrived = gather(col, t - 1, events, fallback, stamps, weight, delay, mask, buf,
                                              stored)
+                        if plastic and t > t0:  # (step t0 - 1 was flushed by the previous launch)
+                            arrived = plastic_arrivals(col, t - 1, stdp, mask, arrived, one)
                         if c == cur and t < n_inj and inj_k[n] >= 0:
                             arrived += inj[t, inj_k[n]]
                         if stored != zero:
@@ -364,6 +407,8 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
                         x_c, g_next = ns.channel_input(g_st[c, n], arrived, ch_kappa[c, q], ch_alpha[c, q])
                         x += x_c
                         g_st[c, n] = g_next
+                    if plastic and t > t0 and stamps[prev, n] == t - 1:
+                        plastic_post(n, t - 1, stdp, one)
                     st = LIFStructure(has_syn, has_adapt, True, pops[p, 2], pops[p, 3] != 0)
                     spk = ns.advance_neuron(n, x, ns.load_coefficients(prm, q), ref_steps[q], st, i_st, v_st,
                                             a_st, refc, one, zero)
@@ -383,6 +428,8 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
                     spk = in_sorted(s, gen_idx, g0, g1)
                 if spk:
                     stamps[par, s] = t
+                    if plastic:
+                        stdp[11][slot, s] = t  # the plastic spike history (D steps)
                     queue[cuda.atomic.add(sh, 0, 1)] = s
                     if rec_flag[s] != 0:
                         cuda.atomic.add(sh, 1, 1)
@@ -411,6 +458,23 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
                         for j in range(amon_ptr[q], amon_ptr[q + 1]):
                             mon_out[mrow, amon_col[j]] = astate[amon_row[j], q]
             barrier()
+        if plastic and t_end > t0:
+            # flush step t_end - 1 (its spikes were delivered above): its static arrivals at t_end and
+            # its plastic events, so that the weights are complete when the launch returns; the ring
+            # entry keeps the CPU kernel's order (older, delay-0 static, plastic)
+            tp = t_end - 1
+            slot_f = t_end & mask
+            for chunk in range(cuda.blockIdx.x * TPB, n_chunks, gstride):
+                n = chunk + tid
+                if n < N:
+                    for c in range(C):
+                        col = c * N + n
+                        acc = buf[slot_f, col]
+                        if ev_cnt[tp & 1, col] != 0:
+                            acc = gather(col, tp, events, fallback, stamps, weight, delay, mask, buf, acc)
+                        buf[slot_f, col] = plastic_arrivals(col, tp, stdp, mask, acc, one)
+                    if stamps[tp & 1, n] == tp:
+                        plastic_post(n, tp, stdp, one)
         if gtid == 0:
             status[0] = t_end
             if not limited:

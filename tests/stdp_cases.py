@@ -18,15 +18,15 @@ def load_brian2_pairs() -> dict:
     return json.loads(BRIAN2_PAIRS.read_text())
 
 
-def neuro_weights(spec: dict, rule_name: str) -> np.ndarray:
-    """The protocol on neuro's side (torch backend, float64): pre spike sources, post neurons made to
-    spike at the given steps by a 30 mV driver (a spike one step after the driver's)."""
+def neuro_weights(spec: dict, rule_name: str, backend: str = "torch") -> np.ndarray:
+    """The protocol on neuro's side (float64; ``backend`` "torch" or "numba"): pre spike sources, post
+    neurons made to spike at the given steps by a 30 mV driver (a spike one step after the driver's)."""
     import neuro.sim as sim
 
     case, dt = spec["cases"]["all"], spec["dt"]
     n = len(case["pre"])
     steps = lambda times: np.rint(np.asarray(times, np.float64) / dt).astype(np.int64)  # noqa: E731
-    net = sim.Network(dt=dt, dtype=torch.float64, backend="torch")
+    net = sim.Network(dt=dt, dtype=torch.float64, backend=backend)
     pre_idx = np.concatenate([np.full(len(s), k) for k, s in enumerate(case["pre"])])
     pre = net.add(sim.SpikeSource(n, steps(np.concatenate(case["pre"])) * dt, pre_idx, name="pre"))
     post_idx = np.concatenate([np.full(len(s), k) for k, s in enumerate(case["post"])])

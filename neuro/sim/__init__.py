@@ -5,8 +5,10 @@ on GPU) with event-driven propagation of spikes; see :mod:`neuro.sim.network` fo
 Astrocytes (NEST's Li-Rinzel ``astrocyte_lr_1994``) step inside the same loop
 (:mod:`neuro.sim.astrocytes`). Weights are readable and writable between runs (``proj.weights``,
 ``proj.set_weights``) and :class:`WeightMonitor` records them; :func:`to_nest` exports a network to
-NEST 3 (:mod:`neuro.sim.nest_export`) for runs that outgrow one machine. Pair-based STDP
-(``Projection(..., plasticity=STDP(...))``, :mod:`neuro.sim.plasticity`) runs on ``backend="torch"``.
+NEST 3 (:mod:`neuro.sim.nest_export`) for runs that outgrow one machine. Plasticity
+(``Projection(..., plasticity=STDP(...))``, :mod:`neuro.sim.plasticity`: pair and triplet STDP,
+reward-modulated STDP with a :class:`Neuromodulator`, Vogels inhibitory plasticity, Tsodyks–Markram
+short-term plasticity) runs on ``backend="torch"``.
 """
 
 from neuro.sim.astrocytes import AstrocytePopulation
@@ -31,12 +33,21 @@ from neuro.sim.monitors import RateMonitor, SpikeMonitor, StateMonitor, WeightMo
 from neuro.sim.nest_export import to_nest
 from neuro.sim.nest_results import NestNetwork
 from neuro.sim.network import Network
-from neuro.sim.plasticity import STDP
+from neuro.sim.plasticity import (
+                                    STDP,
+                                    InhibitorySTDP,
+                                    Neuromodulator,
+                                    PlasticityRule,
+                                    RewardSTDP,
+                                    TripletSTDP,
+                                    TsodyksMarkram,
+)
 from neuro.sim.projections import Projection
 from neuro.sim.values import Normal, Uniform
 
 __all__ = ["AllToAll", "AstrocytePopulation", "Connector", "CurrentInput", "DistanceProbability",
-           "FixedInDegree",
-           "FixedProbability", "FromList", "NestNetwork", "Network", "Normal", "PoissonInput", "Population",
-           "Projection", "RateMonitor", "STDP", "SpikeMonitor", "SpikeSource", "StateMonitor", "Uniform",
-           "View", "WeightMonitor", "events_to_spikes", "grid_positions", "to_nest"]
+           "FixedInDegree", "FixedProbability", "FromList", "InhibitorySTDP", "NestNetwork", "Network",
+           "Neuromodulator", "Normal", "PlasticityRule", "PoissonInput", "Population", "Projection",
+           "RateMonitor", "RewardSTDP", "STDP", "SpikeMonitor", "SpikeSource", "StateMonitor", "TripletSTDP",
+           "TsodyksMarkram", "Uniform", "View", "WeightMonitor", "events_to_spikes", "grid_positions",
+           "to_nest"]

@@ -12,7 +12,9 @@
   available when it was written; ``benchmarks/gpu_check.sh`` stage b4 times both); then
   :data:`DEFAULT_KERNEL` becomes ``"events"``.
 
-The kernel is chosen by ``kernel=`` or the environment variable ``NEURO_SIM_CUDA_KERNEL``; the event
+A network with plastic synapses (pair-based STDP) runs on the event kernel (chosen by default for
+it; the atomic kernel refuses plasticity). The kernel is chosen by ``kernel=`` or the environment
+variable ``NEURO_SIM_CUDA_KERNEL``; the event
 kernel's launch by ``launch=`` or ``NEURO_SIM_CUDA_LAUNCH``: ``"grid"`` (a cooperative grid sized by
 occupancy, :data:`THREADS` per block) or ``"block"`` (one block of :data:`BLOCK_THREADS`, barriers
 are ``syncthreads``: no grid-wide barrier, one multiprocessor). Under Numba's CUDA simulator
@@ -53,6 +55,14 @@ def _choice(value: str | None, env: str, allowed: tuple, name: str, default: str
     return value
 
 
+def kernel_choice(kernel: str | None = None, plastic: bool = False) -> str:
+    """The kernel a :class:`CudaRunner` runs: ``kernel``, else ``$NEURO_SIM_CUDA_KERNEL``, else
+    :data:`DEFAULT_KERNEL` -- or ``"events"`` for a network with plastic synapses (only the event
+    kernel implements plasticity)."""
+    default = "events" if plastic else DEFAULT_KERNEL
+    return _choice(kernel, ENV_KERNEL, KERNELS, "kernel", default)
+
+
 class CudaRunner:
     """Runs a simulation kernel on ``device`` (or on the CUDA simulator with CPU arrays).
 
@@ -64,19 +74,28 @@ class CudaRunner:
         launch: ``"grid"`` or ``"block"`` for the event kernel (default: ``$NEURO_SIM_CUDA_LAUNCH``,
             else grid).
         event_cap: event slots per target row and step (the event kernel; >= 1).
+        rules: ``{projection index: STDP rule}`` of the plastic projections (the event kernel only,
+            chosen by default when there are any; the weights then follow ``sync_weights()`` /
+            ``refresh_weights()``).
     """
 
     def __init__(self, net: Compiled, device: torch.device, kernel: str | None = None,
-                 launch: str | None = None, event_cap: int = EVENT_CAP):
+                 launch: str | None = None, event_cap: int = EVENT_CAP, rules: dict | None = None):
         require_numba_cuda()
-        self.kernel_name = _choice(kernel, ENV_KERNEL, KERNELS, "kernel", DEFAULT_KERNEL)
+        rules = dict(rules or {})
+        self.kernel_name = kernel_choice(kernel, bool(rules))
         if self.kernel_name == "atomic":
             from neuro.sim.cuda_runner_atomic import AtomicCudaRunner
 
+            if rules:
+                raise NotImplementedError("the atomic CUDA simulation kernel does not implement plasticity: "
+                                          "use kernel='events' (NEURO_SIM_CUDA_KERNEL=events)")
             self._impl = AtomicCudaRunner(net, device)
         else:
             launch = _choice(launch, ENV_LAUNCH, LAUNCHES, "launch", LAUNCHES[0])
-            self._impl = EventCudaRunner(net, device, launch, event_cap)
+            self._impl = EventCudaRunner(net, device, launch, event_cap, rules)
+            self.sync_weights = self._impl.sync_weights  # the network looks these up on the runner
+            self.refresh_weights = self._impl.refresh_weights
 
     def reset(self) -> None:
         """Reset the selected kernel's runner to the initial state (see :meth:`EventCudaRunner.reset`)."""
@@ -104,10 +123,15 @@ def _incoming(rows: torch.Tensor, n_rows: int, values: tuple) -> tuple:
 
 
 class EventCudaRunner:
-    """Runs ``neuro.kernels.sim_cuda`` (the deterministic event kernel)."""
+    """Runs ``neuro.kernels.sim_cuda`` (the deterministic event kernel), with pair-based STDP on the
+    projections of ``rules`` (``{projection index: STDP}``): their synapses leave the static tables
+    and get the plastic ones of :func:`neuro.sim.runners.plastic_tables`, on the device."""
 
-    def __init__(self, net: Compiled, device: torch.device, launch: str = "grid", event_cap: int = EVENT_CAP):
+    def __init__(self, net: Compiled, device: torch.device, launch: str = "grid", event_cap: int = EVENT_CAP,
+                 rules: dict | None = None):
         from neuro.kernels import sim_cuda
+        from neuro.sim.plasticity import STDP
+        from neuro.sim.runners import plastic_tables
 
         if isinstance(event_cap, bool) or not isinstance(event_cap, int) or event_cap < 1:
             raise ValueError(f"event_cap must be a positive integer, got {event_cap!r}")
@@ -120,15 +144,24 @@ class EventCudaRunner:
         self.block = launch == "block"
         self.threads = SIM_THREADS if self.sim else (BLOCK_THREADS if self.block else THREADS)
         self.hetero, *tables = net.cpu_tables()
+        for k, rule in (rules or {}).items():
+            if type(rule) is not STDP:
+                raise NotImplementedError(f"projection {k}: plasticity {type(rule).__name__} is not compiled "
+                                          "into the CUDA simulation kernel (STDP is); use backend='torch'")
+        self.pl = plastic_tables(net, dict(rules or {}))
+        self.plastic = self.pl.pl_k.size > 0
+        self.static_k = np.flatnonzero(self.pl.is_plastic == 0)
+        static = _subset(net.spikes, self.static_k) if self.plastic else net.spikes
         self.kernel = sim_cuda.run_kernel(net.has_syn, net.has_adapt, net.C, self.hetero, net.A > 0,
-                                          self.block, self.threads)
+                                          self.block, self.threads, self.plastic)
         put = self._put
         self.consts = put(np.array([0, 1], net.dtype))
         self.params = tuple(map(put, tables))
         self.pops = put(net.pops)
         self.pop_cur = put(net.current_rows())
-        self.syn = tuple(map(put, (net.row_ptr, net.col, net.weight, net.delay)))
-        self.fallback = self._fallback(net.spikes, net.C * net.N)
+        self.syn = tuple(map(put, (static.row_ptr, static.col, static.weight, static.delay)))
+        self.fallback = self._fallback(static, net.C * net.N)
+        self._plastic_tables(net)
         ip3 = net.ip3
         self.ip3_tables = (*map(put, (ip3.row_ptr, ip3.col, ip3.weight, ip3.delay)),
                            *self._fallback(ip3, net.A))
@@ -146,6 +179,36 @@ class EventCudaRunner:
 
     def _put(self, a: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.ascontiguousarray(a)).to(self.device)
+
+    def _plastic_tables(self, net: Compiled) -> None:
+        """The kernel's ``stdp`` tables: the plastic synapses by target column, sorted by delay
+        (descending), source and synapse index (the CPU kernel's delivery order), their sources and
+        delays, the incoming ranges by neuron, rules, weights, traces and the spike history ring."""
+        pl, put = self.pl, self._put
+        table = net.spikes
+        src = np.searchsorted(table.row_ptr, pl.pl_k, side="right") - 1  # the CSR row (source) of each
+        d, col = table.delay[pl.pl_k].astype(np.int64), pl.pl_col.astype(np.int64)
+        order = np.lexsort((pl.pl_k, src, -d, col)).astype(np.int64)
+        n_rows = net.C * net.N
+        ptr = np.zeros(n_rows + 1, np.int64)
+        np.cumsum(np.bincount(col, minlength=n_rows), out=ptr[1:])
+        one = max(pl.pl_k.size, 1) - pl.pl_k.size  # (a static network: one unused entry, no empty arrays)
+        pad = lambda a: np.concatenate([a, np.zeros(one, a.dtype)])  # noqa: E731
+        self.stdp_fixed = (put(ptr), put(pad(order)), put(pad(src.astype(np.int32))),
+                           put(pad(d.astype(np.int32))), put(pl.in_ptr), put(pad(pl.rid)), put(pl.rtab))
+        self.pl_w = put(pad(pl.w))
+
+    def sync_weights(self) -> None:
+        """Device -> compiled table: the plastic weights as they are now (static ones never change)."""
+        if self.plastic:
+            self.net.weight[self.pl.pl_k] = self.pl_w.cpu().numpy()[:self.pl.pl_k.size]
+
+    def refresh_weights(self) -> None:
+        """Compiled table -> device, after weights were set between runs (static and plastic)."""
+        net = self.net
+        self.syn[2].copy_(self._put(net.weight[self.static_k] if self.plastic else net.weight))
+        if self.plastic:
+            self.pl_w[:self.pl.pl_k.size].copy_(self._put(net.weight[self.pl.pl_k]))
 
     def _fallback(self, table, n_rows: int) -> tuple:
         """The incoming table of ``table`` when some row has more synapses than event slots (else
@@ -191,6 +254,12 @@ class EventCudaRunner:
                        torch.full((2, net.C * net.N, self.cap), -1, dtype=torch.int32, device=dev))
         self.ip3_events = (torch.zeros(2, net.A, dtype=torch.int32, device=dev),
                            torch.full((2, net.A, self.cap), -1, dtype=torch.int32, device=dev))
+        n_pl = max(self.pl.pl_k.size, 1)  # plasticity: traces and spike history cleared, weights kept
+        self.pl_x = torch.zeros(n_pl, dtype=dt, device=dev)
+        self.pl_y = torch.zeros(n_pl, dtype=dt, device=dev)
+        self.pl_tl = torch.zeros(n_pl, dtype=torch.int64, device=dev)
+        self.pl_stamp = torch.full((net.D if self.plastic else 1, net.S if self.plastic else 1), STAMP_NEVER,
+                                   dtype=torch.int64, device=dev)
 
     def state(self) -> dict:
         """The current state as numpy arrays (copied from the device): ``v``, ``i``, ``a`` ``[N]``, ``g``
@@ -266,6 +335,7 @@ class EventCudaRunner:
         inputs = self._inputs()
         ctr = torch.zeros(3, dtype=torch.int64, device=dev)
         status = torch.zeros(2, dtype=torch.int64, device=dev)
+        stdp = (*self.stdp_fixed, self.pl_w, self.pl_x, self.pl_y, self.pl_tl, self.pl_stamp)
         keys = []
         t = t0
         while t < t1:
@@ -277,7 +347,7 @@ class EventCudaRunner:
             rec = (self.rec_flag, rec_t, rec_i, ctr, status, net.n_rec)
             self._launch((t, t1, net.seed, self.consts, self.params, self.pops, self.pop_cur, inputs,
                           self.syn, self.fallback, self.events, self.stamps, net.mask, state, rec,
-                          counts[t - t0:], monitor, astro, ip3, self.sic_in, self.amon))
+                          counts[t - t0:], monitor, astro, ip3, self.sic_in, self.amon, stdp))
             reached, written = (int(v) for v in status.cpu())
             keys.append(rec_t[:written].long() * net.S + rec_i[:written].long())
             if reached < t1:  # the record would have overflowed: a larger one, from step `reached`
@@ -286,3 +356,15 @@ class EventCudaRunner:
         key = torch.sort(torch.cat(keys)).values.cpu().numpy() if keys else np.zeros(0, np.int64)
         return ChunkResult(key // max(net.S, 1), key % max(net.S, 1), counts.cpu().numpy(), msteps,
                            mon_out.cpu().numpy())
+
+
+def _subset(table, keep: np.ndarray):
+    """The synapses of ``table`` at positions ``keep`` (increasing), CSR rebuilt."""
+    from neuro.sim.build import SynapseTable
+
+    n_rows = len(table.row_ptr) - 1
+    rows = np.repeat(np.arange(n_rows), np.diff(table.row_ptr))[keep]
+    row_ptr = np.zeros(n_rows + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=row_ptr[1:])
+    return SynapseTable(row_ptr, table.col[keep], table.weight[keep], table.delay[keep], table.proj_id[keep],
+                        table.base_weight[keep])

@@ -253,22 +253,23 @@ class Network:
                                f"neurons, for the longest delay: {self._longest_delay()})",
                          "; shorten the longest delays or use a coarser dt")
         rules = {k: p.plasticity for k, p in enumerate(self._projections) if p.plasticity is not None}
-        if rules and self.backend != "torch":
-            names = ", ".join(self._projections[k].name for k in rules)
-            raise NotImplementedError(f"plastic projections ({names}) run on backend='torch' only: the "
-                                      f"compiled CPU and CUDA simulation kernels do not implement plasticity "
-                                      f"yet (this network uses backend={self.backend!r})")
+        self._check_compiled_plasticity(rules)
+        if rules and self.backend != "torch":  # traces, indices and the kernels' spike history ring
+            n_pl = int(np.isin(net.proj_id, np.array(sorted(rules))).sum())
+            check_allocation(n_pl * (4 * net.dtype.itemsize + 40) + net.D * net.S * 12,
+                             f"the plastic synapses' tables ({n_pl} synapses, spike history of {net.D} steps "
+                             f"x {net.S} sources)")
         try:
-            if rules:
+            if rules and self.backend == "torch":
                 from neuro.sim.plastic_runner import PlasticTorchRunner
 
                 return PlasticTorchRunner(net, self.device, rules)
             if self.backend == "numba":
-                return runners.NumbaRunner(net)
+                return runners.NumbaRunner(net, rules)
             if self.backend == "cuda":
                 from neuro.sim.cuda_runner import CudaRunner
 
-                return CudaRunner(net, self.device)
+                return CudaRunner(net, self.device, rules=rules)
             from neuro.sim.reference import TorchRunner
 
             return TorchRunner(net, self.device)
@@ -276,6 +277,29 @@ class Network:
             raise out_of_memory(err, f"allocating the state of the {self.backend} runner ({net.N} neurons, "
                                      f"{net.C} channels, {net.col.size} synapses, delivery ring of {net.D} "
                                      f"steps = {format_bytes(ring)})") from err
+
+    def _check_compiled_plasticity(self, rules: dict) -> None:
+        """The compiled kernels run exactly pair-based ``STDP`` (the CPU kernel and the deterministic
+        CUDA event kernel): anything else raises ``NotImplementedError`` naming the projections and
+        rules."""
+        from neuro.sim.plasticity import STDP
+
+        if not rules or self.backend == "torch":
+            return
+        other = {k: r for k, r in rules.items() if type(r) is not STDP}
+        if other:
+            names = ", ".join(f"{self._projections[k].name} ({type(r).__name__})" for k, r in other.items())
+            raise NotImplementedError(f"plastic projections {names}: only pair-based STDP is compiled into "
+                                      f"the simulation kernels (this network uses backend={self.backend!r}); "
+                                      "use backend='torch' for these rules")
+        if self.backend == "cuda":
+            from neuro.sim.cuda_runner import ENV_KERNEL, kernel_choice
+
+            if kernel_choice(None, plastic=True) != "events":
+                names = ", ".join(f"{self._projections[k].name} (STDP)" for k in rules)
+                raise NotImplementedError(f"plastic projections {names} need the deterministic CUDA event "
+                                          f"kernel, but ${ENV_KERNEL} selects the atomic one, which does not "
+                                          "implement plasticity (unset it or set it to 'events')")
 
     def _longest_delay(self) -> str:
         best = (0, "no projection")
@@ -365,6 +389,7 @@ class Network:
     def synapses(self, projection: Projection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(pre, post, weight)`` of a projection's synapses: indices in the pre / post groups."""
         net, k = self.compiled, self._projection_index(projection)
+        self._sync_weights()  # (plastic weights: the runner's current values)
         table = net.table(projection.kind)
         sel = table.proj_id == k
         first = {**net.offsets, **net.astro_offsets}

@@ -19,7 +19,7 @@ import numpy as np
 
 from neuro.astro.populations import ASTROCYTE_RECORDABLES
 from neuro.kernels import astrocyte_math, rkf45_math
-from neuro.sim.build import Compiled
+from neuro.sim.build import Compiled, SynapseTable
 
 
 class ChunkResult(NamedTuple):
@@ -51,25 +51,115 @@ def by_element(element: np.ndarray, columns: np.ndarray, n: int) -> tuple[np.nda
     return ptr, columns[order].astype(np.int64)
 
 
-class NumbaRunner:
-    """The serial Numba CPU kernel (``neuro.kernels.sim_cpu``) on numpy arrays."""
+class PlasticTables(NamedTuple):
+    """The compiled kernels' view of the plastic synapses of a network (pair-based STDP).
 
-    def __init__(self, net: Compiled):
+    ``P`` plastic synapses, numbered by target neuron (then table position), so that a neuron's
+    postsynaptic updates walk consecutive entries; ``S`` sources, ``N`` neurons. The kernels keep the
+    plastic weights in ``w`` (``sync_weights`` / ``refresh_weights`` copy them to / from the table).
+    """
+
+    is_plastic: np.ndarray  # [synapses] uint8: 1 where the table's synapse is plastic
+    pre_ptr: np.ndarray  # [S+1] int64: source s's plastic synapses are pre_p[pre_ptr[s] .. pre_ptr[s+1]-1]
+    pre_p: np.ndarray  # int64 plastic indices by (source, delay, table position)
+    pre_d: np.ndarray  # int32 their delays (steps)
+    in_ptr: np.ndarray  # [N+1] int64: neuron n's incoming plastic synapses are in_ptr[n] .. in_ptr[n+1]-1
+    pl_k: np.ndarray  # [P] int64: table position of each plastic synapse
+    pl_col: np.ndarray  # [P] int32: its target column (channel * N + neuron)
+    rid: np.ndarray  # [P] int32: its rule (row of rtab)
+    rtab: np.ndarray  # [rules, stdp_math.N_RULE_COLUMNS] compute dtype
+    w: np.ndarray  # [P] the plastic weights (compute dtype)
+    x: np.ndarray  # [P] presynaptic traces at step tl
+    y: np.ndarray  # [P] postsynaptic traces at step tl
+    tl: np.ndarray  # [P] int64: step of each synapse's last event (event-driven decay)
+    hist_src: np.ndarray  # [D, sources with plastic synapses] int32: the sources that spiked, per step
+    hist_cur: np.ndarray  # same shape, int64: each spike's next plastic synapse still to arrive
+    hist_n: np.ndarray  # [D] int64: entries in use per step
+
+
+def plastic_tables(net: Compiled, rules: dict) -> PlasticTables:
+    """The tables of :class:`PlasticTables` for ``rules`` (``{projection index: STDP}``; empty: none)."""
+    from neuro.kernels import stdp_math
+
+    table, dtype = net.spikes, net.dtype
+    n_src = len(table.row_ptr) - 1
+    keys = np.array(sorted(rules), np.int64)
+    sel = np.flatnonzero(np.isin(table.proj_id, keys)) if rules else np.zeros(0, np.int64)
+    if not sel.size:  # a static network: small placeholders of the right types (never read)
+        table = SynapseTable(np.zeros(2, np.int64), np.zeros(1, np.int32), np.zeros(1, dtype),
+                             np.zeros(1, np.int32), np.zeros(1, np.int32), np.zeros(1))
+        n_src = 1
+    post = table.col[sel].astype(np.int64) % max(net.N, 1)
+    pl_k = sel[np.argsort(post, kind="stable")]  # by target neuron, then table position
+    in_ptr = np.zeros(net.N + 1, np.int64)
+    np.cumsum(np.bincount(post, minlength=net.N), out=in_ptr[1:])
+    src = np.searchsorted(table.row_ptr, pl_k, side="right") - 1  # the CSR row (source) of each
+    pre_p = np.lexsort((pl_k, table.delay[pl_k], src)).astype(np.int64)  # by source, delay, position
+    pre_ptr = np.zeros(n_src + 1, np.int64)
+    np.cumsum(np.bincount(src, minlength=n_src), out=pre_ptr[1:])
+    rid = np.searchsorted(keys, table.proj_id[pl_k]).astype(np.int32)
+    rtab = np.stack([stdp_math.rule_row(r.tau_plus, r.tau_minus, r.A_plus, r.A_minus, r.w_min, r.w_max,
+                                        r.weight_dependence == "multiplicative", r.pairing == "nearest",
+                                        net.dt) for r in (rules[int(k)] for k in keys)]
+                    or [np.zeros(stdp_math.N_RULE_COLUMNS)]).astype(dtype)
+    is_plastic = np.zeros(table.col.size, np.uint8)
+    is_plastic[pl_k] = 1
+    n_pl_src = max(int((np.diff(pre_ptr) > 0).sum()), 1)
+    P = pl_k.size
+    return PlasticTables(is_plastic, pre_ptr, pre_p, table.delay[pl_k][pre_p].astype(np.int32), in_ptr,
+                         pl_k.astype(np.int64), table.col[pl_k].astype(np.int32), rid, rtab,
+                         table.weight[pl_k].astype(dtype), np.zeros(P, dtype), np.zeros(P, dtype),
+                         np.zeros(P, np.int64), np.zeros((net.D, n_pl_src), np.int32),
+                         np.zeros((net.D, n_pl_src), np.int64), np.zeros(net.D, np.int64))
+
+
+class NumbaRunner:
+    """The serial Numba CPU kernel (``neuro.kernels.sim_cpu``) on numpy arrays.
+
+    Args:
+        net: the compiled network.
+        rules: ``{projection index: STDP rule}`` of the plastic projections (none: the static kernel).
+            Exactly :class:`neuro.sim.plasticity.STDP` is compiled; other rules raise
+            ``NotImplementedError``. The kernel keeps the plastic weights in its own vector
+            (:class:`PlasticTables`); ``sync_weights()`` writes them to the network's synapse table and
+            ``refresh_weights()`` reads them back (the network calls them around weight reads/writes).
+    """
+
+    def __init__(self, net: Compiled, rules: dict | None = None):
         from neuro.kernels import sim_cpu
+        from neuro.sim.plasticity import STDP
 
         self.net = net
+        self.rules = dict(rules or {})
+        for k, rule in self.rules.items():
+            if type(rule) is not STDP:
+                raise NotImplementedError(f"projection {k}: plasticity {type(rule).__name__} is not compiled "
+                                          "into the CPU simulation kernel (STDP is); use backend='torch'")
         hetero, *tables = net.cpu_tables()
         self.tables = tuple(tables)  # (prm, ref_steps, bias, ch_alpha, ch_kappa)
-        self.kernel = sim_cpu.run_kernel(net.has_syn, net.has_adapt, net.C, hetero, net.A > 0)
+        self.stdp = plastic_tables(net, self.rules)
+        plastic = self.stdp.pl_k.size > 0
+        self.kernel = sim_cpu.run_kernel(net.has_syn, net.has_adapt, net.C, hetero, net.A > 0, plastic)
         self.consts = np.array([0, 1], dtype=net.dtype)
         self.spk_t = np.zeros(max(1 << 16, 4 * net.n_rec), np.int32)
         self.spk_i = np.zeros_like(self.spk_t)
         self.reset()
 
+    def sync_weights(self) -> None:
+        """Runner -> compiled table: the plastic weights as they are now (static ones never change)."""
+        if self.stdp.pl_k.size:
+            self.net.weight[self.stdp.pl_k] = self.stdp.w
+
+    def refresh_weights(self) -> None:
+        """Compiled table -> runner, after weights were set between runs (the kernel reads the static
+        weights from the table on every run; the plastic ones are copied here)."""
+        if self.stdp.pl_k.size:
+            self.stdp.w[:] = self.net.weight[self.stdp.pl_k]
+
     def reset(self) -> None:
         """Reset the simulation state to the compiled initial values: ``v``, ``i``, ``a`` from the network,
-        synaptic conductances, refractory counters, the delay ring buffer and the astrocyte state cleared
-        (numpy arrays).
+        synaptic conductances, refractory counters, the delay ring buffer, the astrocyte state and the
+        plasticity traces cleared (numpy arrays; the plastic weights are kept).
         """
         net = self.net
         self.i, self.v, self.a = net.i0.copy(), net.v0.copy(), net.a0.copy()
@@ -80,6 +170,9 @@ class NumbaRunner:
         self.astate = net.astate0.copy()
         self.ip3_buf = np.zeros((net.D, net.A))
         self.awork = np.zeros((net.A, rkf45_math.ROWS, astrocyte_math.N_ODE))
+        if hasattr(self, "stdp"):  # plasticity traces and spike history cleared, the weights kept
+            for arr in (self.stdp.x, self.stdp.y, self.stdp.tl, self.stdp.hist_n):
+                arr[:] = 0
 
     def state(self) -> dict:
         """The current state as numpy arrays (the live arrays, not copies): ``v``, ``i``, ``a`` ``[N]``, ``g``
@@ -115,7 +208,7 @@ class NumbaRunner:
                 t, t1, net.seed, self.consts, self.tables, net.pops, inputs,
                 (net.row_ptr, net.col, net.weight, net.delay), net.mask, state, self.spiked,
                 (net.rec_flag, self.spk_t, self.spk_i), n_spk, net.n_rec, counts[t - t0:], monitor, astro,
-                ip3, sic)
+                ip3, sic, tuple(self.stdp))
             if t < t1:  # the spike record is full: grow it and continue from step t
                 grown = np.zeros(2 * self.spk_t.shape[0], np.int32)
                 grown_i = np.zeros_like(grown)
