@@ -7,6 +7,13 @@ Writes ``benchmarks/results/nest_export/{summary.json, README.md, stdp_pairs.png
 spawned process (its OpenMP runtime and Numba's crash together in one process).
 
     python benchmarks/nest_export.py --seeds 5
+
+``--plasticity`` runs instead the other exported rules (``TripletSTDP`` -> ``stdp_triplet_synapse``,
+``InhibitorySTDP`` -> ``vogels_sprekeler_synapse``, ``TsodyksMarkram`` -> ``tsodyks_synapse``) on the
+protocols of ``tests/test_sim_nest_plasticity.py`` at 0.1 and 0.5 ms, with 10-pair trains and
+Sjöström's pairing protocol at 5-50 Hz added, and writes ``benchmarks/results/nest_plasticity/``.
+
+    python benchmarks/nest_export.py --plasticity
 """
 
 from __future__ import annotations
@@ -58,7 +65,10 @@ def _nest_cuba(seeds: list, modes: tuple) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--plasticity", action="store_true", help="the plasticity rules only (see above)")
     args = parser.parse_args()
+    if args.plasticity:
+        return plasticity_main()
     seeds = list(range(1, args.seeds + 1))
     ours = {}
     for seed in seeds:
@@ -120,6 +130,124 @@ def main() -> int:
     write_text(OUT / "README.md", "\n".join(text) + "\n")
     print("\n".join(text))
     return 0
+
+
+# -- the plasticity rules beyond pair STDP ---------------------------------------------------------------
+PLASTIC_OUT = Path(__file__).resolve().parent / "results" / "nest_plasticity"
+SJOSTROM_HZ = (5.0, 10.0, 20.0, 40.0, 50.0)
+
+
+def _plastic_protocols(dt: float) -> list:
+    """The test's protocols with 10-pair trains, plus 10 pairs at each Sjöström rate, +-10 ms."""
+    out = C.rule_protocols(dt, train_pairs=10)
+    for rate in SJOSTROM_HZ:
+        for lag in (10.0, -10.0):
+            pre = 50.0 + np.arange(10) * 1e3 / rate
+            out.append((C._steps(np.r_[pre, pre[-1] + 1e3 / rate], dt), C._steps(pre + lag, dt)))
+    return out
+
+
+def _plastic_trains(dt: float) -> list:
+    rng = np.random.default_rng(11)
+    irregular = [C._steps(20.0 + np.cumsum(rng.exponential(1e3 / rate, 40)).round(1), dt)
+                 for rate in (10, 40)]
+    return C.stp_trains(dt) + [np.unique(t) for t in irregular]
+
+
+def _nest_plastic(dts: list) -> dict:
+    return {dt: C.nest_rules_side(dt, _plastic_protocols(dt), _plastic_trains(dt)) for dt in dts}
+
+
+def plasticity_main() -> int:
+    import torch
+
+    import neuro.sim as sim
+
+    # one torch thread: on a loaded 2-core machine two intra-op threads made this small network's
+    # torch steps 30 times slower (spinning on each tiny matmul)
+    torch.set_num_threads(1)
+    dts = [1e-4, 5e-4]
+    start = time.perf_counter()
+    theirs = run_isolated(_nest_plastic, dts)
+    nest_seconds = time.perf_counter() - start
+    summary, rows, curves = {"dt_s": dts, "nest_seconds": nest_seconds}, [], {}
+    for dt in dts:
+        protocols, trains = _plastic_protocols(dt), _plastic_trains(dt)
+        net, projs, states, _ = C.rules_net("neuro", dt, protocols, trains)
+        start = time.perf_counter()
+        net.run(C.rules_duration(dt, protocols, trains), progress=False)
+        ref, key = theirs[dt], f"{dt * 1e3:g} ms"
+        summary[key] = {"neuro_seconds": time.perf_counter() - start, "notes": ref["notes"]}
+        for name in ("triplet", "vogels"):
+            ours, nest_dw = projs[name].weights - C.W0, ref[name] - C.W0
+            diff = float(np.abs(ours - nest_dw).max())
+            summary[key][name] = {"n_protocols": len(protocols), "largest_change": float(np.abs(ours).max()),
+                                  "max_abs_diff": diff, "relative": diff / float(np.abs(ours).max()),
+                                  "dw_neuro": ours.tolist(), "dw_nest": nest_dw.tolist()}
+            rows.append(f"| {name} | {key} | {len(protocols)} | {np.abs(ours).max():.3e} | {diff:.2e} | "
+                        f"{diff / np.abs(ours).max():.1e} |")
+            curves[(name, dt)] = (ours, nest_dw)
+        for name, kw in C.STP_RULES.items():
+            rule, rec = sim.TsodyksMarkram(**kw), ref["recorded"][name]
+            expected = [rule.efficacies(t * dt) * 1e-3 for t in trains]
+            jumps = np.diff(states[name].v, axis=0)
+            ours = [jumps[:, j][np.abs(jumps[:, j]) > 1e-9] for j in range(len(trains))]
+            nest_eff = [rec["weights"][rec["post"] == j] for j in range(len(trains))]
+            d_nest = max(float(np.abs(a - b).max()) for a, b in zip(nest_eff, ours))
+            d_rule = max(float(np.abs(a - b).max()) for a, b in zip(ours, expected))
+            big = max(float(e.max()) for e in expected)
+            n_spikes = int(sum(t.size for t in trains))
+            summary[key][f"stp_{name}"] = {"n_trains": len(trains), "n_spikes": n_spikes,
+                                           "largest_efficacy": big, "max_abs_diff_nest_vs_neuro": d_nest,
+                                           "max_abs_diff_neuro_vs_rule": d_rule}
+            rows.append(f"| STP {name} | {key} | {len(trains)} trains | {big:.3e} | {d_nest:.2e} | "
+                        f"{d_nest / big:.1e} |")
+            curves[(name, dt)] = (ours, nest_eff)
+    neuro_times = [f"{summary[f'{dt * 1e3:g} ms']['neuro_seconds']:.1f} s at {dt * 1e3:g} ms" for dt in dts]
+    PLASTIC_OUT.mkdir(parents=True, exist_ok=True)
+    write_text(PLASTIC_OUT / "summary.json", json.dumps(summary, indent=1))
+    fig, axes = pyplot().subplots(1, 3, figsize=(12, 3.6))
+    for ax, name in zip(axes[:2], ("triplet", "vogels")):
+        ours, nest_dw = curves[(name, 1e-4)]
+        ax.plot(ours * 1e6, "o", label="neuro (torch, float64)")
+        ax.plot(nest_dw * 1e6, "x", label="NEST export")
+        ax.set(xlabel="protocol", ylabel="weight change (µV)", title=f"{name}, dt = 0.1 ms")
+        ax.legend(fontsize=7)
+    for j, (ours_j, nest_j) in enumerate(zip(*curves[("facilitating", 1e-4)])):
+        axes[2].plot(ours_j * 1e3, "o-", ms=3, color=f"C{j}")
+        axes[2].plot(nest_j * 1e3, "x", color=f"C{j}")
+    axes[2].set(xlabel="spike", ylabel="delivered w u x (mV)", title="facilitating STP (o neuro, x NEST)")
+    fig.tight_layout()
+    save_figure(fig, PLASTIC_OUT / "rules.png")
+    text = ["# neuro.sim.to_nest: plasticity rules, neuro vs NEST 3", "",
+            "`python benchmarks/nest_export.py --plasticity`: one network per dt with every exported rule; "
+            "neuro on `backend=\"torch\"`, float64; NEST " + _nest_version() + " runs the export with the "
+            "post-synaptic spikes 2d + 1 steps earlier (NEST's delay is dendritic, neuro's axonal, and "
+            "one step longer on a delta channel), so both time every pair alike.", "",
+            "| rule | dt | protocols | largest change / efficacy (V) | max abs diff neuro - NEST "
+            "| relative |",
+            "|---|---|---|---|---|---|", *rows, "",
+            "Weight rules: 15 single pairs (-29..29 ms), 10-pair trains at 20 Hz (+-10 ms) and 50 Hz "
+            "(+-5 ms), four triplets, Sjöström's protocol (10 pairs, +-10 ms) at "
+            f"{', '.join(f'{r:g}' for r in SJOSTROM_HZ)} Hz; every synapse ends with a presynaptic "
+            "spike (NEST applies potentiation at the next one). STP: regular trains at 20/50/100 Hz "
+            "with a recovery spike, irregular and Poisson trains; efficacies read from neuro's `v` "
+            "jumps (non-leaky neurons) and NEST's weight_recorder.", "",
+            f"Wall time: neuro {', '.join(neuro_times)} (torch runner, one thread), NEST side "
+            f"{nest_seconds:.1f} s in total (spawned process, both dt; a 2-core machine shared with other "
+            "jobs)."]
+    write_text(PLASTIC_OUT / "README.md", "\n".join(text) + "\n")
+    print("\n".join(text))
+    return 0
+
+
+def _nest_version() -> str:
+    from importlib.metadata import version
+
+    try:
+        return version("nest-simulator")
+    except Exception:  # pragma: no cover - NEST built from source
+        return "3"
 
 
 if __name__ == "__main__":

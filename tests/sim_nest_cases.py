@@ -145,3 +145,137 @@ def _nest_side() -> dict:
     out["plastic"] = dict(n_conn=len(conns), recorded=nest_net[weights], spikes=nest_net[spikes].num_spikes,
                           tau_minus=nest_net.nodes[net._groups[0]].get("tau_minus"))
     return out
+
+
+# -- plasticity rules beyond pair STDP (tests/test_sim_nest_plasticity.py, benchmarks/nest_export.py) -----
+RULE_DT = 5e-4  # 0.5 ms: few steps for the torch runner (the benchmark also runs 0.1 ms)
+RULE_DELAY = 3  # steps: axonal in neuro; NEST's (dendritic) delay onto a delta channel is one step more
+#: post spikes this much earlier (steps) in the network NEST runs, so that NEST times every pair as
+#: neuro does: NEST's t_post + (d + 1) - t_pre = neuro's t_post - (t_pre + d) when t_post moves by -(2d + 1)
+NEST_POST_SHIFT = -(2 * RULE_DELAY + 1)
+PAIR_LAGS_MS = np.arange(-29, 30, 4)  # post minus pre arrival (no coincidences: they pair differently)
+W0 = 0.5e-3  # the plastic synapses' initial weight (a 0.5 mV jump)
+
+
+def _steps(ms, dt: float) -> np.ndarray:
+    return np.round(np.asarray(ms, np.float64) * 1e-3 / dt).astype(np.int64)
+
+
+def rule_protocols(dt: float = RULE_DT, train_pairs: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per synapse ``(pre arrival steps, post spike steps)`` as neuro times them: single pairs at
+    ``PAIR_LAGS_MS``, pairing trains of ``train_pairs`` pairs (20 Hz at +-10 ms, 50 Hz at +-5 ms), the
+    four triplets; every synapse ends with one more presynaptic spike (NEST applies potentiation at
+    the next presynaptic spike)."""
+    base = 50.0  # ms
+    out = [(np.array([base]), np.array([base + lag])) for lag in PAIR_LAGS_MS]
+    for period, lag in ((50.0, 10.0), (50.0, -10.0), (20.0, 5.0), (20.0, -5.0)):
+        pre = base + np.arange(train_pairs) * period
+        out.append((pre, pre + lag))
+    out += [(np.array([base]), base + np.array([5.0, 15.0])),  # pre-post-post
+            (base + np.array([5.0, 15.0]), np.array([base])),  # post-pre-pre
+            (base + np.array([0.0, 15.0]), np.array([base + 6.0])),  # pre-post-pre
+            (np.array([base + 6.0]), base + np.array([0.0, 15.0]))]  # post-pre-post
+    end = max(max(p.max(), q.max()) for p, q in out) + 30.0
+    return [(_steps(np.r_[p, end], dt), _steps(q, dt)) for p, q in out]
+
+
+def stp_trains(dt: float = RULE_DT) -> list[np.ndarray]:
+    """Presynaptic arrival steps per STP synapse: 6 spikes at 20, 50 and 100 Hz, each followed by a
+    recovery spike 100 ms later, and an irregular train (2 to 40 ms intervals)."""
+    out = [20.0 + np.r_[np.arange(6) * period, 5 * period + 100.0] for period in (50.0, 20.0, 10.0)]
+    out.append(20.0 + np.cumsum(np.random.default_rng(7).integers(2, 40, 12)))
+    return [_steps(t, dt) for t in out]
+
+
+def triplet_rule():
+    return sim.TripletSTDP(tau_plus=16.8e-3, tau_minus=33.7e-3, tau_x=101e-3, tau_y=125e-3, A2_plus=5e-6,
+                           A3_plus=6e-6, A2_minus=7e-6, A3_minus=2e-7, w_max=1e-3)
+
+
+def vogels_rule():
+    return sim.InhibitorySTDP(tau=20e-3, eta=1e-5, rho0=5.0, w_max=1e-3)
+
+
+STP_RULES = {"depressing": dict(U=0.5, tau_d=0.2, tau_f=0.0),
+             "facilitating": dict(U=0.15, tau_d=50e-3, tau_f=0.2)}
+
+
+def rules_net(timing: str = "neuro", dt: float = RULE_DT, protocols=None, trains=None):
+    """One network with every exported rule: a ``TripletSTDP`` and an ``InhibitorySTDP`` projection
+    (the same presynaptic trains, each synapse onto its own post neuron made to spike by a 30 mV
+    driver) and two ``TsodyksMarkram`` projections onto non-leaky neurons whose ``v`` records each
+    delivered efficacy. ``timing="nest"``: the network to export, the post spikes ``NEST_POST_SHIFT``
+    steps earlier. Returns ``(net, {name: projection}, {name: StateMonitor}, {name: WeightMonitor})``."""
+    d = RULE_DELAY
+    protocols = rule_protocols(dt) if protocols is None else protocols
+    trains = stp_trains(dt) if trains is None else trains
+    shift = 0 if timing == "neuro" else NEST_POST_SHIFT
+    net = sim.Network(dt=dt, dtype=torch.float64, backend="torch", seed=5)
+    n = len(protocols)
+    pre = net.add(sim.SpikeSource(n, np.concatenate([p - d for p, _ in protocols]) * dt,
+                                  np.concatenate([np.full(p.size, j) for j, (p, _) in enumerate(protocols)]),
+                                  name="pre"))
+    drv = net.add(sim.SpikeSource(n, np.concatenate([q - 1 + shift for _, q in protocols]) * dt,
+                                  np.concatenate([np.full(q.size, j) for j, (_, q) in enumerate(protocols)]),
+                                  name="driver"))
+    one = sim.FromList(np.arange(n), np.arange(n))
+    projs, states, weights = {}, {}, {}
+    for name, rule in (("triplet", triplet_rule()), ("vogels", vogels_rule())):
+        post = net.add(sim.Population(n, "LIF", tau_mem=20e-3, v_th=-50e-3, v_reset=-70e-3, v_leak=-70e-3,
+                                      synapses={"d": None}, delta_synapse="jump", name=f"post_{name}"))
+        projs[name] = net.add(sim.Projection(pre, post, one, weight=W0, delay=d * dt, plasticity=rule,
+                                             name=name))
+        net.add(sim.Projection(drv, post, one, weight=30e-3, name=f"drive_{name}"))
+        if timing == "nest":
+            weights[name] = net.add(sim.WeightMonitor(projs[name], name=f"w_{name}"))
+    m = len(trains)
+    src = net.add(sim.SpikeSource(m, np.concatenate([t - d for t in trains]) * dt,
+                                  np.concatenate([np.full(t.size, j) for j, t in enumerate(trains)]),
+                                  name="stp_pre"))
+    for name, kw in STP_RULES.items():
+        post = net.add(sim.Population(m, "IF", v_th=-40e-3, v_reset=-70e-3, v_init=-70e-3,
+                                      synapses={"d": None}, delta_synapse="jump", name=f"stp_{name}"))
+        projs[name] = net.add(sim.Projection(src, post, sim.FromList(np.arange(m), np.arange(m)),
+                                             weight=1e-3, delay=d * dt, plasticity=sim.TsodyksMarkram(**kw),
+                                             name=name))
+        states[name] = net.add(sim.StateMonitor(post, "v", every=dt, name=f"v_{name}"))
+        if timing == "nest":
+            weights[name] = net.add(sim.WeightMonitor(projs[name], name=f"w_{name}"))
+    return net, projs, states, weights
+
+
+def rules_duration(dt: float = RULE_DT, protocols=None, trains=None) -> float:
+    protocols = rule_protocols(dt) if protocols is None else protocols
+    trains = stp_trains(dt) if trains is None else trains
+    last = max(max(p.max() for p, _ in protocols), max(t.max() for t in trains))
+    return (last + 10) * dt
+
+
+def _targets_order(nest_net, conns, group) -> np.ndarray:
+    ids = np.asarray(nest_net.nodes[group].tolist())
+    return np.argsort(np.searchsorted(ids, np.asarray(conns.get("target"))))
+
+
+def nest_rules_side(dt: float = RULE_DT, protocols=None, trains=None) -> dict:
+    """The NEST side of ``rules_net`` (run in a spawned process): final weights of the weight rules in
+    post-neuron order (neuro units), the STP neurons' ``v`` and what the weight recorders saw."""
+    net, projs, states, weights = rules_net("nest", dt, protocols, trains)
+    nest_net = sim.to_nest(net)
+    nest_net.run(rules_duration(dt, protocols, trains))
+    out = {"notes": nest_net.notes, "models": {}, "keys": {}}
+    for name in ("triplet", "vogels"):
+        post = projs[name].post.group
+        conns = nest_net.nest.GetConnections(nest_net.nodes[projs[name].pre.group], nest_net.nodes[post])
+        order = _targets_order(nest_net, conns, post)
+        out[name] = np.asarray(conns.get("weight"), np.float64)[order] * 1e-3  # mV -> V (delta jump)
+        out["models"][name] = sorted({str(m) for m in conns.get("synapse_model")})
+        out["keys"][name] = sorted(conns[0].get().keys())  # the parameters of the NEST model used
+    for name in STP_RULES:
+        st = nest_net[states[name]]
+        out[f"v_{name}"] = dict(steps=st.steps, v=st["v"])
+        conns = nest_net.nest.GetConnections(nest_net.nodes[projs[name].pre.group],
+                                             nest_net.nodes[projs[name].post.group])
+        out["models"][name] = sorted({str(m) for m in conns.get("synapse_model")})
+        out["keys"][name] = sorted(conns[0].get().keys())
+    out["recorded"] = {name: nest_net[mon] for name, mon in weights.items()}
+    return out

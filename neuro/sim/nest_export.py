@@ -79,6 +79,20 @@ with the weights. A :class:`~neuro.sim.WeightMonitor` on such a projection becom
 ``weight_recorder`` (one record per transmitted spike, NEST's convention; ``nest_net[monitor]`` gives
 ``pre``/``post`` group indices, ``steps`` and ``weights`` in neuro's units); on a static projection it
 is not exported (the weights cannot change).
+
+Plasticity rules exported (each checked against NEST on a spike-timing protocol,
+``tests/test_sim_nest_plasticity.py``): ``STDP`` -> ``stdp_synapse``; ``TripletSTDP``
+(all-to-all) -> ``stdp_triplet_synapse``; ``InhibitorySTDP`` -> ``vogels_sprekeler_synapse``;
+``TsodyksMarkram`` (static weight) -> ``tsodyks_synapse`` with ``tau_psc -> 0``. The weight rules
+see the delay as NEST does (dendritic: a pair is timed ``t_post + d - t_pre``, neuro's ``t_post -
+(t_pre + d)``; on a delta channel NEST's ``d`` is one step longer), so the same spike trains give
+the same weight changes when the post-synaptic spikes in NEST come ``2 d`` (delta channels: ``2 d +
+1`` steps) earlier; NEST transmits the weight after a presynaptic event's update (neuro: before it),
+and a pre and a post event at the same time (as each simulator times them) pair differently.
+``RewardSTDP`` has no NEST equivalent (``stdp_dopamine_synapse`` is driven by a volume
+transmitter's spikes, neuro's modulator is a value the user sets), nor have
+``TripletSTDP(pairing="nearest")``, ``w_min != 0`` and ``TsodyksMarkram(weight_rule=...)``:
+:func:`to_nest` names them in its ``NestExportError``.
 """
 
 from __future__ import annotations
@@ -99,7 +113,7 @@ from neuro.sim.connectivity import AllToAll, FixedInDegree, FixedProbability, Fr
 from neuro.sim.groups import CURRENT_CHANNEL, CurrentInput, PoissonInput, Population, SpikeSource, View
 from neuro.sim.monitors import RateMonitor, SpikeMonitor, StateMonitor, WeightMonitor
 from neuro.sim.nest_results import NestNetwork
-from neuro.sim.plasticity import STDP
+from neuro.sim.plasticity import STDP, InhibitorySTDP, RewardSTDP, TripletSTDP, TsodyksMarkram
 from neuro.sim.projections import Projection
 from neuro.sim.values import Normal, Uniform, is_scalar, resolve
 
@@ -430,6 +444,121 @@ def _stdp_to_nest(rule: STDP, proj: Projection, factor: float) -> NestSynapse:
 PLASTICITY_EXPORTERS[STDP] = _stdp_to_nest
 
 
+# -- the other plasticity rules: one registered exporter each (tests/test_sim_nest_plasticity.py) ----
+def _positive_bounds(rule: object, proj: Projection, factor: float, model: str) -> None:
+    """NEST's plastic synapses bound ``|w|`` to ``[0, Wmax]`` with the sign of ``Wmax``: neuro's rule
+    must have ``w_min = 0 < w_max`` and a positive weight factor."""
+    who, name = f"Projection {proj.name!r}", type(rule).__name__
+    if rule.w_min != 0.0:
+        raise NestExportError(f"{who}: {name} w_min = {rule.w_min:g}: NEST's {model} bounds weights at 0")
+    if factor <= 0 or rule.w_max <= 0:
+        raise NestExportError(f"{who}: {name} exports with positive weights and w_max only (NEST's Wmax)")
+
+
+def _triplet_to_nest(rule: TripletSTDP, proj: Projection, factor: float) -> NestSynapse:
+    """:class:`~neuro.sim.TripletSTDP` (``pairing="all"``, ``w_min = 0``) as NEST's
+    ``stdp_triplet_synapse``: ``tau_plus``, ``tau_plus_triplet = tau_x``, ``Aplus = A2_plus``,
+    ``Aplus_triplet = A3_plus``, ``Aminus = A2_minus``, ``Aminus_triplet = A3_minus``, ``Wmax = w_max``
+    (amplitudes and bound in NEST's weight units); on the post-synaptic neurons ``tau_minus`` and
+    ``tau_minus_triplet = tau_y``. NEST's equations are neuro's (its ``Kplus``, ``Kplus_triplet``,
+    ``Kminus``, ``Kminus_triplet`` are :math:`r_1, r_2, o_1, o_2`, the triplet traces taken just before
+    the spike), evaluated lazily at each presynaptic spike; the delay is dendritic in NEST (a pair is
+    timed ``t_post + d - t_pre``), axonal in neuro (``t_post - (t_pre + d)``)."""
+    if rule.pairing != "all":
+        raise NestExportError(f"Projection {proj.name!r}: TripletSTDP pairing='nearest' is not exported "
+                              "(NEST's stdp_triplet_synapse adds up its traces, all-to-all; the "
+                              "nearest-spike model is NESTML's stdp_triplet_nn, not built into NEST)")
+    _positive_bounds(rule, proj, factor, "stdp_triplet_synapse")
+    params = {"tau_plus": rule.tau_plus * S_TO_MS, "tau_plus_triplet": rule.tau_x * S_TO_MS,
+              "Aplus": rule.A2_plus * factor, "Aplus_triplet": rule.A3_plus * factor,
+              "Aminus": rule.A2_minus * factor, "Aminus_triplet": rule.A3_minus * factor,
+              "Wmax": rule.w_max * factor}
+    return NestSynapse("stdp_triplet_synapse", params,
+                       {"tau_minus": rule.tau_minus * S_TO_MS, "tau_minus_triplet": rule.tau_y * S_TO_MS})
+
+
+def _vogels_to_nest(rule: InhibitorySTDP, proj: Projection, factor: float) -> NestSynapse:
+    """:class:`~neuro.sim.InhibitorySTDP` (``w_min = 0``) as NEST's ``vogels_sprekeler_synapse``:
+    ``tau``, ``eta`` (NEST's weight units), ``alpha = 2 rho0 tau``, ``Wmax = w_max``; the
+    post-synaptic trace is the neurons' ``tau_minus = tau``. NEST applies a presynaptic event as
+    ``w = min(w + eta y, Wmax)`` then ``w = max(w - eta alpha, 0)`` (neuro clips once:
+    ``clip(w + eta (y - alpha))``; equal unless ``w + eta y`` passes ``w_max``)."""
+    _positive_bounds(rule, proj, factor, "vogels_sprekeler_synapse")
+    params = {"tau": rule.tau * S_TO_MS, "eta": rule.eta * factor, "alpha": rule.alpha,
+              "Wmax": rule.w_max * factor}
+    return NestSynapse("vogels_sprekeler_synapse", params, {"tau_minus": rule.tau * S_TO_MS})
+
+
+#: ``tau_psc`` (ms) of the exported ``tsodyks_synapse``: its active resources decay at once into the
+#: recovering ones, leaving neuro's two-state model (the exact limit; the remainder is of relative size
+#: ``tau_psc / tau_rec``: 1e-14 / ``tau_rec`` in ms, at rounding level for ``tau_rec`` of 1 ms or more)
+TSODYKS_TAU_PSC_MS = 1e-14
+
+
+def _tsodyks_to_nest(rule: TsodyksMarkram, proj: Projection, factor: float) -> NestSynapse:
+    """:class:`~neuro.sim.TsodyksMarkram` (static weight) as NEST's ``tsodyks_synapse`` with a
+    vanishing ``tau_psc``: ``U``, ``tau_rec = tau_d``, ``tau_fac = tau_f`` (0: none, in both), from
+    ``u = 0, x = 1, y = 0``. At a spike after ``h`` NEST sets ``u = u e^{-h/tau_fac}``, ``u += U (1 -
+    u)``, ``x = 1 - (1 - x) e^{-h/tau_rec}`` (``tau_psc -> 0``), delivers ``w u x`` and sets ``x -= u
+    x``: the same recursion as neuro's (whose ``u`` relaxes to ``U`` and jumps after the spike), so the
+    delivered efficacies agree to rounding. Not ``tsodyks2_synapse``: in NEST 3.10.0 it delivers first
+    and then relaxes over the interval that just ended, so spike ``n + 1`` gets the state relaxed over
+    ``(t_{n-1}, t_n]`` instead of ``(t_n, t_{n+1}]`` (measured; see nest-simulator PR 3384, which
+    reworks that update). ``quantal_stp_synapse`` draws release sites at random. A
+    :class:`~neuro.sim.WeightMonitor` on the projection records, in NEST, the delivered ``w u x``
+    (NEST's ``weight_recorder`` sees the transmitted weight)."""
+    if rule.weight_rule is not None:
+        raise NestExportError(f"Projection {proj.name!r}: TsodyksMarkram with weight_rule="
+                              f"{type(rule.weight_rule).__name__} is not exported (no NEST synapse model "
+                              "combines short-term plasticity with a long-term rule)")
+    params = {"U": rule.U, "u": 0.0, "x": 1.0, "y": 0.0, "tau_psc": TSODYKS_TAU_PSC_MS,
+              "tau_rec": rule.tau_d * S_TO_MS, "tau_fac": rule.tau_f * S_TO_MS}
+    return NestSynapse("tsodyks_synapse", params)
+
+
+def _reward_to_nest(rule: RewardSTDP, proj: Projection, factor: float) -> NestSynapse:
+    """Registered only to name the reason: :class:`~neuro.sim.RewardSTDP` has no NEST equivalent."""
+    raise NestExportError(
+        f"Projection {proj.name!r}: RewardSTDP has no NEST equivalent: NEST's stdp_dopamine_synapse takes "
+        "its modulator n from spikes of a volume_transmitter (n jumps by 1/tau_n per spike and decays), "
+        "neuro's is the value M(t) of a Neuromodulator that the user sets or schedules (piecewise "
+        "constant, changeable between runs); NEST also integrates dw/dt = c (n - b) exactly between "
+        "events and clips only at spikes, neuro sums eta c M dt per step and clips every step")
+
+
+register_plasticity_export(TripletSTDP, _triplet_to_nest)
+register_plasticity_export(InhibitorySTDP, _vogels_to_nest)
+register_plasticity_export(TsodyksMarkram, _tsodyks_to_nest)
+register_plasticity_export(RewardSTDP, _reward_to_nest)
+
+
+def _plasticity_problems(net: Network, maps: dict, problems: list) -> None:
+    """Every plastic projection's exporter called before NEST is touched: its refusals join
+    ``problems``, and so do post-synaptic parameters (``tau_minus``, ...) that two projections onto
+    one population need with different values (NEST keeps one value per neuron)."""
+    needs: dict = {}  # population -> {parameter: (value, projection name)}
+    for proj in net._projections:
+        rule, m = getattr(proj, "plasticity", None), maps.get(proj.post.group)
+        exporter = _plasticity_exporter(rule) if rule is not None else None
+        if exporter is None or m is None or proj.target not in m.factor:
+            continue  # no rule, already listed by _check_support, or the population has a problem
+        if isinstance(rule, STDP) and any(f"Projection {proj.name!r}: STDP" in text for text in problems):
+            continue  # STDP forms already refused by _check_support
+        factor = np.asarray(m.factor[proj.target], np.float64)
+        try:
+            spec = exporter(rule, proj, float(factor[0]) if np.ptp(factor) == 0 else float(factor.mean()))
+        except NestExportError as err:
+            problems.append(str(err))
+            continue
+        seen = needs.setdefault(proj.post.group, {})
+        for key, value in spec.post_params.items():
+            if key in seen and not np.isclose(seen[key][0], value, rtol=1e-12, atol=0.0):
+                problems.append(f"Projection {proj.name!r}: its rule needs {key} = {value:g} ms on "
+                                f"Population {proj.post.group.name!r}, projection {seen[key][1]!r} needs "
+                                f"{seen[key][0]:g} ms (NEST keeps one value per neuron)")
+            seen.setdefault(key, (value, proj.name))
+
+
 def _plasticity_exporter(rule: object) -> Callable | None:
     for cls in type(rule).__mro__:
         if cls in PLASTICITY_EXPORTERS:
@@ -470,6 +599,7 @@ def to_nest(net: Network, *, connectivity: str = "exact", strict: bool = False, 
     maps = {p: _map_population(net, p, problems, notes, strict)
             for p in net._groups if isinstance(p, Population)}
     _check_monitors(net, maps, problems)
+    _plasticity_problems(net, maps, problems)
     if problems:
         raise NestExportError("these parts have no NEST equivalent:\n  " + "\n  ".join(problems))
     nest = _import_nest()
