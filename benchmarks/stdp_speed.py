@@ -9,10 +9,18 @@ float64 unless ``--dtype float32``. Every simulator is timed on one thread after
 (Numba's compile / cache load, Brian2's code generation), over ``--duration`` seconds of biological
 time (the torch runner, slower, over ``--torch-duration``, 2 s by default: compare the column
 "wall s per simulated s").
-For scale, the same network with static synapses on the numba backend.
+For scale, the same network with static synapses on the numba backend. ``--rule`` swaps pair STDP
+for another compiled rule on the same network (Brian2 then skipped): ``triplet`` (TripletSTDP,
+A2_+ = A_+, A3_+ = A_+ / 10, A2_- = 1.2 A_+), ``vogels`` (InhibitorySTDP, eta = A_+, rho0 = 5 Hz, on
+these excitatory synapses: the weights saturate and the rate rises; the cost follows the rate),
+``reward`` (RewardSTDP, eta = 10 / s, tau_c = 0.2 s, the modulator 1 in every other 100 ms and 0
+between: the per-step weight update runs half the time) or ``stp`` (TsodyksMarkram U = 1,
+tau_d = 2 ms, no facilitation, around the pair STDP: the cost of the composition; stronger
+depression silences these neurons).
 
     nice -n 10 python benchmarks/stdp_speed.py                     # 1000 x 100, 10 s
     python benchmarks/stdp_speed.py --duration 1 --torch-duration 1 --brian2 none   # quick look
+    python benchmarks/stdp_speed.py --rule triplet --torch-duration 0.2 --tag _triplet
 
 Writes ``results/stdp_speed_<cpu>.json`` and ``.md``. Brian2 runs in its side environment
 (``peers/common.py: brian2_python``): this file re-runs itself there with ``--brian2-worker``.
@@ -36,24 +44,48 @@ P = {"F": 15.0, "taum": 10e-3, "tau": 20e-3, "Ee": 0.0, "vt": -54e-3, "vr": -60e
 WARMUP = 0.01  # seconds simulated before timing (compile, cache load, code generation)
 
 
+RULES = ("stdp", "triplet", "vogels", "reward", "stp")
+
+
+def make_rule(name: str, duration: float):
+    """The rule ``name`` (:data:`RULES`) on the benchmark's weight scale."""
+    import neuro.sim as sim
+
+    a_plus = P["dApre"] * P["gmax"]
+    pair = sim.STDP(tau_plus=P["tau"], tau_minus=P["tau"], A_plus=a_plus, A_minus=1.05 * a_plus,
+                    w_min=0.0, w_max=P["gmax"])
+    if name == "stdp":
+        return pair
+    if name == "triplet":
+        return sim.TripletSTDP(tau_plus=P["tau"], tau_minus=P["tau"], A2_plus=a_plus, A3_plus=0.1 * a_plus,
+                               A2_minus=1.2 * a_plus, A3_minus=0.0, w_min=0.0, w_max=P["gmax"])
+    if name == "vogels":
+        return sim.InhibitorySTDP(tau=P["tau"], eta=a_plus, rho0=5.0, w_min=0.0, w_max=P["gmax"])
+    if name == "reward":
+        mod = sim.Neuromodulator(0.0, name="dopamine")
+        mod.set_schedule(np.arange(int((duration + 1.0) / 0.1) + 1) % 2, value_dt=0.1)
+        return sim.RewardSTDP(mod, tau_plus=P["tau"], tau_minus=P["tau"], A_plus=a_plus,
+                              A_minus=1.05 * a_plus, tau_c=0.2, eta=10.0, w_min=0.0, w_max=P["gmax"])
+    if name == "stp":
+        return sim.TsodyksMarkram(U=1.0, tau_d=2e-3, tau_f=0.0, weight_rule=pair)
+    raise ValueError(f"rule must be one of {RULES}, got {name!r}")
+
+
 def neuro_run(backend: str, inputs: int, post: int, duration: float, dtype: str, plastic: bool = True,
-              seed: int = 1) -> dict:
+              seed: int = 1, rule: str = "stdp") -> dict:
     """Time ``duration`` seconds of the network on a neuro backend (after a warm-up run)."""
     import torch
 
     import neuro.sim as sim
 
     torch.set_num_threads(1)
-    a_plus = P["dApre"] * P["gmax"]
     net = sim.Network(dt=P["dt"], dtype=getattr(torch, dtype), backend=backend, seed=seed)
     inp = net.add(sim.PoissonInput(inputs, P["F"]))
     out = net.add(sim.Population(post, "LIF", tau_mem=P["taum"], v_th=P["vt"], v_reset=P["vr"],
                                  v_leak=P["El"], r=P["Ee"] - P["vr"], v_init=P["vr"],
                                  synapses={"e": P["taue"]}))
-    rule = sim.STDP(tau_plus=P["tau"], tau_minus=P["tau"], A_plus=a_plus, A_minus=1.05 * a_plus,
-                    w_min=0.0, w_max=P["gmax"]) if plastic else None
     proj = net.add(sim.Projection(inp, out, sim.AllToAll(), weight=sim.Uniform(0.0, P["gmax"]), target="e",
-                                  plasticity=rule))
+                                  plasticity=make_rule(rule, WARMUP + duration) if plastic else None))
     spikes = net.add(sim.SpikeMonitor(out))
     net.run(WARMUP, progress=False)
     n0 = spikes.num_spikes
@@ -61,7 +93,7 @@ def neuro_run(backend: str, inputs: int, post: int, duration: float, dtype: str,
     net.run(duration, progress=False)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     w = proj.weights / P["gmax"]
-    name = f"neuro {backend} {dtype}" + ("" if plastic else " (static synapses)")
+    name = f"neuro {backend} {dtype}" + (f" {rule}" if plastic else " (static synapses)")
     return {"simulator": name, "duration": duration, "wall_s": wall, "cpu_s": cpu,
             "rate_hz": (spikes.num_spikes - n0) / duration / post, "mean_w": float(w.mean()),
             "frac_low": float((w < 0.1).mean()), "frac_high": float((w > 0.9).mean())}
@@ -125,7 +157,8 @@ def brian2_run(target: str, inputs: int, post: int, duration: float) -> dict:
 
 
 def report(rows: list[dict], args: argparse.Namespace, cpu: str) -> str:
-    lines = [f"# STDP speed: {args.inputs} Poisson inputs x {args.post} LIF, all-to-all pair STDP", "",
+    lines = [f"# Plasticity speed: {args.inputs} Poisson inputs x {args.post} LIF, all-to-all, rule "
+             f"{args.rule} (stdp: pair STDP)", "",
              f"{args.inputs * args.post} plastic synapses, 15 Hz inputs, dt = 0.1 ms, {args.dtype}, "
              f"one thread; CPU: {cpu}. A shared machine: the CPU time of the process is the figure "
              "compared (wall time includes waiting for a core). "
@@ -153,6 +186,7 @@ def main() -> None:
                     help="simulated seconds of the torch runner (slow: compare wall s per simulated s)")
     ap.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     ap.add_argument("--brian2", choices=["cython", "numpy", "none"], default="cython")
+    ap.add_argument("--rule", choices=RULES, default="stdp", help="the plasticity rule (Brian2: stdp only)")
     ap.add_argument("--tag", default="", help="suffix of the results' file name")
     ap.add_argument("--brian2-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -165,9 +199,11 @@ def main() -> None:
     rows = []
     for backend, plastic, duration in (("numba", True, args.duration), ("numba", False, args.duration),
                                        ("torch", True, args.torch_duration)):
-        rows.append(neuro_run(backend, args.inputs, args.post, duration, args.dtype, plastic))
-        print(json.dumps(rows[-1]), flush=True)
-    if args.brian2 != "none":
+        if duration > 0:
+            rows.append(neuro_run(backend, args.inputs, args.post, duration, args.dtype, plastic,
+                                  rule=args.rule))
+            print(json.dumps(rows[-1]), flush=True)
+    if args.brian2 != "none" and args.rule == "stdp":
         rows.append(brian2_run(args.brian2, args.inputs, args.post, args.duration))
         print(json.dumps(rows[-1]), flush=True)
     slug = "".join(ch if ch.isalnum() else "_" for ch in cpu_name()).strip("_").lower()

@@ -17,13 +17,15 @@ One call advances the network from step ``t0`` to ``t1`` without returning to Py
 4. monitors: spikes of recorded sources as ``(step, index)``, spike counts per population and step,
    chosen state variables every ``every`` steps.
 
-With plastic synapses (pair-based STDP, ``stdp_math``; a kernel built with ``plastic``) step 2 skips
-the plastic synapses and notes each spiking source that has some in a spike history ring (``D``
-steps); after step 2 :func:`_stdp_step` delivers the plastic synapses whose spike arrives now
-(``t_pre + d``: the weight they have at arrival, into slot ``t + 1``, where a static synapse's spike
-of ``t - d`` lands), depresses them, and potentiates the incoming plastic synapses of the neurons
-that spiked (an incoming index by target neuron). Each synapse keeps its traces as of its last event
-and decays them when the next one comes (event-driven: no per-step work per synapse).
+With plastic synapses (pair and triplet STDP, Vogels' inhibitory rule, reward-modulated STDP and
+Tsodyks–Markram short-term plasticity around any of them: ``stdp_math``; a kernel built with ``plastic``) step
+2 skips the plastic synapses and notes each spiking source that has some in a spike history ring (``D``
+steps); after step 2 :func:`_stdp_step` delivers the plastic synapses whose spike arrives now (``t_pre + d``:
+the weight they have at arrival, into slot ``t + 1``, where a static synapse's spike of ``t - d`` lands),
+updates them by their rule, and updates the incoming plastic synapses of the neurons that spiked (an incoming
+index by target neuron). Each synapse keeps its traces as of its last event and decays them when the next one
+comes (event-driven: no per-step work per synapse, except for reward-modulated synapses in the steps where
+their modulator is non-zero).
 
 The loop is serial: at the sizes where one step is a few microseconds of work (thousands of
 neurons), a parallel region per step costs more in synchronisation than it saves. Its order of
@@ -53,12 +55,13 @@ channels; ``P`` populations), grouped in tuples:
   compute dtype;
 * ``rec = (rec_flag [S] uint8, spk_t, spk_i)`` (capacity = their length), ``n_spk`` in use, ``n_rec``
   recorded sources, ``counts [t1-t0, P]`` int32;
-* ``stdp``: the tables of ``neuro.sim.runners.PlasticTables`` (a tuple in its field order; with the
-  kernel built with ``plastic`` only): ``is_plastic`` per synapse (``weight`` holds the static
-  ones), the plastic synapses numbered by target neuron (``in_ptr [N+1]``) with their column, rule
-  (``rid``, rows of ``rtab``: ``stdp_math.R_*``), weight ``w``, traces ``x, y`` and last event step
-  ``tl``; the same by source and delay (``pre_ptr [S+1], pre_p, pre_d``); and the spike history
-  ``hist_src, hist_cur [D, *], hist_n [D]``;
+* ``stdp``: the tables of ``neuro.sim.runners.PlasticTables`` (a tuple in its field order; with the kernel
+  built with ``plastic`` only): ``is_plastic`` per synapse (``weight`` holds the static ones), the plastic
+  synapses numbered by target neuron (``in_ptr [N+1]``) with their column, rule (``rid``, rows of ``rtab``:
+  ``stdp_math.R_*``), weight ``w``, traces ``tr [P, K]`` (``stdp_math.T_*``) and last event step ``tl``; the
+  reward rate table ``rk [rules, t1 - t0]`` (``[0, 1]`` without reward rules) and the reward synapses by rule
+  (``rw_ptr [rules+1], rw_p``); the same by source and delay (``pre_ptr [S+1], pre_p, pre_d``); and the spike
+  history ``hist_src, hist_cur [D, *], hist_n [D]``;
 * ``monitor = (mon_idx, mon_var, mon_every, mon_out, mon_first)``: column ``k`` records variable
   ``mon_var[k]`` (0 v, 1 i, 2 a, 3+c channel c) of neuron ``mon_idx[k]`` into ``mon_out [R, K]`` at
   the steps ``t % mon_every == 0``, ``mon_first`` being the first of them; ``mon_var[k] < 0``
@@ -165,19 +168,25 @@ def _fire_plastic(src, t, rec, n_spk, syn, mask, buf, astro, ip3, ip3_buf, stdp)
 
 
 @njit(cache=True)
-def _stdp_step(t, mask, buf, stdp, spiked, one):
-    """Pair-based STDP at step ``t``, after every spike of the step was propagated.
+def _stdp_step(t, t0, mask, buf, stdp, spiked, one, general):
+    """Plasticity at step ``t`` (``t0``: the call's first step), after every spike of the step was
+    propagated (the rules of ``stdp_math``: one event function per event type, a rule code per row).
 
     1. presynaptic events: every spike of the last ``D`` steps (oldest first) whose plastic synapses
        with delay ``t - t_spike`` reach them now delivers their current weight into ring slot
        ``t + 1`` (where a static synapse's spike of ``t - d`` lands), then depresses and bumps ``x``.
        A source's plastic synapses are listed by delay, so a cursor per spike walks them once;
     2. postsynaptic spikes of step ``t`` potentiate their incoming plastic synapses (consecutive
-       entries) and bump ``y``.
+       entries) and bump ``y``;
+    3. reward-modulated rules whose ``rk[rule, t - t0]`` (= eta M(t) dt) is non-zero move each of
+       their synapses (listed per rule: ``rw_ptr, rw_p``) by ``rate * c``.
 
     Traces decay lazily (``stdp_math``); the plastic weights are the vector ``w`` of the tables.
+    ``general``: some rule is not plain pair STDP (else the pair functions run without a rule
+    dispatch per event).
     """
-    (_, pre_ptr, pre_p, pre_d, in_ptr, _, pl_col, rid, rtab, w, x, y, tl, hist_src, hist_cur, hist_n) = stdp
+    (_, pre_ptr, pre_p, pre_d, in_ptr, _, pl_col, rid, rtab, w, tr, rk, tl, hist_src, hist_cur, hist_n,
+     rw_ptr, rw_p) = stdp
     nxt = (t + 1) & mask
     for lag in range(min(mask, t), -1, -1):
         slot = (t - lag) & mask
@@ -186,7 +195,10 @@ def _stdp_step(t, mask, buf, stdp, spiked, one):
             end = pre_ptr[hist_src[slot, e] + 1]
             while cur < end and pre_d[cur] == lag:
                 p = pre_p[cur]
-                buf[nxt, pl_col[p]] += sn.stdp_on_pre(p, p, rid[p], t, w, x, y, tl, rtab, one)
+                if general:  # (loop-invariant: the compiler unswitches it)
+                    buf[nxt, pl_col[p]] += sn.stdp_on_pre(p, p, rid[p], t, w, tr, tl, rtab, one)
+                else:
+                    buf[nxt, pl_col[p]] += sn.pair_on_pre(p, p, rid[p], t, w, tr, tl, rtab, one)
                 cur += 1
             hist_cur[slot, e] = cur
     words = spiked.view(np.uint64)
@@ -196,12 +208,20 @@ def _stdp_step(t, mask, buf, stdp, spiked, one):
             for n in range(8 * wd, min(8 * wd + 8, N)):
                 if spiked[n]:
                     for p in range(in_ptr[n], in_ptr[n + 1]):
-                        sn.stdp_on_post(p, p, rid[p], t, w, x, y, tl, rtab, one)
+                        if general:
+                            sn.stdp_on_post(p, p, rid[p], t, w, tr, tl, rtab, one)
+                        else:
+                            sn.pair_on_post(p, p, rid[p], t, w, tr, tl, rtab, one)
+    if rk.shape[0] > 0:  # reward-modulated rules: per-step work only in steps where eta M dt != 0
+        for r in range(rw_ptr.shape[0] - 1):
+            rate = rk[r, t - t0]
+            if rate != 0:
+                sn.reward_steps(r, t, rate, rw_ptr[r], rw_ptr[r + 1], rw_p, w, tr, tl, rtab, one)
 
 
 @cache
 def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool = False,
-               plastic: bool = False):
+               plastic: bool = False, rules: bool = False):
     """The simulation loop for one model structure (see the module docstring for the arguments).
 
     Signature: ``(t0, t1, seed, consts, params, pops, inputs, syn, mask, state, spiked, rec, n_spk,
@@ -209,8 +229,9 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
     one column per neuron; without, one column per population, and the loop keeps them in registers
     (fewer memory streams per neuron: measurably faster on homogeneous populations such as CUBA).
     ``astro`` adds the astrocyte phase (without it the astrocyte arguments are not touched);
-    ``plastic`` adds pair-based STDP (:func:`_stdp_step`; without it ``stdp`` is not touched and the
-    propagation loop is today's).
+    ``plastic`` adds plasticity (:func:`_stdp_step`; without it ``stdp`` is not touched and the
+    propagation loop is today's); ``rules``: some plastic rule is not plain pair STDP (the general
+    event functions of ``stdp_math``; pair-STDP-only networks skip the per-event rule dispatch).
     """
 
     @njit(cache=True)  # a separate function: LLVM vectorises it better than inlined in sim_run
@@ -301,7 +322,7 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
                 else:
                     n_spk = _fire(gen_idx[e], t, rec, n_spk, syn, mask, buf, astro, ip3, ip3_buf)
             if plastic:  # presynaptic arrivals and postsynaptic spikes of plastic synapses
-                _stdp_step(t, mask, buf, stdp, spiked, one)
+                _stdp_step(t, t0, mask, buf, stdp, spiked, one, rules)
             # 3) astrocytes, after every spike of step t has been delivered
             if astro:
                 astrocyte_phase(t, astro_dt, astate, aprm, ip3_buf, mask, awork)

@@ -71,21 +71,21 @@ Arguments (``S = N + Mp + M_gen`` sources, ``C`` channel rows, ``P`` populations
   the SIC synapses grouped by target neuron in increasing synapse index; ``amon = (amon_ptr [A+1],
   amon_row, amon_col)``.
 
-**Plasticity** (pair-based STDP, ``stdp_math``; a kernel built with ``plastic``): the plastic synapses
-are not in the static tables ``syn``/``fallback``; they are handled by the owner of their target
-neuron, which alone reads and writes their weights and traces (no races). Every spiking source
-stamps a history ring ``pl_stamp[t & mask, s] = t`` (``D`` steps). In step 1 of step ``t`` the owner
-processes step ``t - 1``: for each channel row, after the static gather, the row's plastic synapses
-(sorted by delay, descending, then source and synapse index: the CPU kernel's order) whose source
-spiked at ``t - 1 - d`` deliver their weight into the row's sum for step ``t`` and are depressed
-(``stdp_on_pre``); then, if the neuron spiked at ``t - 1``, its incoming plastic synapses are
-potentiated (``stdp_on_post``). The last step of a launch is flushed the same way after the loop
-(its static arrivals at ``t1`` gathered into the ring first, to keep the order), so the weights are
-complete when a launch returns and the next launch skips step ``t0 - 1``. ``stdp = (row_ptr [C*N+1],
-row_p, pl_src, pl_d, in_ptr [N+1], rid, rtab, w, x, y, tl, pl_stamp [D, S])`` (plastic indices
-numbered by target neuron, as ``neuro.sim.runners.PlasticTables``). Cost per step: each owner scans
-its rows' plastic synapses (a stamp test each), so a neuron with many plastic inputs costs in-degree
-work per step.
+**Plasticity** (every rule of ``stdp_math``; a kernel built with ``plastic``): the plastic synapses are not in
+the static tables ``syn``/``fallback``; they are handled by the owner of their target neuron, which alone
+reads and writes their weights and traces (no races). Every spiking source stamps a history ring ``pl_stamp[t
+& mask, s] = t`` (``D`` steps). In step 1 of step ``t`` the owner processes step ``t - 1``: for each channel
+row, after the static gather, the row's plastic synapses (sorted by delay, descending, then source and synapse
+index: the CPU kernel's order) whose source spiked at ``t - 1 - d`` deliver their weight into the row's sum
+for step ``t`` and are depressed (``stdp_on_pre``); then, if the neuron spiked at ``t - 1``, its incoming
+plastic synapses are potentiated (``stdp_on_post``); then, with reward-modulated rules, its incoming reward
+synapses take their step ``t - 1`` weight change where ``rk[rule, t - 1 - t0]`` is non-zero. The last step of
+a launch is flushed the same way after the loop (its static arrivals at ``t1`` gathered into the ring first,
+to keep the order), so the weights are complete when a launch returns and the next launch skips step ``t0 -
+1``. ``stdp = (row_ptr [C*N+1], row_p, pl_src, pl_d, in_ptr [N+1], rid, rtab, w, tr [P, K], rk [rules, t1 -
+t0], tl, pl_stamp [D, S])`` (plastic indices numbered by target neuron, as
+``neuro.sim.runners.PlasticTables``). Cost per step: each owner scans its rows' plastic synapses (a stamp test
+each), so a neuron with many plastic inputs costs in-degree work per step.
 
 Extending the loop (conductance synapses, user-defined neurons): the owner gather is the
 one place where a delivered synapse ``k`` and its target meet, in a fixed order, on one thread, so a
@@ -258,26 +258,46 @@ def flush_spikes(t, par, base, limited, sh, queue, pre, start, syn, events, astr
 
 
 @_device
-def plastic_arrivals(row, tp, stdp, mask, acc, one):
+def plastic_arrivals(row, tp, stdp, mask, acc, one, general):
     """Add to ``acc`` (returned) the plastic synapses onto ring column ``row`` whose spike arrives at
     step ``tp`` (source spiked at ``tp - d``: its stamp in the history ring), each delivering its
     weight and then updated (``stdp_math.stdp_on_pre``), in the CPU kernel's order: the row's list is
     sorted by delay (descending: oldest spike first), source, synapse index."""
-    row_ptr, row_p, pl_src, pl_d, _, rid, rtab, w, x, y, tl, pl_stamp = stdp
+    row_ptr, row_p, pl_src, pl_d, _, rid, rtab, w, tr, _, tl, pl_stamp = stdp
     for j in range(row_ptr[row], row_ptr[row + 1]):
         p = row_p[j]
         ts = tp - pl_d[p]
         if ts >= 0 and pl_stamp[ts & mask, pl_src[p]] == ts:
-            acc += sn.stdp_on_pre(p, p, rid[p], tp, w, x, y, tl, rtab, one)
+            if general:  # some rule is not plain pair STDP
+                acc += sn.stdp_on_pre(p, p, rid[p], tp, w, tr, tl, rtab, one)
+            else:
+                acc += sn.pair_on_pre(p, p, rid[p], tp, w, tr, tl, rtab, one)
     return acc
 
 
 @_device
-def plastic_post(n, tp, stdp, one):
-    """Neuron ``n`` spiked at step ``tp``: potentiate its incoming plastic synapses, bump ``y``."""
-    _, _, _, _, in_ptr, rid, rtab, w, x, y, tl, _ = stdp
+def plastic_post(n, tp, stdp, one, general):
+    """Neuron ``n`` spiked at step ``tp``: its incoming plastic synapses' postsynaptic updates."""
+    _, _, _, _, in_ptr, rid, rtab, w, tr, _, tl, _ = stdp
     for p in range(in_ptr[n], in_ptr[n + 1]):
-        sn.stdp_on_post(p, p, rid[p], tp, w, x, y, tl, rtab, one)
+        if general:
+            sn.stdp_on_post(p, p, rid[p], tp, w, tr, tl, rtab, one)
+        else:
+            sn.pair_on_post(p, p, rid[p], tp, w, tr, tl, rtab, one)
+
+
+@_device
+def plastic_reward(n, tp, t0, stdp, one):
+    """The end of step ``tp`` for neuron ``n``'s reward-modulated incoming synapses (``stdp_math.
+    stdp_on_step`` where the rule's ``rk[rule, tp - t0] = eta M dt`` is non-zero); the owner tests each
+    incoming plastic synapse's rule every step (only in networks with a reward rule)."""
+    _, _, _, _, in_ptr, rid, rtab, w, tr, rk, tl, _ = stdp
+    for p in range(in_ptr[n], in_ptr[n + 1]):
+        r = rid[p]
+        if rtab[r, stdp_math.R_KIND] == stdp_math.KIND_REWARD:
+            rate = rk[r, tp - t0]
+            if rate != 0:
+                sn.stdp_on_step(p, p, r, tp, w, tr, tl, rtab, rate, one)
 
 
 @_device
@@ -292,13 +312,14 @@ def _block_barrier():
 
 @cache
 def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool = False,
-               block_sync: bool = False, threads: int = 256, plastic: bool = False):
+               block_sync: bool = False, threads: int = 256, plastic: bool = False, rules: bool = False):
     """The event kernel for one model structure (module docstring for the arguments).
 
     ``hetero``: parameter tables with one column per neuron (else per population); ``astro``: with
     the astrocyte phase; ``block_sync``: launched as a single block, barriers are ``syncthreads``
     (else a cooperative grid); ``threads``: the block size it must be launched with; ``plastic``:
-    with pair-based STDP (module docstring; without it ``stdp`` is not touched).
+    with plasticity (module docstring; without it ``stdp`` is not touched); ``rules``: some rule is not
+    plain pair STDP (the general event functions of ``stdp_math``, else the pair ones directly).
 
     Signature: ``(t0, t1, seed, consts, params, pops, pop_cur, inputs, syn, fallback, events, stamps,
     mask, state, rec, counts, monitor, astro, ip3, sic_in, amon, stdp, qcap)``; launch with ``threads``
@@ -399,7 +420,7 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
                             arrived = gather(col, t - 1, events, fallback, stamps, weight, delay, mask, buf,
                                              stored)
                         if plastic and t > t0:  # (step t0 - 1 was flushed by the previous launch)
-                            arrived = plastic_arrivals(col, t - 1, stdp, mask, arrived, one)
+                            arrived = plastic_arrivals(col, t - 1, stdp, mask, arrived, one, rules)
                         if c == cur and t < n_inj and inj_k[n] >= 0:
                             arrived += inj[t, inj_k[n]]
                         if stored != zero:
@@ -408,7 +429,9 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
                         x += x_c
                         g_st[c, n] = g_next
                     if plastic and t > t0 and stamps[prev, n] == t - 1:
-                        plastic_post(n, t - 1, stdp, one)
+                        plastic_post(n, t - 1, stdp, one, rules)
+                    if plastic and t > t0 and stdp[9].shape[0] > 0:
+                        plastic_reward(n, t - 1, t0, stdp, one)
                     st = LIFStructure(has_syn, has_adapt, True, pops[p, 2], pops[p, 3] != 0)
                     spk = ns.advance_neuron(n, x, ns.load_coefficients(prm, q), ref_steps[q], st, i_st, v_st,
                                             a_st, refc, one, zero)
@@ -472,9 +495,11 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
                         acc = buf[slot_f, col]
                         if ev_cnt[tp & 1, col] != 0:
                             acc = gather(col, tp, events, fallback, stamps, weight, delay, mask, buf, acc)
-                        buf[slot_f, col] = plastic_arrivals(col, tp, stdp, mask, acc, one)
+                        buf[slot_f, col] = plastic_arrivals(col, tp, stdp, mask, acc, one, rules)
                     if stamps[tp & 1, n] == tp:
-                        plastic_post(n, tp, stdp, one)
+                        plastic_post(n, tp, stdp, one, rules)
+                    if stdp[9].shape[0] > 0:
+                        plastic_reward(n, tp, t0, stdp, one)
         if gtid == 0:
             status[0] = t_end
             if not limited:

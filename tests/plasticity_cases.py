@@ -43,9 +43,9 @@ def _steps(times, dt: float) -> np.ndarray:
     return np.rint(np.asarray(times, np.float64) / dt).astype(np.int64)
 
 
-def neuro_weights(spec: dict, rule_names: str | list[str],
-                  dtype: torch.dtype = torch.float64) -> np.ndarray | dict[str, np.ndarray]:
-    """The ``"pairs"`` case on neuro's side (torch backend): pre spike sources with the synapses'
+def neuro_weights(spec: dict, rule_names: str | list[str], dtype: torch.dtype = torch.float64,
+                  backend: str = "torch") -> np.ndarray | dict[str, np.ndarray]:
+    """The ``"pairs"`` case on neuro's side (``backend``, default torch): pre spike sources with the synapses'
     delays, post LIF neurons made to spike at the protocol's steps by a 30 mV driver (a spike one
     step after the driver's). Several rules run side by side in one network (a view of the post
     population and a plastic projection each). Returns the final weights (a dict for a list of names)."""
@@ -54,7 +54,7 @@ def neuro_weights(spec: dict, rule_names: str | list[str],
     names = [rule_names] if isinstance(rule_names, str) else list(rule_names)
     case, dt = spec["cases"]["pairs"], spec["dt"]
     n = len(case["pre"])
-    net = sim.Network(dt=dt, dtype=dtype, backend="torch")
+    net = sim.Network(dt=dt, dtype=dtype, backend=backend)
     pre_idx = np.concatenate([np.full(len(s), k) for k, s in enumerate(case["pre"])])
     pre = net.add(sim.SpikeSource(n, _steps(np.concatenate(case["pre"]), dt) * dt, pre_idx, name="pre"))
     post_idx = np.concatenate([np.full(len(s), k) for k, s in enumerate(case["post"])])
@@ -81,8 +81,8 @@ def neuro_weights(spec: dict, rule_names: str | list[str],
     return out[rule_names] if isinstance(rule_names, str) else out
 
 
-def neuro_deliveries(spec: dict, rule_names: str | list[str],
-                     dtype: torch.dtype = torch.float64) -> list[np.ndarray] | dict[str, list[np.ndarray]]:
+def neuro_deliveries(spec: dict, rule_names: str | list[str], dtype: torch.dtype = torch.float64,
+                     backend: str = "torch") -> list[np.ndarray] | dict[str, list[np.ndarray]]:
     """The ``"stp"`` case on neuro's side: presynaptic trains onto IF neurons (delta "jump" synapses,
     no leak, threshold out of reach), so ``v`` is the running sum of the delivered values. Returns
     per synapse the delivered values in time order (a dict of those for a list of names)."""
@@ -91,7 +91,7 @@ def neuro_deliveries(spec: dict, rule_names: str | list[str],
     names = [rule_names] if isinstance(rule_names, str) else list(rule_names)
     case, dt = spec["cases"]["stp"], spec["dt"]
     n = len(case["pre"])
-    net = sim.Network(dt=dt, dtype=dtype, backend="torch")
+    net = sim.Network(dt=dt, dtype=dtype, backend=backend)
     pre_idx = np.concatenate([np.full(len(s), k) for k, s in enumerate(case["pre"])])
     pre = net.add(sim.SpikeSource(n, _steps(np.concatenate(case["pre"]), dt) * dt, pre_idx, name="pre"))
     one = sim.FromList(np.arange(n), np.arange(n))

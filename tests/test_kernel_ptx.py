@@ -137,8 +137,8 @@ def sim_event_args(dtype) -> tuple:
     astro = (0.1, _a2(f64, 6, A), _a2(f64, 16, 1), _a2(f64, D, A))
     ip3 = (_ints(S + 1), i32s(5), _a1(f64, 5), i32s(5), _ints(A + 1), i32s(5), i32s(5), i32s(2, A),
            i32s(2, A, 8))
-    stdp = (_ints(C * N + 1), _ints(5), i32s(5), i32s(5), _ints(N + 1), i32s(5), _a2(dtype, 1, 8),
-            _a1(dtype, 5), _a1(dtype, 5), _a1(dtype, 5), _ints(5), _ints(D * S).reshape(D, S))
+    stdp = (_ints(C * N + 1), _ints(5), i32s(5), i32s(5), _ints(N + 1), i32s(5), _a2(dtype, 1, 18),
+            _a1(dtype, 5), _a2(dtype, 5, 6), _a2(dtype, 1, 10), _ints(5), _ints(D * S).reshape(D, S))
     return (0, 10, 1, _a1(dtype, 2), params, _ints(P * 4).reshape(P, 4), _ints(P), inputs, syn,
             (_ints(C * N + 1), i32s(5), i32s(5)), (i32s(2, C * N), i32s(2, C * N, 8)),
             _ints(2 * S).reshape(2, S), D - 1, state, rec, i32s(10, P), monitor, astro, ip3,
@@ -171,8 +171,12 @@ PTX_CASES: list[PTXCase] = [
     PTXCase("sim events CubaALIF per-neuron astrocytes", "neuro.kernels.sim_cuda",
             lambda m: m.run_kernel(True, True, 2, True, True), sim_event_args, float_atomics=False,
             strict=False),  # the astrocytes' RKF45 step size uses a float power
+    # (every plasticity rule: one kernel, a rule code per synapse; stdp = (..., w, tr [P, 6], rk, ...))
     PTXCase("sim events LIF 2 channels STDP", "neuro.kernels.sim_cuda",
             lambda m: m.run_kernel(False, False, 2, False, plastic=True), sim_event_args,
+            float_atomics=False),
+    PTXCase("sim events LIF 2 channels all plasticity rules", "neuro.kernels.sim_cuda",
+            lambda m: m.run_kernel(False, False, 2, False, plastic=True, rules=True), sim_event_args,
             float_atomics=False),
     PTXCase("sim atomic LIF 2 channels", "neuro.kernels.sim_cuda_atomic",
             lambda m: m.run_kernel(False, False, 2), sim_atomic_args, float_atomics=True),

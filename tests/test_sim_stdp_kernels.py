@@ -174,7 +174,7 @@ def test_rules_and_backends_the_kernels_do_not_compile():
     net = sim.Network(dt=DT, backend="numba")
     a = net.add(sim.Population(3, name="a"))
     net.add(sim.Projection(a, a, sim.AllToAll(), plasticity=_Unknown(), name="mystery"))
-    with pytest.raises(NotImplementedError, match=r"mystery \(_Unknown\): only pair-based STDP is compiled"):
+    with pytest.raises(NotImplementedError, match=r"mystery \(_Unknown\): only STDP, Trip"):
         net.run(1e-3, progress=False)
 
 
@@ -220,7 +220,7 @@ def test_static_networks_keep_the_static_kernel():
         net.run(1e-3, progress=False)
         c = net.compiled
         key = (c.has_syn, c.has_adapt, c.C, c.cpu_tables()[0], c.A > 0)
-        assert net._runner.kernel is sim_cpu.run_kernel(*key, plastic)
+        assert net._runner.kernel is sim_cpu.run_kernel(*key, plastic, False)
         assert net._runner.stdp.pl_k.size == (c.col.size - int((c.proj_id >= 2).sum()) if plastic else 0)
         kernels[plastic] = net._runner.kernel
     assert kernels[False] is not kernels[True]

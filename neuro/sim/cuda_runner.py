@@ -12,7 +12,7 @@
   available when it was written; ``benchmarks/gpu_check.sh`` stage b4 times both); then
   :data:`DEFAULT_KERNEL` becomes ``"events"``.
 
-A network with plastic synapses (pair-based STDP) runs on the event kernel (chosen by default for
+A network with plastic synapses (``neuro.sim.plasticity``) runs on the event kernel (chosen by default for
 it; the atomic kernel refuses plasticity). The kernel is chosen by ``kernel=`` or the environment
 variable ``NEURO_SIM_CUDA_KERNEL``; the event
 kernel's launch by ``launch=`` or ``NEURO_SIM_CUDA_LAUNCH``: ``"grid"`` (a cooperative grid sized by
@@ -32,7 +32,15 @@ import torch
 from neuro.backends import cuda_simulator_enabled, require_numba_cuda
 from neuro.ops._launch import as_cuda_array, launch_cuda
 from neuro.sim.build import Compiled
-from neuro.sim.runners import ChunkResult, astrocyte_state, by_element, monitor_steps
+from neuro.sim.runners import (
+    ChunkResult,
+    astrocyte_state,
+    by_element,
+    clear_plastic_state,
+    general_rules,
+    monitor_steps,
+    reward_rates,
+)
 
 KERNELS = ("atomic", "events")
 DEFAULT_KERNEL = "atomic"  # until the event kernel is measured faster on a GPU (module docstring)
@@ -74,7 +82,7 @@ class CudaRunner:
         launch: ``"grid"`` or ``"block"`` for the event kernel (default: ``$NEURO_SIM_CUDA_LAUNCH``,
             else grid).
         event_cap: event slots per target row and step (the event kernel; >= 1).
-        rules: ``{projection index: STDP rule}`` of the plastic projections (the event kernel only,
+        rules: ``{projection index: rule}`` of the plastic projections (the event kernel only,
             chosen by default when there are any; the weights then follow ``sync_weights()`` /
             ``refresh_weights()``).
     """
@@ -123,15 +131,14 @@ def _incoming(rows: torch.Tensor, n_rows: int, values: tuple) -> tuple:
 
 
 class EventCudaRunner:
-    """Runs ``neuro.kernels.sim_cuda`` (the deterministic event kernel), with pair-based STDP on the
-    projections of ``rules`` (``{projection index: STDP}``): their synapses leave the static tables
+    """Runs ``neuro.kernels.sim_cuda`` (the deterministic event kernel), with the plasticity rules on the
+    projections of ``rules`` (``{projection index: rule}``): their synapses leave the static tables
     and get the plastic ones of :func:`neuro.sim.runners.plastic_tables`, on the device."""
 
     def __init__(self, net: Compiled, device: torch.device, launch: str = "grid", event_cap: int = EVENT_CAP,
                  rules: dict | None = None):
         from neuro.kernels import sim_cuda
-        from neuro.sim.plasticity import STDP
-        from neuro.sim.runners import plastic_tables
+        from neuro.sim.runners import COMPILED_RULES, compiled_rule_problem, plastic_tables
 
         if isinstance(event_cap, bool) or not isinstance(event_cap, int) or event_cap < 1:
             raise ValueError(f"event_cap must be a positive integer, got {event_cap!r}")
@@ -144,16 +151,20 @@ class EventCudaRunner:
         self.block = launch == "block"
         self.threads = SIM_THREADS if self.sim else (BLOCK_THREADS if self.block else THREADS)
         self.hetero, *tables = net.cpu_tables()
-        for k, rule in (rules or {}).items():
-            if type(rule) is not STDP:
-                raise NotImplementedError(f"projection {k}: plasticity {type(rule).__name__} is not compiled "
-                                          "into the CUDA simulation kernel (STDP is); use backend='torch'")
-        self.pl = plastic_tables(net, dict(rules or {}))
+        self.rules = dict(rules or {})
+        for k, rule in self.rules.items():
+            problem = compiled_rule_problem(rule)
+            if problem is not None:
+                raise NotImplementedError(f"projection {k}: plasticity {problem} is not compiled into the "
+                                          f"CUDA simulation kernel (compiled: {COMPILED_RULES}); "
+                                          "use backend='torch'")
+        self.pl = plastic_tables(net, self.rules)
         self.plastic = self.pl.pl_k.size > 0
         self.static_k = np.flatnonzero(self.pl.is_plastic == 0)
         static = _subset(net.spikes, self.static_k) if self.plastic else net.spikes
+        self.general = general_rules(self.pl)  # some rule is not plain pair STDP
         self.kernel = sim_cuda.run_kernel(net.has_syn, net.has_adapt, net.C, self.hetero, net.A > 0,
-                                          self.block, self.threads, self.plastic)
+                                          self.block, self.threads, self.plastic, self.general)
         put = self._put
         self.consts = put(np.array([0, 1], net.dtype))
         self.params = tuple(map(put, tables))
@@ -255,8 +266,9 @@ class EventCudaRunner:
         self.ip3_events = (torch.zeros(2, net.A, dtype=torch.int32, device=dev),
                            torch.full((2, net.A, self.cap), -1, dtype=torch.int32, device=dev))
         n_pl = max(self.pl.pl_k.size, 1)  # plasticity: traces and spike history cleared, weights kept
-        self.pl_x = torch.zeros(n_pl, dtype=dt, device=dev)
-        self.pl_y = torch.zeros(n_pl, dtype=dt, device=dev)
+        tr = np.zeros((n_pl, self.pl.tr.shape[1]), self.pl.tr.dtype)
+        clear_plastic_state(tr[:self.pl.pl_k.size], self.pl.rid, self.pl.rtab)
+        self.pl_tr = put(tr)
         self.pl_tl = torch.zeros(n_pl, dtype=torch.int64, device=dev)
         self.pl_stamp = torch.full((net.D if self.plastic else 1, net.S if self.plastic else 1), STAMP_NEVER,
                                    dtype=torch.int64, device=dev)
@@ -303,7 +315,8 @@ class EventCudaRunner:
             for threads in (BLOCK_THREADS, 256, 128, 64):
                 self.threads = threads
                 kernel = sim_cuda.run_kernel(net.has_syn, net.has_adapt, net.C, self.hetero, net.A > 0, True,
-                                             threads).specialize(*as_cuda_array(args), 0)
+                                             threads, self.plastic, self.general).specialize(
+                                                 *as_cuda_array(args), 0)
                 (overload,) = kernel.overloads.values()
                 if overload.max_threads_per_block >= threads:
                     break
@@ -335,7 +348,7 @@ class EventCudaRunner:
         inputs = self._inputs()
         ctr = torch.zeros(3, dtype=torch.int64, device=dev)
         status = torch.zeros(2, dtype=torch.int64, device=dev)
-        stdp = (*self.stdp_fixed, self.pl_w, self.pl_x, self.pl_y, self.pl_tl, self.pl_stamp)
+        rk = reward_rates(self.rules, net.dt, net.dtype, t0, t1)  # the modulators, read at each run
         keys = []
         t = t0
         while t < t1:
@@ -345,6 +358,8 @@ class EventCudaRunner:
             rec_i = torch.empty_like(rec_t)
             ctr.zero_()
             rec = (self.rec_flag, rec_t, rec_i, ctr, status, net.n_rec)
+            stdp = (*self.stdp_fixed, self.pl_w, self.pl_tr, self._put(rk[:, t - t0:] if rk.shape[0] else rk),
+                    self.pl_tl, self.pl_stamp)
             self._launch((t, t1, net.seed, self.consts, self.params, self.pops, self.pop_cur, inputs,
                           self.syn, self.fallback, self.events, self.stamps, net.mask, state, rec,
                           counts[t - t0:], monitor, astro, ip3, self.sic_in, self.amon, stdp))

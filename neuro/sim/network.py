@@ -256,7 +256,7 @@ class Network:
         self._check_compiled_plasticity(rules)
         if rules and self.backend != "torch":  # traces, indices and the kernels' spike history ring
             n_pl = int(np.isin(net.proj_id, np.array(sorted(rules))).sum())
-            check_allocation(n_pl * (4 * net.dtype.itemsize + 40) + net.D * net.S * 12,
+            check_allocation(n_pl * (8 * net.dtype.itemsize + 48) + net.D * net.S * 12,
                              f"the plastic synapses' tables ({n_pl} synapses, spike history of {net.D} steps "
                              f"x {net.S} sources)")
         try:
@@ -279,24 +279,26 @@ class Network:
                                      f"steps = {format_bytes(ring)})") from err
 
     def _check_compiled_plasticity(self, rules: dict) -> None:
-        """The compiled kernels run exactly pair-based ``STDP`` (the CPU kernel and the deterministic
-        CUDA event kernel): anything else raises ``NotImplementedError`` naming the projections and
-        rules."""
-        from neuro.sim.plasticity import STDP
+        """The compiled kernels (the CPU kernel and the deterministic CUDA event kernel) run the rules of
+        :mod:`neuro.sim.plasticity` (``runners.compiled_rule_problem``): anything else raises
+        ``NotImplementedError`` naming the projections and rules."""
+        from neuro.sim.runners import COMPILED_RULES, compiled_rule_problem
 
         if not rules or self.backend == "torch":
             return
-        other = {k: r for k, r in rules.items() if type(r) is not STDP}
+        other = {k: compiled_rule_problem(r) for k, r in rules.items()}
+        other = {k: why for k, why in other.items() if why is not None}
         if other:
-            names = ", ".join(f"{self._projections[k].name} ({type(r).__name__})" for k, r in other.items())
-            raise NotImplementedError(f"plastic projections {names}: only pair-based STDP is compiled into "
+            names = ", ".join(f"{self._projections[k].name} ({why})" for k, why in other.items())
+            raise NotImplementedError(f"plastic projections {names}: only {COMPILED_RULES} are compiled into "
                                       f"the simulation kernels (this network uses backend={self.backend!r}); "
                                       "use backend='torch' for these rules")
         if self.backend == "cuda":
             from neuro.sim.cuda_runner import ENV_KERNEL, kernel_choice
 
             if kernel_choice(None, plastic=True) != "events":
-                names = ", ".join(f"{self._projections[k].name} (STDP)" for k in rules)
+                names = ", ".join(f"{self._projections[k].name} ({type(r).__name__})"
+                                  for k, r in rules.items())
                 raise NotImplementedError(f"plastic projections {names} need the deterministic CUDA event "
                                           f"kernel, but ${ENV_KERNEL} selects the atomic one, which does not "
                                           "implement plasticity (unset it or set it to 'events')")

@@ -52,7 +52,8 @@ def by_element(element: np.ndarray, columns: np.ndarray, n: int) -> tuple[np.nda
 
 
 class PlasticTables(NamedTuple):
-    """The compiled kernels' view of the plastic synapses of a network (pair-based STDP).
+    """The compiled kernels' view of the plastic synapses of a network (every rule of
+    :mod:`neuro.sim.plasticity`; the scalar rules are ``neuro.kernels.stdp_math``).
 
     ``P`` plastic synapses, numbered by target neuron (then table position), so that a neuron's
     postsynaptic updates walk consecutive entries; ``S`` sources, ``N`` neurons. The kernels keep the
@@ -69,17 +70,130 @@ class PlasticTables(NamedTuple):
     rid: np.ndarray  # [P] int32: its rule (row of rtab)
     rtab: np.ndarray  # [rules, stdp_math.N_RULE_COLUMNS] compute dtype
     w: np.ndarray  # [P] the plastic weights (compute dtype)
-    x: np.ndarray  # [P] presynaptic traces at step tl
-    y: np.ndarray  # [P] postsynaptic traces at step tl
+    tr: np.ndarray  # [P, K] traces at step tl (columns stdp_math.T_*; K: the widest rule's need)
+    rk: np.ndarray  # [rules, steps] eta M dt per step of a run (reward_rates); [0, 1] without reward rules
     tl: np.ndarray  # [P] int64: step of each synapse's last event (event-driven decay)
     hist_src: np.ndarray  # [D, sources with plastic synapses] int32: the sources that spiked, per step
     hist_cur: np.ndarray  # same shape, int64: each spike's next plastic synapse still to arrive
     hist_n: np.ndarray  # [D] int64: entries in use per step
+    rw_ptr: np.ndarray  # [rules+1] int64: rule r's reward-modulated synapses are rw_p[rw_ptr[r] .. ]
+    rw_p: np.ndarray  # int64 plastic indices of the reward-modulated synapses, by rule
+
+
+COMPILED_RULES = "STDP, TripletSTDP, InhibitorySTDP, RewardSTDP, TsodyksMarkram"
+
+
+def compiled_rule_problem(rule) -> str | None:
+    """``None`` when ``rule`` runs in the compiled kernels, else its description for an error message:
+    the rules of :mod:`neuro.sim.plasticity` run (:data:`COMPILED_RULES`, exactly by type: a subclass
+    could change the semantics), a TsodyksMarkram around one of them or around a static weight too."""
+    from neuro.sim.plasticity import STDP, InhibitorySTDP, RewardSTDP, TripletSTDP, TsodyksMarkram
+
+    long_term = (STDP, TripletSTDP, InhibitorySTDP, RewardSTDP)
+    if type(rule) in long_term:
+        return None
+    if type(rule) is TsodyksMarkram:
+        inner = rule.weight_rule
+        if inner is None or type(inner) in long_term:
+            return None
+        return f"TsodyksMarkram around {type(inner).__name__}"
+    return type(rule).__name__
+
+
+def _decay(tau: float, dt: float) -> float:
+    """The per-step decay ``exp(-dt / tau)`` (0 for ``tau = 0``, as the torch runner)."""
+    return float(np.exp(-dt / tau)) if tau > 0 else 0.0
+
+
+def rule_table_row(rule, dt: float) -> np.ndarray:
+    """The ``stdp_math`` rule row (float64) of a compiled rule (see :func:`compiled_rule_problem`)."""
+    from neuro.kernels import stdp_math as sm
+    from neuro.sim.plasticity import STDP, InhibitorySTDP, RewardSTDP, TripletSTDP, TsodyksMarkram
+
+    stp = rule if type(rule) is TsodyksMarkram else None
+    if stp is not None:
+        rule = stp.weight_rule
+    row = np.zeros(sm.N_RULE_COLUMNS, np.float64)
+    if rule is None:
+        row[sm.R_KIND], row[sm.R_W_MIN], row[sm.R_W_MAX] = sm.KIND_STATIC, -np.inf, np.inf
+    elif type(rule) is STDP:
+        row[:] = sm.rule_row(rule.tau_plus, rule.tau_minus, rule.A_plus, rule.A_minus, rule.w_min, rule.w_max,
+                             rule.weight_dependence == "multiplicative", rule.pairing == "nearest", dt)
+    elif type(rule) is TripletSTDP:
+        row[sm.R_KIND] = sm.KIND_TRIPLET
+        row[sm.R_DECAY_X], row[sm.R_DECAY_X2] = _decay(rule.tau_plus, dt), _decay(rule.tau_x, dt)
+        row[sm.R_DECAY_Y], row[sm.R_DECAY_Y2] = _decay(rule.tau_minus, dt), _decay(rule.tau_y, dt)
+        row[sm.R_A_PLUS], row[sm.R_A3_PLUS] = rule.A2_plus, rule.A3_plus
+        row[sm.R_A_MINUS], row[sm.R_A3_MINUS] = rule.A2_minus, rule.A3_minus
+        row[sm.R_NEAREST] = float(rule.pairing == "nearest")
+    elif type(rule) is InhibitorySTDP:
+        row[sm.R_KIND] = sm.KIND_INHIBITORY
+        row[sm.R_DECAY_X] = row[sm.R_DECAY_Y] = _decay(rule.tau, dt)
+        row[sm.R_A_PLUS], row[sm.R_ALPHA] = rule.eta, rule.alpha
+    elif type(rule) is RewardSTDP:
+        row[sm.R_KIND] = sm.KIND_REWARD
+        row[sm.R_DECAY_X], row[sm.R_DECAY_Y] = _decay(rule.tau_plus, dt), _decay(rule.tau_minus, dt)
+        row[sm.R_DECAY_X2] = _decay(rule.tau_c, dt)
+        row[sm.R_A_PLUS], row[sm.R_A_MINUS] = rule.A_plus, rule.A_minus
+        row[sm.R_NEAREST] = float(rule.pairing == "nearest")
+    else:
+        raise NotImplementedError(f"plasticity {type(rule).__name__} is not compiled")
+    if rule is not None:
+        row[sm.R_W_MIN], row[sm.R_W_MAX] = rule.w_min, rule.w_max
+    if stp is not None:
+        row[sm.R_STP], row[sm.R_U] = 1.0, stp.U
+        row[sm.R_DECAY_U], row[sm.R_DECAY_R] = _decay(stp.tau_f, dt), _decay(stp.tau_d, dt)
+    return row
+
+
+def _long_term(rule):
+    """The long-term rule of ``rule`` (itself, or a TsodyksMarkram's ``weight_rule``)."""
+    from neuro.sim.plasticity import TsodyksMarkram
+
+    return rule.weight_rule if type(rule) is TsodyksMarkram else rule
+
+
+def reward_rates(rules: dict, dt: float, dtype, t0: int, t1: int) -> np.ndarray:
+    """The kernels' reward table for steps ``t0 .. t1-1``: row ``r`` (the ``r``-th rule in projection
+    order) holds ``eta * M(t dt) * dt`` in ``dtype`` for a :class:`~neuro.sim.RewardSTDP` (its
+    modulator read now, per step through ``Neuromodulator.at`` as the torch runner does; ~1 us per
+    step and reward rule), zeros for other rules; ``[0, 1]`` when no rule is reward-modulated."""
+    from neuro.sim.plasticity import RewardSTDP
+
+    ordered = [_long_term(rules[k]) for k in sorted(rules)]
+    if not any(type(r) is RewardSTDP for r in ordered):
+        return np.zeros((0, 1), dtype)
+    out = np.zeros((len(ordered), max(t1 - t0, 1)), dtype)
+    for j, rule in enumerate(ordered):
+        if type(rule) is RewardSTDP:
+            at = rule.modulator.at
+            out[j, :t1 - t0] = [rule.eta * at(t * dt, dt) * dt for t in range(t0, t1)]
+    return out
+
+
+def general_rules(tables: PlasticTables) -> bool:
+    """Whether some rule of ``tables`` is not plain pair STDP (the kernels' ``rules`` flag)."""
+    from neuro.kernels import stdp_math as sm
+
+    rt = tables.rtab
+    other = (rt[:, sm.R_KIND] != sm.KIND_PAIR) | (rt[:, sm.R_STP] != 0)
+    return bool(tables.pl_k.size) and bool(other.any())
+
+
+def clear_plastic_state(tr: np.ndarray, rid: np.ndarray, rtab: np.ndarray) -> None:
+    """Traces at rest in place: zeros, short-term resources ``u = U``, ``r = 1``."""
+    from neuro.kernels import stdp_math as sm
+
+    tr[:] = 0
+    if tr.shape[1] > sm.T_R and rid.size:
+        stp = rtab[rid, sm.R_STP] != 0
+        tr[stp, sm.T_U] = rtab[rid[stp], sm.R_U]
+        tr[stp, sm.T_R] = 1
 
 
 def plastic_tables(net: Compiled, rules: dict) -> PlasticTables:
-    """The tables of :class:`PlasticTables` for ``rules`` (``{projection index: STDP}``; empty: none)."""
-    from neuro.kernels import stdp_math
+    """The tables of :class:`PlasticTables` for ``rules`` (``{projection index: rule}``; empty: none)."""
+    from neuro.kernels import stdp_math as sm
 
     table, dtype = net.spikes, net.dtype
     n_src = len(table.row_ptr) - 1
@@ -98,19 +212,32 @@ def plastic_tables(net: Compiled, rules: dict) -> PlasticTables:
     pre_ptr = np.zeros(n_src + 1, np.int64)
     np.cumsum(np.bincount(src, minlength=n_src), out=pre_ptr[1:])
     rid = np.searchsorted(keys, table.proj_id[pl_k]).astype(np.int32)
-    rtab = np.stack([stdp_math.rule_row(r.tau_plus, r.tau_minus, r.A_plus, r.A_minus, r.w_min, r.w_max,
-                                        r.weight_dependence == "multiplicative", r.pairing == "nearest",
-                                        net.dt) for r in (rules[int(k)] for k in keys)]
-                    or [np.zeros(stdp_math.N_RULE_COLUMNS)]).astype(dtype)
+    rows = [rule_table_row(rules[int(k)], net.dt) for k in keys] or [np.zeros(sm.N_RULE_COLUMNS)]
+    rtab = np.stack(rows).astype(dtype)
+    kinds = [row[sm.R_KIND] for row in rows]
+    width = 2
+    if sm.KIND_REWARD in kinds:
+        width = 3
+    if sm.KIND_TRIPLET in kinds:
+        width = 4
+    if any(row[sm.R_STP] != 0 for row in rows):
+        width = 6
     is_plastic = np.zeros(table.col.size, np.uint8)
     is_plastic[pl_k] = 1
     n_pl_src = max(int((np.diff(pre_ptr) > 0).sum()), 1)
     P = pl_k.size
+    reward = np.flatnonzero(rtab[rid, sm.R_KIND] == sm.KIND_REWARD) if P else np.zeros(0, np.int64)
+    reward = reward[np.argsort(rid[reward], kind="stable")].astype(np.int64)
+    rw_ptr = np.zeros(len(rows) + 1, np.int64)
+    np.cumsum(np.bincount(rid[reward], minlength=len(rows)), out=rw_ptr[1:])
+    tr = np.zeros((P, width), dtype)
+    clear_plastic_state(tr, rid, rtab)
     return PlasticTables(is_plastic, pre_ptr, pre_p, table.delay[pl_k][pre_p].astype(np.int32), in_ptr,
                          pl_k.astype(np.int64), table.col[pl_k].astype(np.int32), rid, rtab,
-                         table.weight[pl_k].astype(dtype), np.zeros(P, dtype), np.zeros(P, dtype),
+                         table.weight[pl_k].astype(dtype), tr, np.zeros((0, 1), dtype),
                          np.zeros(P, np.int64), np.zeros((net.D, n_pl_src), np.int32),
-                         np.zeros((net.D, n_pl_src), np.int64), np.zeros(net.D, np.int64))
+                         np.zeros((net.D, n_pl_src), np.int64), np.zeros(net.D, np.int64),
+                         rw_ptr, np.concatenate([reward, np.zeros(1, np.int64)]))
 
 
 class NumbaRunner:
@@ -119,27 +246,29 @@ class NumbaRunner:
     Args:
         net: the compiled network.
         rules: ``{projection index: STDP rule}`` of the plastic projections (none: the static kernel).
-            Exactly :class:`neuro.sim.plasticity.STDP` is compiled; other rules raise
-            ``NotImplementedError``. The kernel keeps the plastic weights in its own vector
+            The rules of :mod:`neuro.sim.plasticity` are compiled (:func:`compiled_rule_problem`);
+            other rules raise ``NotImplementedError``. The kernel keeps the plastic weights in its own vector
             (:class:`PlasticTables`); ``sync_weights()`` writes them to the network's synapse table and
             ``refresh_weights()`` reads them back (the network calls them around weight reads/writes).
     """
 
     def __init__(self, net: Compiled, rules: dict | None = None):
         from neuro.kernels import sim_cpu
-        from neuro.sim.plasticity import STDP
 
         self.net = net
         self.rules = dict(rules or {})
         for k, rule in self.rules.items():
-            if type(rule) is not STDP:
-                raise NotImplementedError(f"projection {k}: plasticity {type(rule).__name__} is not compiled "
-                                          "into the CPU simulation kernel (STDP is); use backend='torch'")
+            problem = compiled_rule_problem(rule)
+            if problem is not None:
+                raise NotImplementedError(f"projection {k}: plasticity {problem} is not compiled into the "
+                                          f"CPU simulation kernel (compiled: {COMPILED_RULES}); "
+                                          "use backend='torch'")
         hetero, *tables = net.cpu_tables()
         self.tables = tuple(tables)  # (prm, ref_steps, bias, ch_alpha, ch_kappa)
         self.stdp = plastic_tables(net, self.rules)
         plastic = self.stdp.pl_k.size > 0
-        self.kernel = sim_cpu.run_kernel(net.has_syn, net.has_adapt, net.C, hetero, net.A > 0, plastic)
+        self.kernel = sim_cpu.run_kernel(net.has_syn, net.has_adapt, net.C, hetero, net.A > 0, plastic,
+                                         general_rules(self.stdp))
         self.consts = np.array([0, 1], dtype=net.dtype)
         self.spk_t = np.zeros(max(1 << 16, 4 * net.n_rec), np.int32)
         self.spk_i = np.zeros_like(self.spk_t)
@@ -171,8 +300,9 @@ class NumbaRunner:
         self.ip3_buf = np.zeros((net.D, net.A))
         self.awork = np.zeros((net.A, rkf45_math.ROWS, astrocyte_math.N_ODE))
         if hasattr(self, "stdp"):  # plasticity traces and spike history cleared, the weights kept
-            for arr in (self.stdp.x, self.stdp.y, self.stdp.tl, self.stdp.hist_n):
+            for arr in (self.stdp.tl, self.stdp.hist_n):
                 arr[:] = 0
+            clear_plastic_state(self.stdp.tr, self.stdp.rid, self.stdp.rtab)
 
     def state(self) -> dict:
         """The current state as numpy arrays (the live arrays, not copies): ``v``, ``i``, ``a`` ``[N]``, ``g``
@@ -203,12 +333,14 @@ class NumbaRunner:
         astro = (net.astro_dt, self.astate, net.aprm, self.ip3_buf, self.awork)
         ip3, sic = ((tb.row_ptr, tb.col, tb.weight, tb.delay) for tb in (net.ip3, net.sic))
         t, n_spk = t0, 0
+        rk = reward_rates(self.rules, net.dt, net.dtype, t0, t1)  # modulators read at each run
         while t < t1:
+            stdp = tuple(self.stdp._replace(rk=np.ascontiguousarray(rk[:, t - t0:]) if rk.shape[0] else rk))
             t, n_spk = self.kernel(
                 t, t1, net.seed, self.consts, self.tables, net.pops, inputs,
                 (net.row_ptr, net.col, net.weight, net.delay), net.mask, state, self.spiked,
                 (net.rec_flag, self.spk_t, self.spk_i), n_spk, net.n_rec, counts[t - t0:], monitor, astro,
-                ip3, sic, tuple(self.stdp))
+                ip3, sic, stdp)
             if t < t1:  # the spike record is full: grow it and continue from step t
                 grown = np.zeros(2 * self.spk_t.shape[0], np.int32)
                 grown_i = np.zeros_like(grown)
