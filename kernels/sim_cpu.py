@@ -61,7 +61,7 @@ from functools import cache
 import numpy as np
 from numba import njit
 
-from . import lif_math, sim_math
+from . import lif_math, neuron_spec, sim_math, sim_spec
 from .astrocyte_cpu import astrocyte_phase, deliver_sic
 
 ns = sim_math.compile_for("cpu")
@@ -89,7 +89,7 @@ def _channel_pair(ch_kappa, ch_alpha, c, q, C, zero):
 def _column(params, q, C, zero):
     """The parameters of column ``q`` as scalars: the coefficient record, bias, refractory steps and
     the ``(kappa, alpha)`` of the first four channels."""
-    prm, ref_steps, bias, ch_alpha, ch_kappa = params
+    prm, ref_steps, bias, ch_alpha, ch_kappa = params[0], params[1], params[2], params[3], params[4]
     return (ns.load_coefficients(prm, q), bias[q], ref_steps[q],
             _channel_pair(ch_kappa, ch_alpha, 0, q, C, zero),
             _channel_pair(ch_kappa, ch_alpha, 1, q, C, zero),
@@ -122,7 +122,8 @@ def _fire(src, t, rec, n_spk, syn, mask, buf, astro, ip3, ip3_buf):
 
 
 @cache
-def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool = False):
+def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool = False,
+               cond: bool = False, specs: tuple = ()):
     """The simulation loop for one model structure (see the module docstring for the arguments).
 
     Signature: ``(t0, t1, seed, consts, params, pops, inputs, syn, mask, state, spiked, rec, n_spk,
@@ -130,10 +131,13 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
     one column per neuron; without, one column per population, and the loop keeps them in registers
     (fewer memory streams per neuron: measurably faster on homogeneous populations such as CUBA).
     ``astro`` adds the astrocyte phase (without it the astrocyte arguments are not touched).
+    ``cond`` (conductance channels) and ``specs`` (the ``(GeneratedModel, voltage row)`` of each
+    spec neuron model) select the general population update of :func:`general_update`; without
+    them the loop is the LIF-only kernel.
     """
 
     @njit(cache=True)  # a separate function: LLVM vectorises it better than inlined in sim_run
-    def update_population(lo, hi, p, reset, ge, arrived, state, spiked, params, one, zero):
+    def update_lif(lo, hi, p, reset, ge, arrived, state, spiked, params, one, zero):
         """Input and neuron step of neurons ``lo .. hi-1`` (population ``p``); returns the spike count."""
         st = LIFStructure(has_syn, has_adapt, True, reset, ge)  # built here: has_* stay constants
         i_st, v_st, a_st, g_st, refc, _ = state
@@ -164,7 +168,11 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
             count += spk
         return count
 
-    @njit(cache=True)
+    general = cond or bool(specs)
+    update_population = (general_update(update_lif, has_syn, has_adapt, C, hetero, cond, specs) if general
+                         else update_lif)
+
+    @njit(cache=not general)  # general kernels call generated code: not cacheable on disk
     def sim_run(t0, t1, seed, consts, params, pops, inputs, syn, mask, state, spiked, rec, n_spk, n_rec,
                 counts, monitor, astro_args, ip3, sic):
         zero, one = consts[0], consts[1]
@@ -224,3 +232,124 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
         return t1, n_spk
 
     return sim_run
+
+
+# --------------------------------------------------------------------------------------------
+# The general population update: conductance channels and spec neuron models
+
+
+def general_update(update_lif, has_syn: bool, has_adapt: bool, C: int, hetero: bool, cond: bool,
+                   specs: tuple):
+    """``update_population`` of a network with conductance channels or spec neurons.
+
+    ``params`` then holds four more entries: ``(prm, ref_steps, bias, ch_alpha, ch_kappa, ch_erev,
+    ch_cond, pop_model, spec_args)``: ``ch_erev, ch_cond [C, Q]`` the reversal potential and the
+    conductance flag of every channel (``sim_math.channel_drive``), ``pop_model [P]`` int64 (0: the
+    LIF engine, ``k + 1``: model ``specs[k]``) and ``spec_args`` the nested tuple ``((prm_0, kc_0),
+    ((prm_1, kc_1), ... ()))`` of each spec model's coefficient table ``[rows, N]`` and constants
+    ``kc`` (``neuron_spec.constants_of``). Spec neurons keep their states in the rows ``C ..`` of
+    ``g_st`` (state ``k`` in row ``C + k``).
+    """
+    lif = _lif_conductance(has_syn, has_adapt, C, hetero) if cond else update_lif
+    dispatch = _spec_dispatch(tuple(_spec_update(model, vrow, C, hetero, cond) for model, vrow in specs))
+
+    @njit
+    def update_population(lo, hi, p, reset, ge, arrived, state, spiked, params, one, zero):
+        m = params[7][p]
+        if m == 0:
+            return lif(lo, hi, p, reset, ge, arrived, state, spiked, params, one, zero)
+        return dispatch(m - 1, lo, hi, p, ge, arrived, state, spiked, params, params[8], one, zero)
+
+    return update_population
+
+
+def _lif_conductance(has_syn: bool, has_adapt: bool, C: int, hetero: bool):
+    """The LIF engine update with current and conductance channels (tables read per neuron)."""
+
+    @njit
+    def update(lo, hi, p, reset, ge, arrived, state, spiked, params, one, zero):
+        st = LIFStructure(has_syn, has_adapt, True, reset, ge)
+        i_st, v_st, a_st, g_st, refc, _ = state
+        prm, ref_steps, bias, ch_alpha, ch_kappa, ch_erev, ch_cond = (
+            params[0], params[1], params[2], params[3], params[4], params[5], params[6])
+        count = 0
+        for n in range(lo, hi):
+            q = n if hetero else p
+            x = bias[q]
+            v = v_st[n]
+            for c in range(C):
+                x_c, g_next = ns.channel_drive(g_st[c, n], arrived[c, n], ch_kappa[c, q], ch_alpha[c, q],
+                                               ch_cond[c, q], ch_erev[c, q], v)
+                g_st[c, n] = g_next
+                arrived[c, n] = zero
+                x = x + x_c
+            spk = ns.advance_neuron(n, x, ns.load_coefficients(prm, q), ref_steps[q], st, i_st, v_st, a_st,
+                                    refc, one, zero)
+            spiked[n] = spk
+            count += spk
+        return count
+
+    return update
+
+
+def _spec_update(model, vrow: int, C: int, hetero: bool, cond: bool):
+    """The update of the neurons ``lo .. hi-1`` of one spec model: input (bias + channels, the
+    conductance channels driven by the voltage state ``vrow``), the model's simulator step
+    (:mod:`.sim_spec`, refractoriness included) and the refractory counter."""
+    step = sim_spec.sim_step(model, vrow, "cpu")
+    gen = neuron_spec.compile_for(model, "cpu")
+    load_state, store_state, load_params = gen.load_state, gen.store_state, gen.load_params
+
+    @njit
+    def update(lo, hi, p, ge, arrived, state, spiked, params, sargs, one, zero):
+        g_st, refc = state[3], state[4]
+        ref_steps, bias, ch_alpha, ch_kappa = params[1], params[2], params[3], params[4]
+        ch_erev, ch_cond = params[5], params[6]
+        prm_s, kc = sargs
+        ys = g_st[C:]
+        count = 0
+        for n in range(lo, hi):
+            q = n if hetero else p
+            y = load_state(ys, n)
+            x = bias[q]
+            for c in range(C):
+                if cond:
+                    v = y[vrow] if vrow >= 0 else zero
+                    x_c, g_next = ns.channel_drive(g_st[c, n], arrived[c, n], ch_kappa[c, q], ch_alpha[c, q],
+                                                   ch_cond[c, q], ch_erev[c, q], v)
+                else:
+                    x_c, g_next = ns.channel_input(g_st[c, n], arrived[c, n], ch_kappa[c, q], ch_alpha[c, q])
+                g_st[c, n] = g_next
+                arrived[c, n] = zero
+                x = x + x_c
+            r = refc[n]
+            held = r > 0
+            y_new, s = step(x, y, load_params(prm_s, n), kc, ge, held)
+            store_state(ys, n, y_new)
+            spk = s != zero
+            refc[n] = r - 1 if held else (ref_steps[q] if spk else 0)
+            spiked[n] = spk
+            count += spk
+        return count
+
+    return update
+
+
+def _spec_dispatch(updates: tuple):
+    """One function calling ``updates[m]`` for a run-time model index ``m`` (a chain of closures:
+    each level handles one model and passes the rest of the nested ``sargs`` on)."""
+    if not updates:
+        @njit
+        def none(m, lo, hi, p, ge, arrived, state, spiked, params, sargs, one, zero):
+            return 0
+
+        return none
+    head, rest = updates[0], _spec_dispatch(updates[1:])
+
+    @njit
+    def dispatch(m, lo, hi, p, ge, arrived, state, spiked, params, sargs, one, zero):
+        if m == 0:
+            return head(lo, hi, p, ge, arrived, state, spiked, params, sargs[0], one, zero)
+        return rest(m - 1, lo, hi, p, ge, arrived, state, spiked, params, sargs[1], one, zero)
+
+    return dispatch

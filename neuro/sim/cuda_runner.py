@@ -68,6 +68,7 @@ class CudaRunner:
 
     def __init__(self, net: Compiled, device: torch.device, kernel: str | None = None,
                  launch: str | None = None, event_cap: int = EVENT_CAP):
+        net.require_lif_only("cuda")  # spec neurons and conductance channels: CPU kernel and reference only
         require_numba_cuda()
         self.kernel_name = _choice(kernel, ENV_KERNEL, KERNELS, "kernel", DEFAULT_KERNEL)
         if self.kernel_name == "atomic":

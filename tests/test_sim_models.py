@@ -1,0 +1,162 @@
+"""Spec neuron models (AdEx, Izhikevich, a user-defined QIF) in the network simulator: the compiled
+CPU kernel against the dense torch reference (which runs the trainable modules' torch path), mixed
+with LIF populations, and the validation errors.
+
+Weights are multiples of powers of two (``sim_cases.dyadic``) so that every sum of weights is exact
+in float64: spike trains must be identical, states equal to rounding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import neuro.sim as sim
+from neuro.kernels.neuron_spec import NeuronSpec
+from neuro.sim.groups import SpecPopulation
+from tests.sim_cases import dyadic
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """The dense reference does many tiny matmuls: threads only contend on a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# The quadratic integrate-and-fire neuron (issue 21's example), defined in a few lines: dimensionless
+# membrane, time constant in seconds (p.dt is the step in seconds)
+def qif_step(s, x, p):
+    return {"v": s.v + p.dt / p.tau * (p.a0 * (s.v - p.v_rest) * (s.v - p.v_c) + x)}
+
+
+QIF = NeuronSpec(
+    "QIF", states={"v": "v_rest"},
+    parameters={"tau": 10e-3, "a0": 1.0, "v_rest": 0.0, "v_c": 0.5, "v_th": 1.0, "v_reset": -0.1},
+    step=qif_step,
+    threshold=lambda s, p: s.v - p.v_th,
+    reset=lambda s, p: {"v": p.v_reset},
+    positive=("tau",))
+
+
+def spec_network(backend: str, seed: int = 2, dtype=torch.float64):
+    """LIF + AdEx + Izhikevich + QIF populations, Poisson and spike-source input, delays,
+    refractoriness, per-neuron parameters, delta and exponential channels, every monitor."""
+    net = sim.Network(dt=1e-4, seed=seed, dtype=dtype, backend=backend)
+    L = net.add(sim.Population(20, "LIF", tau_mem=10e-3, v_th=1.0, refractory=2e-3,
+                               synapses={"exc": 5e-3}, name="L"))
+    A = net.add(sim.Population(16, "AdEx", params={"a": sim.Uniform(2.0, 6.0), "b": 60.0},
+                               init={"v": sim.Uniform(-70.0, -55.0)}, synapses={"exc": 5e-3, "inh": 10e-3},
+                               refractory=2e-3, bias=650.0, name="A"))
+    Z = net.add(sim.Population(12, "Izhikevich", params={"d": np.linspace(2.0, 8.0, 12)},
+                               synapses={"exc": None}, bias=4.0, name="Z"))
+    Q = net.add(sim.Population(10, QIF, synapses={"exc": 2e-3}, refractory=1e-3, threshold_op=">",
+                               name="Q"))
+    P = net.add(sim.PoissonInput(40, rates=sim.Uniform(50, 200), name="P"))
+    G = net.add(sim.SpikeSource(3, times=[0.002, 0.004, 0.01], indices=[0, 1, 2], name="G"))
+    net.add(sim.Projection(P, A, sim.FixedProbability(0.3), weight=dyadic(64.0), target="exc",
+                           delay=sim.Uniform(0, 2e-3)))
+    net.add(sim.Projection(P, Z, sim.FixedProbability(0.3), weight=dyadic(4.0), target="exc"))
+    net.add(sim.Projection(P, Q, sim.FixedProbability(0.3), weight=dyadic(8.0), target="exc"))
+    net.add(sim.Projection(P, L, sim.FixedProbability(0.3), weight=dyadic(2.0), target="exc"))
+    net.add(sim.Projection(L, A, sim.FixedProbability(0.3), weight=dyadic(-32.0), target="inh", delay=1e-3))
+    net.add(sim.Projection(A, L, sim.FixedProbability(0.3), weight=dyadic(1.0), target="exc"))
+    net.add(sim.Projection(G, Q, sim.AllToAll(), weight=4.0, target="exc"))
+    mons = {name: net.add(sim.SpikeMonitor(g)) for name, g in (("L", L), ("A", A), ("Z", Z), ("Q", Q))}
+    mons["sA"] = net.add(sim.StateMonitor(A, ["v", "w", "g_inh"], indices=[0, 5]))
+    mons["sZ"] = net.add(sim.StateMonitor(Z, ["v", "u"], indices=[1, 11], every=2e-4))
+    mons["sQ"] = net.add(sim.StateMonitor(Q, ["v"]))
+    mons["sL"] = net.add(sim.StateMonitor(L, ["v", "g_exc"], indices=[0]))
+    return net, mons
+
+
+def test_spec_populations_cpu_kernel_equals_torch_reference():
+    runs = {}
+    for backend in ("numba", "torch"):
+        net, mons = spec_network(backend)
+        net.run(0.06, progress=False)
+        runs[backend] = (net, mons)
+    (_, a), (_, b) = runs["numba"], runs["torch"]
+    for name in ("L", "A", "Z", "Q"):
+        assert a[name].num_spikes > 0, name
+        np.testing.assert_array_equal(a[name].steps, b[name].steps, err_msg=name)
+        np.testing.assert_array_equal(a[name].indices, b[name].indices, err_msg=name)
+    for name, variables in (("sA", ("v", "w", "g_inh")), ("sZ", ("v", "u")), ("sQ", ("v",)),
+                            ("sL", ("v", "g_exc"))):
+        for var in variables:
+            np.testing.assert_allclose(a[name][var], b[name][var], rtol=1e-9, atol=1e-9,
+                                       err_msg=f"{name}.{var}")
+    sa, sb = runs["numba"][0].state(), runs["torch"][0].state()
+    np.testing.assert_allclose(sa["spec_states"], sb["spec_states"], rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(sa["refractory"], sb["refractory"])
+
+
+def test_adex_population_follows_the_trainable_module_step():
+    """Without refractoriness or channels, one AdEx neuron driven by its bias is the spec scan of
+    neuro.ops.spec (the trainable modules' path), step for step."""
+    from neuro.functional.spec import coefficient_table
+    from neuro.kernels.adex_math import ADEX
+    from neuro.ops.spec import SpecConfig, spec_scan_reference
+
+    dt, T = 1e-4, 3000
+    net = sim.Network(dt=dt, seed=0, dtype=torch.float64)
+    A = net.add(sim.Population(1, "AdEx", bias=800.0, name="A"))
+    s = net.add(sim.SpikeMonitor(A))
+    m = net.add(sim.StateMonitor(A, ["v", "w"]))
+    net.run(T * dt, progress=False)
+    prm = coefficient_table(ADEX, dict(ADEX.parameters), dt, (1,), torch.float64, torch.device("cpu"))
+    y0 = torch.tensor([[ADEX.parameters["E_L"]], [0.0]], dtype=torch.float64)
+    ref = spec_scan_reference(ADEX, torch.full((T, 1), 800.0, dtype=torch.float64), prm, y0,
+                              SpecConfig(ge=True), dt, record=True)
+    steps = torch.nonzero(ref.spikes[:, 0]).flatten().numpy()
+    assert len(steps) >= 3
+    np.testing.assert_array_equal(s.steps, steps)
+    np.testing.assert_allclose(m.v[:, 0], ref.rec[0, :, 0].numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(m.w[:, 0], ref.rec[1, :, 0].numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_refractory_spec_neuron_holds_its_voltage_and_adapts():
+    net = sim.Network(dt=1e-4, seed=0, dtype=torch.float64)
+    A = net.add(sim.Population(1, "AdEx", bias=1500.0, refractory=3e-3, name="A"))
+    s = net.add(sim.SpikeMonitor(A))
+    m = net.add(sim.StateMonitor(A, ["v", "w"]))
+    net.run(0.05, progress=False)
+    first = int(s.steps[0])
+    held = m.v[first + 1:first + 30, 0]  # held for refractory / dt - 1 = 29 steps after the spike step
+    assert (held == -60.0).all()
+    assert m.v[first + 30, 0] != -60.0
+    assert np.all(np.diff(m.w[first + 1:first + 30, 0]) != 0)  # w keeps evolving
+    assert np.diff(s.steps).min() >= 30
+
+
+def test_population_makes_spec_populations_and_validates():
+    P = sim.Population(4, "Izhikevich", params={"a": 0.1})
+    assert isinstance(P, SpecPopulation) and P.variables == ("v", "u", "g_input")
+    assert isinstance(sim.Population(3, QIF), SpecPopulation)
+    with pytest.raises(TypeError, match="params="):
+        sim.Population(4, "AdEx", tau_mem=20e-3)
+    with pytest.raises(ValueError, match="no parameter"):
+        sim.Population(4, "AdEx", params={"tau": 1.0})
+    with pytest.raises(ValueError, match="no state"):
+        sim.Population(4, "AdEx", init={"u": 1.0})
+    with pytest.raises(ValueError, match="C_m must be > 0"):
+        sim.Population(4, "AdEx", params={"C_m": -1.0})
+    with pytest.raises(ValueError, match="finite"):
+        sim.Population(4, "AdEx", params={"a": float("nan")})
+    with pytest.raises(ValueError, match="implausibly long"):
+        sim.Population(4, "AdEx", synapses={"exc": 5.0})
+    with pytest.raises(ValueError, match="voltage"):
+        sim.Population(4, "AdEx", voltage="x")
+    with pytest.raises(ValueError, match="one of"):
+        SpecPopulation(4, "Hodgkin")
+    net = sim.Network(dt=1e-4)
+    net.add(sim.Population(4, "AdEx", name="adex"))
+    with pytest.raises(NotImplementedError, match="adex use spec neuron models"):
+        net.compiled.require_lif_only("cuda")  # what CudaRunner calls first
+    from neuro.sim.cuda_runner import CudaRunner
+
+    with pytest.raises(NotImplementedError, match="backend='numba'"):
+        CudaRunner(net.compiled, torch.device("cpu"))
