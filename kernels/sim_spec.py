@@ -15,9 +15,10 @@ spikes nor resets::
 
 :func:`sim_step` writes that as straight-line Python (the traced operations in order, so the
 constants array ``kc`` of :func:`.neuron_spec.constants_of` serves it) and compiles it for the
-CPU simulation kernel (Numba, inlined). ``sim_step(model, vrow, "cpu")(x, y, p, kc, ge, held) ->
-(states tuple, s)``. The torch reference (``neuro.sim.reference``) does not use this code: it runs
-the model's own torch path (``neuro.ops.spec``) and the spec's ``step`` function for held neurons.
+CPU simulation kernel (Numba, inlined) or the CUDA event kernel (a device function).
+``sim_step(model, vrow, target)(x, y, p, kc, ge, held) -> (states tuple, s)``. The torch
+reference (``neuro.sim.reference``) does not use this code: it runs the model's own torch path
+(``neuro.ops.spec``) and the spec's ``step`` function for held neurons.
 """
 
 from __future__ import annotations
@@ -92,13 +93,17 @@ def _namespace(model: GeneratedModel, vrow: int, helpers: dict) -> Callable:
 
 @cache
 def sim_step(model: GeneratedModel, vrow: int, target: str) -> Callable:
-    """The simulator step of ``model`` (module docstring) for ``"cpu"``: a Numba function inlined
-    into the caller."""
+    """The simulator step of ``model`` (module docstring) for ``"cpu"`` (a Numba function inlined
+    into the caller) or ``"cuda"`` (a device function of the CUDA event kernel)."""
+    if target not in ("cpu", "cuda"):
+        raise ValueError(f"target must be 'cpu' or 'cuda', got {target!r} (the torch reference runs "
+                         "neuro.ops.spec)")
+    helpers = neuron_spec.helpers_for(target)
+    fn = _namespace(model, vrow, {k: v for k, v in vars(helpers).items() if not k.startswith("__")})
     if target == "cpu":
         from numba import njit
 
-        helpers = neuron_spec.helpers_for("cpu")
-        fn = _namespace(model, vrow, {k: v for k, v in vars(helpers).items() if not k.startswith("__")})
         return njit(inline="always")(fn)
-    raise ValueError(f"target must be 'cpu', got {target!r} (the CUDA simulation kernel has no spec "
-                     "neurons yet; the torch reference runs neuro.ops.spec)")
+    from ._jit import device_decorator
+
+    return device_decorator("cuda")(fn)

@@ -7,6 +7,9 @@ Astrocytes (NEST's Li-Rinzel ``astrocyte_lr_1994``) step inside the same loop
 ``proj.set_weights``) and :class:`WeightMonitor` records them; :func:`to_nest` exports a network to
 NEST 3 (:mod:`neuro.sim.nest_export`) for runs that outgrow one machine. Pair-based STDP
 (``Projection(..., plasticity=STDP(...))``, :mod:`neuro.sim.plasticity`) runs on ``backend="torch"``.
+Beyond the LIF family: ``Population(n, "AdEx" | "Izhikevich" | any NeuronSpec, params=...)``
+(:class:`SpecPopulation`) and conductance channels (``synapses={"exc": Conductance(5e-3, E=0.0)}``)
+run on the CPU kernel and the torch reference.
 """
 
 from neuro.sim.astrocytes import AstrocytePopulation
@@ -19,9 +22,11 @@ from neuro.sim.connectivity import (
                                     FromList,
 )
 from neuro.sim.groups import (
+                                    Conductance,
                                     CurrentInput,
                                     PoissonInput,
                                     Population,
+                                    SpecPopulation,
                                     SpikeSource,
                                     View,
                                     events_to_spikes,
@@ -35,8 +40,10 @@ from neuro.sim.plasticity import STDP
 from neuro.sim.projections import Projection
 from neuro.sim.values import Normal, Uniform
 
-__all__ = ["AllToAll", "AstrocytePopulation", "Connector", "CurrentInput", "DistanceProbability",
+__all__ = ["AllToAll", "AstrocytePopulation", "Conductance", "Connector", "CurrentInput",
+           "DistanceProbability",
            "FixedInDegree",
            "FixedProbability", "FromList", "NestNetwork", "Network", "Normal", "PoissonInput", "Population",
-           "Projection", "RateMonitor", "STDP", "SpikeMonitor", "SpikeSource", "StateMonitor", "Uniform",
+           "Projection", "RateMonitor", "STDP", "SpecPopulation", "SpikeMonitor", "SpikeSource",
+           "StateMonitor", "Uniform",
            "View", "WeightMonitor", "events_to_spikes", "grid_positions", "to_nest"]

@@ -134,6 +134,25 @@ class Compiled:
     spec_prm: tuple = ()  # per spec model: its coefficient table [rows, N] (compute dtype)
     spec_kc: tuple = ()  # per spec model: its constants kc (compute dtype)
     y0: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [Y, N] initial spec states
+    # alpha-shaped channels (sim_math.shaped_drive): [C, N] unit, jump, rise
+    ch_unit: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    ch_jump: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    ch_rise: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+
+    @property
+    def shapes(self) -> bool:
+        """True when some channel is alpha-shaped (an auxiliary state row per channel)."""
+        return bool(self.ch_jump.size and self.ch_jump.any())
+
+    @property
+    def H(self) -> int:
+        """Auxiliary rows of alpha channels after the spec states in ``g`` (``C`` or 0)."""
+        return self.C if self.shapes else 0
+
+    @property
+    def g_rows(self) -> int:
+        """Rows of the runners' ``g`` table: channels, spec states, alpha channels' auxiliary states."""
+        return self.C + self.Y + self.H
 
     @property
     def cond(self) -> bool:
@@ -152,28 +171,31 @@ class Compiled:
 
     def general_params(self, hetero: bool, tables: tuple) -> tuple:
         """The CPU kernel's ``params`` of a general network: the five tables of :meth:`cpu_tables`,
-        then ``ch_erev, ch_cond`` (same columns), ``pop_model`` and the nested spec arguments."""
+        then ``ch_erev, ch_cond`` (same columns), ``pop_model``, the nested spec arguments and, with
+        alpha channels, ``ch_unit, ch_jump, ch_rise``."""
         lo = self.pops[:, 0]
         take = (lambda a: a) if hetero else (lambda a: np.ascontiguousarray(a[..., lo]))  # noqa: E731
         nested: tuple = ()
         for prm, kc in reversed(tuple(zip(self.spec_prm, self.spec_kc))):
             nested = ((prm, kc), nested)
-        return (*tables, take(self.ch_erev), take(self.ch_cond), self.pop_model, nested)
+        shaped = (take(self.ch_unit), take(self.ch_jump), take(self.ch_rise)) if self.shapes else ()
+        return (*tables, take(self.ch_erev), take(self.ch_cond), self.pop_model, nested, *shaped)
 
-    def require_lif_only(self, backend: str) -> None:
-        """Raise ``NotImplementedError`` naming the populations ``backend`` cannot run (spec neurons,
+    def require_lif_only(self, runner: str) -> None:
+        """Raise ``NotImplementedError`` naming the populations ``runner`` cannot run (spec neurons,
         conductance channels)."""
         if not self.general:
             return
         names = [p.name for p in self.populations if isinstance(p, SpecPopulation) or p.reversal]
-        raise NotImplementedError(f"backend={backend!r} runs LIF-family populations with current channels "
-                                  f"only; {', '.join(names)} use spec neuron models or conductance channels: "
-                                  "run them with backend='numba' (CPU kernel) or 'torch' (reference)")
+        raise NotImplementedError(f"{runner} runs LIF-family populations with current channels only; "
+                                  f"{', '.join(names)} use spec neuron models or conductance channels: run "
+                                  "them with the CUDA event kernel (kernel='events', their default), "
+                                  "backend='numba' (CPU kernel) or backend='torch' (reference)")
 
     @property
     def hetero(self) -> bool:
         """True when some population has per-neuron parameters (else one column per population)."""
-        extra = (self.ch_erev, self.ch_cond) if self.general else ()
+        extra = (self.ch_erev, self.ch_cond, self.ch_unit, self.ch_jump, self.ch_rise) if self.general else ()
         for lo, hi, _, _ in self.pops:
             for table in (self.prm, self.ch_alpha, self.ch_kappa, self.bias[None], self.ref_steps[None],
                           *extra):
@@ -317,7 +339,8 @@ def _neuron_tables(layout: _Layout, rng_of: dict, dt: float) -> dict[str, np.nda
     t = {"prm": np.zeros((lif_math.N_PARAMS, N)), "pops": np.zeros((len(layout.populations), 4), np.int64),
          "ref_steps": np.zeros(N, np.int32), "bias": np.zeros(N), "ch_alpha": np.zeros((C, N)),
          "ch_kappa": np.zeros((C, N)), "v0": np.zeros(N), "i0": np.zeros(N), "a0": np.zeros(N),
-         "ch_erev": np.zeros((C, N)), "ch_cond": np.zeros((C, N))}
+         "ch_erev": np.zeros((C, N)), "ch_cond": np.zeros((C, N)), "ch_unit": np.ones((C, N)),
+         "ch_jump": np.zeros((C, N)), "ch_rise": np.zeros((C, N))}
     spec_parts = []
     for k, pop in enumerate(layout.populations):
         if isinstance(pop, SpecPopulation):
@@ -339,6 +362,8 @@ def _channel_tables(t: dict[str, np.ndarray], pop: Population, layout: _Layout, 
         if ch in pop.reversal:  # g (E - v): no gain (sim_math.channel_drive)
             t["ch_kappa"][c, lo:hi], t["ch_cond"][c, lo:hi] = 0.0, 1.0
             t["ch_erev"][c, lo:hi] = pop.reversal[ch]
+            if pop.shapes.get(ch) == "alpha":  # sim_math.shaped_drive
+                t["ch_unit"][c, lo:hi], t["ch_jump"][c, lo:hi], t["ch_rise"][c, lo:hi] = 0.0, math.e / tau, dt
         else:
             t["ch_kappa"][c, lo:hi] = kappa_of(tau) if tau > 0 else 1.0
 

@@ -30,7 +30,7 @@ import torch
 from neuro.backends import cuda_simulator_enabled, require_numba_cuda
 from neuro.ops._launch import as_cuda_array, launch_cuda
 from neuro.sim.build import Compiled
-from neuro.sim.runners import ChunkResult, astrocyte_state, by_element, monitor_steps
+from neuro.sim.runners import ChunkResult, astrocyte_state, by_element, monitor_steps, spec_state
 
 KERNELS = ("atomic", "events")
 DEFAULT_KERNEL = "atomic"  # until the event kernel is measured faster on a GPU (module docstring)
@@ -68,10 +68,12 @@ class CudaRunner:
 
     def __init__(self, net: Compiled, device: torch.device, kernel: str | None = None,
                  launch: str | None = None, event_cap: int = EVENT_CAP):
-        net.require_lif_only("cuda")  # spec neurons and conductance channels: CPU kernel and reference only
         require_numba_cuda()
-        self.kernel_name = _choice(kernel, ENV_KERNEL, KERNELS, "kernel", DEFAULT_KERNEL)
+        # spec neurons and conductance channels run on the event kernel only (the default for them)
+        default = "events" if net.general else DEFAULT_KERNEL
+        self.kernel_name = _choice(kernel, ENV_KERNEL, KERNELS, "kernel", default)
         if self.kernel_name == "atomic":
+            net.require_lif_only("the atomic CUDA kernel")
             from neuro.sim.cuda_runner_atomic import AtomicCudaRunner
 
             self._impl = AtomicCudaRunner(net, device)
@@ -121,11 +123,18 @@ class EventCudaRunner:
         self.block = launch == "block"
         self.threads = SIM_THREADS if self.sim else (BLOCK_THREADS if self.block else THREADS)
         self.hetero, *tables = net.cpu_tables()
+        # conductance channels and spec neurons: sim_cpu.general_update's params, the same kernel code
+        self.model_key = (net.cond, net.specs, net.shapes) if net.general else ()
         self.kernel = sim_cuda.run_kernel(net.has_syn, net.has_adapt, net.C, self.hetero, net.A > 0,
-                                          self.block, self.threads)
+                                          self.block, self.threads, *self.model_key)
         put = self._put
         self.consts = put(np.array([0, 1], net.dtype))
         self.params = tuple(map(put, tables))
+        if net.general:
+            extra = net.general_params(self.hetero, tuple(tables))[len(tables):]
+            erev, cond, pop_model, nested, *shaped = extra
+            self.params = (*self.params, put(erev), put(cond), put(pop_model), self._put_nested(nested),
+                           *map(put, shaped))
         self.pops = put(net.pops)
         self.pop_cur = put(net.current_rows())
         self.syn = tuple(map(put, (net.row_ptr, net.col, net.weight, net.delay)))
@@ -147,6 +156,11 @@ class EventCudaRunner:
 
     def _put(self, a: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.ascontiguousarray(a)).to(self.device)
+
+    def _put_nested(self, nested: tuple) -> tuple:
+        """The nested spec arguments ``((prm, kc), (...))`` on the device."""
+        return () if not nested else ((self._put(nested[0][0]), self._put(nested[0][1])),
+                                      self._put_nested(nested[1]))
 
     def _fallback(self, table, n_rows: int) -> tuple:
         """The incoming table of ``table`` when some row has more synapses than event slots (else
@@ -182,7 +196,9 @@ class EventCudaRunner:
         net, put, dev = self.net, self._put, self.device
         self.i, self.v, self.a = put(net.i0), put(net.v0), put(net.a0)
         dt = self.v.dtype
-        self.g = torch.zeros(net.C, net.N, dtype=dt, device=dev)
+        # channels, spec states, the alpha channels' auxiliary states
+        self.g = torch.zeros(net.g_rows, net.N, dtype=dt, device=dev)
+        self.g[net.C:net.C + net.Y] = put(net.y0).to(dt)
         self.refc = torch.zeros(net.N, dtype=torch.int32, device=dev)
         self.buf = torch.zeros(net.D, net.C * net.N, dtype=dt, device=dev)
         self.astate = put(net.astate0)
@@ -198,9 +214,10 @@ class EventCudaRunner:
         ``[channels, N]``, ``refractory`` ``[N]`` (steps left), plus the astrocyte recordables when the
         network has astrocytes.
         """
-        return {**{k: t.cpu().numpy() for k, t in (("v", self.v), ("i", self.i), ("a", self.a), ("g", self.g),
-                                                   ("refractory", self.refc))},
-                **astrocyte_state(self.net, self.astate.cpu().numpy())}
+        net = self.net
+        return {**{k: t.cpu().numpy() for k, t in (("v", self.v), ("i", self.i), ("a", self.a),
+                                                   ("g", self.g[:net.C]), ("refractory", self.refc))},
+                **spec_state(net, self.g.cpu().numpy()), **astrocyte_state(net, self.astate.cpu().numpy())}
 
     def _inputs(self) -> tuple:
         """Injected currents, Poisson probabilities and generator spikes (rebuilt when they change)."""
@@ -235,7 +252,7 @@ class EventCudaRunner:
             for threads in (BLOCK_THREADS, 256, 128, 64):
                 self.threads = threads
                 kernel = sim_cuda.run_kernel(net.has_syn, net.has_adapt, net.C, self.hetero, net.A > 0, True,
-                                             threads).specialize(*as_cuda_array(args), 0)
+                                             threads, *self.model_key).specialize(*as_cuda_array(args), 0)
                 (overload,) = kernel.overloads.values()
                 if overload.max_threads_per_block >= threads:
                     break

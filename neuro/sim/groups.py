@@ -19,6 +19,22 @@ and ``decay_input=True`` (the defaults here) ``kappa_c`` makes this the exact so
 over each step, as Brian2's ``method='exact'`` computes it: per unit of ``g_c`` the membrane gains
 :math:`r \tau_c (e^{-dt/\tau_c} - e^{-dt/\tau_m}) / (\tau_c - \tau_m)`.
 
+Conductance channels. ``synapses={"exc": Conductance(5e-3, E=0.0), "inh": Conductance(10e-3,
+E=-80e-3)}`` makes ``g_c`` a conductance (same exponential decay, each spike adds its weight)
+that drives the membrane with the current ``g_c (E_c - v)``:
+
+.. math:: \tau_m \dot v = (v_{leak} - v) + r \Big(\text{bias} + \sum_c g_c (E_c - v)\Big)
+
+Integration: the exact ``kappa`` form above assumes a current input, which a conductance input
+is not (it depends on ``v``). Each step holds the conductance current at its start-of-step value
+``g~_c (E_c - v_{t-1})`` (``g~`` includes the spikes arriving for this step) and integrates the
+membrane over the step as for a constant current (exponential Euler with ``integration="exact"``,
+forward Euler with ``"euler"``); the conductances decay exactly. The scheme is first order in
+``dt`` (local error ``O(dt^2)``), like Brian2's ``method='euler'`` in the COBA benchmark script,
+and needs a leaky membrane that takes its input as a current (``LIF``/``ALIF``,
+``decay_input=True``). Units: with ``r = 1`` the weights are conductances relative to the leak
+(``g r``, dimensionless, Brian2's COBA script), with ``r`` in ohms they are siemens.
+
 Delta synapses: what a weight ``w`` does to ``v`` (``delta_synapse``). A delta channel adds each
 arriving weight to the membrane input ``x`` of one step. With ``delta_synapse="current"`` (the
 default, the engine's convention) the weight is a current held for that step, so ``v`` moves by
@@ -63,11 +79,15 @@ from neuro.sim.values import Normal, Uniform, ValueSpec, is_scalar, resolve
 MODELS = {"IF": F.IF, "LIF": F.LIF, "CubaLIF": F.CUBA_LIF, "ALIF": F.ALIF}
 #: the built-in NeuronSpec models a Population accepts by name (their own units: see SpecPopulation)
 SPEC_MODELS = {"AdEx": adex_math.ADEX, "ExpIF": adex_math.EXPIF, "Izhikevich": izhikevich_math.SPEC}
+#: millivolt parameters of the built-in spec models: a magnitude below 1 (-0.07) is almost surely volts
+SPEC_MILLIVOLTS = {"AdEx": ("E_L", "V_reset", "V_th"), "ExpIF": ("E_L", "V_reset", "V_th"),
+                   "Izhikevich": ("c",)}
 RESETS = ("zero", "subtract", "none")
 # Population parameters that may vary per neuron (forwarded to NeuronParameters)
 NEURON_PARAMS = ("tau_mem", "tau_syn", "tau_adapt", "beta_adapt", "v_th", "v_reset", "v_leak", "r", "w_in")
 CURRENT_CHANNEL = "__current__"
 DELTA_SYNAPSES = ("current", "jump")
+CONDUCTANCE_SHAPES = ("exp", "alpha")
 #: plausible upper bounds (seconds) of the time parameters: above them the value is almost surely in
 #: the wrong unit (milliseconds given as seconds)
 MAX_SECONDS = {"tau_mem": 1.0, "tau_syn": 1.0, "refractory": 1.0, "synapses": 1.0, "tau_adapt": 1e4}
@@ -174,8 +194,12 @@ def element_positions(n: int, positions: np.ndarray | None, grid: Sequence[int] 
 class Conductance:
     """A conductance-based synaptic channel: ``synapses={"exc": Conductance(5e-3, E=0.0)}``.
 
-    Each spike adds its weight to the conductance ``g`` (``tau dg/dt = -g``, exact decay), which
-    drives the membrane with the current ``g (E - v)``. ``tau`` in seconds; ``E`` in the voltage
+    ``shape="exp"`` (default): each spike adds its weight to the conductance ``g`` (``tau dg/dt =
+    -g``, exact decay). ``shape="alpha"``: a spike of weight ``w`` at time 0 gives
+    ``g(t) = w (t / tau) e^{1 - t / tau}`` (peak ``w`` at ``t = tau``, NEST's ``*_cond_alpha``
+    normalisation), integrated exactly with an auxiliary state per channel
+    (``neuro.kernels.sim_math.shaped_drive``). Either way ``g`` drives the membrane with the
+    current ``g (E - v)``. ``tau`` in seconds; ``E`` in the voltage
     unit of the population (volts for the LIF family, the model's own unit for a spec model,
     e.g. mV for AdEx). The weight's unit makes ``g (E - v)`` an input current: for the LIF family
     with ``r = 1`` (default) a conductance relative to the leak (``g r``, dimensionless, Brian2's
@@ -184,8 +208,11 @@ class Conductance:
 
     tau: float
     E: float
+    shape: str = "exp"
 
     def __post_init__(self) -> None:
+        if self.shape not in CONDUCTANCE_SHAPES:
+            raise ValueError(f"Conductance.shape must be one of {CONDUCTANCE_SHAPES}, got {self.shape!r}")
         for key in ("tau", "E"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
@@ -197,7 +224,7 @@ class Conductance:
 def parse_synapses(synapses: Mapping | None, name: str) -> tuple[dict[str, float], dict[str, float]]:
     """``(time constants, reversal potentials)`` of a ``synapses=`` mapping: channel -> time constant
     in seconds (``None``/``0``: delta channel) or :class:`Conductance`; only conductance channels
-    have a reversal potential."""
+    have a reversal potential. (Shapes: :func:`channel_shapes`.)"""
     synapses = {"input": None} if synapses is None else dict(synapses)
     if not synapses:
         raise ValueError(f"{name}: synapses must name at least one channel")
@@ -214,6 +241,12 @@ def parse_synapses(synapses: Mapping | None, name: str) -> tuple[dict[str, float
                              f"(0 or None: delta channel) or a Conductance, got {tau!r}")
         taus[ch] = float(tau) if tau else 0.0
     return taus, reversal
+
+
+def channel_shapes(synapses: Mapping | None) -> dict[str, str]:
+    """The alpha-shaped channels of a ``synapses=`` mapping: ``{channel: "alpha"}``."""
+    return {ch: "alpha" for ch, s in (synapses or {}).items()
+            if isinstance(s, Conductance) and s.shape == "alpha"}
 
 
 class Population(Group):
@@ -305,6 +338,7 @@ class Population(Group):
             if value is not None:
                 _check_finite(value, self.n, f"{self.name}.{key}")
         self.synapses, self.reversal = parse_synapses(synapses, self.name)
+        self.shapes = channel_shapes(synapses)
         if self.reversal and (model.has_syn or not model.leaky or not self.decay_input):
             raise ValueError(f"{self.name}: conductance channels {sorted(self.reversal)} drive the membrane "
                              f"with g (E - v), which needs a leaky membrane that integrates its input as a "
@@ -455,6 +489,7 @@ class SpecPopulation(Population):
             raise ValueError(f"threshold_op must be '>' or '>=', got {threshold_op!r}")
         self.threshold_op = threshold_op
         self.synapses, self.reversal = parse_synapses(synapses, self.name)
+        self.shapes = channel_shapes(synapses)
         if self.reversal and voltage is None:
             raise ValueError(f"{self.name}: conductance channels {sorted(self.reversal)} need the voltage "
                              f"state: name it with voltage=... (states of {model.name}: "
@@ -472,7 +507,20 @@ class SpecPopulation(Population):
             self._check_ranges()
 
     def _check_ranges(self) -> None:
-        """Time values the simulator handles are seconds: implausibly long ones raise."""
+        """Time values the simulator handles are seconds: implausibly long ones raise; the built-in
+        models' voltages are millivolts and their ``time_unit`` a plausible unit of time in seconds."""
+        builtin = self.model.name if SPEC_MODELS.get(self.model.name) is self.model else None
+        for key in SPEC_MILLIVOLTS.get(builtin, ()):
+            top = _largest(self.params[key], magnitude=True)
+            if top is not None and 0 < top < 1:
+                raise ValueError(f"{self.name}.{key} = {top:g} in magnitude: {builtin} takes millivolts "
+                                 "(NEST's units), not volts; -70 mV is -70.0 (check_ranges=False to allow "
+                                 "it)")
+        if "time_unit" in self.params and builtin:
+            unit = _largest(self.params["time_unit"])
+            if unit is not None and not 1e-6 <= unit <= 1.0:
+                raise ValueError(f"{self.name}.time_unit = {unit:g} s is implausible (1e-3: the model's "
+                                 "time is in ms; check_ranges=False to allow it)")
         times = {"refractory": self.refractory, **{f"synapses[{ch!r}]": t for ch, t in self.synapses.items()}}
         for key, spec in times.items():
             top = _largest(spec)

@@ -62,13 +62,14 @@ steady-state ``I_e``; initial currents are not exported), a time-varying current
 (NEST changes amplitudes at ``t > 0`` only, one step before they act: dropped). ``strict=True``
 raises on every such approximation instead.
 
-No NEST equivalent (a :class:`NestExportError` names each part): ``ALIF`` with exponential channels
-or a refractory period (NEST's ALIF, the e-prop neuron, has delta synapses only and skips the
-threshold's jump after spikes in a refractory period; its e-prop machinery stays idle with static
-synapses), reset modes other than ``"zero"``, a population with both delta and exponential
-channels in use, a channel time constant equal to ``tau_mem`` (``iaf_psc_exp_multisynapse`` refuses
-it), astrocytes and their projections, ``DistanceProbability`` with ``connectivity="rules"``, state
-variables other than ``v`` and exponential channel currents.
+Not exported yet (a :class:`NestExportError` names them): spec neuron populations (``AdEx``,
+``Izhikevich``, user-defined) and conductance channels. No NEST equivalent (the error names each
+part): ``ALIF`` with exponential channels or a refractory period (NEST's ALIF, the e-prop neuron,
+has delta synapses only and skips the threshold's jump after spikes in a refractory period; its
+e-prop machinery stays idle with static synapses), reset modes other than ``"zero"``, a population
+with both delta and exponential channels in use, a channel time constant equal to ``tau_mem``
+(``iaf_psc_exp_multisynapse`` refuses it), astrocytes and their projections, ``DistanceProbability``
+with ``connectivity="rules"``, state variables other than ``v`` and exponential channel currents.
 
 Extension point for plastic synapses: a projection with a plasticity rule (``proj.plasticity``, the
 plasticity issue) exports through an exporter registered with :func:`register_plasticity_export`
@@ -96,7 +97,15 @@ from neuro.functional import lif as F
 from neuro.kernels import lif_math
 from neuro.sim.astrocytes import AstrocytePopulation
 from neuro.sim.connectivity import AllToAll, FixedInDegree, FixedProbability, FromList
-from neuro.sim.groups import CURRENT_CHANNEL, CurrentInput, PoissonInput, Population, SpikeSource, View
+from neuro.sim.groups import (
+    CURRENT_CHANNEL,
+    CurrentInput,
+    PoissonInput,
+    Population,
+    SpecPopulation,
+    SpikeSource,
+    View,
+)
 from neuro.sim.monitors import RateMonitor, SpikeMonitor, StateMonitor, WeightMonitor
 from neuro.sim.nest_results import NestNetwork
 from neuro.sim.plasticity import STDP
@@ -219,6 +228,14 @@ def _used_channels(net: Network, pop: Population) -> set:
 def _map_population(net: Network, pop: Population, problems: list, notes: list, strict: bool
                     ) -> _PopulationMap | None:
     who = f"Population {pop.name!r} ({pop.model.name})"
+    if isinstance(pop, SpecPopulation):
+        problems.append(f"{who}: spec neuron models are not exported yet (neuro steps {pop.model.name} with "
+                        "its own Euler step; NEST's aeif/izhikevich models integrate differently)")
+        return None
+    if pop.reversal:
+        problems.append(f"{who}: conductance channels {sorted(pop.reversal)} are not exported yet (NEST's "
+                        "iaf_cond_exp integrates them with an adaptive solver, not neuro's scheme)")
+        return None
     if pop.reset != "zero":
         problems.append(f"{who}: reset={pop.reset!r} has no NEST equivalent (NEST sets v = V_reset)")
         return None

@@ -65,6 +65,7 @@ class TorchRunner:
         self.cfgs = [LIFConfig(reset=_RESET_NAMES[int(r)], ge=bool(ge), has_syn=net.has_syn,
                                has_adapt=net.has_adapt) for _, _, r, ge in net.pops]
         self.ch_erev, self.ch_cond = tensor(net.ch_erev), tensor(net.ch_cond)
+        self.ch_shape = tuple(tensor(a) for a in (net.ch_unit, net.ch_jump, net.ch_rise))
         self.spec_prm = [tensor(a) for a in net.spec_prm]
         self.spec_kc = [list(tensor(a).unbind(0)) for a in net.spec_kc]
         self.spec_cfg = {ge: SpecConfig(ge=ge) for ge in (False, True)}
@@ -93,8 +94,9 @@ class TorchRunner:
         self.i = torch.as_tensor(net.i0, device=dev).clone()
         self.v = torch.as_tensor(net.v0, device=dev).clone()
         self.a = torch.as_tensor(net.a0, device=dev).clone()
-        self.g = torch.zeros(net.C + net.Y, net.N, dtype=dt, device=dev)  # channels, then spec states
-        self.g[net.C:] = torch.as_tensor(net.y0, dtype=dt, device=dev)
+        # channels, spec states, the alpha channels' auxiliary states
+        self.g = torch.zeros(net.g_rows, net.N, dtype=dt, device=dev)
+        self.g[net.C:net.C + net.Y] = torch.as_tensor(net.y0, dtype=dt, device=dev)
         self.refc = torch.zeros(net.N, dtype=torch.int64, device=dev)
         self.buf = torch.zeros(net.D, net.C, net.N, dtype=dt, device=dev)
         self.astate = net.astate0.copy()  # numpy: stepped by the compiled astrocyte step
@@ -175,7 +177,13 @@ class TorchRunner:
         x = self.bias.clone()
         v_in = self._voltages() if net.cond else None
         for c in range(net.C):
-            if net.cond:
+            if net.shapes:
+                h0 = net.C + net.Y
+                unit, jump, rise = (a[c] for a in self.ch_shape)
+                x_c, self.g[c], self.g[h0 + c] = sim_math.shaped_drive(
+                    self.g[c], self.g[h0 + c], arrived[c], self.ch_kappa[c], self.ch_alpha[c],
+                    self.ch_cond[c], self.ch_erev[c], v_in, unit, jump, rise)
+            elif net.cond:
                 kappa, alpha = self.ch_kappa[c], self.ch_alpha[c]
                 x_c, self.g[c] = sim_math.channel_drive(self.g[c], arrived[c], kappa, alpha, self.ch_cond[c],
                                                         self.ch_erev[c], v_in)
@@ -235,7 +243,7 @@ class TorchRunner:
             for p, (lo, hi, _, _) in enumerate(net.pops):
                 counts[t - t0, p] = int((s_all[int(lo):int(hi)] != 0).sum())
             if net.mon_idx.size and t % net.mon_every == 0:
-                table = torch.cat([self.v[None], self.i[None], self.a[None], self.g])  # var codes 0,1,2,3+c
+                table = torch.cat([self.v[None], self.i[None], self.a[None], self.g])  # var codes 0,1,2,3+row
                 neuron = net.mon_var >= 0  # negative codes: -1 - row of the astrocyte state
                 row = np.zeros(net.mon_idx.size, net.dtype)
                 row[neuron] = table[torch.as_tensor(net.mon_var[neuron], device=self.device),

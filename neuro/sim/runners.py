@@ -38,8 +38,8 @@ def astrocyte_state(net: Compiled, astate: np.ndarray) -> dict:
 
 
 def spec_state(net: Compiled, g) -> dict:
-    """``{"spec_states": rows C.. of g}`` when the network has spec neurons (else empty)."""
-    return {"spec_states": g[net.C:]} if net.Y else {}
+    """``{"spec_states": rows C .. C+Y-1 of g}`` when the network has spec neurons (else empty)."""
+    return {"spec_states": g[net.C:net.C + net.Y]} if net.Y else {}
 
 
 def monitor_steps(t0: int, t1: int, every: int) -> np.ndarray:
@@ -68,7 +68,7 @@ class NumbaRunner:
         if net.general:  # conductance channels or spec neurons: sim_cpu.general_update
             self.tables = net.general_params(hetero, self.tables)
             self.kernel = sim_cpu.run_kernel(net.has_syn, net.has_adapt, net.C, hetero, net.A > 0, net.cond,
-                                             net.specs)
+                                             net.specs, net.shapes)
         else:
             self.kernel = sim_cpu.run_kernel(net.has_syn, net.has_adapt, net.C, hetero, net.A > 0)
         self.consts = np.array([0, 1], dtype=net.dtype)
@@ -83,8 +83,9 @@ class NumbaRunner:
         """
         net = self.net
         self.i, self.v, self.a = net.i0.copy(), net.v0.copy(), net.a0.copy()
-        self.g = np.zeros((net.C + net.Y, net.N), net.dtype)  # channels, then the spec neurons' states
-        self.g[net.C:] = net.y0
+        # channels, the spec neurons' states, the alpha channels' auxiliary states
+        self.g = np.zeros((net.g_rows, net.N), net.dtype)
+        self.g[net.C:net.C + net.Y] = net.y0
         self.refc = np.zeros(net.N, np.int32)
         self.buf = np.zeros((net.D, net.C * net.N), net.dtype)
         self.spiked = np.zeros(-(-net.N // 8) * 8, np.uint8)  # read as uint64 words
