@@ -14,17 +14,24 @@ with reversal potentials, p = 0.02, 1 s) and the same network in Brian2
    (neuro: one warm-up step; Brian2 cython: code objects compiled first; Brian2 C++ standalone:
    the binary's own main-loop ``std::clock()``). ``--skip cython cpp_standalone`` leaves peers out.
 
+3. NEST (``--nest``, needs nest-simulator): the same network exported with ``neuro.sim.to_nest``
+   (``iaf_cond_exp``), each seed run in a spawned process (NEST's and Numba's OpenMP runtimes crash
+   together); mean rate and ISI CV against neuro float64's, same seeds (so the same drawn synapses).
+   ``--nest-only`` adds this section to the existing results without rerunning the rest.
+
 Writes ``benchmarks/results/coba_brian2.json`` / ``.md``; ``tests/test_sim_conductance.py`` reads
 them.
 
-    python benchmarks/coba_brian2.py --seeds 10 --repeats 3
+    python benchmarks/coba_brian2.py --seeds 10 --repeats 3 --nest
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
+from pathlib import Path
 
 import torch
 from peers.common import PEERS, brian2_python, cpu_name, run_json, write_results
@@ -41,6 +48,41 @@ def neuro_stats(seed: int, dtype: torch.dtype) -> dict:
     c.net.run(1.0, progress=False)
     return {"seed": seed, "rate_hz": c.rate.mean_rate(), "isi_cv": isi_cv(c.spikes.times, c.spikes.indices),
             "spikes": c.spikes.num_spikes}
+
+
+def nest_stats(seed: int) -> dict:
+    """COBA exported to NEST and run there (call in a spawned process)."""
+    import neuro.sim as sim
+
+    c = coba(seed=seed, dtype=torch.float64)
+    nest_net = sim.to_nest(c.net)
+    t0 = time.perf_counter()
+    nest_net.run(1.0)
+    s = nest_net[c.spikes]
+    return {"seed": seed, "rate_hz": nest_net[c.rate].mean_rate(), "isi_cv": isi_cv(s.times, s.indices),
+            "spikes": int(s.num_spikes), "sim_s": time.perf_counter() - t0, "notes": nest_net.notes}
+
+
+def nest_section(out: dict, seeds: range) -> list[str]:
+    """Run NEST for ``seeds`` into ``out["nest"]``; the markdown lines of the comparison."""
+    from neuro.astro.nest_reference import run_isolated
+
+    rows = [run_isolated(nest_stats, s) for s in tqdm(seeds, desc="nest")]
+    import nest  # noqa: F401 - only the version (no kernel run in this process)
+
+    ours = out["neuro_float64"]
+    if ours["seeds"] != len(rows):
+        raise SystemExit("--nest needs the same number of seeds as the neuro float64 rows")
+    out["nest"] = {"version": f"NEST {nest.__version__} iaf_cond_exp", "runs": rows, **summary(rows)}
+    out["nest"]["vs_neuro_float64"] = within(out["nest"], ours)
+    s, w = out["nest"], out["nest"]["vs_neuro_float64"]
+    return ["", f"Exported to NEST ({s['version']}, neuro.sim.to_nest, same seeds and synapses as neuro "
+            "float64):", "",
+            "| simulator | mean rate (Hz) | std over seeds | mean ISI CV | rate diff | CV diff "
+            "| within 10 % |",
+            "|---|---|---|---|---|---|---|",
+            f"| nest | {s['rate_mean_hz']:.3f} | {s['rate_std_hz']:.3f} | {s['isi_cv_mean']:.3f} | "
+            f"{100 * w['rate_rel_diff']:.1f} % | {100 * w['isi_cv_rel_diff']:.1f} % | {w['ok']} |"]
 
 
 def neuro_timing(dtype: torch.dtype, repeats: int) -> dict:
@@ -81,7 +123,17 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip", nargs="*", default=[], choices=["cython", "cpp_standalone"])
+    ap.add_argument("--nest", action="store_true", help="also run the network exported to NEST")
+    ap.add_argument("--nest-only", action="store_true", help="add the NEST section to the existing results")
     args = ap.parse_args()
+    if args.nest_only:
+        path = Path(__file__).resolve().parent / "results" / "coba_brian2.json"
+        out = json.loads(path.read_text())
+        md = path.with_suffix(".md").read_text().split("\nExported to NEST")[0].rstrip("\n")
+        lines = nest_section(out, range(1, out["neuro_float64"]["seeds"] + 1))
+        print("\n".join(lines))
+        write_results("coba_brian2", out, md + "\n" + "\n".join(lines) + "\n")
+        return
     exe = brian2_python()
     if exe is None:
         raise SystemExit("Brian2 is not importable: see benchmarks/peers/common.py: brian2_python")
@@ -126,6 +178,8 @@ def main() -> None:
         wall = fmt(row["sim_s"]) if all(v == v for v in row["sim_s"]) else "-"
         lines.append(f"| {row['simulator']} | {fmt(row['cpu_s'])} | {wall} "
                      f"| {row['ratio_vs_neuro_float32']:.2f} | {row['rate_hz']:.2f} |")
+    if args.nest:
+        lines += nest_section(out, seeds)
     print("\n".join(lines))
     write_results("coba_brian2", out, "\n".join(lines) + "\n")
 

@@ -17,7 +17,7 @@ import torch
 import neuro.sim as sim
 from neuro.sim.examples import COBA, coba
 from neuro.sim.stats import isi_cv
-from tests.sim_cases import dyadic
+from sim_cases import dyadic
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "coba_brian2.json"
 
@@ -168,3 +168,26 @@ def test_coba_matches_brian2_statistics():
     assert abs(rate - recorded["rate_hz"]) <= 0.02 * recorded["rate_hz"], (rate, recorded)
     assert abs(cv - recorded["isi_cv"]) <= 0.02 * recorded["isi_cv"], (cv, recorded)
     assert abs(rate - brian2["rate_mean_hz"]) <= 0.15 * brian2["rate_mean_hz"]
+
+
+def test_coba_exports_to_nest_iaf_cond_exp():
+    """The mapping (no NEST needed): ``iaf_cond_exp`` with ``g_L = C_m / tau_m``, the higher reversal
+    potential as ``g_ex``, weights in nS (negative onto ``g_in``); and the committed run of the
+    exported network in NEST (``benchmarks/coba_brian2.py --nest``, 10 seeds) within 10 % of neuro's
+    rate and ISI CV."""
+    from neuro.sim.nest_export import _map_population
+
+    c = coba(n=40, p=0.1)
+    problems, notes = [], []
+    pmap = _map_population(c.net, c.population, problems, notes, strict=False)
+    assert problems == [] and pmap.model == "iaf_cond_exp" and "iaf_cond_exp" in notes[0]
+    p0 = pmap.params[0]
+    assert (p0["E_ex"], p0["E_in"], p0["tau_syn_ex"], p0["tau_syn_in"]) == (0.0, -80.0, 5.0, 10.0)
+    assert "tau_m" not in p0 and math.isclose(p0["C_m"] / p0["g_L"], 20.0)
+    assert math.isclose(p0["I_e"], 20e-3 * 1e12)
+    assert math.isclose(pmap.factor["exc"][0], 1e9) and math.isclose(pmap.factor["inh"][0], -1e9)
+    with pytest.raises(sim.nest_export.NestExportError, match="statistically equivalent"):
+        sim.to_nest(c.net, strict=True)
+    nest = json.loads(RESULTS.read_text()).get("nest")
+    assert nest is not None and nest["version"].startswith("NEST 3") and nest["seeds"] >= 5
+    assert nest["vs_neuro_float64"]["ok"], nest["vs_neuro_float64"]

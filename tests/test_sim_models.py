@@ -8,6 +8,10 @@ in float64: spike trains must be identical, states equal to rounding.
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -15,7 +19,9 @@ import torch
 import neuro.sim as sim
 from neuro.kernels.neuron_spec import NeuronSpec
 from neuro.sim.groups import SpecPopulation
-from tests.sim_cases import dyadic
+from sim_cases import dyadic
+
+NEST_RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "spec_nest.json"
 
 
 @pytest.fixture(autouse=True)
@@ -149,6 +155,40 @@ def test_spec_populations_cuda_event_kernel_equals_cpu_kernel(cuda_device):
             np.testing.assert_array_equal(a[name][var], b[name][var], err_msg=f"{name}.{var}")
 
 
+def test_spec_populations_export_to_nest():
+    """The mapping of neuro.sim.nest_models (no NEST needed) and the committed NEST run of
+    ``benchmarks/spec_nest.py``: Izhikevich spike trains identical, AdEx spike counts within 10 %."""
+    from neuro.sim.nest_export import _map_population
+
+    net = sim.Network(dt=1e-4, seed=0, dtype=torch.float64)
+    Z = net.add(sim.Population(3, "Izhikevich", bias=5.0, name="Z"))
+    A = net.add(sim.Population(3, "AdEx", bias=500.0, refractory=2e-3, name="A",
+                               synapses={"e": sim.Conductance(5e-3, 0.0), "i": sim.Conductance(1e-2, -80.0)}))
+    B = net.add(sim.Population(3, "AdEx", name="B"))
+    Q = net.add(sim.Population(3, QIF, name="Q"))
+    G = net.add(sim.SpikeSource(1, times=[0.01], indices=[0]))
+    for pop, target in ((Z, None), (A, "e"), (A, "i"), (B, None), (Q, None)):
+        net.add(sim.Projection(G, pop, sim.AllToAll(), weight=1.0, target=target))
+    problems, notes = [], []
+    z, a, b = (_map_population(net, p, problems, notes, False) for p in (Z, A, B))
+    assert (z.model, a.model, b.model) == ("izhikevich", "aeif_cond_exp", "aeif_psc_delta")
+    assert (z.params[0]["I_e"], z.params[0]["U_m"], z.params[0]["V_m"]) == (5.0, -13.0, -65.0)
+    assert math.isclose(z.factor["input"][0], 0.1) and z.shift["input"] == 1  # h w: one step of input w
+    assert (a.params[0]["E_ex"], a.params[0]["E_in"]) == (0.0, -80.0)
+    assert math.isclose(a.params[0]["t_ref"], 1.9)  # held R - 1 steps (the LIF export's convention)
+    assert a.factor["e"][0] == 1.0 and a.factor["i"][0] == -1.0 and a.params[0]["I_e"] == 500.0
+    assert math.isclose(b.factor["input"][0], 0.1 / 281.0) and b.params[0]["V_peak"] == 0.0
+    assert _map_population(net, Q, problems, notes, False) is None and "user-defined" in problems[-1]
+    with pytest.raises(sim.nest_export.NestExportError, match="RKF45"):
+        sim.to_nest(net, strict=True)
+    results = json.loads(NEST_RESULTS.read_text())
+    groups = results["groups"]
+    assert groups["Izhikevich"]["identical"] and groups["Izhikevich"]["neuro_spikes"] > 50
+    for key in ("AdEx_cond", "AdEx_delta"):
+        g = groups[key]
+        assert g["neuro_spikes"] > 50 and abs(g["nest_spikes"] - g["neuro_spikes"]) <= 0.1 * g["neuro_spikes"]
+
+
 def test_population_makes_spec_populations_and_validates():
     P = sim.Population(4, "Izhikevich", params={"a": 0.1})
     assert isinstance(P, SpecPopulation) and P.variables == ("v", "u", "g_input")
@@ -178,7 +218,8 @@ def test_population_makes_spec_populations_and_validates():
     with pytest.raises(NotImplementedError, match="adex use spec neuron models.*kernel='events'"):
         net.compiled.require_lif_only("the atomic CUDA kernel")  # what CudaRunner(kernel="atomic") calls
     net = sim.Network(dt=1e-4)
-    net.add(sim.Population(4, "AdEx", name="adex"))
-    net.add(sim.Population(2, "LIF", synapses={"e": sim.Conductance(5e-3, E=0.0)}, name="coba"))
-    with pytest.raises(sim.nest_export.NestExportError, match=r"'adex' \(AdEx\): spec neuron(.|\n)*'coba'"):
+    net.add(sim.Population(4, QIF, name="qif"))
+    net.add(sim.Population(2, "LIF", synapses={"e": sim.Conductance(5e-3, E=0.0), "c": 5e-3}, name="coba"))
+    net.add(sim.Projection(net._groups[1], net._groups[1], sim.AllToAll(), weight=1.0, target="c"))
+    with pytest.raises(sim.nest_export.NestExportError, match=r"'qif' \(QIF\): a user-defined(.|\n)*'coba'"):
         sim.to_nest(net)  # both named before NEST is imported

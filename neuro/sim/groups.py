@@ -3,6 +3,9 @@ r"""Groups of a simulated network: neuron populations and input sources, and vie
 * :class:`Population` — ``n`` neurons of one engine model (``IF``, ``LIF``, ``CubaLIF``, ``ALIF``;
   equations in :mod:`neuro.functional.lif`) with physical parameters (scalars or one value per
   neuron), an absolute refractory period, named synaptic channels and a bias current.
+* :class:`SpecPopulation` — ``n`` neurons of a :class:`~neuro.kernels.neuron_spec.NeuronSpec` model
+  (AdEx, ExpIF, Izhikevich or user-defined; ``Population(n, "AdEx", params=...)`` makes one), in
+  the model's own units.
 * :class:`PoissonInput` — independent Poisson spike trains with a rate per source.
 * :class:`SpikeSource` — spikes given as ``(times, indices)`` arrays or a tonic event stream.
 * :class:`CurrentInput` — a current injected into neurons, constant or one value per step.
