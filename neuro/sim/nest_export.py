@@ -122,6 +122,9 @@ from neuro.sim.groups import (
     View,
 )
 from neuro.sim.monitors import RateMonitor, SpikeMonitor, StateMonitor, WeightMonitor
+from neuro.sim.nest_common import A_TO_PA, F_TO_PF, S_TO_MS, S_TO_NS, V_TO_MV
+from neuro.sim.nest_common import PopulationMap as _PopulationMap
+from neuro.sim.nest_common import note_approximation as _approx
 from neuro.sim.nest_results import NestNetwork
 from neuro.sim.plasticity import STDP, InhibitorySTDP, RewardSTDP, TripletSTDP, TsodyksMarkram
 from neuro.sim.projections import Projection
@@ -130,8 +133,6 @@ from neuro.sim.values import Normal, Uniform, is_scalar, resolve
 if TYPE_CHECKING:  # pragma: no cover
     from neuro.sim.network import Network
 
-S_TO_MS, V_TO_MV, A_TO_PA, F_TO_PF = 1e3, 1e3, 1e12, 1e12
-S_TO_NS = 1e9  # siemens -> nS
 _RULES = (AllToAll, FixedProbability, FixedInDegree, FromList)  # connectors NEST can draw itself
 IF_TAU_STEPS = 1e12  # a non-leaky IF exports with tau_m = 1e12 steps (decay 1 - 1e-12 per step)
 
@@ -218,20 +219,6 @@ def _p31(tau_m: np.ndarray, tau_s, c_m: np.ndarray, h: float) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         gain = tau_m * tau_s / (tau_m - tau_s) * (em - es) / c_m
     return np.where(np.isclose(tau_m, tau_s, rtol=1e-6, atol=0.0), h / c_m * em, gain)
-
-
-@dataclass
-class _PopulationMap:
-    """One population in NEST: model, node parameters and, per channel, how weights convert."""
-
-    model: str
-    params: list  # one dict per neuron
-    receptor: dict  # channel -> receptor_type
-    factor: dict  # channel -> per-neuron NEST weight per neuro weight
-    shift: dict  # channel -> steps added to neuro's delay
-    g_factor: dict  # exponential channel -> per-neuron neuro g per NEST pA (recording)
-    tau_syn: dict  # exponential channel -> time constant (s)
-    current_factor: np.ndarray  # NEST pA per unit of neuro injected current
 
 
 def _used_channels(net: Network, pop: Population) -> set:
@@ -393,16 +380,6 @@ def _map_conductances(pop: Population, used: set, base: dict, factor: dict, shif
             "which integrates them with an adaptive solver (neuro holds the conductance current over each "
             "step): statistically equivalent, not step for step")
     return "iaf_cond_alpha" if "alpha" in {pop.shapes.get(ch) for ch in roles} else "iaf_cond_exp"
-
-
-def _approx(notes: list, problems: list, strict: bool, text: str, exact: bool = False) -> None:
-    """An approximation (or an exact re-expression, ``exact=True``) of the export, noted or refused."""
-    if exact:
-        notes.append(text)
-    elif strict:
-        problems.append(text + " (strict=True)")
-    else:
-        notes.append(text)
 
 
 # -- NEST side ------------------------------------------------------------------------------------

@@ -27,6 +27,9 @@ import torch
 
 from neuro.functional.spec import initial_state
 from neuro.sim.groups import CURRENT_CHANNEL, SPEC_MODELS, CurrentInput, SpecPopulation
+from neuro.sim.nest_common import S_TO_MS
+from neuro.sim.nest_common import PopulationMap as _PopulationMap
+from neuro.sim.nest_common import note_approximation as _approx
 from neuro.sim.values import resolve
 
 NEST_IZHIKEVICH = {"sq": 0.04, "mn": 5.0, "bias": 140.0, "time_unit": 1e-3}
@@ -56,8 +59,6 @@ def spec_values(net, pop: SpecPopulation, rng: np.random.Generator) -> dict:
 def map_spec_population(net, pop: SpecPopulation, used: set, rng: np.random.Generator, problems: list,
                         notes: list, strict: bool):
     """The ``_PopulationMap`` of a spec population (module docstring), or None with ``problems``."""
-    from neuro.sim.nest_export import S_TO_MS, _approx, _PopulationMap
-
     who = f"Population {pop.name!r} ({pop.model.name})"
     builtin = next((name for name, spec in SPEC_MODELS.items() if spec is pop.model), None)
     if builtin is None:
