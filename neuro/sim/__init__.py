@@ -9,7 +9,8 @@ NEST 3 (:mod:`neuro.sim.nest_export`) for runs that outgrow one machine. Pair-ba
 (``Projection(..., plasticity=STDP(...))``, :mod:`neuro.sim.plasticity`) runs on ``backend="torch"``.
 Beyond the LIF family: ``Population(n, "AdEx" | "Izhikevich" | any NeuronSpec, params=...)``
 (:class:`SpecPopulation`) and conductance channels (``synapses={"exc": Conductance(5e-3, E=0.0)}``)
-run on the CPU kernel and the torch reference.
+run on the CPU kernel and the torch reference. Diehl & Cook's adaptive threshold:
+``Population(n, "LIF", adaptive_threshold=AdaptiveThreshold(theta_plus=0.05e-3, tau_theta=1e4))``.
 """
 
 from neuro.sim.astrocytes import AstrocytePopulation
@@ -22,6 +23,7 @@ from neuro.sim.connectivity import (
                                     FromList,
 )
 from neuro.sim.groups import (
+                                    AdaptiveThreshold,
                                     Conductance,
                                     CurrentInput,
                                     PoissonInput,
@@ -40,7 +42,7 @@ from neuro.sim.plasticity import STDP
 from neuro.sim.projections import Projection
 from neuro.sim.values import Normal, Uniform
 
-__all__ = ["AllToAll", "AstrocytePopulation", "Conductance", "Connector", "CurrentInput",
+__all__ = ["AdaptiveThreshold", "AllToAll", "AstrocytePopulation", "Conductance", "Connector", "CurrentInput",
            "DistanceProbability",
            "FixedInDegree",
            "FixedProbability", "FromList", "NestNetwork", "Network", "Normal", "PoissonInput", "Population",
