@@ -11,7 +11,8 @@ reward-modulated STDP with a :class:`Neuromodulator`, Vogels inhibitory plastici
 short-term plasticity) runs on ``backend="torch"``; pair STDP also in the compiled CPU and CUDA kernels.
 Beyond the LIF family: ``Population(n, "AdEx" | "Izhikevich" | any NeuronSpec, params=...)``
 (:class:`SpecPopulation`) and conductance channels (``synapses={"exc": Conductance(5e-3, E=0.0)}``)
-run on the CPU kernel, the CUDA event kernel and the torch reference.
+run on the CPU kernel, the CUDA event kernel and the torch reference. Diehl & Cook's adaptive threshold:
+``Population(n, "LIF", adaptive_threshold=AdaptiveThreshold(theta_plus=0.05e-3, tau_theta=1e4))``.
 """
 
 from neuro.sim.astrocytes import AstrocytePopulation
@@ -24,6 +25,7 @@ from neuro.sim.connectivity import (
                                     FromList,
 )
 from neuro.sim.groups import (
+                                    AdaptiveThreshold,
                                     Conductance,
                                     CurrentInput,
                                     PoissonInput,
@@ -50,7 +52,7 @@ from neuro.sim.plasticity import (
 from neuro.sim.projections import Projection
 from neuro.sim.values import Normal, Uniform
 
-__all__ = ["AllToAll", "AstrocytePopulation", "Conductance", "Connector", "CurrentInput",
+__all__ = ["AdaptiveThreshold", "AllToAll", "AstrocytePopulation", "Conductance", "Connector", "CurrentInput",
            "DistanceProbability", "FixedInDegree", "FixedProbability", "FromList", "InhibitorySTDP",
            "NestNetwork", "Network", "Neuromodulator", "Normal", "PlasticityRule", "PoissonInput",
            "Population", "Projection", "RateMonitor", "RewardSTDP", "STDP", "SpecPopulation", "SpikeMonitor",

@@ -15,6 +15,7 @@ tables: ``ip3`` over the ``S`` sources (column: the astrocyte) and ``sic`` over 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -138,6 +139,9 @@ class Compiled:
     ch_unit: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     ch_jump: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     ch_rise: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    # Diehl & Cook's adaptive threshold (groups.AdaptiveThreshold): theta = theta_scale * a per neuron
+    theta_scale: np.ndarray | None = None  # [N] float64, NaN without the option; None: no such population
+    mon_scale: np.ndarray | None = None  # [monitored columns] float64 factors of the monitor rows (theta)
 
     @property
     def shapes(self) -> bool:
@@ -532,7 +536,7 @@ def _monitor_tables(layout: _Layout, monitors: list, dt: float) -> dict:
                 if isinstance(m.population, SpecPopulation) and var in m.population.model.states:
                     code = 3 + layout.C + tuple(m.population.model.states).index(var)  # row C + k of g
                 else:
-                    code = {"v": 0, "i": 1, "a": 2}.get(var)
+                    code = {"v": 0, "i": 1, "a": 2, "theta": 2}.get(var)  # theta: a, scaled after
                 if code is None:
                     code = 3 + layout.channel_index[(m.population, var[2:])]
                 mon_idx.append(offsets[m.population] + m.indices)
@@ -567,6 +571,7 @@ def compile_network(groups: list[Group], projections: list[Projection], monitors
     astro_dt = dt * 1e3  # ms, the astrocytes' unit
     aprm, astate0 = _astrocyte_tables(layout, rng_of, astro_dt)
     monitored = _monitor_tables(layout, monitors, dt)
+    monitored.update(_adaptive_thresholds(layout, neurons, rng_of, dt, np_dtype, monitors))
 
     def cast(a: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):  # values beyond float32 become inf: rejected by the network
@@ -588,6 +593,67 @@ def compile_network(groups: list[Group], projections: list[Projection], monitors
         delay=spikes.delay, D=D, proj_id=spikes.proj_id, base_weight=spikes.base_weight, **monitored,
         A=layout.A, astro_offsets=layout.astro_offsets, astro_dt=astro_dt, aprm=aprm, astate0=astate0,
         ip3=tables["ip3"], sic=tables["sic"])
+
+
+#: adaptive thresholds: half an ulp of theta may be at most this fraction of one step's decay
+THETA_RESOLUTION = 1e-3
+
+
+def _adaptive_thresholds(layout: _Layout, t: dict[str, np.ndarray], rng_of: dict, dt: float,
+                         np_dtype: np.dtype, monitors: list) -> dict:
+    """Diehl & Cook's adaptive threshold (:class:`~neuro.sim.groups.AdaptiveThreshold`) on the ALIF
+    tables ``t`` (float64, before the cast): with the decay ``rho`` as the compute dtype holds it,
+    ``K = theta_plus / (1 - rho)``, the threshold gain ``b = rho K`` and ``a0 = theta_init / K``;
+    returns ``theta_scale`` (``K`` per neuron) and the monitors' column factors ``mon_scale`` (empty
+    dict without such populations). Raises when the dtype cannot resolve the decay of ``theta``."""
+    pops = [p for p in layout.populations if p.adaptive_threshold is not None]
+    if not pops:
+        return {}
+    scale = np.full(layout.N, np.nan)
+    half_ulp = float(np.finfo(np_dtype).eps) / 2
+    for pop in pops:
+        option, lo, hi = pop.adaptive_threshold, layout.offsets[pop], layout.offsets[pop] + pop.n
+        rho = float(np_dtype.type(t["prm"][lif_math.P_RHO, lo]))  # the decay the kernels multiply by
+        if 1.0 - rho <= 0 or half_ulp / (1.0 - rho) > THETA_RESOLUTION:
+            raise ValueError(
+                f"{pop.name}.adaptive_threshold: tau_theta = {option.tau_theta:g} s with dt = {dt:g} s "
+                f"decays theta by a fraction {-math.expm1(-dt / option.tau_theta):.3g} per step, which "
+                f"{np_dtype} cannot resolve (its rounding, {half_ulp:.3g} of theta, exceeds "
+                f"{THETA_RESOLUTION:g} of that decay; the decay factor is held as {rho!r}): use "
+                "Network(dtype=torch.float64), a larger dt or a shorter tau_theta")
+        gain = option.gain(rho)
+        t["prm"][lif_math.P_BA, lo:hi] = rho * gain
+        scale[lo:hi] = gain
+        theta0 = resolve(option.theta_init, pop.n, f"{pop.name}.adaptive_threshold.theta_init", rng_of[pop])
+        t["a0"][lo:hi] = theta0 / gain
+    factors = []  # in the order of _monitor_tables' columns
+    for m in monitors:
+        if isinstance(m, StateMonitor):
+            for var in m.variables:
+                own = var == "theta" and not isinstance(m.population, AstrocytePopulation)
+                factors.append(scale[layout.offsets[m.population] + m.indices] if own
+                               else np.ones(len(m.indices)))
+    return {"theta_scale": scale, "mon_scale": np.concatenate(factors) if factors else np.zeros(0)}
+
+
+def theta_state(net: Compiled, state: dict) -> dict:
+    """``state`` (a runner's ``state()``) with ``theta`` ``[N]`` in volts (NaN for neurons without an
+    adaptive threshold) when the network has adaptive thresholds."""
+    if net.theta_scale is None:
+        return state
+    return {**state, "theta": np.asarray(state["a"], dtype=np.float64) * net.theta_scale}
+
+
+def keep_thresholds(net: Compiled, state_of: Callable[[], dict]) -> None:
+    """Before a reset: the current ``a`` (``theta / K``) of the populations whose adaptive threshold
+    has ``keep_on_reset=True`` becomes their initial value (``state_of``: the runner's ``state``)."""
+    kept = [p for p in net.populations if getattr(p.adaptive_threshold, "keep_on_reset", False)]
+    if not kept:
+        return
+    a = np.asarray(state_of()["a"])
+    for pop in kept:
+        lo, hi = net.offsets[pop], net.offsets[pop] + pop.n
+        net.a0[lo:hi] = a[lo:hi]
 
 
 def refresh_inputs(net: Compiled, groups: list, end_step: int) -> None:

@@ -94,6 +94,8 @@ CONDUCTANCE_SHAPES = ("exp", "alpha")
 #: plausible upper bounds (seconds) of the time parameters: above them the value is almost surely in
 #: the wrong unit (milliseconds given as seconds)
 MAX_SECONDS = {"tau_mem": 1.0, "tau_syn": 1.0, "refractory": 1.0, "synapses": 1.0, "tau_adapt": 1e4}
+#: adaptive_threshold.tau_theta (Diehl & Cook 2015 use 1e4 s): 1e7 given in milliseconds is caught
+MAX_SECONDS["tau_theta"] = 1e5
 #: voltages of one population further apart than this factor are almost surely mixed units (mV and V)
 MAX_VOLTAGE_RATIO = 1e2
 VOLTAGES = ("v_th", "v_reset", "v_leak")
@@ -224,6 +226,63 @@ class Conductance:
             raise ValueError(f"Conductance.tau must be > 0 seconds, got {self.tau!r}")
 
 
+@dataclass(frozen=True)
+class AdaptiveThreshold:
+    r"""Diehl & Cook's (2015) adaptive threshold, a :class:`Population` option:
+    ``Population(n, "LIF", ..., adaptive_threshold=AdaptiveThreshold(theta_plus=0.05e-3, tau_theta=1e4))``.
+
+    Each neuron fires when ``v > v_th + theta``; ``theta`` jumps by ``theta_plus`` (volts) at each of
+    its spikes and decays with ``tau_theta`` (seconds), as in Brian2's ``dtheta/dt = -theta /
+    tau_theta`` with ``theta += theta_plus`` on reset. After step ``t`` (spikes ``t_k <= t``)
+
+    .. math:: \theta(t) = \theta_{init} e^{-t/\tau_\theta} + \theta_+ \sum_k e^{-(t - t_k)/\tau_\theta}
+
+    and the threshold of step ``t`` uses ``theta`` decayed to ``t`` with the spikes before ``t``
+    (Brian2's order: state update, threshold, reset). It runs as the engine's ALIF (``a_t = rho
+    a_{t-1} + (1 - rho) s_t``, threshold ``v_th + b a_{t-1}``, ``rho = decay(tau_theta, dt)``) with
+    ``theta_t = K a_t``, ``K = theta_plus / (1 - rho)`` and ``b = rho K``; ``StateMonitor(pop,
+    "theta")`` and ``net.state()["theta"]`` give ``theta`` in volts.
+
+    Precision: a very slow decay is lost in rounding when ``1 - rho`` nears the compute dtype's
+    resolution; building raises an error when half an ulp of ``theta`` exceeds 0.1 % of one step's
+    decay (float32 with ``dt = 0.5 ms`` allows ``tau_theta`` up to about 8 s: Diehl & Cook's 1e4 s
+    needs ``Network(dtype=torch.float64)``).
+
+    Args:
+        theta_plus: threshold increase per spike, volts (> 0; the paper: 0.05 mV = 0.05e-3).
+        tau_theta: decay time constant of ``theta``, seconds (the paper: 1e7 ms = 1e4 s).
+        theta_init: initial ``theta`` in volts (scalar, per neuron, distribution or callable), e.g. a
+            trained network's thresholds.
+        keep_on_reset: ``False`` (default): ``net.reset()`` restores ``theta_init`` like every other
+            state. ``True``: ``net.reset()`` keeps each neuron's current ``theta`` (Diehl & Cook keep
+            ``theta`` across presentations while training) and resets the rest.
+    """
+
+    theta_plus: float
+    tau_theta: float
+    theta_init: ValueSpec = 0.0
+    keep_on_reset: bool = False
+
+    def __post_init__(self) -> None:
+        for key in ("theta_plus", "tau_theta"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+                    or value <= 0:
+                raise ValueError(f"AdaptiveThreshold.{key} must be a positive finite number "
+                                 f"({'volts' if key == 'theta_plus' else 'seconds'}), got {value!r}")
+        if not isinstance(self.keep_on_reset, bool):
+            raise ValueError(f"AdaptiveThreshold.keep_on_reset must be True or False, "
+                             f"got {self.keep_on_reset!r}")
+
+    def rho(self, dt: float, integration: str = "exact") -> float:
+        """The per-step decay of ``theta`` (the engine's ``rho``, float64)."""
+        return float(F.decay(float(self.tau_theta), dt, integration, "adaptive_threshold.tau_theta"))
+
+    def gain(self, rho: float) -> float:
+        """``K = theta_plus / (1 - rho)``: ``theta = K a`` for the engine's adaptation ``a``."""
+        return float(self.theta_plus) / (1.0 - rho)
+
+
 def parse_synapses(synapses: Mapping | None, name: str) -> tuple[dict[str, float], dict[str, float]]:
     """``(time constants, reversal potentials)`` of a ``synapses=`` mapping: channel -> time constant
     in seconds (``None``/``0``: delta channel) or :class:`Conductance`; only conductance channels
@@ -287,7 +346,16 @@ class Population(Group):
         name: label used in errors, plots and monitors.
         check_ranges: reject implausible values (units; module docstring). NaN and inf are always
             rejected.
+        adaptive_threshold: an :class:`AdaptiveThreshold` (Diehl & Cook 2015: ``v > v_th + theta``,
+            ``theta += theta_plus`` at each spike, decaying with ``tau_theta``) for a ``"LIF"``
+            population, which then runs as the engine's ALIF (``model`` becomes ``ALIF``; ``tau_adapt``,
+            ``beta_adapt`` and ``a_init`` come from the option). Record ``"theta"`` (volts) with a
+            StateMonitor or read ``net.state()["theta"]``; ``keep_on_reset=True`` keeps ``theta``
+            across ``net.reset()``. Slow decays need float64 (see :class:`AdaptiveThreshold`).
     """
+
+    #: Diehl & Cook's adaptive threshold (None: none), see :class:`AdaptiveThreshold`
+    adaptive_threshold: AdaptiveThreshold | None = None
 
     def __new__(cls, n: int = 1, model: object = "LIF", *args, **kwargs):
         spec = isinstance(model, NeuronSpec) or (isinstance(model, str) and model in SPEC_MODELS)
@@ -304,9 +372,12 @@ class Population(Group):
                  synapses: Mapping[str, float | None] | None = None, bias: ValueSpec = 0.0,
                  v_init: ValueSpec | None = None, i_init: ValueSpec = 0.0, a_init: ValueSpec = 0.0,
                  positions: np.ndarray | None = None, grid: Sequence[int] | None = None,
-                 name: str | None = None, delta_synapse: str = "current", check_ranges: bool = True):
+                 name: str | None = None, delta_synapse: str = "current", check_ranges: bool = True,
+                 adaptive_threshold: AdaptiveThreshold | None = None):
         self.n = _check_count(n, "Population size n")
         self.name = name or f"population{id(self) % 10000}"
+        if adaptive_threshold is not None:
+            model = self._adaptive_threshold_model(model, adaptive_threshold, a_init)
         if isinstance(model, str):
             if model not in MODELS:
                 raise ValueError(f"model must be one of {sorted(MODELS)} (spiking LIF-family models), "
@@ -353,6 +424,24 @@ class Population(Group):
         if self.check_ranges:
             self._check_ranges()
 
+    def _adaptive_threshold_model(self, model: object, option: object, a_init: ValueSpec) -> F.NeuronModel:
+        """The engine model of a population with Diehl & Cook's adaptive threshold: ALIF (from LIF)."""
+        if not isinstance(option, AdaptiveThreshold):
+            raise TypeError(f"{self.name}: adaptive_threshold must be an AdaptiveThreshold(theta_plus=..., "
+                            f"tau_theta=...), got {type(option).__name__}")
+        if model not in ("LIF", F.LIF):
+            name = getattr(model, "name", model)
+            hint = ": an ALIF population already adapts its threshold (tau_adapt, beta_adapt)" * (
+                name == "ALIF")
+            raise ValueError(f"{self.name}: adaptive_threshold needs model='LIF' (it runs as the engine's "
+                             f"ALIF), got {name!r}{hint}")
+        if not (isinstance(a_init, numbers.Real) and a_init == 0):
+            raise ValueError(f"{self.name}: with adaptive_threshold give the initial threshold as "
+                             "AdaptiveThreshold(theta_init=...) (volts), not a_init")
+        _check_finite(option.theta_init, self.n, f"{self.name}.adaptive_threshold.theta_init")
+        self.adaptive_threshold = option
+        return F.ALIF
+
     def _check_ranges(self) -> None:
         """Implausible values (module docstring, "Units") raise, naming the parameter."""
         times = {"refractory": self.refractory}
@@ -360,8 +449,14 @@ class Population(Group):
             times["tau_mem"] = self.params["tau_mem"]
         if self.model.has_syn:
             times["tau_syn"] = self.params["tau_syn"]
-        if self.model.has_adapt:
+        if self.model.has_adapt and self.adaptive_threshold is None:
             times["tau_adapt"] = self.params["tau_adapt"]
+        if self.adaptive_threshold is not None:
+            times["tau_theta"] = self.adaptive_threshold.tau_theta
+            if self.adaptive_threshold.theta_plus > 1.0:
+                raise ValueError(f"{self.name}.adaptive_threshold.theta_plus = "
+                                 f"{self.adaptive_threshold.theta_plus:g} V is implausibly large: neuro "
+                                 "takes volts, 0.05 mV is 0.05e-3 (check_ranges=False to allow it)")
         times.update({f"synapses[{ch!r}]": tau for ch, tau in self.synapses.items()})
         for key, spec in times.items():
             top = _largest(spec)
@@ -393,6 +488,8 @@ class Population(Group):
             names.append("i")
         if self.model.has_adapt:
             names.append("a")
+        if self.adaptive_threshold is not None:
+            names.append("theta")  # volts: K a (AdaptiveThreshold)
         return tuple(names + [f"g_{ch}" for ch in self.synapses])
 
     def neuron_parameters(self, dt: float, rng: np.random.Generator) -> F.NeuronParameters:
@@ -401,6 +498,10 @@ class Population(Group):
         for key, spec in self.params.items():
             values[key] = float(spec) if is_scalar(spec) else torch.from_numpy(
                 resolve(spec, self.n, f"{self.name}.{key}", rng))
+        if self.adaptive_threshold is not None:  # ALIF with theta = K a and threshold v_th + rho K a_{t-1}
+            rho = self.adaptive_threshold.rho(dt, self.integration)
+            values["tau_adapt"] = float(self.adaptive_threshold.tau_theta)
+            values["beta_adapt"] = rho * self.adaptive_threshold.gain(rho)
         return F.NeuronParameters(dt=dt, integration=self.integration, decay_input=self.decay_input,
                                   **values)
 

@@ -239,6 +239,9 @@ def _map_population(net: Network, pop: Population, problems: list, notes: list, 
     if pop.reset != "zero":
         problems.append(f"{who}: reset={pop.reset!r} has no NEST equivalent (NEST sets v = V_reset)")
         return None
+    if pop.adaptive_threshold is not None:  # not mapped (theta_init, K): refuse rather than export it wrong
+        problems.append(f"{who}: adaptive_threshold (Diehl & Cook's theta) has no NEST export yet")
+        return None
     used = _used_channels(net, pop)
     delta_ch = [ch for ch in pop.synapses if ch in used and pop.synapses[ch] == 0]
     exp_used = [ch for ch in pop.synapses if ch in used and pop.synapses[ch] > 0]
