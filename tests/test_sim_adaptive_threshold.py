@@ -162,3 +162,23 @@ def test_nest_export_refuses_the_adaptive_threshold():
     net, _ = _driven()
     with pytest.raises(NestExportError, match=r"'E'.*adaptive_threshold"):
         sim.to_nest(net)
+
+
+def test_equals_the_committed_brian2_run():
+    """Brian2's spikes and theta (committed by ``benchmarks/adaptive_threshold_brian2.py``): identical
+    spike steps, theta within 1e-15 V at every step (float64)."""
+    import json
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    sys.path.insert(0, str(bench))
+    try:
+        from adaptive_threshold_brian2 import neuro_run
+    finally:
+        sys.path.remove(str(bench))
+    committed = json.loads((bench / "results" / "adaptive_threshold_brian2.json").read_text())
+    steps, theta = neuro_run(committed["protocol"])
+    assert steps == committed["brian2"]["spike_steps"]
+    assert sum(map(len, steps)) > 80
+    np.testing.assert_allclose(theta, np.asarray(committed["brian2"]["theta"]), rtol=0, atol=1e-15)
