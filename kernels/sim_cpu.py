@@ -50,7 +50,8 @@ channels; ``P`` populations), grouped in tuples:
   ``N .. N+Mp-1``; ``gen_ptr [T_gen+1], gen_idx`` spike-generator spikes by absolute step;
 * ``syn = (row_ptr [S+1] int64, col int32 (channel * N + post), weight, delay int32 (steps))`` and
   ``mask = D - 1``;
-* ``state = (i_st, v_st, a_st [N], g_st [C, N], refc [N] int32, buf [D, C*N])``; scratch ``spiked``:
+* ``state = (i_st, v_st, a_st [N], g_st [C + Y, N], refc [N] int32, buf [D, C*N])`` (rows ``C ..`` of
+  ``g_st``: the states of spec neurons, ``Y = 0`` without them); scratch ``spiked``:
   uint8 spike flags, ``N`` rounded up to a multiple of 8 (zero padded); ``consts = [0, 1]`` in the
   compute dtype;
 * ``rec = (rec_flag [S] uint8, spk_t, spk_i)`` (capacity = their length), ``n_spk`` in use, ``n_rec``
@@ -71,6 +72,10 @@ channels; ``P`` populations), grouped in tuples:
   ``astrocyte_math`` tables, scratch) and the CSR tables ``ip3 = (ptr [S+1], col, w, d)`` (spikes onto
   astrocytes) and ``sic = (ptr [A+1], col, w, d)`` (SIC onto ``channel * N + neuron``).
 
+Conductance channels and spec neuron models (:class:`~neuro.kernels.neuron_spec.NeuronSpec`,
+stepped by :mod:`.sim_spec`) take the general population update (:func:`general_update`, which
+documents its longer ``params``); a network without them runs the LIF-only loop unchanged.
+
 Returns ``(t_reached, n_spk)``: the call stops early, at a step boundary, when the spike record
 could overflow in the next step; the caller grows ``spk_t, spk_i`` and calls again from there.
 """
@@ -80,7 +85,7 @@ from functools import cache
 import numpy as np
 from numba import njit
 
-from . import lif_math, sim_math, stdp_math
+from . import lif_math, neuron_spec, sim_math, sim_spec, stdp_math
 from .astrocyte_cpu import astrocyte_phase, deliver_sic
 
 ns = sim_math.compile_for("cpu")
@@ -109,7 +114,7 @@ def _channel_pair(ch_kappa, ch_alpha, c, q, C, zero):
 def _column(params, q, C, zero):
     """The parameters of column ``q`` as scalars: the coefficient record, bias, refractory steps and
     the ``(kappa, alpha)`` of the first four channels."""
-    prm, ref_steps, bias, ch_alpha, ch_kappa = params
+    prm, ref_steps, bias, ch_alpha, ch_kappa = params[0], params[1], params[2], params[3], params[4]
     return (ns.load_coefficients(prm, q), bias[q], ref_steps[q],
             _channel_pair(ch_kappa, ch_alpha, 0, q, C, zero),
             _channel_pair(ch_kappa, ch_alpha, 1, q, C, zero),
@@ -221,7 +226,8 @@ def _stdp_step(t, t0, mask, buf, stdp, spiked, one, general):
 
 @cache
 def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool = False,
-               plastic: bool = False, rules: bool = False):
+               plastic: bool = False, rules: bool = False, cond: bool = False, specs: tuple = (),
+               shapes: bool = False):
     """The simulation loop for one model structure (see the module docstring for the arguments).
 
     Signature: ``(t0, t1, seed, consts, params, pops, inputs, syn, mask, state, spiked, rec, n_spk,
@@ -232,10 +238,13 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
     ``plastic`` adds plasticity (:func:`_stdp_step`; without it ``stdp`` is not touched and the
     propagation loop is today's); ``rules``: some plastic rule is not plain pair STDP (the general
     event functions of ``stdp_math``; pair-STDP-only networks skip the per-event rule dispatch).
+    ``cond`` (conductance channels) and ``specs`` (the ``(GeneratedModel, voltage row)`` of each
+    spec neuron model) select the general population update of :func:`general_update` (``shapes``:
+    with alpha-shaped channels); without them the loop is the LIF-only kernel.
     """
 
     @njit(cache=True)  # a separate function: LLVM vectorises it better than inlined in sim_run
-    def update_population(lo, hi, p, reset, ge, arrived, state, spiked, params, one, zero):
+    def update_lif(lo, hi, p, reset, ge, arrived, state, spiked, params, one, zero):
         """Input and neuron step of neurons ``lo .. hi-1`` (population ``p``); returns the spike count."""
         st = LIFStructure(has_syn, has_adapt, True, reset, ge)  # built here: has_* stay constants
         i_st, v_st, a_st, g_st, refc, _ = state
@@ -266,7 +275,11 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
             count += spk
         return count
 
-    @njit(cache=True)
+    general = cond or bool(specs)
+    update_population = (general_update(update_lif, has_syn, has_adapt, C, hetero, cond, specs, shapes)
+                         if general else update_lif)
+
+    @njit(cache=not specs)  # spec models are generated code: not cacheable on disk
     def sim_run(t0, t1, seed, consts, params, pops, inputs, syn, mask, state, spiked, rec, n_spk, n_rec,
                 counts, monitor, astro_args, ip3, sic, stdp):
         zero, one = consts[0], consts[1]
@@ -339,3 +352,207 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
         return t1, n_spk
 
     return sim_run
+
+
+# --------------------------------------------------------------------------------------------
+# The general population update: conductance channels and spec neuron models
+
+
+def general_update(update_lif, has_syn: bool, has_adapt: bool, C: int, hetero: bool, cond: bool,
+                   specs: tuple, shapes: bool = False):
+    """``update_population`` of a network with conductance channels or spec neurons.
+
+    ``params`` then holds four more entries: ``(prm, ref_steps, bias, ch_alpha, ch_kappa, ch_erev,
+    ch_cond, pop_model, spec_args)``: ``ch_erev, ch_cond [C, Q]`` the reversal potential and the
+    conductance flag of every channel (``sim_math.channel_drive``), ``pop_model [P]`` int64 (0: the
+    LIF engine, ``k + 1``: model ``specs[k]``) and ``spec_args`` the nested tuple ``((prm_0, kc_0),
+    ((prm_1, kc_1), ... ()))`` of each spec model's coefficient table ``[rows, N]`` and constants
+    ``kc`` (``neuron_spec.constants_of``). Spec neurons keep their states in the rows ``C ..`` of
+    ``g_st`` (state ``k`` in row ``C + k``). With alpha-shaped channels (``shapes``) ``params`` ends
+    with ``ch_unit, ch_jump, ch_rise [C, Q]`` and the last ``C`` rows of ``g_st`` hold each channel's
+    auxiliary state (``sim_math.shaped_drive``).
+    """
+    if shapes:
+        lif = _lif_shaped(has_syn, has_adapt, C, hetero)
+    else:
+        lif = _lif_conductance(has_syn, has_adapt, C, hetero) if cond else update_lif
+    updates = tuple(_spec_update(model, vrow, C, hetero, cond, shapes) for model, vrow in specs)
+    dispatch = _spec_dispatch(updates)
+
+    @njit(cache=not specs)
+    def update_population(lo, hi, p, reset, ge, arrived, state, spiked, params, one, zero):
+        m = params[7][p]
+        if m == 0:
+            return lif(lo, hi, p, reset, ge, arrived, state, spiked, params, one, zero)
+        return dispatch(m - 1, lo, hi, p, ge, arrived, state, spiked, params, params[8], one, zero)
+
+    return update_population
+
+
+def _lif_conductance(has_syn: bool, has_adapt: bool, C: int, hetero: bool):
+    """The LIF engine update with current and conductance channels: ``update_lif``'s loop (unsigned
+    indices, the column's constants in registers, the first four channels unrolled) with
+    ``sim_math.channel_drive`` reading the membrane at the start of the step."""
+
+    @njit(cache=True)
+    def update(lo, hi, p, reset, ge, arrived, state, spiked, params, one, zero):
+        st = LIFStructure(has_syn, has_adapt, True, reset, ge)
+        i_st, v_st, a_st, g_st, refc, _ = state
+        ch_alpha, ch_kappa, ch_erev, ch_cond = params[3], params[4], params[5], params[6]
+        count = 0
+        up = np.uint64(p)
+        k, b, rs, c0, c1, c2, c3 = _column(params, up, C, zero)
+        e0, e1, e2, e3 = _cond_column(params, up, C, zero)
+        for n in range(np.uint64(lo), np.uint64(hi)):
+            q = n if hetero else up
+            if hetero:
+                k, b, rs, c0, c1, c2, c3 = _column(params, n, C, zero)
+                e0, e1, e2, e3 = _cond_column(params, n, C, zero)
+            v = v_st[n]
+            x = b
+            if C > 0:
+                x = _drive(0, n, x, v, g_st, arrived, c0, e0, zero)
+            if C > 1:
+                x = _drive(1, n, x, v, g_st, arrived, c1, e1, zero)
+            if C > 2:
+                x = _drive(2, n, x, v, g_st, arrived, c2, e2, zero)
+            if C > 3:
+                x = _drive(3, n, x, v, g_st, arrived, c3, e3, zero)
+            for c in range(4, C):
+                x = _drive(c, n, x, v, g_st, arrived, (ch_kappa[c, q], ch_alpha[c, q]),
+                           (ch_cond[c, q], ch_erev[c, q]), zero)
+            spk = ns.advance_neuron(n, x, k, rs, st, i_st, v_st, a_st, refc, one, zero)
+            spiked[n] = spk
+            count += spk
+        return count
+
+    return update
+
+
+def _lif_shaped(has_syn: bool, has_adapt: bool, C: int, hetero: bool):
+    """The LIF engine update with exponential and alpha-shaped channels (tables read per neuron)."""
+
+    @njit(cache=True)
+    def update(lo, hi, p, reset, ge, arrived, state, spiked, params, one, zero):
+        st = LIFStructure(has_syn, has_adapt, True, reset, ge)
+        i_st, v_st, a_st, g_st, refc, _ = state
+        prm, ref_steps, bias = params[0], params[1], params[2]
+        count = 0
+        for n in range(lo, hi):
+            q = n if hetero else p
+            x = _shaped_input(n, q, bias[q], v_st[n], g_st, arrived, params, C, zero)
+            spk = ns.advance_neuron(n, x, ns.load_coefficients(prm, q), ref_steps[q], st, i_st, v_st, a_st,
+                                    refc, one, zero)
+            spiked[n] = spk
+            count += spk
+        return count
+
+    return update
+
+
+@njit(inline="always", cache=True)
+def _shaped_input(n, q, x, v, g_st, arrived, params, C, zero):
+    """``x`` plus every channel of neuron ``n`` (column ``q``) by ``sim_math.shaped_drive``, the
+    auxiliary states in the last ``C`` rows of ``g_st``; the buffer entries cleared."""
+    ch_alpha, ch_kappa, ch_erev, ch_cond = params[3], params[4], params[5], params[6]
+    ch_unit, ch_jump, ch_rise = params[9], params[10], params[11]
+    h0 = g_st.shape[0] - C
+    for c in range(C):
+        x_c, g_next, h_next = ns.shaped_drive(g_st[c, n], g_st[h0 + c, n], arrived[c, n], ch_kappa[c, q],
+                                              ch_alpha[c, q], ch_cond[c, q], ch_erev[c, q], v, ch_unit[c, q],
+                                              ch_jump[c, q], ch_rise[c, q])
+        g_st[c, n] = g_next
+        g_st[h0 + c, n] = h_next
+        arrived[c, n] = zero
+        x = x + x_c
+    return x
+
+
+@njit(inline="always", cache=True)
+def _cond_pair(params, c, q, C, zero):
+    """``(cond, erev)`` of channel ``c`` in column ``q`` (zeros when ``C <= c``)."""
+    if c < C:
+        return params[6][c, q], params[5][c, q]
+    return zero, zero
+
+
+@njit(inline="always", cache=True)
+def _cond_column(params, q, C, zero):
+    """The ``(cond, erev)`` of the first four channels of column ``q``."""
+    return (_cond_pair(params, 0, q, C, zero), _cond_pair(params, 1, q, C, zero),
+            _cond_pair(params, 2, q, C, zero), _cond_pair(params, 3, q, C, zero))
+
+
+@njit(inline="always", cache=True)
+def _drive(c, n, x, v, g_st, arrived, ka, ce, zero):
+    """Add channel ``c`` of neuron ``n`` (``ka = (kappa, alpha)``, ``ce = (cond, erev)``) to ``x``
+    with the membrane ``v``, decay it, clear its buffer entry."""
+    x_c, g_next = ns.channel_drive(g_st[c, n], arrived[c, n], ka[0], ka[1], ce[0], ce[1], v)
+    g_st[c, n] = g_next
+    arrived[c, n] = zero
+    return x + x_c
+
+
+def _spec_update(model, vrow: int, C: int, hetero: bool, cond: bool, shapes: bool = False):
+    """The update of the neurons ``lo .. hi-1`` of one spec model: input (bias + channels, the
+    conductance channels driven by the voltage state ``vrow``), the model's simulator step
+    (:mod:`.sim_spec`, refractoriness included) and the refractory counter."""
+    step = sim_spec.sim_step(model, vrow, "cpu")
+    gen = neuron_spec.compile_for(model, "cpu")
+    load_state, store_state, load_params = gen.load_state, gen.store_state, gen.load_params
+
+    @njit
+    def update(lo, hi, p, ge, arrived, state, spiked, params, sargs, one, zero):
+        g_st, refc = state[3], state[4]
+        ref_steps, bias, ch_alpha, ch_kappa = params[1], params[2], params[3], params[4]
+        ch_erev, ch_cond = params[5], params[6]
+        prm_s, kc = sargs
+        ys = g_st[C:]
+        count = 0
+        for n in range(lo, hi):
+            q = n if hetero else p
+            y = load_state(ys, n)
+            x = bias[q]
+            if shapes:
+                x = _shaped_input(n, q, x, y[vrow] if vrow >= 0 else zero, g_st, arrived, params, C, zero)
+            for c in range(0 if shapes else C):
+                if cond:
+                    v = y[vrow] if vrow >= 0 else zero
+                    x_c, g_next = ns.channel_drive(g_st[c, n], arrived[c, n], ch_kappa[c, q], ch_alpha[c, q],
+                                                   ch_cond[c, q], ch_erev[c, q], v)
+                else:
+                    x_c, g_next = ns.channel_input(g_st[c, n], arrived[c, n], ch_kappa[c, q], ch_alpha[c, q])
+                g_st[c, n] = g_next
+                arrived[c, n] = zero
+                x = x + x_c
+            r = refc[n]
+            held = r > 0
+            y_new, s = step(x, y, load_params(prm_s, n), kc, ge, held)
+            store_state(ys, n, y_new)
+            spk = s != zero
+            refc[n] = r - 1 if held else (ref_steps[q] if spk else 0)
+            spiked[n] = spk
+            count += spk
+        return count
+
+    return update
+
+
+def _spec_dispatch(updates: tuple):
+    """One function calling ``updates[m]`` for a run-time model index ``m`` (a chain of closures:
+    each level handles one model and passes the rest of the nested ``sargs`` on)."""
+    if not updates:
+        @njit(cache=True)
+        def none(m, lo, hi, p, ge, arrived, state, spiked, params, sargs, one, zero):
+            return 0
+
+        return none
+    head, rest = updates[0], _spec_dispatch(updates[1:])
+
+    @njit
+    def dispatch(m, lo, hi, p, ge, arrived, state, spiked, params, sargs, one, zero):
+        if m == 0:
+            return head(lo, hi, p, ge, arrived, state, spiked, params, sargs[0], one, zero)
+        return rest(m - 1, lo, hi, p, ge, arrived, state, spiked, params, sargs[1], one, zero)
+
+    return dispatch

@@ -312,8 +312,13 @@ def _block_barrier():
 
 @cache
 def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool = False,
-               block_sync: bool = False, threads: int = 256, plastic: bool = False, rules: bool = False):
+               block_sync: bool = False, threads: int = 256, plastic: bool = False, rules: bool = False,
+               cond: bool = False, specs: tuple = (), shapes: bool = False):
     """The event kernel for one model structure (module docstring for the arguments).
+
+    ``cond`` (conductance channels), ``specs`` (spec neuron models) and ``shapes`` (alpha channels)
+    as in ``sim_cpu.run_kernel``: ``params`` is then the longer tuple of ``sim_cpu.general_update``, and
+    the neuron step goes through :func:`spec_device_functions` (the same code as the CPU kernel's).
 
     ``hetero``: parameter tables with one column per neuron (else per population); ``astro``: with
     the astrocyte phase; ``block_sync``: launched as a single block, barriers are ``syncthreads``
@@ -328,6 +333,8 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
     """
     TPB = threads
     barrier = _block_barrier if block_sync else _grid_barrier
+    general = cond or bool(specs)
+    spec_voltage, spec_advance = spec_device_functions(specs, C)
 
     @cuda.jit
     def sim_events(t0, t1, seed, consts, params, pops, pop_cur, inputs, syn, fallback, events, stamps,
@@ -343,7 +350,7 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
         gtid = cuda.grid(1)
         gstride = cuda.gridsize(1)
         zero, one = consts[0], consts[1]
-        prm, ref_steps, bias, ch_alpha, ch_kappa = params
+        prm, ref_steps, bias, ch_alpha, ch_kappa = params[0], params[1], params[2], params[3], params[4]
         inj, inj_k, poisson_prob, gen_ptr, gen_idx = inputs
         _, _, weight, delay = syn
         ev_cnt = events[0]
@@ -407,6 +414,10 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
                     q = n if hetero else p
                     cur = pop_cur[p]
                     x = bias[q]
+                    m = params[7][p] if general else 0  # 0: the LIF engine, k + 1: spec model k
+                    v_in = zero
+                    if cond:  # the membrane the conductance channels see
+                        v_in = v_st[n] if m == 0 else spec_voltage(m - 1, n, g_st, zero)
                     for c in range(C):
                         col = c * N + n
                         if astro and t > 0 and c == cur:  # SIC of step t - 1, in synapse order
@@ -425,16 +436,33 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
                             arrived += inj[t, inj_k[n]]
                         if stored != zero:
                             buf[slot, col] = zero
-                        x_c, g_next = ns.channel_input(g_st[c, n], arrived, ch_kappa[c, q], ch_alpha[c, q])
+                        if shapes:  # alpha channels: auxiliary states in the last C rows of g
+                            h0 = g_st.shape[0] - C
+                            x_c, g_next, h_next = ns.shaped_drive(
+                                g_st[c, n], g_st[h0 + c, n], arrived, ch_kappa[c, q], ch_alpha[c, q],
+                                params[6][c, q], params[5][c, q], v_in, params[9][c, q], params[10][c, q],
+                                params[11][c, q])
+                            g_st[h0 + c, n] = h_next
+                        elif cond:
+                            x_c, g_next = ns.channel_drive(g_st[c, n], arrived, ch_kappa[c, q],
+                                                           ch_alpha[c, q], params[6][c, q], params[5][c, q],
+                                                           v_in)
+                        else:
+                            x_c, g_next = ns.channel_input(g_st[c, n], arrived, ch_kappa[c, q],
+                                                           ch_alpha[c, q])
                         x += x_c
                         g_st[c, n] = g_next
                     if plastic and t > t0 and stamps[prev, n] == t - 1:
                         plastic_post(n, t - 1, stdp, one, rules)
                     if plastic and t > t0 and stdp[9].shape[0] > 0:
                         plastic_reward(n, t - 1, t0, stdp, one)
-                    st = LIFStructure(has_syn, has_adapt, True, pops[p, 2], pops[p, 3] != 0)
-                    spk = ns.advance_neuron(n, x, ns.load_coefficients(prm, q), ref_steps[q], st, i_st, v_st,
-                                            a_st, refc, one, zero)
+                    if m == 0:
+                        st = LIFStructure(has_syn, has_adapt, True, pops[p, 2], pops[p, 3] != 0)
+                        spk = ns.advance_neuron(n, x, ns.load_coefficients(prm, q), ref_steps[q], st, i_st,
+                                                v_st, a_st, refc, one, zero)
+                    else:
+                        spk = spec_advance(m - 1, n, x, ref_steps[q], pops[p, 3] != 0, params[8], g_st, refc,
+                                           one, zero)
                     if record and (mon_bits[n >> 5] >> (n & 31)) & 1:
                         for j in range(mon_ptr[n], mon_ptr[n + 1]):
                             mon_out[mrow, mon_col[j]] = ns.monitored_value(mon_var[j], n, v_st, i_st, a_st,
@@ -508,3 +536,63 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
                 status[1] = base if stopped or t1 == t0 else base + rec_ctr[(t1 - 1) % 3]
 
     return sim_events
+
+
+# --------------------------------------------------------------------------------------------
+# Spec neuron models (the same generated step as the CPU kernel's, ``sim_spec``)
+
+
+@cache
+def spec_device_functions(specs: tuple, C: int):
+    """``(voltage, advance)`` device functions over the spec models ``specs`` (``(GeneratedModel,
+    voltage row)`` each), chosen by a run-time model index ``m``:
+
+    * ``voltage(m, n, g_st, zero)``: the voltage state of neuron ``n`` (row ``C + vrow`` of ``g_st``);
+    * ``advance(m, n, x, ref_steps, ge, sargs, g_st, refc, one, zero) -> spiked``: the model's step
+      with refractoriness (``sim_spec``), the states stored back, the refractory counter updated;
+      ``sargs`` the nested ``((prm_0, kc_0), ((prm_1, kc_1), ... ()))``.
+    """
+    if not specs:
+        @_device
+        def no_voltage(m, n, g_st, zero):
+            return zero
+
+        @_device
+        def no_advance(m, n, x, rs, ge, sargs, g_st, refc, one, zero):
+            return False
+
+        return no_voltage, no_advance
+    from . import neuron_spec, sim_spec
+
+    (model, vrow), rest = specs[0], specs[1:]
+    step = sim_spec.sim_step(model, vrow, "cuda")
+    gen = neuron_spec.compile_for(model, "cuda")
+    load_params, load_state, store_state = gen.load_params, gen.load_state, gen.store_state
+    rest_voltage, rest_advance = spec_device_functions(rest, C)
+
+    @_device
+    def voltage(m, n, g_st, zero):
+        if m == 0:
+            return g_st[C + vrow, n] if vrow >= 0 else zero
+        return rest_voltage(m - 1, n, g_st, zero)
+
+    @_device
+    def advance(m, n, x, rs, ge, sargs, g_st, refc, one, zero):
+        if m != 0:
+            return rest_advance(m - 1, n, x, rs, ge, sargs[1], g_st, refc, one, zero)
+        prm_s, kc = sargs[0]
+        r = refc[n]
+        held = r > 0
+        ys = g_st[C:]  # the states of spec neurons: rows C .. of g
+        y_new, s = step(x, load_state(ys, n), load_params(prm_s, n), kc, ge, held)
+        store_state(ys, n, y_new)
+        spk = s != zero
+        if held:
+            refc[n] = r - 1
+        elif spk:
+            refc[n] = rs
+        else:
+            refc[n] = 0
+        return spk
+
+    return voltage, advance

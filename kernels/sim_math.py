@@ -17,6 +17,17 @@ integration ``kappa_c`` makes the membrane follow the exact solution of
 neuron is refractory its membrane is held, it cannot spike and its adaptation only decays; the
 channels keep evolving (Brian2's ``(unless refractory)``).
 
+Conductance channels (reversal potential ``E_c``) drive the membrane with ``g_c (E_c - v)``, ``v``
+the membrane at the start of the step (:func:`channel_drive`, with ``cond_c = 1`` and
+``kappa_c = 0``; a current channel has ``cond_c = 0``)::
+
+    x = bias + injected + sum_c g~_c (kappa_c + cond_c (E_c - v))
+
+so over one step the conductance current is held at its start-of-step value (first order in
+``dt``; the membrane then integrates it like any current). Networks without conductance channels
+never call it (their kernels are unchanged). Alpha-shaped conductances carry an auxiliary state
+``h`` per channel (:func:`shaped_drive`).
+
 Poisson inputs use a counter-based random number: ``uniform(seed, step, index)`` hashes the three
 integers (SplitMix64 finaliser), so every backend, thread count and launch order draws the same
 spikes and no generator state is carried.
@@ -63,6 +74,27 @@ def channel_input(g, arrived, kappa, alpha):
     return kappa * g_t, alpha * g_t
 
 
+def channel_drive(g, arrived, kappa, alpha, cond, erev, v):
+    """A current or conductance channel: returns ``(g~ (kappa + cond (erev - v)), alpha g~)`` with
+    ``g~ = g + arrived`` (``cond`` 0: a current channel, exactly :func:`channel_input`'s value)."""
+    g_t = g + arrived
+    return g_t * (kappa + cond * (erev - v)), alpha * g_t
+
+
+def shaped_drive(g, h, arrived, kappa, alpha, cond, erev, v, unit, jump, rise):
+    """A channel of either shape, with its auxiliary state ``h``: returns ``(x_c, g_next, h_next)``.
+
+    ``g~ = g + unit arrived``, ``h~ = h + jump arrived``, ``x_c = g~ (kappa + cond (erev - v))``,
+    ``g_next = alpha (g~ + rise h~)``, ``h_next = alpha h~``. An exponential channel has ``unit = 1,
+    jump = rise = 0`` (exactly :func:`channel_drive`); an alpha channel ``unit = 0, jump = e / tau,
+    rise = dt``: the exact propagator of ``tau dg/dt = -g + tau h, tau dh/dt = -h``, so that one
+    spike of weight ``w`` gives ``g(t) = w (t / tau) e^{1 - t / tau}`` at the step times (peak ``w``
+    at ``t = tau``, NEST's ``aeif_cond_alpha`` normalisation)."""
+    g_t = g + unit * arrived
+    h_t = h + jump * arrived
+    return g_t * (kappa + cond * (erev - v)), alpha * (g_t + rise * h_t), alpha * h_t
+
+
 def neuron_step(x, i, v, a, held, k, st, one, zero):
     """The engine's LIF-family step (coefficients ``k``, structure ``st``, spiking) with an absolute
     refractory period; returns ``(i, v, a, s)``.
@@ -95,7 +127,8 @@ def advance_neuron(n, x, k, ref_steps, st, i_st, v_st, a_st, refc, one, zero):
 
 def monitored_value(var, n, v_st, i_st, a_st, g_st):
     """State variable ``var`` of neuron ``n`` for a state monitor: 0 ``v``, 1 ``i``, 2 ``a``,
-    ``3 + c`` the current of channel ``c``."""
+    ``3 + c`` row ``c`` of ``g_st``: the current of channel ``c < C``, then the states of spec
+    neurons (row ``C + k``: state ``k`` of the neuron's model)."""
     if var == 0:
         return v_st[n]
     if var == 1:
@@ -105,7 +138,8 @@ def monitored_value(var, n, v_st, i_st, a_st, g_st):
     return g_st[var - 3, n]
 
 
-STEP_FUNCTIONS = (mix64, uniform, channel_input, neuron_step, advance_neuron, monitored_value)
+STEP_FUNCTIONS = (mix64, uniform, channel_input, channel_drive, shaped_drive, neuron_step,
+                  advance_neuron, monitored_value)
 
 
 @cache

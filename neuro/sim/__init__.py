@@ -8,7 +8,11 @@ Astrocytes (NEST's Li-Rinzel ``astrocyte_lr_1994``) step inside the same loop
 NEST 3 (:mod:`neuro.sim.nest_export`) for runs that outgrow one machine. Plasticity
 (``Projection(..., plasticity=STDP(...))``, :mod:`neuro.sim.plasticity`: pair and triplet STDP,
 reward-modulated STDP with a :class:`Neuromodulator`, Vogels inhibitory plasticity, Tsodyks–Markram
-short-term plasticity) runs on ``backend="torch"``.
+short-term plasticity) runs on ``backend="torch"``; pair STDP also in the compiled CPU and CUDA kernels.
+Beyond the LIF family: ``Population(n, "AdEx" | "Izhikevich" | any NeuronSpec, params=...)``
+(:class:`SpecPopulation`) and conductance channels (``synapses={"exc": Conductance(5e-3, E=0.0)}``)
+run on the CPU kernel, the CUDA event kernel and the torch reference. Diehl & Cook's adaptive threshold:
+``Population(n, "LIF", adaptive_threshold=AdaptiveThreshold(theta_plus=0.05e-3, tau_theta=1e4))``.
 """
 
 from neuro.sim.astrocytes import AstrocytePopulation
@@ -21,9 +25,12 @@ from neuro.sim.connectivity import (
                                     FromList,
 )
 from neuro.sim.groups import (
+                                    AdaptiveThreshold,
+                                    Conductance,
                                     CurrentInput,
                                     PoissonInput,
                                     Population,
+                                    SpecPopulation,
                                     SpikeSource,
                                     View,
                                     events_to_spikes,
@@ -45,9 +52,9 @@ from neuro.sim.plasticity import (
 from neuro.sim.projections import Projection
 from neuro.sim.values import Normal, Uniform
 
-__all__ = ["AllToAll", "AstrocytePopulation", "Connector", "CurrentInput", "DistanceProbability",
-           "FixedInDegree", "FixedProbability", "FromList", "InhibitorySTDP", "NestNetwork", "Network",
-           "Neuromodulator", "Normal", "PlasticityRule", "PoissonInput", "Population", "Projection",
-           "RateMonitor", "RewardSTDP", "STDP", "SpikeMonitor", "SpikeSource", "StateMonitor", "TripletSTDP",
-           "TsodyksMarkram", "Uniform", "View", "WeightMonitor", "events_to_spikes", "grid_positions",
-           "to_nest"]
+__all__ = ["AdaptiveThreshold", "AllToAll", "AstrocytePopulation", "Conductance", "Connector", "CurrentInput",
+           "DistanceProbability", "FixedInDegree", "FixedProbability", "FromList", "InhibitorySTDP",
+           "NestNetwork", "Network", "Neuromodulator", "Normal", "PlasticityRule", "PoissonInput",
+           "Population", "Projection", "RateMonitor", "RewardSTDP", "STDP", "SpecPopulation", "SpikeMonitor",
+           "SpikeSource", "StateMonitor", "TripletSTDP", "TsodyksMarkram", "Uniform", "View", "WeightMonitor",
+           "events_to_spikes", "grid_positions", "to_nest"]

@@ -15,6 +15,7 @@ tables: ``ip3`` over the ``S`` sources (column: the astrocyte) and ``sic`` over 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,10 +23,19 @@ import torch
 
 from neuro.astro.populations import ASTROCYTE_RECORDABLES
 from neuro.functional import lif as F
-from neuro.kernels import astrocyte_math, lif_math
+from neuro.functional.spec import coefficient_table, initial_state
+from neuro.kernels import astrocyte_math, lif_math, neuron_spec
 from neuro.ops.lif import RESET_MODES
 from neuro.sim.astrocytes import AstrocytePopulation
-from neuro.sim.groups import CURRENT_CHANNEL, CurrentInput, Group, PoissonInput, Population, SpikeSource
+from neuro.sim.groups import (
+    CURRENT_CHANNEL,
+    CurrentInput,
+    Group,
+    PoissonInput,
+    Population,
+    SpecPopulation,
+    SpikeSource,
+)
 from neuro.sim.monitors import RateMonitor, SpikeMonitor, StateMonitor
 from neuro.sim.projections import Projection
 from neuro.sim.values import resolve
@@ -117,12 +127,82 @@ class Compiled:
     astate0: np.ndarray = field(default_factory=lambda: np.zeros((astrocyte_math.N_STATE, 0)))
     ip3: SynapseTable | None = None
     sic: SynapseTable | None = None
+    # conductance channels and spec neurons (see neuro.kernels.sim_cpu.general_update)
+    ch_erev: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [C, N] reversal potentials
+    ch_cond: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [C, N] 1: conductance channel
+    pop_model: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # [P] 0 LIF, k+1 specs[k]
+    specs: tuple = ()  # (GeneratedModel, voltage row) of each spec model
+    spec_prm: tuple = ()  # per spec model: its coefficient table [rows, N] (compute dtype)
+    spec_kc: tuple = ()  # per spec model: its constants kc (compute dtype)
+    y0: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [Y, N] initial spec states
+    # alpha-shaped channels (sim_math.shaped_drive): [C, N] unit, jump, rise
+    ch_unit: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    ch_jump: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    ch_rise: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    # Diehl & Cook's adaptive threshold (groups.AdaptiveThreshold): theta = theta_scale * a per neuron
+    theta_scale: np.ndarray | None = None  # [N] float64, NaN without the option; None: no such population
+    mon_scale: np.ndarray | None = None  # [monitored columns] float64 factors of the monitor rows (theta)
+
+    @property
+    def shapes(self) -> bool:
+        """True when some channel is alpha-shaped (an auxiliary state row per channel)."""
+        return bool(self.ch_jump.size and self.ch_jump.any())
+
+    @property
+    def H(self) -> int:
+        """Auxiliary rows of alpha channels after the spec states in ``g`` (``C`` or 0)."""
+        return self.C if self.shapes else 0
+
+    @property
+    def g_rows(self) -> int:
+        """Rows of the runners' ``g`` table: channels, spec states, alpha channels' auxiliary states."""
+        return self.C + self.Y + self.H
+
+    @property
+    def cond(self) -> bool:
+        """True when some channel is conductance-based."""
+        return bool(self.ch_cond.size and self.ch_cond.any())
+
+    @property
+    def general(self) -> bool:
+        """True when the network needs the general update (conductances or spec neurons)."""
+        return self.cond or bool(self.specs)
+
+    @property
+    def Y(self) -> int:
+        """Rows of spec-neuron states after the channel rows of ``g`` (0 without spec neurons)."""
+        return self.y0.shape[0]
+
+    def general_params(self, hetero: bool, tables: tuple) -> tuple:
+        """The CPU kernel's ``params`` of a general network: the five tables of :meth:`cpu_tables`,
+        then ``ch_erev, ch_cond`` (same columns), ``pop_model``, the nested spec arguments and, with
+        alpha channels, ``ch_unit, ch_jump, ch_rise``."""
+        lo = self.pops[:, 0]
+        take = (lambda a: a) if hetero else (lambda a: np.ascontiguousarray(a[..., lo]))  # noqa: E731
+        nested: tuple = ()
+        for prm, kc in reversed(tuple(zip(self.spec_prm, self.spec_kc))):
+            nested = ((prm, kc), nested)
+        shaped = (take(self.ch_unit), take(self.ch_jump), take(self.ch_rise)) if self.shapes else ()
+        return (*tables, take(self.ch_erev), take(self.ch_cond), self.pop_model, nested, *shaped)
+
+    def require_lif_only(self, runner: str) -> None:
+        """Raise ``NotImplementedError`` naming the populations ``runner`` cannot run (spec neurons,
+        conductance channels)."""
+        if not self.general:
+            return
+        names = [p.name for p in self.populations if isinstance(p, SpecPopulation) or p.reversal]
+        raise NotImplementedError(f"{runner} runs LIF-family populations with current channels only; "
+                                  f"{', '.join(names)} use spec neuron models or conductance channels: run "
+                                  "them with the CUDA event kernel (kernel='events', their default), "
+                                  "backend='numba' (CPU kernel) or backend='torch' (reference)")
 
     @property
     def hetero(self) -> bool:
         """True when some population has per-neuron parameters (else one column per population)."""
+        extra = (self.ch_erev, self.ch_cond, self.ch_unit, self.ch_jump, self.ch_rise) if self.general else ()
         for lo, hi, _, _ in self.pops:
-            for table in (self.prm, self.ch_alpha, self.ch_kappa, self.bias[None], self.ref_steps[None]):
+            for table in (self.prm, self.ch_alpha, self.ch_kappa, self.bias[None], self.ref_steps[None],
+                          *extra):
                 block = table[:, lo:hi]
                 if (block != block[:, :1]).any():
                     return True
@@ -262,10 +342,91 @@ def _neuron_tables(layout: _Layout, rng_of: dict, dt: float) -> dict[str, np.nda
     N, C = layout.N, layout.C
     t = {"prm": np.zeros((lif_math.N_PARAMS, N)), "pops": np.zeros((len(layout.populations), 4), np.int64),
          "ref_steps": np.zeros(N, np.int32), "bias": np.zeros(N), "ch_alpha": np.zeros((C, N)),
-         "ch_kappa": np.zeros((C, N)), "v0": np.zeros(N), "i0": np.zeros(N), "a0": np.zeros(N)}
+         "ch_kappa": np.zeros((C, N)), "v0": np.zeros(N), "i0": np.zeros(N), "a0": np.zeros(N),
+         "ch_erev": np.zeros((C, N)), "ch_cond": np.zeros((C, N)), "ch_unit": np.ones((C, N)),
+         "ch_jump": np.zeros((C, N)), "ch_rise": np.zeros((C, N))}
+    spec_parts = []
     for k, pop in enumerate(layout.populations):
-        _fill_population(t, k, pop, layout, rng_of[pop], dt)
+        if isinstance(pop, SpecPopulation):
+            spec_parts.append(_fill_spec_population(t, k, pop, layout, rng_of[pop], dt))
+        else:
+            _fill_population(t, k, pop, layout, rng_of[pop], dt)
+    t.update(_spec_tables(layout, spec_parts, dt))
     return t
+
+
+def _channel_tables(t: dict[str, np.ndarray], pop: Population, layout: _Layout, lo: int, hi: int,
+                    dt: float, kappa_of) -> None:
+    """Decay, gain, reversal potential and conductance flag of the channels of ``pop``;
+    ``kappa_of(tau)`` is the gain of a current channel (1 for a delta channel in any case)."""
+    for ch in layout.channels[pop]:
+        c = layout.channel_index[(pop, ch)]
+        tau = pop.synapses.get(ch, 0.0)
+        t["ch_alpha"][c, lo:hi] = math.exp(-dt / tau) if tau > 0 else 0.0
+        if ch in pop.reversal:  # g (E - v): no gain (sim_math.channel_drive)
+            t["ch_kappa"][c, lo:hi], t["ch_cond"][c, lo:hi] = 0.0, 1.0
+            t["ch_erev"][c, lo:hi] = pop.reversal[ch]
+            if pop.shapes.get(ch) == "alpha":  # sim_math.shaped_drive
+                t["ch_unit"][c, lo:hi], t["ch_jump"][c, lo:hi], t["ch_rise"][c, lo:hi] = 0.0, math.e / tau, dt
+        else:
+            t["ch_kappa"][c, lo:hi] = kappa_of(tau) if tau > 0 else 1.0
+
+
+def _fill_spec_population(t: dict[str, np.ndarray], k: int, pop: SpecPopulation, layout: _Layout,
+                          rng: np.random.Generator, dt: float) -> tuple:
+    """The tables of a spec population (its LIF coefficients stay 0); returns ``(population,
+    coefficient table [rows, n], initial states [S, n])`` float64 for :func:`_spec_tables`."""
+    lo, hi = layout.offsets[pop], layout.offsets[pop] + pop.n
+    for ch, tau in pop.synapses.items():
+        if 0 < tau < dt:
+            raise ValueError(f"{pop.name}.synapses[{ch!r}] = {tau} s is shorter than the time step "
+                             f"dt = {dt} s: use a smaller dt")
+    t["pops"][k] = (lo, hi, RESET_MODES["zero"], pop.threshold_op == ">=")
+    refr = resolve(pop.refractory, pop.n, f"{pop.name}.refractory", rng)
+    if (refr < 0).any():
+        raise ValueError(f"{pop.name}.refractory must be >= 0 seconds")
+    t["ref_steps"][lo:hi] = np.maximum(np.floor(refr / dt + 1e-3).astype(np.int64) - 1, 0)
+    t["bias"][lo:hi] = resolve(pop.bias, pop.n, f"{pop.name}.bias", rng)
+    _channel_tables(t, pop, layout, lo, hi, dt, lambda tau: 1.0)
+    values = {key: torch.from_numpy(v) for key, v in pop.spec_values(rng).items()}
+    prm = coefficient_table(pop.model, values, dt, (pop.n,), torch.float64, torch.device("cpu"))
+    y0 = torch.stack(list(initial_state(pop.model, values, torch.zeros(pop.n, dtype=torch.float64))))
+    for row, state in enumerate(pop.model.states):
+        if state in pop.init:
+            y0[row] = torch.from_numpy(resolve(pop.init[state], pop.n, f"{pop.name}.init[{state!r}]", rng))
+    prm, y0 = prm.expand(-1, pop.n).numpy(), y0.numpy()
+    for label, table, names in (("parameter", prm, neuron_spec.build(pop.model).rows),
+                                ("initial state", y0, pop.model.states)):
+        bad = ~np.isfinite(table).all(axis=1)
+        if bad.any():
+            raise ValueError(f"{pop.name}: {label} {names[int(np.argmax(bad))]!r} of {pop.model.name} "
+                             "is not finite")
+    return pop, prm, y0
+
+
+def _spec_tables(layout: _Layout, parts: list, dt: float) -> dict:
+    """``pop_model [P]``, ``specs`` (one ``(GeneratedModel, voltage row)`` per distinct model and
+    voltage state), their coefficient tables ``[rows, N]`` and constants, and ``y0 [Y, N]``."""
+    N = layout.N
+    pop_model = np.zeros(len(layout.populations), np.int64)
+    specs: list = []
+    Y = max((y0.shape[0] for _, _, y0 in parts), default=0)
+    y0_all = np.zeros((Y, N))
+    tables: list = []
+    for pop, prm, y0 in parts:
+        model = neuron_spec.build(pop.model)
+        key = (model, -1 if pop.voltage is None else model.states.index(pop.voltage))
+        if key not in specs:
+            specs.append(key)
+            tables.append(np.zeros((model.n_rows, N)))
+        m = specs.index(key)
+        pop_model[layout.populations.index(pop)] = m + 1
+        lo = layout.offsets[pop]
+        tables[m][:, lo:lo + pop.n] = prm
+        y0_all[:y0.shape[0], lo:lo + pop.n] = y0
+    kcs = tuple(np.array(neuron_spec.constants_of(model, dt, True, 0.0, 0.0)) for model, _ in specs)
+    return {"pop_model": pop_model, "specs": tuple(specs), "spec_prm": tuple(tables), "spec_kc": kcs,
+            "y0": y0_all}
 
 
 def _fill_population(t: dict[str, np.ndarray], k: int, pop: Population, layout: _Layout,
@@ -283,12 +444,8 @@ def _fill_population(t: dict[str, np.ndarray], k: int, pop: Population, layout: 
     t["ref_steps"][lo:hi] = np.maximum(np.floor(refr / dt + 1e-3).astype(np.int64) - 1, 0)
     t["bias"][lo:hi] = resolve(pop.bias, pop.n, f"{pop.name}.bias", rng)
     exact = pop.integration == "exact" and pop.decay_input and pop.model.leaky and not pop.model.has_syn
-    for ch in layout.channels[pop]:
-        c = layout.channel_index[(pop, ch)]
-        tau = pop.synapses.get(ch, 0.0)
-        t["ch_alpha"][c, lo:hi] = math.exp(-dt / tau) if tau > 0 else 0.0
-        exact_c = exact and tau > 0
-        t["ch_kappa"][c, lo:hi] = _exact_kappa(tau, t["prm"][lif_math.P_BETA, lo:hi], dt) if exact_c else 1.0
+    beta = t["prm"][lif_math.P_BETA, lo:hi]
+    _channel_tables(t, pop, layout, lo, hi, dt, lambda tau: _exact_kappa(tau, beta, dt) if exact else 1.0)
     if pop.v_init is None:  # start at rest (the values drawn above when v_leak is random)
         rest = torch.as_tensor(params.v_leak, dtype=torch.float64).numpy()
         t["v0"][lo:hi] = np.broadcast_to(rest, (pop.n,))
@@ -376,7 +533,10 @@ def _monitor_tables(layout: _Layout, monitors: list, dt: float) -> dict:
                 raise ValueError(f"{m.name} watches {m.population.name}, which is not in the network")
             everies.append(m.every_steps(dt))
             for var in m.variables:
-                code = {"v": 0, "i": 1, "a": 2}.get(var)
+                if isinstance(m.population, SpecPopulation) and var in m.population.model.states:
+                    code = 3 + layout.C + tuple(m.population.model.states).index(var)  # row C + k of g
+                else:
+                    code = {"v": 0, "i": 1, "a": 2, "theta": 2}.get(var)  # theta: a, scaled after
                 if code is None:
                     code = 3 + layout.channel_index[(m.population, var[2:])]
                 mon_idx.append(offsets[m.population] + m.indices)
@@ -411,6 +571,7 @@ def compile_network(groups: list[Group], projections: list[Projection], monitors
     astro_dt = dt * 1e3  # ms, the astrocytes' unit
     aprm, astate0 = _astrocyte_tables(layout, rng_of, astro_dt)
     monitored = _monitor_tables(layout, monitors, dt)
+    monitored.update(_adaptive_thresholds(layout, neurons, rng_of, dt, np_dtype, monitors))
 
     def cast(a: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):  # values beyond float32 become inf: rejected by the network
@@ -418,16 +579,81 @@ def compile_network(groups: list[Group], projections: list[Projection], monitors
 
     populations = layout.populations
     pops, ref_steps = neurons.pop("pops"), neurons.pop("ref_steps")  # integer tables; the rest are real
+    pop_model, specs = neurons.pop("pop_model"), neurons.pop("specs")
+    spec_prm = tuple(cast(a) for a in neurons.pop("spec_prm"))
+    spec_kc = tuple(cast(a) for a in neurons.pop("spec_kc"))
     real = {name: cast(table) for name, table in neurons.items()}
+    lif = [p for p in populations if not isinstance(p, SpecPopulation)]
     return Compiled(
         dt=dt, dtype=np_dtype, seed=int(seed) % _MAX_SEED, offsets=layout.offsets, populations=populations,
-        has_syn=any(p.model.has_syn for p in populations),
-        has_adapt=any(p.model.has_adapt for p in populations), N=layout.N, S=layout.S, C=layout.C,
+        has_syn=any(p.model.has_syn for p in lif), pop_model=pop_model, specs=specs, spec_prm=spec_prm,
+        spec_kc=spec_kc, has_adapt=any(p.model.has_adapt for p in lif), N=layout.N, S=layout.S, C=layout.C,
         channel_index=layout.channel_index, pops=pops, ref_steps=ref_steps, **real,
         poisson_prob=poisson_prob, row_ptr=spikes.row_ptr, col=spikes.col, weight=spikes.weight,
         delay=spikes.delay, D=D, proj_id=spikes.proj_id, base_weight=spikes.base_weight, **monitored,
         A=layout.A, astro_offsets=layout.astro_offsets, astro_dt=astro_dt, aprm=aprm, astate0=astate0,
         ip3=tables["ip3"], sic=tables["sic"])
+
+
+#: adaptive thresholds: half an ulp of theta may be at most this fraction of one step's decay
+THETA_RESOLUTION = 1e-3
+
+
+def _adaptive_thresholds(layout: _Layout, t: dict[str, np.ndarray], rng_of: dict, dt: float,
+                         np_dtype: np.dtype, monitors: list) -> dict:
+    """Diehl & Cook's adaptive threshold (:class:`~neuro.sim.groups.AdaptiveThreshold`) on the ALIF
+    tables ``t`` (float64, before the cast): with the decay ``rho`` as the compute dtype holds it,
+    ``K = theta_plus / (1 - rho)``, the threshold gain ``b = rho K`` and ``a0 = theta_init / K``;
+    returns ``theta_scale`` (``K`` per neuron) and the monitors' column factors ``mon_scale`` (empty
+    dict without such populations). Raises when the dtype cannot resolve the decay of ``theta``."""
+    pops = [p for p in layout.populations if p.adaptive_threshold is not None]
+    if not pops:
+        return {}
+    scale = np.full(layout.N, np.nan)
+    half_ulp = float(np.finfo(np_dtype).eps) / 2
+    for pop in pops:
+        option, lo, hi = pop.adaptive_threshold, layout.offsets[pop], layout.offsets[pop] + pop.n
+        rho = float(np_dtype.type(t["prm"][lif_math.P_RHO, lo]))  # the decay the kernels multiply by
+        if 1.0 - rho <= 0 or half_ulp / (1.0 - rho) > THETA_RESOLUTION:
+            raise ValueError(
+                f"{pop.name}.adaptive_threshold: tau_theta = {option.tau_theta:g} s with dt = {dt:g} s "
+                f"decays theta by a fraction {-math.expm1(-dt / option.tau_theta):.3g} per step, which "
+                f"{np_dtype} cannot resolve (its rounding, {half_ulp:.3g} of theta, exceeds "
+                f"{THETA_RESOLUTION:g} of that decay; the decay factor is held as {rho!r}): use "
+                "Network(dtype=torch.float64), a larger dt or a shorter tau_theta")
+        gain = option.gain(rho)
+        t["prm"][lif_math.P_BA, lo:hi] = rho * gain
+        scale[lo:hi] = gain
+        theta0 = resolve(option.theta_init, pop.n, f"{pop.name}.adaptive_threshold.theta_init", rng_of[pop])
+        t["a0"][lo:hi] = theta0 / gain
+    factors = []  # in the order of _monitor_tables' columns
+    for m in monitors:
+        if isinstance(m, StateMonitor):
+            for var in m.variables:
+                own = var == "theta" and not isinstance(m.population, AstrocytePopulation)
+                factors.append(scale[layout.offsets[m.population] + m.indices] if own
+                               else np.ones(len(m.indices)))
+    return {"theta_scale": scale, "mon_scale": np.concatenate(factors) if factors else np.zeros(0)}
+
+
+def theta_state(net: Compiled, state: dict) -> dict:
+    """``state`` (a runner's ``state()``) with ``theta`` ``[N]`` in volts (NaN for neurons without an
+    adaptive threshold) when the network has adaptive thresholds."""
+    if net.theta_scale is None:
+        return state
+    return {**state, "theta": np.asarray(state["a"], dtype=np.float64) * net.theta_scale}
+
+
+def keep_thresholds(net: Compiled, state_of: Callable[[], dict]) -> None:
+    """Before a reset: the current ``a`` (``theta / K``) of the populations whose adaptive threshold
+    has ``keep_on_reset=True`` becomes their initial value (``state_of``: the runner's ``state``)."""
+    kept = [p for p in net.populations if getattr(p.adaptive_threshold, "keep_on_reset", False)]
+    if not kept:
+        return
+    a = np.asarray(state_of()["a"])
+    for pop in kept:
+        lo, hi = net.offsets[pop], net.offsets[pop] + pop.n
+        net.a0[lo:hi] = a[lo:hi]
 
 
 def refresh_inputs(net: Compiled, groups: list, end_step: int) -> None:

@@ -40,6 +40,7 @@ from neuro.sim.runners import (
     general_rules,
     monitor_steps,
     reward_rates,
+    spec_state,
 )
 
 KERNELS = ("atomic", "events")
@@ -63,11 +64,11 @@ def _choice(value: str | None, env: str, allowed: tuple, name: str, default: str
     return value
 
 
-def kernel_choice(kernel: str | None = None, plastic: bool = False) -> str:
+def kernel_choice(kernel: str | None = None, plastic: bool = False, general: bool = False) -> str:
     """The kernel a :class:`CudaRunner` runs: ``kernel``, else ``$NEURO_SIM_CUDA_KERNEL``, else
-    :data:`DEFAULT_KERNEL` -- or ``"events"`` for a network with plastic synapses (only the event
-    kernel implements plasticity)."""
-    default = "events" if plastic else DEFAULT_KERNEL
+    :data:`DEFAULT_KERNEL` -- or ``"events"`` for a network with plastic synapses, spec neurons or
+    conductance channels (``general``): only the event kernel implements them."""
+    default = "events" if plastic or general else DEFAULT_KERNEL
     return _choice(kernel, ENV_KERNEL, KERNELS, "kernel", default)
 
 
@@ -91,8 +92,9 @@ class CudaRunner:
                  launch: str | None = None, event_cap: int = EVENT_CAP, rules: dict | None = None):
         require_numba_cuda()
         rules = dict(rules or {})
-        self.kernel_name = kernel_choice(kernel, bool(rules))
+        self.kernel_name = kernel_choice(kernel, bool(rules), net.general)
         if self.kernel_name == "atomic":
+            net.require_lif_only("the atomic CUDA kernel")
             from neuro.sim.cuda_runner_atomic import AtomicCudaRunner
 
             if rules:
@@ -163,11 +165,19 @@ class EventCudaRunner:
         self.static_k = np.flatnonzero(self.pl.is_plastic == 0)
         static = _subset(net.spikes, self.static_k) if self.plastic else net.spikes
         self.general = general_rules(self.pl)  # some rule is not plain pair STDP
+        # conductance channels and spec neurons: sim_cpu.general_update's params, the same kernel code
+        self.model_key = (net.cond, net.specs, net.shapes) if net.general else ()
         self.kernel = sim_cuda.run_kernel(net.has_syn, net.has_adapt, net.C, self.hetero, net.A > 0,
-                                          self.block, self.threads, self.plastic, self.general)
+                                          self.block, self.threads, self.plastic, self.general,
+                                          *self.model_key)
         put = self._put
         self.consts = put(np.array([0, 1], net.dtype))
         self.params = tuple(map(put, tables))
+        if net.general:
+            extra = net.general_params(self.hetero, tuple(tables))[len(tables):]
+            erev, cond, pop_model, nested, *shaped = extra
+            self.params = (*self.params, put(erev), put(cond), put(pop_model), self._put_nested(nested),
+                           *map(put, shaped))
         self.pops = put(net.pops)
         self.pop_cur = put(net.current_rows())
         self.syn = tuple(map(put, (static.row_ptr, static.col, static.weight, static.delay)))
@@ -221,6 +231,11 @@ class EventCudaRunner:
         if self.plastic:
             self.pl_w[:self.pl.pl_k.size].copy_(self._put(net.weight[self.pl.pl_k]))
 
+    def _put_nested(self, nested: tuple) -> tuple:
+        """The nested spec arguments ``((prm, kc), (...))`` on the device."""
+        return () if not nested else ((self._put(nested[0][0]), self._put(nested[0][1])),
+                                      self._put_nested(nested[1]))
+
     def _fallback(self, table, n_rows: int) -> tuple:
         """The incoming table of ``table`` when some row has more synapses than event slots (else
         empty rows): ``(in_ptr, in_k, in_src)``."""
@@ -255,7 +270,9 @@ class EventCudaRunner:
         net, put, dev = self.net, self._put, self.device
         self.i, self.v, self.a = put(net.i0), put(net.v0), put(net.a0)
         dt = self.v.dtype
-        self.g = torch.zeros(net.C, net.N, dtype=dt, device=dev)
+        # channels, spec states, the alpha channels' auxiliary states
+        self.g = torch.zeros(net.g_rows, net.N, dtype=dt, device=dev)
+        self.g[net.C:net.C + net.Y] = put(net.y0).to(dt)
         self.refc = torch.zeros(net.N, dtype=torch.int32, device=dev)
         self.buf = torch.zeros(net.D, net.C * net.N, dtype=dt, device=dev)
         self.astate = put(net.astate0)
@@ -278,9 +295,10 @@ class EventCudaRunner:
         ``[channels, N]``, ``refractory`` ``[N]`` (steps left), plus the astrocyte recordables when the
         network has astrocytes.
         """
-        return {**{k: t.cpu().numpy() for k, t in (("v", self.v), ("i", self.i), ("a", self.a), ("g", self.g),
-                                                   ("refractory", self.refc))},
-                **astrocyte_state(self.net, self.astate.cpu().numpy())}
+        net = self.net
+        return {**{k: t.cpu().numpy() for k, t in (("v", self.v), ("i", self.i), ("a", self.a),
+                                                   ("g", self.g[:net.C]), ("refractory", self.refc))},
+                **spec_state(net, self.g.cpu().numpy()), **astrocyte_state(net, self.astate.cpu().numpy())}
 
     def _inputs(self) -> tuple:
         """Injected currents, Poisson probabilities and generator spikes (rebuilt when they change)."""
@@ -315,7 +333,7 @@ class EventCudaRunner:
             for threads in (BLOCK_THREADS, 256, 128, 64):
                 self.threads = threads
                 kernel = sim_cuda.run_kernel(net.has_syn, net.has_adapt, net.C, self.hetero, net.A > 0, True,
-                                             threads, self.plastic, self.general).specialize(
+                                             threads, self.plastic, self.general, *self.model_key).specialize(
                                                  *as_cuda_array(args), 0)
                 (overload,) = kernel.overloads.values()
                 if overload.max_threads_per_block >= threads:

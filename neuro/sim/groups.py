@@ -3,6 +3,9 @@ r"""Groups of a simulated network: neuron populations and input sources, and vie
 * :class:`Population` — ``n`` neurons of one engine model (``IF``, ``LIF``, ``CubaLIF``, ``ALIF``;
   equations in :mod:`neuro.functional.lif`) with physical parameters (scalars or one value per
   neuron), an absolute refractory period, named synaptic channels and a bias current.
+* :class:`SpecPopulation` — ``n`` neurons of a :class:`~neuro.kernels.neuron_spec.NeuronSpec` model
+  (AdEx, ExpIF, Izhikevich or user-defined; ``Population(n, "AdEx", params=...)`` makes one), in
+  the model's own units.
 * :class:`PoissonInput` — independent Poisson spike trains with a rate per source.
 * :class:`SpikeSource` — spikes given as ``(times, indices)`` arrays or a tonic event stream.
 * :class:`CurrentInput` — a current injected into neurons, constant or one value per step.
@@ -18,6 +21,22 @@ and ``decay_input=True`` (the defaults here) ``kappa_c`` makes this the exact so
 
 over each step, as Brian2's ``method='exact'`` computes it: per unit of ``g_c`` the membrane gains
 :math:`r \tau_c (e^{-dt/\tau_c} - e^{-dt/\tau_m}) / (\tau_c - \tau_m)`.
+
+Conductance channels. ``synapses={"exc": Conductance(5e-3, E=0.0), "inh": Conductance(10e-3,
+E=-80e-3)}`` makes ``g_c`` a conductance (same exponential decay, each spike adds its weight)
+that drives the membrane with the current ``g_c (E_c - v)``:
+
+.. math:: \tau_m \dot v = (v_{leak} - v) + r \Big(\text{bias} + \sum_c g_c (E_c - v)\Big)
+
+Integration: the exact ``kappa`` form above assumes a current input, which a conductance input
+is not (it depends on ``v``). Each step holds the conductance current at its start-of-step value
+``g~_c (E_c - v_{t-1})`` (``g~`` includes the spikes arriving for this step) and integrates the
+membrane over the step as for a constant current (exponential Euler with ``integration="exact"``,
+forward Euler with ``"euler"``); the conductances decay exactly. The scheme is first order in
+``dt`` (local error ``O(dt^2)``), like Brian2's ``method='euler'`` in the COBA benchmark script,
+and needs a leaky membrane that takes its input as a current (``LIF``/``ALIF``,
+``decay_input=True``). Units: with ``r = 1`` the weights are conductances relative to the leak
+(``g r``, dimensionless, Brian2's COBA script), with ``r`` in ohms they are siemens.
 
 Delta synapses: what a weight ``w`` does to ``v`` (``delta_synapse``). A delta channel adds each
 arriving weight to the membrane input ``x`` of one step. With ``delta_synapse="current"`` (the
@@ -50,22 +69,33 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from neuro.functional import lif as F
+from neuro.kernels import adex_math, izhikevich_math
+from neuro.kernels.neuron_spec import NeuronSpec
 from neuro.sim.values import Normal, Uniform, ValueSpec, is_scalar, resolve
 
 MODELS = {"IF": F.IF, "LIF": F.LIF, "CubaLIF": F.CUBA_LIF, "ALIF": F.ALIF}
+#: the built-in NeuronSpec models a Population accepts by name (their own units: see SpecPopulation)
+SPEC_MODELS = {"AdEx": adex_math.ADEX, "ExpIF": adex_math.EXPIF, "Izhikevich": izhikevich_math.SPEC}
+#: millivolt parameters of the built-in spec models: a magnitude below 1 (-0.07) is almost surely volts
+SPEC_MILLIVOLTS = {"AdEx": ("E_L", "V_reset", "V_th"), "ExpIF": ("E_L", "V_reset", "V_th"),
+                   "Izhikevich": ("c",)}
 RESETS = ("zero", "subtract", "none")
 # Population parameters that may vary per neuron (forwarded to NeuronParameters)
 NEURON_PARAMS = ("tau_mem", "tau_syn", "tau_adapt", "beta_adapt", "v_th", "v_reset", "v_leak", "r", "w_in")
 CURRENT_CHANNEL = "__current__"
 DELTA_SYNAPSES = ("current", "jump")
+CONDUCTANCE_SHAPES = ("exp", "alpha")
 #: plausible upper bounds (seconds) of the time parameters: above them the value is almost surely in
 #: the wrong unit (milliseconds given as seconds)
 MAX_SECONDS = {"tau_mem": 1.0, "tau_syn": 1.0, "refractory": 1.0, "synapses": 1.0, "tau_adapt": 1e4}
+#: adaptive_threshold.tau_theta (Diehl & Cook 2015 use 1e4 s): 1e7 given in milliseconds is caught
+MAX_SECONDS["tau_theta"] = 1e5
 #: voltages of one population further apart than this factor are almost surely mixed units (mV and V)
 MAX_VOLTAGE_RATIO = 1e2
 VOLTAGES = ("v_th", "v_reset", "v_leak")
@@ -165,8 +195,128 @@ def element_positions(n: int, positions: np.ndarray | None, grid: Sequence[int] 
     return positions
 
 
+@dataclass(frozen=True)
+class Conductance:
+    """A conductance-based synaptic channel: ``synapses={"exc": Conductance(5e-3, E=0.0)}``.
+
+    ``shape="exp"`` (default): each spike adds its weight to the conductance ``g`` (``tau dg/dt =
+    -g``, exact decay). ``shape="alpha"``: a spike of weight ``w`` at time 0 gives
+    ``g(t) = w (t / tau) e^{1 - t / tau}`` (peak ``w`` at ``t = tau``, NEST's ``*_cond_alpha``
+    normalisation), integrated exactly with an auxiliary state per channel
+    (``neuro.kernels.sim_math.shaped_drive``). Either way ``g`` drives the membrane with the
+    current ``g (E - v)``. ``tau`` in seconds; ``E`` in the voltage
+    unit of the population (volts for the LIF family, the model's own unit for a spec model,
+    e.g. mV for AdEx). The weight's unit makes ``g (E - v)`` an input current: for the LIF family
+    with ``r = 1`` (default) a conductance relative to the leak (``g r``, dimensionless, Brian2's
+    COBA example), in siemens with ``r`` in ohms; nS for AdEx (pA = nS mV).
+    """
+
+    tau: float
+    E: float
+    shape: str = "exp"
+
+    def __post_init__(self) -> None:
+        if self.shape not in CONDUCTANCE_SHAPES:
+            raise ValueError(f"Conductance.shape must be one of {CONDUCTANCE_SHAPES}, got {self.shape!r}")
+        for key in ("tau", "E"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise ValueError(f"Conductance.{key} must be a finite number, got {value!r}")
+        if self.tau <= 0:
+            raise ValueError(f"Conductance.tau must be > 0 seconds, got {self.tau!r}")
+
+
+@dataclass(frozen=True)
+class AdaptiveThreshold:
+    r"""Diehl & Cook's (2015) adaptive threshold, a :class:`Population` option:
+    ``Population(n, "LIF", ..., adaptive_threshold=AdaptiveThreshold(theta_plus=0.05e-3, tau_theta=1e4))``.
+
+    Each neuron fires when ``v > v_th + theta``; ``theta`` jumps by ``theta_plus`` (volts) at each of
+    its spikes and decays with ``tau_theta`` (seconds), as in Brian2's ``dtheta/dt = -theta /
+    tau_theta`` with ``theta += theta_plus`` on reset. After step ``t`` (spikes ``t_k <= t``)
+
+    .. math:: \theta(t) = \theta_{init} e^{-t/\tau_\theta} + \theta_+ \sum_k e^{-(t - t_k)/\tau_\theta}
+
+    and the threshold of step ``t`` uses ``theta`` decayed to ``t`` with the spikes before ``t``
+    (Brian2's order: state update, threshold, reset). It runs as the engine's ALIF (``a_t = rho
+    a_{t-1} + (1 - rho) s_t``, threshold ``v_th + b a_{t-1}``, ``rho = decay(tau_theta, dt)``) with
+    ``theta_t = K a_t``, ``K = theta_plus / (1 - rho)`` and ``b = rho K``; ``StateMonitor(pop,
+    "theta")`` and ``net.state()["theta"]`` give ``theta`` in volts.
+
+    Precision: a very slow decay is lost in rounding when ``1 - rho`` nears the compute dtype's
+    resolution; building raises an error when half an ulp of ``theta`` exceeds 0.1 % of one step's
+    decay (float32 with ``dt = 0.5 ms`` allows ``tau_theta`` up to about 8 s: Diehl & Cook's 1e4 s
+    needs ``Network(dtype=torch.float64)``).
+
+    Args:
+        theta_plus: threshold increase per spike, volts (> 0; the paper: 0.05 mV = 0.05e-3).
+        tau_theta: decay time constant of ``theta``, seconds (the paper: 1e7 ms = 1e4 s).
+        theta_init: initial ``theta`` in volts (scalar, per neuron, distribution or callable), e.g. a
+            trained network's thresholds.
+        keep_on_reset: ``False`` (default): ``net.reset()`` restores ``theta_init`` like every other
+            state. ``True``: ``net.reset()`` keeps each neuron's current ``theta`` (Diehl & Cook keep
+            ``theta`` across presentations while training) and resets the rest.
+    """
+
+    theta_plus: float
+    tau_theta: float
+    theta_init: ValueSpec = 0.0
+    keep_on_reset: bool = False
+
+    def __post_init__(self) -> None:
+        for key in ("theta_plus", "tau_theta"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+                    or value <= 0:
+                raise ValueError(f"AdaptiveThreshold.{key} must be a positive finite number "
+                                 f"({'volts' if key == 'theta_plus' else 'seconds'}), got {value!r}")
+        if not isinstance(self.keep_on_reset, bool):
+            raise ValueError(f"AdaptiveThreshold.keep_on_reset must be True or False, "
+                             f"got {self.keep_on_reset!r}")
+
+    def rho(self, dt: float, integration: str = "exact") -> float:
+        """The per-step decay of ``theta`` (the engine's ``rho``, float64)."""
+        return float(F.decay(float(self.tau_theta), dt, integration, "adaptive_threshold.tau_theta"))
+
+    def gain(self, rho: float) -> float:
+        """``K = theta_plus / (1 - rho)``: ``theta = K a`` for the engine's adaptation ``a``."""
+        return float(self.theta_plus) / (1.0 - rho)
+
+
+def parse_synapses(synapses: Mapping | None, name: str) -> tuple[dict[str, float], dict[str, float]]:
+    """``(time constants, reversal potentials)`` of a ``synapses=`` mapping: channel -> time constant
+    in seconds (``None``/``0``: delta channel) or :class:`Conductance`; only conductance channels
+    have a reversal potential. (Shapes: :func:`channel_shapes`.)"""
+    synapses = {"input": None} if synapses is None else dict(synapses)
+    if not synapses:
+        raise ValueError(f"{name}: synapses must name at least one channel")
+    taus, reversal = {}, {}
+    for ch, tau in synapses.items():
+        if not isinstance(ch, str) or not ch or ch == CURRENT_CHANNEL:
+            raise ValueError(f"synaptic channel names must be non-empty strings, got {ch!r}")
+        if isinstance(tau, Conductance):
+            taus[ch], reversal[ch] = float(tau.tau), float(tau.E)
+            continue
+        if tau is not None and not (isinstance(tau, (int, float)) and not isinstance(tau, bool)
+                                    and math.isfinite(tau) and tau >= 0):
+            raise ValueError(f"synaptic time constant of channel {ch!r} must be >= 0 seconds "
+                             f"(0 or None: delta channel) or a Conductance, got {tau!r}")
+        taus[ch] = float(tau) if tau else 0.0
+    return taus, reversal
+
+
+def channel_shapes(synapses: Mapping | None) -> dict[str, str]:
+    """The alpha-shaped channels of a ``synapses=`` mapping: ``{channel: "alpha"}``."""
+    return {ch: "alpha" for ch, s in (synapses or {}).items()
+            if isinstance(s, Conductance) and s.shape == "alpha"}
+
+
 class Population(Group):
     """``n`` neurons of one LIF-family model (see the module docstring for the equations).
+
+    With a :class:`~neuro.kernels.neuron_spec.NeuronSpec` model (``"AdEx"``, ``"ExpIF"``,
+    ``"Izhikevich"`` or your own) ``Population(n, model, params=..., ...)`` makes a
+    :class:`SpecPopulation` (its own arguments and units).
 
     Args:
         n: number of neurons.
@@ -185,8 +335,9 @@ class Population(Group):
         reset: ``"zero"`` (``v = v_reset``, default), ``"subtract"`` or ``"none"``.
         threshold_op: spike when ``v > v_th`` (default, Brian2/NEST-like) or ``">="``.
         refractory: absolute refractory period in seconds (scalar or per neuron).
-        synapses: channel name -> time constant in seconds (``None``/``0``: delta channel). Default:
-            one delta channel ``"input"``.
+        synapses: channel name -> time constant in seconds (``None``/``0``: delta channel) or a
+            :class:`Conductance` (reversal potential, module docstring). Default: one delta
+            channel ``"input"``.
         bias: constant input current (scalar or per neuron).
         v_init, i_init, a_init: initial membrane, synaptic current (CubaLIF) and adaptation (ALIF):
             scalars, arrays, distributions or callables. ``v_init`` defaults to ``v_leak``.
@@ -195,7 +346,22 @@ class Population(Group):
         name: label used in errors, plots and monitors.
         check_ranges: reject implausible values (units; module docstring). NaN and inf are always
             rejected.
+        adaptive_threshold: an :class:`AdaptiveThreshold` (Diehl & Cook 2015: ``v > v_th + theta``,
+            ``theta += theta_plus`` at each spike, decaying with ``tau_theta``) for a ``"LIF"``
+            population, which then runs as the engine's ALIF (``model`` becomes ``ALIF``; ``tau_adapt``,
+            ``beta_adapt`` and ``a_init`` come from the option). Record ``"theta"`` (volts) with a
+            StateMonitor or read ``net.state()["theta"]``; ``keep_on_reset=True`` keeps ``theta``
+            across ``net.reset()``. Slow decays need float64 (see :class:`AdaptiveThreshold`).
     """
+
+    #: Diehl & Cook's adaptive threshold (None: none), see :class:`AdaptiveThreshold`
+    adaptive_threshold: AdaptiveThreshold | None = None
+
+    def __new__(cls, n: int = 1, model: object = "LIF", *args, **kwargs):
+        spec = isinstance(model, NeuronSpec) or (isinstance(model, str) and model in SPEC_MODELS)
+        if cls is Population and spec:
+            return super().__new__(SpecPopulation)  # then SpecPopulation.__init__ runs
+        return super().__new__(cls)
 
     def __init__(self, n: int, model: str | F.NeuronModel = "LIF", *,
                  tau_mem: ValueSpec = 20e-3, tau_syn: ValueSpec = 5e-3, tau_adapt: ValueSpec = 200e-3,
@@ -206,9 +372,12 @@ class Population(Group):
                  synapses: Mapping[str, float | None] | None = None, bias: ValueSpec = 0.0,
                  v_init: ValueSpec | None = None, i_init: ValueSpec = 0.0, a_init: ValueSpec = 0.0,
                  positions: np.ndarray | None = None, grid: Sequence[int] | None = None,
-                 name: str | None = None, delta_synapse: str = "current", check_ranges: bool = True):
+                 name: str | None = None, delta_synapse: str = "current", check_ranges: bool = True,
+                 adaptive_threshold: AdaptiveThreshold | None = None):
         self.n = _check_count(n, "Population size n")
         self.name = name or f"population{id(self) % 10000}"
+        if adaptive_threshold is not None:
+            model = self._adaptive_threshold_model(model, adaptive_threshold, a_init)
         if isinstance(model, str):
             if model not in MODELS:
                 raise ValueError(f"model must be one of {sorted(MODELS)} (spiking LIF-family models), "
@@ -242,21 +411,36 @@ class Population(Group):
                            ("i_init", i_init), ("a_init", a_init)):
             if value is not None:
                 _check_finite(value, self.n, f"{self.name}.{key}")
-        synapses = {"input": None} if synapses is None else dict(synapses)
-        if not synapses:
-            raise ValueError("synapses must name at least one channel")
-        for ch, tau in synapses.items():
-            if not isinstance(ch, str) or not ch or ch == CURRENT_CHANNEL:
-                raise ValueError(f"synaptic channel names must be non-empty strings, got {ch!r}")
-            if tau is not None and not (isinstance(tau, (int, float)) and math.isfinite(tau) and tau >= 0):
-                raise ValueError(f"synaptic time constant of channel {ch!r} must be >= 0 seconds "
-                                 f"(0 or None: delta channel), got {tau!r}")
-        self.synapses = {ch: (float(tau) if tau else 0.0) for ch, tau in synapses.items()}
+        self.synapses, self.reversal = parse_synapses(synapses, self.name)
+        self.shapes = channel_shapes(synapses)
+        if self.reversal and (model.has_syn or not model.leaky or not self.decay_input):
+            raise ValueError(f"{self.name}: conductance channels {sorted(self.reversal)} drive the membrane "
+                             f"with g (E - v), which needs a leaky membrane that integrates its input as a "
+                             f"current ('LIF' or 'ALIF' with decay_input=True), not {model.name} with "
+                             f"decay_input={self.decay_input}")
         self.bias, self.v_init, self.i_init, self.a_init = bias, v_init, i_init, a_init
         self.positions = element_positions(self.n, positions, grid)
         self.check_ranges = bool(check_ranges)
         if self.check_ranges:
             self._check_ranges()
+
+    def _adaptive_threshold_model(self, model: object, option: object, a_init: ValueSpec) -> F.NeuronModel:
+        """The engine model of a population with Diehl & Cook's adaptive threshold: ALIF (from LIF)."""
+        if not isinstance(option, AdaptiveThreshold):
+            raise TypeError(f"{self.name}: adaptive_threshold must be an AdaptiveThreshold(theta_plus=..., "
+                            f"tau_theta=...), got {type(option).__name__}")
+        if model not in ("LIF", F.LIF):
+            name = getattr(model, "name", model)
+            hint = ": an ALIF population already adapts its threshold (tau_adapt, beta_adapt)" * (
+                name == "ALIF")
+            raise ValueError(f"{self.name}: adaptive_threshold needs model='LIF' (it runs as the engine's "
+                             f"ALIF), got {name!r}{hint}")
+        if not (isinstance(a_init, numbers.Real) and a_init == 0):
+            raise ValueError(f"{self.name}: with adaptive_threshold give the initial threshold as "
+                             "AdaptiveThreshold(theta_init=...) (volts), not a_init")
+        _check_finite(option.theta_init, self.n, f"{self.name}.adaptive_threshold.theta_init")
+        self.adaptive_threshold = option
+        return F.ALIF
 
     def _check_ranges(self) -> None:
         """Implausible values (module docstring, "Units") raise, naming the parameter."""
@@ -265,8 +449,14 @@ class Population(Group):
             times["tau_mem"] = self.params["tau_mem"]
         if self.model.has_syn:
             times["tau_syn"] = self.params["tau_syn"]
-        if self.model.has_adapt:
+        if self.model.has_adapt and self.adaptive_threshold is None:
             times["tau_adapt"] = self.params["tau_adapt"]
+        if self.adaptive_threshold is not None:
+            times["tau_theta"] = self.adaptive_threshold.tau_theta
+            if self.adaptive_threshold.theta_plus > 1.0:
+                raise ValueError(f"{self.name}.adaptive_threshold.theta_plus = "
+                                 f"{self.adaptive_threshold.theta_plus:g} V is implausibly large: neuro "
+                                 "takes volts, 0.05 mV is 0.05e-3 (check_ranges=False to allow it)")
         times.update({f"synapses[{ch!r}]": tau for ch, tau in self.synapses.items()})
         for key, spec in times.items():
             top = _largest(spec)
@@ -298,6 +488,8 @@ class Population(Group):
             names.append("i")
         if self.model.has_adapt:
             names.append("a")
+        if self.adaptive_threshold is not None:
+            names.append("theta")  # volts: K a (AdaptiveThreshold)
         return tuple(names + [f"g_{ch}" for ch in self.synapses])
 
     def neuron_parameters(self, dt: float, rng: np.random.Generator) -> F.NeuronParameters:
@@ -306,8 +498,165 @@ class Population(Group):
         for key, spec in self.params.items():
             values[key] = float(spec) if is_scalar(spec) else torch.from_numpy(
                 resolve(spec, self.n, f"{self.name}.{key}", rng))
+        if self.adaptive_threshold is not None:  # ALIF with theta = K a and threshold v_th + rho K a_{t-1}
+            rho = self.adaptive_threshold.rho(dt, self.integration)
+            values["tau_adapt"] = float(self.adaptive_threshold.tau_theta)
+            values["beta_adapt"] = rho * self.adaptive_threshold.gain(rho)
         return F.NeuronParameters(dt=dt, integration=self.integration, decay_input=self.decay_input,
                                   **values)
+
+
+class SpecPopulation(Population):
+    r"""``n`` neurons of a :class:`~neuro.kernels.neuron_spec.NeuronSpec` model: the built-in
+    ``"AdEx"``, ``"ExpIF"`` (:mod:`neuro.kernels.adex_math`), ``"Izhikevich"``
+    (:mod:`neuro.kernels.izhikevich_math`) or your own, run by the same step code as the trainable
+    :class:`~neuro.nn.custom.SpecNeuron` modules. ``Population(n, model, ...)`` makes one.
+
+    Each step, neuron ``n`` gets the input ``x = bias + sum_c g~_c`` (current channels; a
+    conductance channel contributes ``g~_c (E_c - v)`` with ``v`` the voltage state at the start of
+    the step), then the spec's ``step(s, x, p)``, ``threshold`` and ``reset`` run (see
+    :mod:`neuro.kernels.sim_spec`). ``x`` is the spec's input: a current in the model's unit (pA
+    for AdEx/ExpIF, the dimensionless current of Izhikevich's equations). Delta channels add each
+    weight to ``x`` for one step: the model's step then moves ``v`` by ``h w / C_m`` for AdEx
+    (``h = dt / 1 ms``), ``h w`` for Izhikevich — not by ``w``; ``delta_synapse="jump"`` exists
+    for the LIF family only.
+
+    Units: the spec's parameters, states, ``bias``, weights and reversal potentials are in the
+    model's own units (AdEx/ExpIF: NEST's mV, pF, nS, pA, ms; Izhikevich: mV, ms); everything about
+    time that the simulator handles is in seconds, as for every population: ``dt``, synaptic time
+    constants, ``refractory`` and delays (the models convert with their ``time_unit``).
+
+    Refractoriness (``refractory`` seconds, the LIF family's convention): while held, the voltage
+    state keeps its value (after the reset: ``V_reset``, NEST's clamp), the other states follow the
+    step (AdEx's ``w`` keeps adapting), no spike and no reset.
+
+    Args:
+        n: number of neurons.
+        model: a NeuronSpec or the name of a built-in one.
+        params: parameter values by name (scalars, one per neuron, distributions, callables); the
+            spec's defaults fill the rest. Checked: finite, and > 0 for the spec's ``positive``.
+        init: initial values of states by name (default: the spec's).
+        voltage: the state that conductance channels read and refractoriness holds (default
+            ``"v"`` when the model has it; ``None``: no conductance channels, nothing held).
+        synapses: channel -> time constant in seconds (``None``/``0``: delta) or a
+            :class:`Conductance` (``E`` in the model's voltage unit). Default: one delta channel.
+        refractory: absolute refractory period in seconds (scalar or per neuron).
+        bias: constant input (the model's current unit; scalar or per neuron).
+        threshold_op: ``">="`` (default: spike when ``threshold(s, p) >= 0``, NEST's ``V >= V_peak``)
+            or ``">"``.
+        positions, grid, name, check_ranges: as for :class:`Population`.
+    """
+
+    def __init__(self, n: int, model: str | NeuronSpec, *, params: Mapping[str, ValueSpec] | None = None,
+                 init: Mapping[str, ValueSpec] | None = None, voltage: str | None = "v",
+                 synapses: Mapping[str, float | Conductance | None] | None = None,
+                 refractory: ValueSpec = 0.0, bias: ValueSpec = 0.0, threshold_op: str = ">=",
+                 positions: np.ndarray | None = None, grid: Sequence[int] | None = None,
+                 name: str | None = None, check_ranges: bool = True, **lif_arguments):
+        self.n = _check_count(n, "Population size n")
+        self.name = name or f"population{id(self) % 10000}"
+        if isinstance(model, str):
+            if model not in SPEC_MODELS:
+                raise ValueError(f"{self.name}: model must be a NeuronSpec or one of {sorted(SPEC_MODELS)}, "
+                                 f"got {model!r}")
+            model = SPEC_MODELS[model]
+        if not isinstance(model, NeuronSpec):
+            raise TypeError(f"{self.name}: model must be a NeuronSpec, got {type(model).__name__}")
+        self.model = model
+        if lif_arguments:
+            raise TypeError(f"{self.name}: {sorted(lif_arguments)} are arguments of the LIF family; a "
+                            f"{model.name} population takes its parameters as params={{...}} (its "
+                            f"parameters: {', '.join(model.parameters)}) and initial states as "
+                            f"init={{...}} (states: {', '.join(model.states)})")
+        for what, given, known in (("parameter", params or {}, model.parameters),
+                                   ("state", init or {}, model.states)):
+            unknown = sorted(set(given) - set(known))
+            if unknown:
+                raise ValueError(f"{self.name}: {model.name} has no {what}(s) {unknown}; its {what}s: "
+                                 f"{', '.join(known)}")
+        self.params = {**model.parameters, **dict(params or {})}
+        self.init = dict(init or {})
+        for key, value in {**self.params, **{f"init[{k!r}]": v for k, v in self.init.items()}}.items():
+            _check_finite(value, self.n, f"{self.name}.{key}")
+        for key in model.positive:
+            low = _smallest(self.params[key])
+            if low is not None and low <= 0:
+                raise ValueError(f"{self.name}.{key} must be > 0 (the {model.name} model's positive "
+                                 f"parameters: {', '.join(model.positive)}), got {low:g}")
+        if voltage is not None and voltage not in model.states:
+            if voltage != "v":
+                raise ValueError(f"{self.name}: voltage={voltage!r} is not a state of {model.name} "
+                                 f"(states: {', '.join(model.states)})")
+            voltage = None  # the default, for a model without a state "v"
+        self.voltage = voltage
+        if threshold_op not in (">", ">="):
+            raise ValueError(f"threshold_op must be '>' or '>=', got {threshold_op!r}")
+        self.threshold_op = threshold_op
+        self.synapses, self.reversal = parse_synapses(synapses, self.name)
+        self.shapes = channel_shapes(synapses)
+        if self.reversal and voltage is None:
+            raise ValueError(f"{self.name}: conductance channels {sorted(self.reversal)} need the voltage "
+                             f"state: name it with voltage=... (states of {model.name}: "
+                             f"{', '.join(model.states)})")
+        self.refractory, self.bias = refractory, bias
+        for key, value in (("refractory", refractory), ("bias", bias)):
+            _check_finite(value, self.n, f"{self.name}.{key}")
+        # what the LIF-family code paths read: no voltage jumps, no LIF initial values
+        self.delta_synapse, self.reset = "current", "spec"
+        self.v_init, self.i_init, self.a_init = None, 0.0, 0.0
+        self.integration, self.decay_input = "spec", True
+        self.positions = element_positions(self.n, positions, grid)
+        self.check_ranges = bool(check_ranges)
+        if self.check_ranges:
+            self._check_ranges()
+
+    def _check_ranges(self) -> None:
+        """Time values the simulator handles are seconds: implausibly long ones raise; the built-in
+        models' voltages are millivolts and their ``time_unit`` a plausible unit of time in seconds."""
+        builtin = self.model.name if SPEC_MODELS.get(self.model.name) is self.model else None
+        for key in SPEC_MILLIVOLTS.get(builtin, ()):
+            top = _largest(self.params[key], magnitude=True)
+            if top is not None and 0 < top < 1:
+                raise ValueError(f"{self.name}.{key} = {top:g} in magnitude: {builtin} takes millivolts "
+                                 "(NEST's units), not volts; -70 mV is -70.0 (check_ranges=False to allow "
+                                 "it)")
+        if "time_unit" in self.params and builtin:
+            unit = _largest(self.params["time_unit"])
+            if unit is not None and not 1e-6 <= unit <= 1.0:
+                raise ValueError(f"{self.name}.time_unit = {unit:g} s is implausible (1e-3: the model's "
+                                 "time is in ms; check_ranges=False to allow it)")
+        times = {"refractory": self.refractory, **{f"synapses[{ch!r}]": t for ch, t in self.synapses.items()}}
+        for key, spec in times.items():
+            top = _largest(spec)
+            limit = MAX_SECONDS[key.split("[")[0]]
+            if top is not None and top > limit:
+                raise ValueError(f"{self.name}.{key} = {top:g} s is implausibly long "
+                                 f"(more than {limit:g} s): the simulator takes seconds, also for spec "
+                                 "models (whose own parameters keep their units); 5 ms is 5e-3 "
+                                 "(check_ranges=False to allow it)")
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """Names a StateMonitor can record: the model's states and ``g_<channel>``."""
+        return tuple(self.model.states) + tuple(f"g_{ch}" for ch in self.synapses)
+
+    def neuron_parameters(self, dt: float, rng: np.random.Generator) -> F.NeuronParameters:
+        """Not defined: a spec population has the parameters of its model (:meth:`spec_values`)."""
+        raise TypeError(f"{self.name} is a {self.model.name} population: its parameters are spec_values()")
+
+    def spec_values(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Every parameter of the model, ``n`` float64 values each (drawn with ``rng``), validated."""
+        values = {key: resolve(spec, self.n, f"{self.name}.{key}", rng) for key, spec in self.params.items()}
+        for key in self.model.positive:
+            if (values[key] <= 0).any():
+                raise ValueError(f"{self.name}.{key} must be > 0, got {values[key].min():g}")
+        return values
+
+
+def _smallest(spec: object) -> float | None:
+    """Smallest value of a number or an array (None for distributions and callables)."""
+    values = _values(spec)
+    return None if values is None or values.size == 0 else float(values.min())
 
 
 def _values(spec: object) -> np.ndarray | None:

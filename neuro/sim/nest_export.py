@@ -62,13 +62,15 @@ steady-state ``I_e``; initial currents are not exported), a time-varying current
 (NEST changes amplitudes at ``t > 0`` only, one step before they act: dropped). ``strict=True``
 raises on every such approximation instead.
 
-No NEST equivalent (a :class:`NestExportError` names each part): ``ALIF`` with exponential channels
-or a refractory period (NEST's ALIF, the e-prop neuron, has delta synapses only and skips the
-threshold's jump after spikes in a refractory period; its e-prop machinery stays idle with static
-synapses), reset modes other than ``"zero"``, a population with both delta and exponential
-channels in use, a channel time constant equal to ``tau_mem`` (``iaf_psc_exp_multisynapse`` refuses
-it), astrocytes and their projections, ``DistanceProbability`` with ``connectivity="rules"``, state
-variables other than ``v`` and exponential channel currents.
+Conductance channels of LIF populations: ``iaf_cond_exp`` / ``iaf_cond_alpha``, statistically
+equivalent (``benchmarks/coba_brian2.py --nest``). Spec populations (``AdEx``, ``ExpIF``,
+``Izhikevich``): :mod:`neuro.sim.nest_models`. No NEST equivalent (the error names each
+part): ``ALIF`` with exponential channels or a refractory period (NEST's ALIF, the e-prop neuron,
+has delta synapses only and skips the threshold's jump after spikes in a refractory period; its
+e-prop machinery stays idle with static synapses), reset modes other than ``"zero"``, a population
+with both delta and exponential channels in use, a channel time constant equal to ``tau_mem``
+(``iaf_psc_exp_multisynapse`` refuses it), astrocytes and their projections, ``DistanceProbability``
+with ``connectivity="rules"``, state variables other than ``v`` and exponential channel currents.
 
 Extension point for plastic synapses: a projection with a plasticity rule (``proj.plasticity``, the
 plasticity issue) exports through an exporter registered with :func:`register_plasticity_export`
@@ -110,8 +112,19 @@ from neuro.functional import lif as F
 from neuro.kernels import lif_math
 from neuro.sim.astrocytes import AstrocytePopulation
 from neuro.sim.connectivity import AllToAll, FixedInDegree, FixedProbability, FromList
-from neuro.sim.groups import CURRENT_CHANNEL, CurrentInput, PoissonInput, Population, SpikeSource, View
+from neuro.sim.groups import (
+    CURRENT_CHANNEL,
+    CurrentInput,
+    PoissonInput,
+    Population,
+    SpecPopulation,
+    SpikeSource,
+    View,
+)
 from neuro.sim.monitors import RateMonitor, SpikeMonitor, StateMonitor, WeightMonitor
+from neuro.sim.nest_common import A_TO_PA, F_TO_PF, S_TO_MS, S_TO_NS, V_TO_MV
+from neuro.sim.nest_common import PopulationMap as _PopulationMap
+from neuro.sim.nest_common import note_approximation as _approx
 from neuro.sim.nest_results import NestNetwork
 from neuro.sim.plasticity import STDP, InhibitorySTDP, RewardSTDP, TripletSTDP, TsodyksMarkram
 from neuro.sim.projections import Projection
@@ -120,7 +133,6 @@ from neuro.sim.values import Normal, Uniform, is_scalar, resolve
 if TYPE_CHECKING:  # pragma: no cover
     from neuro.sim.network import Network
 
-S_TO_MS, V_TO_MV, A_TO_PA, F_TO_PF = 1e3, 1e3, 1e12, 1e12
 _RULES = (AllToAll, FixedProbability, FixedInDegree, FromList)  # connectors NEST can draw itself
 IF_TAU_STEPS = 1e12  # a non-leaky IF exports with tau_m = 1e12 steps (decay 1 - 1e-12 per step)
 
@@ -209,20 +221,6 @@ def _p31(tau_m: np.ndarray, tau_s, c_m: np.ndarray, h: float) -> np.ndarray:
     return np.where(np.isclose(tau_m, tau_s, rtol=1e-6, atol=0.0), h / c_m * em, gain)
 
 
-@dataclass
-class _PopulationMap:
-    """One population in NEST: model, node parameters and, per channel, how weights convert."""
-
-    model: str
-    params: list  # one dict per neuron
-    receptor: dict  # channel -> receptor_type
-    factor: dict  # channel -> per-neuron NEST weight per neuro weight
-    shift: dict  # channel -> steps added to neuro's delay
-    g_factor: dict  # exponential channel -> per-neuron neuro g per NEST pA (recording)
-    tau_syn: dict  # exponential channel -> time constant (s)
-    current_factor: np.ndarray  # NEST pA per unit of neuro injected current
-
-
 def _used_channels(net: Network, pop: Population) -> set:
     used = {p.target for p in net._projections if p.post.group is pop and p.kind == "spike"}
     if any(isinstance(g, CurrentInput) and not g.constant and g.target.group is pop for g in net._groups):
@@ -233,8 +231,16 @@ def _used_channels(net: Network, pop: Population) -> set:
 def _map_population(net: Network, pop: Population, problems: list, notes: list, strict: bool
                     ) -> _PopulationMap | None:
     who = f"Population {pop.name!r} ({pop.model.name})"
+    if isinstance(pop, SpecPopulation):  # AdEx, ExpIF, Izhikevich: neuro.sim.nest_models
+        from neuro.sim.nest_models import map_spec_population
+
+        return map_spec_population(net, pop, _used_channels(net, pop), _group_rng(net, pop), problems, notes,
+                                   strict)
     if pop.reset != "zero":
         problems.append(f"{who}: reset={pop.reset!r} has no NEST equivalent (NEST sets v = V_reset)")
+        return None
+    if pop.adaptive_threshold is not None:  # not mapped (theta_init, K): refuse rather than export it wrong
+        problems.append(f"{who}: adaptive_threshold (Diehl & Cook's theta) has no NEST export yet")
         return None
     used = _used_channels(net, pop)
     delta_ch = [ch for ch in pop.synapses if ch in used and pop.synapses[ch] == 0]
@@ -278,7 +284,12 @@ def _map_population(net: Network, pop: Population, problems: list, notes: list, 
         return None
     factor, g_factor, shift, receptor = {}, {}, {}, {}
     current = np.full(n, A_TO_PA)
-    if pop.model.has_syn:  # CubaLIF: the input drives the current i, which drives v
+    if pop.reversal:
+        model = _map_conductances(pop, used, base, factor, shift, receptor, problems, notes, strict)
+        if model is None:
+            return None
+        exp_ch = []
+    elif pop.model.has_syn:  # CubaLIF: the input drives the current i, which drives v
         _approx(notes, problems, strict, f"{who}: CubaLIF exports to iaf_psc_exp_multisynapse, which "
                 "integrates "
                 "current and membrane exactly (neuro steps them: an O(dt/tau_syn) difference); the bias "
@@ -339,14 +350,39 @@ def _map_population(net: Network, pop: Population, problems: list, notes: list, 
                           {ch: pop.synapses[ch] for ch in exp_ch}, current)
 
 
-def _approx(notes: list, problems: list, strict: bool, text: str, exact: bool = False) -> None:
-    """An approximation (or an exact re-expression, ``exact=True``) of the export, noted or refused."""
-    if exact:
-        notes.append(text)
-    elif strict:
-        problems.append(text + " (strict=True)")
+def _map_conductances(pop: Population, used: set, base: dict, factor: dict, shift: dict, receptor: dict,
+                      problems: list, notes: list, strict: bool) -> str | None:
+    """Conductance channels as NEST's ``iaf_cond_exp`` / ``iaf_cond_alpha`` (one excitatory and one
+    inhibitory conductance: the channel with the higher reversal potential is ``g_ex``, the other
+    ``g_in``, whose weights NEST wants negative). With ``C_m = tau_m / r`` NEST's leak conductance is
+    ``1 / r``, so a neuro conductance ``g`` (relative to the leak with ``r = 1``, siemens with ``r``
+    in ohms) is ``g`` siemens in NEST; the integration differs (NEST: adaptive RKF45; neuro: the
+    conductance current held over each step), a statistical equivalence (noted)."""
+    who = f"Population {pop.name!r} ({pop.model.name})"
+    others = sorted(ch for ch in used if ch not in pop.reversal and ch != CURRENT_CHANNEL)
+    shapes = {pop.shapes.get(ch, "exp") for ch in pop.reversal}
+    if len(pop.reversal) > 2 or others or len(shapes) > 1 or pop.model.has_adapt:
+        problems.append(f"{who}: NEST's iaf_cond_exp/iaf_cond_alpha have one excitatory and one inhibitory "
+                        "conductance of one shape and no other synapses: channels "
+                        f"{sorted(pop.reversal)} (shapes {sorted(shapes)}) with {others or 'no'} other "
+                        f"channels in use{' into ALIF' if pop.model.has_adapt else ''} cannot be exported")
+        return None
+    base["g_L"] = base["C_m"] / base.pop("tau_m")  # pF / ms = nS: NEST's cond models take g_L, not tau_m
+    order = sorted(pop.reversal, key=lambda ch: -pop.reversal[ch])
+    if len(order) == 1:
+        e_l = float(np.max(base["E_L"]))
+        roles = {order[0]: "ex" if pop.reversal[order[0]] * V_TO_MV >= e_l else "in"}
     else:
-        notes.append(text)
+        roles = {order[0]: "ex", order[1]: "in"}
+    for ch, role in roles.items():
+        base[f"E_{role}"] = np.full(pop.n, pop.reversal[ch] * V_TO_MV)
+        base[f"tau_syn_{role}"] = np.full(pop.n, pop.synapses[ch] * S_TO_MS)
+        receptor[ch], shift[ch] = 0, 0
+        factor[ch] = np.full(pop.n, (1.0 if role == "ex" else -1.0) * S_TO_NS)
+    _approx(notes, problems, strict, f"{who}: conductance channels export to NEST's iaf_cond_{shapes.pop()}, "
+            "which integrates them with an adaptive solver (neuro holds the conductance current over each "
+            "step): statistically equivalent, not step for step")
+    return "iaf_cond_alpha" if "alpha" in {pop.shapes.get(ch) for ch in roles} else "iaf_cond_exp"
 
 
 # -- NEST side ------------------------------------------------------------------------------------
@@ -408,7 +444,10 @@ def _check_support(net: Network, connectivity: str, problems: list) -> None:
 
 def _check_monitors(net: Network, maps: dict, problems: list) -> None:
     for m in net._monitors:
-        if isinstance(m, StateMonitor) and isinstance(m.population, Population) and maps.get(m.population):
+        if isinstance(m, StateMonitor) and isinstance(m.population, SpecPopulation):
+            problems.append(f"StateMonitor {m.name!r}: the states of spec population {m.population.name!r} "
+                            "are not exported (spikes and rates are)")
+        elif isinstance(m, StateMonitor) and isinstance(m.population, Population) and maps.get(m.population):
             pmap = maps[m.population]
             for var in m.variables:
                 ok = var == "v" or (var.startswith("g_") and var[2:] in pmap.g_factor)

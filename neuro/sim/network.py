@@ -48,7 +48,7 @@ from neuro.astro.builder import draw_tripartite
 from neuro.backends import resolve_backend
 from neuro.kernels import lif_math
 from neuro.sim.astrocytes import AstrocytePopulation
-from neuro.sim.build import Compiled, compile_network, refresh_inputs
+from neuro.sim.build import Compiled, compile_network, keep_thresholds, refresh_inputs, theta_state
 from neuro.sim.connectivity import FromList
 from neuro.sim.groups import CurrentInput, Group, GroupLike, PoissonInput, Population, SpikeSource
 from neuro.sim.monitors import Monitor, RateMonitor, SpikeMonitor, StateMonitor, WeightMonitor
@@ -385,7 +385,10 @@ class Network:
                 width = len(m.variables) * len(m.indices)
                 every = m.every_steps(self.dt)
                 keep = res.mon_steps % every == 0
-                m._append(res.mon_steps[keep], res.mon_rows[keep, col:col + width].astype(np.float64))
+                rows = res.mon_rows[keep, col:col + width].astype(np.float64)
+                if net.mon_scale is not None:  # adaptive thresholds: theta = K a
+                    rows *= net.mon_scale[col:col + width]
+                m._append(res.mon_steps[keep], rows)
                 col += width
 
     def synapses(self, projection: Projection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -499,19 +502,21 @@ class Network:
 
     def reset(self) -> None:
         """Back to time 0 with the initial state; monitors are cleared, connectivity and the current
-        weights are kept."""
+        weights are kept (and the thresholds of ``AdaptiveThreshold(keep_on_reset=True)``)."""
         if self._runner is not None:
+            keep_thresholds(self._compiled, self._runner.state)  # AdaptiveThreshold(keep_on_reset=True)
             self._runner.reset()
         self.step = 0
         for m in self._monitors:
             m._clear()
 
     def state(self) -> dict:
-        """The current state arrays (``v``, ``i``, ``a`` per neuron, channel currents ``g [C, N]``;
+        """The current state arrays (``v``, ``i``, ``a`` per neuron, channel currents ``g [C, N]``,
+        ``theta`` in volts with adaptive thresholds, NaN for neurons without one;
         with astrocytes also ``IP3``, ``Ca_astro``, ``h_IP3R``, ``SIC`` per astrocyte)."""
         if self._runner is None:
             self._runner = self._make_runner()
-        return self._runner.state()
+        return theta_state(self.compiled, self._runner.state())
 
     def __repr__(self) -> str:
         pops = sum(isinstance(g, (Population, AstrocytePopulation)) for g in self._groups)

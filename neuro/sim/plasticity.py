@@ -51,8 +51,8 @@ Rules:
 Where they run: every rule on ``backend="torch"`` (:mod:`neuro.sim.plastic_runner`, the dense
 reference, per step, float32 or float64) and in the compiled CPU and CUDA simulation kernels
 (``backend="numba"`` / ``"cuda"``; scalar updates in ``kernels/stdp_math.py``, equal to the torch
-runner to rounding: identical spikes, weights within 1e-12 in float64). Brian2 is the oracle (``benchmarks/stdp_brian2.py``,
-``benchmarks/plasticity_brian2.py``).
+runner to rounding: identical spikes, weights within 1e-12 in float64). Brian2 is the oracle
+(``benchmarks/stdp_brian2.py``, ``benchmarks/plasticity_brian2.py``).
 """
 
 from __future__ import annotations

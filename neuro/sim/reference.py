@@ -11,6 +11,12 @@ Astrocytes: the IP3 weights and the SICs travel through dense ``[S, A]`` / ``[A,
 per delay as well; the astrocyte ODE step itself is the compiled
 ``astrocyte_cpu.astrocyte_advance`` (the same as the kernels', checked against NEST on its own), so
 this reference checks how the kernels deliver, order and record astrocyte inputs and outputs.
+
+Spec neurons (:class:`~neuro.sim.groups.SpecPopulation`) step through the trainable modules'
+torch path, :func:`neuro.ops.spec.spec_step_reference` (the model's generated code on tensors);
+refractory neurons take the spec's own ``step`` function evaluated on tensors, with the voltage
+state kept — independent of the simulator's generated step (``neuro.kernels.sim_spec``).
+Conductance channels use ``sim_math.channel_drive`` on tensors, as the kernel does.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ import numpy as np
 import torch
 
 from neuro.kernels import astrocyte_math, lif_math, rkf45_math, sim_math
+from neuro.kernels.neuron_spec import Record, _returned_values
 from neuro.ops.lif import LIFConfig, lif_step_reference
+from neuro.ops.spec import SpecConfig, spec_step_reference, torch_step
 from neuro.sim.build import Compiled, SynapseTable
-from neuro.sim.runners import ChunkResult, astrocyte_state, monitor_steps
+from neuro.sim.runners import ChunkResult, astrocyte_state, monitor_steps, spec_state
 
 MAX_DENSE = 50_000_000  # entries of the dense weight matrices
 
@@ -56,6 +64,13 @@ class TorchRunner:
         self.sic_weights = self._dense(net.sic, net.C * net.N)
         self.cfgs = [LIFConfig(reset=_RESET_NAMES[int(r)], ge=bool(ge), has_syn=net.has_syn,
                                has_adapt=net.has_adapt) for _, _, r, ge in net.pops]
+        self.ch_erev, self.ch_cond = tensor(net.ch_erev), tensor(net.ch_cond)
+        self.ch_shape = tuple(tensor(a) for a in (net.ch_unit, net.ch_jump, net.ch_rise))
+        self.spec_prm = [tensor(a) for a in net.spec_prm]
+        self.spec_kc = [list(tensor(a).unbind(0)) for a in net.spec_kc]
+        self.spec_cfg = {ge: SpecConfig(ge=ge) for ge in (False, True)}
+        self.spec_steps = {(m, ge): torch_step(model, cfg) for m, (model, _) in enumerate(net.specs)
+                           for ge, cfg in self.spec_cfg.items()}
         self.reset()
 
     def _dense(self, table: SynapseTable, n_cols: int) -> dict:
@@ -79,7 +94,9 @@ class TorchRunner:
         self.i = torch.as_tensor(net.i0, device=dev).clone()
         self.v = torch.as_tensor(net.v0, device=dev).clone()
         self.a = torch.as_tensor(net.a0, device=dev).clone()
-        self.g = torch.zeros(net.C, net.N, dtype=dt, device=dev)
+        # channels, spec states, the alpha channels' auxiliary states
+        self.g = torch.zeros(net.g_rows, net.N, dtype=dt, device=dev)
+        self.g[net.C:net.C + net.Y] = torch.as_tensor(net.y0, dtype=dt, device=dev)
         self.refc = torch.zeros(net.N, dtype=torch.int64, device=dev)
         self.buf = torch.zeros(net.D, net.C, net.N, dtype=dt, device=dev)
         self.astate = net.astate0.copy()  # numpy: stepped by the compiled astrocyte step
@@ -91,9 +108,10 @@ class TorchRunner:
         ``refractory`` ``[N]`` (steps left), plus the astrocyte recordables when the network has
         astrocytes.
         """
-        return {**{k: t.cpu().numpy() for k, t in (("v", self.v), ("i", self.i), ("a", self.a), ("g", self.g),
-                                                   ("refractory", self.refc))},
-                **astrocyte_state(self.net, self.astate)}
+        net = self.net
+        return {**{k: t.cpu().numpy() for k, t in (("v", self.v), ("i", self.i), ("a", self.a),
+                                                   ("g", self.g[:net.C]), ("refractory", self.refc))},
+                **spec_state(net, self.g.cpu().numpy()), **astrocyte_state(net, self.astate)}
 
     def _astrocytes(self, t: int, s_all: torch.Tensor) -> None:
         """IP3 delivery of step ``t``'s spikes, the astrocytes' step ``t``, and their SIC delivery."""
@@ -111,6 +129,42 @@ class TorchRunner:
         for d, w in self.sic_weights.items():
             self.buf[(t + 1 + d) & net.mask] += (sic @ w).to(self.tdtype).view(net.C, net.N)
 
+    def _voltages(self) -> torch.Tensor:
+        """The membrane each conductance channel sees: ``v`` of LIF neurons, the voltage state of
+        spec neurons (0 where a model declares none)."""
+        net = self.net
+        v = self.v.clone()
+        for p, (lo, hi, _, _) in enumerate(net.pops):
+            if net.pop_model[p]:
+                vrow = net.specs[int(net.pop_model[p]) - 1][1]
+                v[int(lo):int(hi)] = self.g[net.C + vrow, int(lo):int(hi)] if vrow >= 0 else 0.0
+        return v
+
+    def _spec_step(self, m: int, sl: slice, x: torch.Tensor, ge: bool) -> torch.Tensor:
+        """One step of the spec neurons ``sl`` (model ``m``); returns their spikes."""
+        net = self.net
+        model, vrow = net.specs[m]
+        S = model.n_states
+        y = [self.g[net.C + k, sl] for k in range(S)]
+        rows = list(self.spec_prm[m][:, sl].unbind(0))
+        new, s, _ = spec_step_reference(model, x, y, rows, self.spec_kc[m], self.spec_cfg[ge],
+                                        self.spec_steps[(m, ge)])
+        held = self.refc[sl] > 0
+        if bool(held.any()):  # the spec's own step on tensors, the voltage state kept, no spike
+            p = Record("parameter", {**dict(zip(model.rows, rows)), "dt": float(net.dt)})
+            stepped = model.spec.step(Record("state", dict(zip(model.states, y))), x, p)
+            pre = _returned_values(model.spec, stepped, model.states, "step", True)
+            kept = [y[k] if k == vrow else
+                    torch.as_tensor(pre[name], dtype=x.dtype, device=x.device).expand_as(x)
+                    for k, name in enumerate(model.states)]
+            new = [torch.where(held, a, b) for a, b in zip(kept, new)]
+            s = torch.where(held, torch.zeros_like(s), s)
+        for k in range(S):
+            self.g[net.C + k, sl] = new[k]
+        ref = self.ref_steps[sl]
+        self.refc[sl] = torch.where(held, self.refc[sl] - 1, torch.where(s != 0, ref, torch.zeros_like(ref)))
+        return s
+
     def _step(self, t: int) -> torch.Tensor:
         """Advance one step; returns the spike vector of all ``S`` sources."""
         net = self.net
@@ -121,13 +175,29 @@ class TorchRunner:
             flat.index_add_(0, torch.as_tensor(net.inj_idx, device=self.device),
                             torch.as_tensor(net.inj[t], device=self.device))
         x = self.bias.clone()
+        v_in = self._voltages() if net.cond else None
         for c in range(net.C):
-            x_c, self.g[c] = sim_math.channel_input(self.g[c], arrived[c], self.ch_kappa[c], self.ch_alpha[c])
+            if net.shapes:
+                h0 = net.C + net.Y
+                unit, jump, rise = (a[c] for a in self.ch_shape)
+                x_c, self.g[c], self.g[h0 + c] = sim_math.shaped_drive(
+                    self.g[c], self.g[h0 + c], arrived[c], self.ch_kappa[c], self.ch_alpha[c],
+                    self.ch_cond[c], self.ch_erev[c], v_in, unit, jump, rise)
+            elif net.cond:
+                kappa, alpha = self.ch_kappa[c], self.ch_alpha[c]
+                x_c, self.g[c] = sim_math.channel_drive(self.g[c], arrived[c], kappa, alpha, self.ch_cond[c],
+                                                        self.ch_erev[c], v_in)
+            else:
+                x_c, self.g[c] = sim_math.channel_input(self.g[c], arrived[c], self.ch_kappa[c],
+                                                        self.ch_alpha[c])
             x = x + x_c
         arrived.zero_()
         s_all = torch.zeros(net.S, dtype=self.tdtype, device=self.device)
-        for (lo, hi, _, _), cfg in zip(net.pops, self.cfgs):
+        for p, ((lo, hi, _, ge), cfg) in enumerate(zip(net.pops, self.cfgs)):
             sl = slice(int(lo), int(hi))
+            if net.pop_model.size and net.pop_model[p]:
+                s_all[sl] = self._spec_step(int(net.pop_model[p]) - 1, sl, x[sl], bool(ge))
+                continue
             prm = self.prm[:, sl]
             held = self.refc[sl] > 0
             zeros = torch.zeros_like(x[sl])
@@ -173,7 +243,7 @@ class TorchRunner:
             for p, (lo, hi, _, _) in enumerate(net.pops):
                 counts[t - t0, p] = int((s_all[int(lo):int(hi)] != 0).sum())
             if net.mon_idx.size and t % net.mon_every == 0:
-                table = torch.cat([self.v[None], self.i[None], self.a[None], self.g])  # var codes 0,1,2,3+c
+                table = torch.cat([self.v[None], self.i[None], self.a[None], self.g])  # var codes 0,1,2,3+row
                 neuron = net.mon_var >= 0  # negative codes: -1 - row of the astrocyte state
                 row = np.zeros(net.mon_idx.size, net.dtype)
                 row[neuron] = table[torch.as_tensor(net.mon_var[neuron], device=self.device),

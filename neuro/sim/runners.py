@@ -37,6 +37,11 @@ def astrocyte_state(net: Compiled, astate: np.ndarray) -> dict:
     return {name: np.array(astate[row]) for name, row in ASTROCYTE_RECORDABLES.items()}
 
 
+def spec_state(net: Compiled, g) -> dict:
+    """``{"spec_states": rows C .. C+Y-1 of g}`` when the network has spec neurons (else empty)."""
+    return {"spec_states": g[net.C:net.C + net.Y]} if net.Y else {}
+
+
 def monitor_steps(t0: int, t1: int, every: int) -> np.ndarray:
     """The steps in ``[t0, t1)`` at which state monitors record (multiples of ``every``)."""
     first = -(-t0 // every) * every
@@ -267,8 +272,14 @@ class NumbaRunner:
         self.tables = tuple(tables)  # (prm, ref_steps, bias, ch_alpha, ch_kappa)
         self.stdp = plastic_tables(net, self.rules)
         plastic = self.stdp.pl_k.size > 0
-        self.kernel = sim_cpu.run_kernel(net.has_syn, net.has_adapt, net.C, hetero, net.A > 0, plastic,
-                                         general_rules(self.stdp))
+        rules = general_rules(self.stdp)
+        if net.general:  # conductance channels or spec neurons: sim_cpu.general_update
+            self.tables = net.general_params(hetero, self.tables)
+            self.kernel = sim_cpu.run_kernel(net.has_syn, net.has_adapt, net.C, hetero, net.A > 0, plastic,
+                                             rules, cond=net.cond, specs=net.specs, shapes=net.shapes)
+        else:
+            self.kernel = sim_cpu.run_kernel(net.has_syn, net.has_adapt, net.C, hetero, net.A > 0, plastic,
+                                             rules)
         self.consts = np.array([0, 1], dtype=net.dtype)
         self.spk_t = np.zeros(max(1 << 16, 4 * net.n_rec), np.int32)
         self.spk_i = np.zeros_like(self.spk_t)
@@ -292,7 +303,9 @@ class NumbaRunner:
         """
         net = self.net
         self.i, self.v, self.a = net.i0.copy(), net.v0.copy(), net.a0.copy()
-        self.g = np.zeros((net.C, net.N), net.dtype)
+        # channels, the spec neurons' states, the alpha channels' auxiliary states
+        self.g = np.zeros((net.g_rows, net.N), net.dtype)
+        self.g[net.C:net.C + net.Y] = net.y0
         self.refc = np.zeros(net.N, np.int32)
         self.buf = np.zeros((net.D, net.C * net.N), net.dtype)
         self.spiked = np.zeros(-(-net.N // 8) * 8, np.uint8)  # read as uint64 words
@@ -307,10 +320,11 @@ class NumbaRunner:
     def state(self) -> dict:
         """The current state as numpy arrays (the live arrays, not copies): ``v``, ``i``, ``a`` ``[N]``, ``g``
         ``[channels, N]``, ``refractory`` ``[N]`` (steps left), plus the astrocyte recordables when the
-        network has astrocytes.
+        network has astrocytes and ``spec_states`` ``[Y, N]`` (row ``k``: state ``k`` of each spec
+        neuron's model) when it has spec neurons.
         """
-        return {"v": self.v, "i": self.i, "a": self.a, "g": self.g, "refractory": self.refc,
-                **astrocyte_state(self.net, self.astate)}
+        return {"v": self.v, "i": self.i, "a": self.a, "g": self.g[:self.net.C], "refractory": self.refc,
+                **spec_state(self.net, self.g), **astrocyte_state(self.net, self.astate)}
 
     def run(self, t0: int, t1: int) -> ChunkResult:
         """Simulate steps ``t0 <= t < t1`` with the Numba CPU kernel (continued with a larger spike record
