@@ -386,9 +386,10 @@ def _stub_transcendentals() -> None:
     np.exp, np.log = unary, unary
 
 
-def _compile_all(default_fma_case: str) -> dict:
+def _compile_all(default_fma_case: str, part: int = 0, parts: int = 1) -> dict:
     """PTX statistics of every case and dtype: ``{"name/dtype": {"fma": n, "float_atomics": n,
-    "fma_default": n (non-strict cases)}}``, and ``"nvvm default"`` for ``default_fma_case``."""
+    "fma_default": n (non-strict cases)}}``, and ``"nvvm default"`` for ``default_fma_case``; with
+    ``parts > 1`` only the cases ``part, part + parts, ...`` (and ``"nvvm default"`` in part 0)."""
     import types
 
     import numba
@@ -412,13 +413,15 @@ def _compile_all(default_fma_case: str) -> dict:
             nvvm.compile_ir = wrapped
 
     out = {}
-    for case in PTX_CASES:
+    for case in PTX_CASES[part::parts]:
         for dtype in DTYPES:
             ptx = ptx_of(case, dtype)
             stats = {"fma": len(FMA.findall(ptx)), "float_atomics": len(FLOAT_ATOMIC.findall(ptx))}
             if not case.strict:
                 stats["fma_default"] = len(FMA.findall(ptx_of(case, dtype, nvvm_defaults=True)))
             out[f"{case.name}/{np.dtype(dtype).name}"] = stats
+    if part:
+        return out
     case = next(c for c in PTX_CASES if c.name == default_fma_case)
     out["nvvm default"] = {"fma": len(FMA.findall(ptx_of(case, np.float32, nvvm_defaults=True)))}
     return out
@@ -437,10 +440,16 @@ def ptx_stats() -> dict:
     if not _libnvvm_present():
         pytest.skip("libNVVM is not installed (CUDA toolkit or the nvidia-cuda-nvcc wheel): no PTX to check")
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker"], env=env,
-                          capture_output=True, text=True, timeout=1200)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    # two workers, each compiling every other case: NVVM is single-threaded, CI has two cores
+    procs = [subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker", str(part), "2"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for part in range(2)]
+    stats = {}
+    for proc in procs:
+        out, err = proc.communicate(timeout=1200)
+        assert proc.returncode == 0, err[-4000:]
+        stats.update(json.loads(out.strip().splitlines()[-1]))
+    return stats
 
 
 def test_every_registered_kernel_compiled(ptx_stats):
@@ -472,5 +481,5 @@ def test_float_atomics_as_declared(ptx_stats, case):
         assert found == case.float_atomics, f"{case.name}/{np.dtype(dtype).name}: float atomics {found}"
 
 
-if __name__ == "__main__" and sys.argv[1:] == ["--worker"]:
-    print(json.dumps(_compile_all(PTX_CASES[1].name)))
+if __name__ == "__main__" and sys.argv[1:2] == ["--worker"]:
+    print(json.dumps(_compile_all(PTX_CASES[1].name, int(sys.argv[2]), int(sys.argv[3]))))
