@@ -50,8 +50,9 @@ channels; ``P`` populations), grouped in tuples:
   ``N .. N+Mp-1``; ``gen_ptr [T_gen+1], gen_idx`` spike-generator spikes by absolute step;
 * ``syn = (row_ptr [S+1] int64, col int32 (channel * N + post), weight, delay int32 (steps))`` and
   ``mask = D - 1``;
-* ``state = (i_st, v_st, a_st [N], g_st [C + Y, N], refc [N] int32, buf [D, C*N])`` (rows ``C ..`` of
-  ``g_st``: the states of spec neurons, ``Y = 0`` without them); scratch ``spiked``:
+* ``state = (i_st, v_st, a_st [N], g_st [C + Y + H, N], refc [N] int32, buf [D, C*N])`` (rows ``C ..
+  C+Y-1`` of ``g_st``: the states of spec neurons, ``Y = 0`` without them; then ``H = C`` auxiliary
+  rows with alpha-shaped channels, ``H = 0`` without); scratch ``spiked``:
   uint8 spike flags, ``N`` rounded up to a multiple of 8 (zero padded); ``consts = [0, 1]`` in the
   compute dtype;
 * ``rec = (rec_flag [S] uint8, spk_t, spk_i)`` (capacity = their length), ``n_spk`` in use, ``n_rec``
@@ -64,7 +65,8 @@ channels; ``P`` populations), grouped in tuples:
   (``rw_ptr [rules+1], rw_p``); the same by source and delay (``pre_ptr [S+1], pre_p, pre_d``); and the spike
   history ``hist_src, hist_cur [D, *], hist_n [D]``;
 * ``monitor = (mon_idx, mon_var, mon_every, mon_out, mon_first)``: column ``k`` records variable
-  ``mon_var[k]`` (0 v, 1 i, 2 a, 3+c channel c) of neuron ``mon_idx[k]`` into ``mon_out [R, K]`` at
+  ``mon_var[k]`` (0 v, 1 i, 2 a, 3+c channel c < C, 3+C+k state k of a spec neuron's model:
+  ``sim_math.monitored_value``) of neuron ``mon_idx[k]`` into ``mon_out [R, K]`` at
   the steps ``t % mon_every == 0``, ``mon_first`` being the first of them; ``mon_var[k] < 0``
   records row ``-1 - mon_var[k]`` of astrocyte ``mon_idx[k]``;
 * astrocytes (float64, ignored unless the kernel was built with ``astro``): ``astro = (astro_dt,
@@ -80,6 +82,7 @@ Returns ``(t_reached, n_spk)``: the call stops early, at a step boundary, when t
 could overflow in the next step; the caller grows ``spk_t, spk_i`` and calls again from there.
 """
 
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
@@ -173,7 +176,7 @@ def _fire_plastic(src, t, rec, n_spk, syn, mask, buf, astro, ip3, ip3_buf, stdp)
 
 
 @njit(cache=True)
-def _stdp_step(t, t0, mask, buf, stdp, spiked, one, general):
+def _stdp_step(t, t0, mask, buf, stdp, spiked, one, mixed_rules):
     """Plasticity at step ``t`` (``t0``: the call's first step), after every spike of the step was
     propagated (the rules of ``stdp_math``: one event function per event type, a rule code per row).
 
@@ -187,7 +190,7 @@ def _stdp_step(t, t0, mask, buf, stdp, spiked, one, general):
        their synapses (listed per rule: ``rw_ptr, rw_p``) by ``rate * c``.
 
     Traces decay lazily (``stdp_math``); the plastic weights are the vector ``w`` of the tables.
-    ``general``: some rule is not plain pair STDP (else the pair functions run without a rule
+    ``mixed_rules``: some rule is not plain pair STDP (else the pair functions run without a rule
     dispatch per event).
     """
     (_, pre_ptr, pre_p, pre_d, in_ptr, _, pl_col, rid, rtab, w, tr, rk, tl, hist_src, hist_cur, hist_n,
@@ -200,7 +203,7 @@ def _stdp_step(t, t0, mask, buf, stdp, spiked, one, general):
             end = pre_ptr[hist_src[slot, e] + 1]
             while cur < end and pre_d[cur] == lag:
                 p = pre_p[cur]
-                if general:  # (loop-invariant: the compiler unswitches it)
+                if mixed_rules:  # (loop-invariant: the compiler unswitches it)
                     buf[nxt, pl_col[p]] += sn.stdp_on_pre(p, p, rid[p], t, w, tr, tl, rtab, one)
                 else:
                     buf[nxt, pl_col[p]] += sn.pair_on_pre(p, p, rid[p], t, w, tr, tl, rtab, one)
@@ -213,7 +216,7 @@ def _stdp_step(t, t0, mask, buf, stdp, spiked, one, general):
             for n in range(8 * wd, min(8 * wd + 8, N)):
                 if spiked[n]:
                     for p in range(in_ptr[n], in_ptr[n + 1]):
-                        if general:
+                        if mixed_rules:
                             sn.stdp_on_post(p, p, rid[p], t, w, tr, tl, rtab, one)
                         else:
                             sn.pair_on_post(p, p, rid[p], t, w, tr, tl, rtab, one)
@@ -227,7 +230,7 @@ def _stdp_step(t, t0, mask, buf, stdp, spiked, one, general):
 @cache
 def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool = False,
                plastic: bool = False, rules: bool = False, cond: bool = False, specs: tuple = (),
-               shapes: bool = False):
+               shapes: bool = False) -> Callable:
     """The simulation loop for one model structure (see the module docstring for the arguments).
 
     Signature: ``(t0, t1, seed, consts, params, pops, inputs, syn, mask, state, spiked, rec, n_spk,
@@ -236,11 +239,13 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
     (fewer memory streams per neuron: measurably faster on homogeneous populations such as CUBA).
     ``astro`` adds the astrocyte phase (without it the astrocyte arguments are not touched);
     ``plastic`` adds plasticity (:func:`_stdp_step`; without it ``stdp`` is not touched and the
-    propagation loop is today's); ``rules``: some plastic rule is not plain pair STDP (the general
-    event functions of ``stdp_math``; pair-STDP-only networks skip the per-event rule dispatch).
+    propagation loop is today's); ``rules``: some plastic rule is not plain pair STDP
+    (``neuro.sim.runners.mixed_rules``: the general event functions of ``stdp_math``; pair-STDP-only
+    networks skip the per-event rule dispatch).
     ``cond`` (conductance channels) and ``specs`` (the ``(GeneratedModel, voltage row)`` of each
     spec neuron model) select the general population update of :func:`general_update` (``shapes``:
-    with alpha-shaped channels); without them the loop is the LIF-only kernel.
+    with alpha-shaped channels); without them the loop is the LIF-only kernel. Callers pass every
+    argument positionally, in this order: ``functools.cache`` keys on how they are passed.
     """
 
     @njit(cache=True)  # a separate function: LLVM vectorises it better than inlined in sim_run
@@ -275,7 +280,7 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
             count += spk
         return count
 
-    general = cond or bool(specs)
+    general = cond or bool(specs)  # the general update (conductance channels or spec neurons)
     update_population = (general_update(update_lif, has_syn, has_adapt, C, hetero, cond, specs, shapes)
                          if general else update_lif)
 
@@ -335,7 +340,7 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
                 else:
                     n_spk = _fire(gen_idx[e], t, rec, n_spk, syn, mask, buf, astro, ip3, ip3_buf)
             if plastic:  # presynaptic arrivals and postsynaptic spikes of plastic synapses
-                _stdp_step(t, t0, mask, buf, stdp, spiked, one, rules)
+                _stdp_step(t, t0, mask, buf, stdp, spiked, one, rules)  # rules: the mixed_rules flag
             # 3) astrocytes, after every spike of step t has been delivered
             if astro:
                 astrocyte_phase(t, astro_dt, astate, aprm, ip3_buf, mask, awork)
@@ -358,8 +363,8 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
 # The general population update: conductance channels and spec neuron models
 
 
-def general_update(update_lif, has_syn: bool, has_adapt: bool, C: int, hetero: bool, cond: bool,
-                   specs: tuple, shapes: bool = False):
+def general_update(update_lif: Callable, has_syn: bool, has_adapt: bool, C: int, hetero: bool, cond: bool,
+                   specs: tuple, shapes: bool = False) -> Callable:
     """``update_population`` of a network with conductance channels or spec neurons.
 
     ``params`` then holds four more entries: ``(prm, ref_steps, bias, ch_alpha, ch_kappa, ch_erev,

@@ -1,8 +1,10 @@
 r"""The network simulation loop on NVIDIA GPUs: event lists, owner-computes delivery, deterministic.
 
-Opt-in (``neuro.sim.cuda_runner``: ``kernel="events"`` or ``NEURO_SIM_CUDA_KERNEL=events``) until it
-has been measured faster on a GPU than the first kernel (:mod:`.sim_cuda_atomic`, the default); it
-was written and tested without a GPU (Numba's CUDA simulator and PTX checks).
+``neuro.sim.cuda_runner`` chooses it automatically for networks with plastic synapses, spec neurons or
+conductance channels (the first kernel, :mod:`.sim_cuda_atomic`, implements none of them); for other
+networks it is opt-in (``kernel="events"`` or ``NEURO_SIM_CUDA_KERNEL=events``) until it has been
+measured faster on a GPU than the atomic kernel (the default); it was written and tested without a GPU
+(Numba's CUDA simulator and PTX checks).
 
 One persistent kernel per chunk of steps. Every sum it computes is bit-identical to the CPU kernel's
 (:mod:`.sim_cpu`) in float32 and float64, and identical from run to run: **no float atomics**; the
@@ -21,8 +23,11 @@ chunk; the mapping is fixed, so a neuron has one owner for the whole launch):
    are no races). A list that overflowed (more than ``cap`` of the row's sources spiked in one
    step) is rebuilt from the row's incoming table (``fallback``: synapse indices in increasing
    order with their sources) by testing each source's spike stamp ``stamps[(t-1) & 1, src] == t-1``.
-   Then slow inward currents of the astrocytes (current channel, incoming SIC table in ``k``
-   order), then the injected current of step ``t`` -- the CPU kernel's order for every buffer entry.
+   The slow inward currents of the astrocytes after step ``t - 1`` (incoming SIC table in ``k``
+   order) are added to their ring slots just before the row is read; they target only the current
+   channel, which no spike synapse (static or plastic) can target, so they never share a ring entry
+   with spike arrivals. Then the injected current of step ``t`` -- the CPU kernel's order for every
+   buffer entry.
 2. **Neuron step**: ``sim_math`` / ``lif_math`` code, as on the CPU (``-fma=0``: no contraction).
    Parameters come from one column per population (``hetero=False``, read through the cache: no
    per-neuron parameter traffic) or one per neuron.
@@ -52,15 +57,19 @@ Arguments (``S = N + Mp + M_gen`` sources, ``C`` channel rows, ``P`` populations
 
 * ``t0, t1, seed, consts = [0, 1]`` (compute dtype);
 * ``params = (prm [9, Q], ref_steps [Q], bias [Q], ch_alpha [C, Q], ch_kappa [C, Q])`` with ``Q`` =
-  ``P`` (one column per population) or ``N`` (``hetero``); ``pops [P, 4]`` int64 ``(lo, hi, reset,
-  fire-on-equality)``; ``pop_cur [P]`` int64 row of the population's current channel or -1;
+  ``P`` (one column per population) or ``N`` (``hetero``); with conductance channels or spec neurons
+  the longer tuple of ``sim_cpu.general_update`` (reversal potentials, conductance flags, the model
+  of each population, the spec models' tables, the alpha channels' tables); ``pops [P, 4]`` int64
+  ``(lo, hi, reset, fire-on-equality)``; ``pop_cur [P]`` int64 row of the population's current channel or -1;
 * ``inputs = (inj [T_inj, K], inj_k [N] int64 (column of inj feeding the neuron's current channel, or
   -1), poisson_prob [Mp] float64, gen_ptr, gen_idx)``;
 * ``syn = (ptr [S+1] int64, col int32 (c * N + n), weight, delay int32)`` outgoing CSR; ``fallback =
   (in_ptr [C*N+1] int64, in_k int32, in_src int32)`` incoming table (rows may be empty when no row
   has more than ``cap`` synapses); ``events = (ev_cnt [2, C*N] int32, ev_k [2, C*N, cap] int32)``;
   ``stamps [2, S]`` int64 (the step of a source's last spike per parity; start far below 0);
-* ``mask = D - 1``; ``state = (i, v, a [N], g [C, N], refc [N] int32, buf [D, C*N])``;
+* ``mask = D - 1``; ``state = (i, v, a [N], g [C+Y+H, N], refc [N] int32, buf [D, C*N])`` (rows of
+  ``g``: the channels, then the ``Y`` states of spec neurons, then ``H = C`` auxiliary rows with alpha
+  channels, else ``H = 0``);
 * ``rec = (rec_flag [S] uint8, rec_t, rec_i [cap_rec] int32, rec_ctr [3] int64 (zero), status [2]
   int64, n_rec)``; ``counts [t1-t0, P]`` int32 (zero);
 * ``monitor = (mon_bits [ceil(N/32)] uint32, mon_ptr [N+1], mon_var, mon_col, mon_every, mon_out,
@@ -82,21 +91,24 @@ plastic synapses are potentiated (``stdp_on_post``); then, with reward-modulated
 synapses take their step ``t - 1`` weight change where ``rk[rule, t - 1 - t0]`` is non-zero. The last step of
 a launch is flushed the same way after the loop (its static arrivals at ``t1`` gathered into the ring first,
 to keep the order), so the weights are complete when a launch returns and the next launch skips step ``t0 -
-1``. ``stdp = (row_ptr [C*N+1], row_p, pl_src, pl_d, in_ptr [N+1], rid, rtab, w, tr [P, K], rk [rules, t1 -
+1``. The flush leaves the astrocytes' SIC of that step to the next launch's first step, as in an unsplit run:
+the SIC's ring entries (current channel) receive no spike arrivals, so a run split into launches adds the
+same terms in the same order (tests/test_sim_stdp_kernels.py checks it against the CPU kernel).
+``stdp = (row_ptr [C*N+1], row_p, pl_src, pl_d, in_ptr [N+1], rid, rtab, w, tr [P, K], rk [rules, t1 -
 t0], tl, pl_stamp [D, S])`` (plastic indices numbered by target neuron, as
 ``neuro.sim.runners.PlasticTables``). Cost per step: each owner scans its rows' plastic synapses (a stamp test
 each), so a neuron with many plastic inputs costs in-degree work per step.
 
-Extending the loop (conductance synapses, user-defined neurons): the owner gather is the
-one place where a delivered synapse ``k`` and its target meet, in a fixed order, on one thread, so a
-per-synapse state array indexed by ``k`` (a trace, a weight updated on the presynaptic spike) can be
-read and written there without races; the incoming table (``fallback``) lists a neuron's synapses
-for postsynaptic updates (its owner walks it when the neuron spikes). The channel loop of the
-owner (``channel_input``) is where a conductance channel would use ``v``; the neuron step is one
-call of a compiled step namespace (``sim_math.compile_for``), which a user-defined model replaces.
+**Conductance channels and spec neurons** (a kernel built with ``cond``, ``specs`` or ``shapes``): the
+owner's channel loop drives each channel by ``sim_math.channel_drive`` (exponential channels, current or
+conductance: the membrane read at the start of the step, the LIF ``v`` or the spec model's voltage state)
+or ``sim_math.shaped_drive`` (alpha channels, their auxiliary states in the last ``C`` rows of ``g``);
+``pop_model`` sends each population to the LIF engine step or to its spec model's step, the same
+generated code as the CPU kernel's (:func:`spec_device_functions`, states in rows ``C ..`` of ``g``).
 Under ``NUMBA_ENABLE_CUDASIM=1`` the kernel runs on Numba's CUDA simulator (one block).
 """
 
+from collections.abc import Callable
 from functools import cache
 
 import numba
@@ -258,7 +270,7 @@ def flush_spikes(t, par, base, limited, sh, queue, pre, start, syn, events, astr
 
 
 @_device
-def plastic_arrivals(row, tp, stdp, mask, acc, one, general):
+def plastic_arrivals(row, tp, stdp, mask, acc, one, mixed_rules):
     """Add to ``acc`` (returned) the plastic synapses onto ring column ``row`` whose spike arrives at
     step ``tp`` (source spiked at ``tp - d``: its stamp in the history ring), each delivering its
     weight and then updated (``stdp_math.stdp_on_pre``), in the CPU kernel's order: the row's list is
@@ -268,7 +280,7 @@ def plastic_arrivals(row, tp, stdp, mask, acc, one, general):
         p = row_p[j]
         ts = tp - pl_d[p]
         if ts >= 0 and pl_stamp[ts & mask, pl_src[p]] == ts:
-            if general:  # some rule is not plain pair STDP
+            if mixed_rules:  # some rule is not plain pair STDP
                 acc += sn.stdp_on_pre(p, p, rid[p], tp, w, tr, tl, rtab, one)
             else:
                 acc += sn.pair_on_pre(p, p, rid[p], tp, w, tr, tl, rtab, one)
@@ -276,11 +288,12 @@ def plastic_arrivals(row, tp, stdp, mask, acc, one, general):
 
 
 @_device
-def plastic_post(n, tp, stdp, one, general):
-    """Neuron ``n`` spiked at step ``tp``: its incoming plastic synapses' postsynaptic updates."""
+def plastic_post(n, tp, stdp, one, mixed_rules):
+    """Neuron ``n`` spiked at step ``tp``: its incoming plastic synapses' postsynaptic updates
+    (``mixed_rules``: some rule is not plain pair STDP, else the pair functions directly)."""
     _, _, _, _, in_ptr, rid, rtab, w, tr, _, tl, _ = stdp
     for p in range(in_ptr[n], in_ptr[n + 1]):
-        if general:
+        if mixed_rules:
             sn.stdp_on_post(p, p, rid[p], tp, w, tr, tl, rtab, one)
         else:
             sn.pair_on_post(p, p, rid[p], tp, w, tr, tl, rtab, one)
@@ -313,7 +326,7 @@ def _block_barrier():
 @cache
 def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool = False,
                block_sync: bool = False, threads: int = 256, plastic: bool = False, rules: bool = False,
-               cond: bool = False, specs: tuple = (), shapes: bool = False):
+               cond: bool = False, specs: tuple = (), shapes: bool = False) -> Callable:
     """The event kernel for one model structure (module docstring for the arguments).
 
     ``cond`` (conductance channels), ``specs`` (spec neuron models) and ``shapes`` (alpha channels)
@@ -324,7 +337,9 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
     the astrocyte phase; ``block_sync``: launched as a single block, barriers are ``syncthreads``
     (else a cooperative grid); ``threads``: the block size it must be launched with; ``plastic``:
     with plasticity (module docstring; without it ``stdp`` is not touched); ``rules``: some rule is not
-    plain pair STDP (the general event functions of ``stdp_math``, else the pair ones directly).
+    plain pair STDP (``neuro.sim.runners.mixed_rules``: the general event functions of ``stdp_math``,
+    else the pair ones directly). Callers pass every argument positionally, in this order:
+    ``functools.cache`` keys on how they are passed.
 
     Signature: ``(t0, t1, seed, consts, params, pops, pop_cur, inputs, syn, fallback, events, stamps,
     mask, state, rec, counts, monitor, astro, ip3, sic_in, amon, stdp, qcap)``; launch with ``threads``
@@ -333,7 +348,7 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
     """
     TPB = threads
     barrier = _block_barrier if block_sync else _grid_barrier
-    general = cond or bool(specs)
+    general = cond or bool(specs)  # the general update (conductance channels or spec neurons)
     spec_voltage, spec_advance = spec_device_functions(specs, C)
 
     @cuda.jit
@@ -420,7 +435,8 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
                         v_in = v_st[n] if m == 0 else spec_voltage(m - 1, n, g_st, zero)
                     for c in range(C):
                         col = c * N + n
-                        if astro and t > 0 and c == cur:  # SIC of step t - 1, in synapse order
+                        # SIC of step t - 1, in synapse order (only the current channel: no spikes land there)
+                        if astro and t > 0 and c == cur:
                             for e in range(sic_ptr[n], sic_ptr[n + 1]):
                                 sq = astate[S_SIC, sic_q[e]]
                                 if sq != 0.0:
@@ -543,7 +559,7 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
 
 
 @cache
-def spec_device_functions(specs: tuple, C: int):
+def spec_device_functions(specs: tuple, C: int) -> tuple[Callable, Callable]:
     """``(voltage, advance)`` device functions over the spec models ``specs`` (``(GeneratedModel,
     voltage row)`` each), chosen by a run-time model index ``m``:
 

@@ -16,8 +16,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from neuro.sim.plasticity import PlasticityRule
+
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 BRIAN2_RULES = RESULTS / "plasticity_brian2" / "brian2_rules.json"
+
+
+class UnknownRule(PlasticityRule):
+    """A rule the compiled kernels do not know (the tests of their refusals)."""
 
 
 def load_brian2_rules() -> dict:

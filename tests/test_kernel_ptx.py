@@ -173,10 +173,10 @@ PTX_CASES: list[PTXCase] = [
             strict=False),  # the astrocytes' RKF45 step size uses a float power
     # (every plasticity rule: one kernel, a rule code per synapse; stdp = (..., w, tr [P, 6], rk, ...))
     PTXCase("sim events LIF 2 channels STDP", "neuro.kernels.sim_cuda",
-            lambda m: m.run_kernel(False, False, 2, False, plastic=True), sim_event_args,
+            lambda m: m.run_kernel(False, False, 2, False, False, False, 256, True), sim_event_args,
             float_atomics=False),
     PTXCase("sim events LIF 2 channels all plasticity rules", "neuro.kernels.sim_cuda",
-            lambda m: m.run_kernel(False, False, 2, False, plastic=True, rules=True), sim_event_args,
+            lambda m: m.run_kernel(False, False, 2, False, False, False, 256, True, True), sim_event_args,
             float_atomics=False),
     PTXCase("sim atomic LIF 2 channels", "neuro.kernels.sim_cuda_atomic",
             lambda m: m.run_kernel(False, False, 2), sim_atomic_args, float_atomics=True),

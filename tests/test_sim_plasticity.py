@@ -177,6 +177,11 @@ def test_validation_and_backends():
         sim.Projection(a, a, sim.AllToAll(), plasticity="stdp")
     net.add(sim.Projection(a, a, sim.AllToAll(), plasticity=sim.STDP(), name="learning"))
     net.run(1e-3, progress=False)  # STDP runs in the CPU kernel (the refusals: test_sim_stdp_kernels.py)
+    from neuro.sim.runners import NumbaRunner
+
+    assert isinstance(net._runner, NumbaRunner)
+    assert net._runner.stdp.pl_k.size == 9  # all 3 x 3 synapses are plastic
+    assert net.t == pytest.approx(1e-3)
 
 
 @pytest.mark.parametrize("rule_name", ["additive_all", "additive_nearest", "multiplicative_all",

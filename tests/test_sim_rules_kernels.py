@@ -20,7 +20,7 @@ import pytest
 import torch
 
 import neuro.sim as sim
-from neuro.sim.plasticity import PlasticityRule
+from plasticity_cases import UnknownRule
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -149,16 +149,12 @@ def test_cuda_event_kernel_runs_every_rule_like_the_cpu_kernel(cuda_device, dtyp
         np.testing.assert_array_equal(net.state()[key], ref_net.state()[key])
 
 
-class _Unknown(PlasticityRule):
-    """A rule the compiled kernels do not know."""
-
-
 def _refused(backend: str, device: str = "cpu") -> None:
     net = sim.Network(dt=DT, backend=backend, device=device)
     a = net.add(sim.Population(3, name="a"))
-    net.add(sim.Projection(a, a, sim.AllToAll(), plasticity=sim.TsodyksMarkram(weight_rule=_Unknown()),
+    net.add(sim.Projection(a, a, sim.AllToAll(), plasticity=sim.TsodyksMarkram(weight_rule=UnknownRule()),
                            name="mystery"))
-    with pytest.raises(NotImplementedError, match=r"mystery \(TsodyksMarkram around _Unknown\): only STDP"):
+    with pytest.raises(NotImplementedError, match=r"mystery \(TsodyksMarkram around UnknownRule\): only ST"):
         net.run(1e-3, progress=False)
 
 

@@ -22,7 +22,7 @@ import pytest
 import torch
 
 import neuro.sim as sim
-from neuro.sim.plasticity import PlasticityRule
+from plasticity_cases import UnknownRule
 
 DT = 1e-4
 W0 = 0.5e-3
@@ -166,15 +166,11 @@ def test_weights_round_trip_monitor_and_reset_equal_the_torch_runner():
     assert got[3][:2, 0].tolist() == [W0, W0] and got[3][-1, 0] == got[1][0]
 
 
-class _Unknown(PlasticityRule):
-    """A rule the compiled kernels do not know."""
-
-
 def test_rules_and_backends_the_kernels_do_not_compile():
     net = sim.Network(dt=DT, backend="numba")
     a = net.add(sim.Population(3, name="a"))
-    net.add(sim.Projection(a, a, sim.AllToAll(), plasticity=_Unknown(), name="mystery"))
-    with pytest.raises(NotImplementedError, match=r"mystery \(_Unknown\): only STDP, Trip"):
+    net.add(sim.Projection(a, a, sim.AllToAll(), plasticity=UnknownRule(), name="mystery"))
+    with pytest.raises(NotImplementedError, match=r"mystery \(UnknownRule\): only STDP, Trip"):
         net.run(1e-3, progress=False)
 
 
@@ -220,7 +216,51 @@ def test_static_networks_keep_the_static_kernel():
         net.run(1e-3, progress=False)
         c = net.compiled
         key = (c.has_syn, c.has_adapt, c.C, c.cpu_tables()[0], c.A > 0)
-        assert net._runner.kernel is sim_cpu.run_kernel(*key, plastic, False)
+        # the runner passes every argument positionally (functools.cache keys on how they are passed)
+        assert net._runner.kernel is sim_cpu.run_kernel(*key, plastic, False, False, (), False)
         assert net._runner.stdp.pl_k.size == (c.col.size - int((c.proj_id >= 2).sum()) if plastic else 0)
         kernels[plastic] = net._runner.kernel
     assert kernels[False] is not kernels[True]
+
+
+W_PLASTIC = np.random.default_rng(6).uniform(0.05, 0.3, 9)  # full mantissas: float32 sums round
+
+
+def _astro_plastic_network(backend: str, device: str = "cpu"):
+    """Non-leaky IF neurons driven by a spike source through a plastic and a static projection (the same
+    channel: rounding-sensitive float32 sums), two astrocytes emitting SIC onto them (delays 0-2 steps)
+    and receiving their spikes (IP3)."""
+    net = sim.Network(dt=DT, dtype=torch.float32, device=device, backend=backend)
+    step, idx = np.nonzero(np.random.default_rng(5).random((50, 3)) < 0.6)  # most steps, most sources
+    pre = net.add(sim.SpikeSource(3, step * DT, idx, name="pre"))
+    post = net.add(sim.Population(3, "IF", v_th=1.0, decay_input=False, name="post"))
+    astro = net.add(sim.AstrocytePopulation(2, Ca_astro=[0.4, 0.3], name="astro"))
+    rule = sim.STDP(tau_plus=16.8e-3, tau_minus=33.7e-3, A_plus=0.013, A_minus=0.011, w_max=1.0)
+    plastic = net.add(sim.Projection(pre, post, sim.AllToAll(), weight=W_PLASTIC,
+                                     delay=np.array([0, 1, 2] * 3) * DT, plasticity=rule, name="plastic"))
+    net.add(sim.Projection(pre, post, sim.AllToAll(), weight=W_PLASTIC[::-1] / 3, name="static"))
+    net.add(sim.Projection(astro, post, sim.FromList([0, 0, 1], [0, 1, 2]), weight=[0.0123, 0.0371, 0.0297],
+                           delay=np.array([0, 1, 2]) * DT))
+    net.add(sim.Projection(post, astro, sim.AllToAll(), weight=0.25))
+    mons = (net.add(sim.SpikeMonitor(post)), net.add(sim.StateMonitor(post, "v")),
+            net.add(sim.StateMonitor(astro, "SIC")))
+    return net, plastic, mons
+
+
+def test_cuda_event_kernel_with_astrocytes_and_plasticity_split_into_launches(cuda_device):
+    """Astrocytes and plastic synapses on the event kernel, run in uneven launches: each launch flushes its
+    last step's plastic events and leaves that step's SIC to the next launch; bit-identical to the CPU
+    kernel (the SIC's ring entries, on the current channel, never receive spike arrivals)."""
+    out = {}
+    for backend, device in (("numba", "cpu"), ("cuda", cuda_device)):
+        net, plastic, (spikes, v, sic) = _astro_plastic_network(backend, device)
+        net.run(30 * DT, progress=False, chunk_steps=7)  # five launches
+        net.run(20 * DT, progress=False, chunk_steps=6)
+        out[backend] = (spikes.steps, spikes.indices, plastic.weights, v.v, sic.SIC, net.state())
+    ref, got = out["numba"], out["cuda"]
+    assert ref[0].size > 5 and ref[4].min() > 1.0  # the neurons spike, the astrocytes emit throughout
+    assert np.abs(ref[2] - W_PLASTIC.astype(np.float32)).min() > 0  # every synapse learned
+    for a, b in zip(ref[:5], got[:5]):
+        np.testing.assert_array_equal(b, a)
+    for key in ("v", "g", "SIC", "IP3"):
+        np.testing.assert_array_equal(got[5][key], ref[5][key], err_msg=key)

@@ -8,10 +8,11 @@ Astrocytes (NEST's Li-Rinzel ``astrocyte_lr_1994``) step inside the same loop
 NEST 3 (:mod:`neuro.sim.nest_export`) for runs that outgrow one machine. Plasticity
 (``Projection(..., plasticity=STDP(...))``, :mod:`neuro.sim.plasticity`: pair and triplet STDP,
 reward-modulated STDP with a :class:`Neuromodulator`, Vogels inhibitory plasticity, Tsodyks–Markram
-short-term plasticity) runs on ``backend="torch"``; pair STDP also in the compiled CPU and CUDA kernels.
+short-term plasticity): every rule runs on all three backends: the compiled CPU kernel (``"numba"``), the
+CUDA event kernel (``"cuda"``) and the torch reference (``"torch"``).
 Beyond the LIF family: ``Population(n, "AdEx" | "Izhikevich" | any NeuronSpec, params=...)``
 (:class:`SpecPopulation`) and conductance channels (``synapses={"exc": Conductance(5e-3, E=0.0)}``)
-run on the CPU kernel, the CUDA event kernel and the torch reference. Diehl & Cook's adaptive threshold:
+also run on all three backends. Diehl & Cook's adaptive threshold:
 ``Population(n, "LIF", adaptive_threshold=AdaptiveThreshold(theta_plus=0.05e-3, tau_theta=1e4))``.
 """
 

@@ -372,6 +372,17 @@ def _channel_tables(t: dict[str, np.ndarray], pop: Population, layout: _Layout, 
             t["ch_kappa"][c, lo:hi] = kappa_of(tau) if tau > 0 else 1.0
 
 
+def refractory_steps(refractory: np.ndarray, dt: float) -> np.ndarray:
+    """Held steps after a spike (int64, per neuron) for refractory periods ``refractory`` (seconds, >= 0).
+
+    Brian2's convention: the next spike can come ``refractory`` after the last one. With ``R =
+    floor(refractory / dt + 1e-3)`` (Brian2's ``timestep()``: whole steps, tolerant of rounding), the
+    neuron is held on the ``R - 1`` steps after its spike step and can spike again ``R`` steps after
+    it; a period of one step or less holds nothing.
+    """
+    return np.maximum(np.floor(np.asarray(refractory, np.float64) / dt + 1e-3).astype(np.int64) - 1, 0)
+
+
 def _fill_spec_population(t: dict[str, np.ndarray], k: int, pop: SpecPopulation, layout: _Layout,
                           rng: np.random.Generator, dt: float) -> tuple:
     """The tables of a spec population (its LIF coefficients stay 0); returns ``(population,
@@ -384,8 +395,8 @@ def _fill_spec_population(t: dict[str, np.ndarray], k: int, pop: SpecPopulation,
     t["pops"][k] = (lo, hi, RESET_MODES["zero"], pop.threshold_op == ">=")
     refr = resolve(pop.refractory, pop.n, f"{pop.name}.refractory", rng)
     if (refr < 0).any():
-        raise ValueError(f"{pop.name}.refractory must be >= 0 seconds")
-    t["ref_steps"][lo:hi] = np.maximum(np.floor(refr / dt + 1e-3).astype(np.int64) - 1, 0)
+        raise ValueError(f"{pop.name}.refractory must be >= 0 seconds, got min {refr.min():g}")
+    t["ref_steps"][lo:hi] = refractory_steps(refr, dt)
     t["bias"][lo:hi] = resolve(pop.bias, pop.n, f"{pop.name}.bias", rng)
     _channel_tables(t, pop, layout, lo, hi, dt, lambda tau: 1.0)
     values = {key: torch.from_numpy(v) for key, v in pop.spec_values(rng).items()}
@@ -439,9 +450,8 @@ def _fill_population(t: dict[str, np.ndarray], k: int, pop: Population, layout: 
     t["pops"][k] = (lo, hi, RESET_MODES[pop.reset], pop.threshold_op == ">=")
     refr = resolve(pop.refractory, pop.n, f"{pop.name}.refractory", rng)
     if (refr < 0).any():
-        raise ValueError(f"{pop.name}.refractory must be >= 0 seconds")
-    # Brian2's timestep(): held for R - 1 steps after the spike step
-    t["ref_steps"][lo:hi] = np.maximum(np.floor(refr / dt + 1e-3).astype(np.int64) - 1, 0)
+        raise ValueError(f"{pop.name}.refractory must be >= 0 seconds, got min {refr.min():g}")
+    t["ref_steps"][lo:hi] = refractory_steps(refr, dt)
     t["bias"][lo:hi] = resolve(pop.bias, pop.n, f"{pop.name}.bias", rng)
     exact = pop.integration == "exact" and pop.decay_input and pop.model.leaky and not pop.model.has_syn
     beta = t["prm"][lif_math.P_BETA, lo:hi]

@@ -12,9 +12,9 @@
   available when it was written; ``benchmarks/gpu_check.sh`` stage b4 times both); then
   :data:`DEFAULT_KERNEL` becomes ``"events"``.
 
-A network with plastic synapses (``neuro.sim.plasticity``) runs on the event kernel (chosen by default for
-it; the atomic kernel refuses plasticity). The kernel is chosen by ``kernel=`` or the environment
-variable ``NEURO_SIM_CUDA_KERNEL``; the event
+A network with plastic synapses (``neuro.sim.plasticity``), spec neurons or conductance channels runs on
+the event kernel, chosen by default for it (the atomic kernel implements none of them). Otherwise the
+kernel is chosen by ``kernel=`` or the environment variable ``NEURO_SIM_CUDA_KERNEL``; the event
 kernel's launch by ``launch=`` or ``NEURO_SIM_CUDA_LAUNCH``: ``"grid"`` (a cooperative grid sized by
 occupancy, :data:`THREADS` per block) or ``"block"`` (one block of :data:`BLOCK_THREADS`, barriers
 are ``syncthreads``: no grid-wide barrier, one multiprocessor). Under Numba's CUDA simulator
@@ -37,8 +37,11 @@ from neuro.sim.runners import (
     astrocyte_state,
     by_element,
     clear_plastic_state,
-    general_rules,
+    mixed_rules,
+    model_key,
     monitor_steps,
+    plastic_tables,
+    require_compiled_rules,
     reward_rates,
     spec_state,
 )
@@ -139,9 +142,6 @@ class EventCudaRunner:
 
     def __init__(self, net: Compiled, device: torch.device, launch: str = "grid", event_cap: int = EVENT_CAP,
                  rules: dict | None = None):
-        from neuro.kernels import sim_cuda
-        from neuro.sim.runners import COMPILED_RULES, compiled_rule_problem, plastic_tables
-
         if isinstance(event_cap, bool) or not isinstance(event_cap, int) or event_cap < 1:
             raise ValueError(f"event_cap must be a positive integer, got {event_cap!r}")
         for name in ("spike", "ip3", "sic"):
@@ -154,22 +154,15 @@ class EventCudaRunner:
         self.threads = SIM_THREADS if self.sim else (BLOCK_THREADS if self.block else THREADS)
         self.hetero, *tables = net.cpu_tables()
         self.rules = dict(rules or {})
-        for k, rule in self.rules.items():
-            problem = compiled_rule_problem(rule)
-            if problem is not None:
-                raise NotImplementedError(f"projection {k}: plasticity {problem} is not compiled into the "
-                                          f"CUDA simulation kernel (compiled: {COMPILED_RULES}); "
-                                          "use backend='torch'")
+        require_compiled_rules(self.rules, "the CUDA simulation kernel")
         self.pl = plastic_tables(net, self.rules)
         self.plastic = self.pl.pl_k.size > 0
         self.static_k = np.flatnonzero(self.pl.is_plastic == 0)
         static = _subset(net.spikes, self.static_k) if self.plastic else net.spikes
-        self.general = general_rules(self.pl)  # some rule is not plain pair STDP
+        self.mixed_rules = mixed_rules(self.pl)  # some rule is not plain pair STDP
         # conductance channels and spec neurons: sim_cpu.general_update's params, the same kernel code
-        self.model_key = (net.cond, net.specs, net.shapes) if net.general else ()
-        self.kernel = sim_cuda.run_kernel(net.has_syn, net.has_adapt, net.C, self.hetero, net.A > 0,
-                                          self.block, self.threads, self.plastic, self.general,
-                                          *self.model_key)
+        self.model_key = model_key(net)
+        self.kernel = self._kernel(self.block, self.threads)
         put = self._put
         self.consts = put(np.array([0, 1], net.dtype))
         self.params = tuple(map(put, tables))
@@ -197,6 +190,15 @@ class EventCudaRunner:
         self._inputs_key = None
         self._launch_cfg = None
         self.reset()
+
+    def _kernel(self, block_sync: bool, threads: int):
+        """``sim_cuda.run_kernel`` for this network, every argument positional in signature order (the
+        same cache entry from every call site: ``functools.cache`` keys on how arguments are passed)."""
+        from neuro.kernels import sim_cuda
+
+        net = self.net
+        return sim_cuda.run_kernel(net.has_syn, net.has_adapt, net.C, self.hetero, net.A > 0, block_sync,
+                                   threads, self.plastic, self.mixed_rules, *self.model_key)
 
     def _put(self, a: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.ascontiguousarray(a)).to(self.device)
@@ -265,7 +267,8 @@ class EventCudaRunner:
     def reset(self) -> None:
         """Reset the simulation state to the compiled initial values: ``v``, ``i``, ``a`` from the network,
         synaptic conductances, refractory counters, the delay ring buffer and the astrocyte state cleared,
-        the event queues and stamps emptied (device tensors).
+        the event queues and spike stamps emptied, the plasticity traces and spike history (``pl_stamp``)
+        cleared; the plastic weights are kept, as in ``NumbaRunner.reset`` (device tensors).
         """
         net, put, dev = self.net, self._put, self.device
         self.i, self.v, self.a = put(net.i0), put(net.v0), put(net.a0)
@@ -324,17 +327,13 @@ class EventCudaRunner:
     def _configure(self, args: tuple) -> tuple:
         """``(kernel, blocks, queue capacity)``: a cooperative grid as large as fits on the GPU at
         once; a single block as large as the kernel's registers allow."""
-        from neuro.kernels import sim_cuda
-
         net = self.net
         kernel, blocks = self.kernel, 1
         most_shared = (3 * (QUEUE_BYTES // 24) + 1) * 8
         if self.block and not self.sim:
             for threads in (BLOCK_THREADS, 256, 128, 64):
                 self.threads = threads
-                kernel = sim_cuda.run_kernel(net.has_syn, net.has_adapt, net.C, self.hetero, net.A > 0, True,
-                                             threads, self.plastic, self.general, *self.model_key).specialize(
-                                                 *as_cuda_array(args), 0)
+                kernel = self._kernel(True, threads).specialize(*as_cuda_array(args), 0)
                 (overload,) = kernel.overloads.values()
                 if overload.max_threads_per_block >= threads:
                     break

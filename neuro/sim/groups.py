@@ -293,7 +293,7 @@ def parse_synapses(synapses: Mapping | None, name: str) -> tuple[dict[str, float
     taus, reversal = {}, {}
     for ch, tau in synapses.items():
         if not isinstance(ch, str) or not ch or ch == CURRENT_CHANNEL:
-            raise ValueError(f"synaptic channel names must be non-empty strings, got {ch!r}")
+            raise ValueError(f"{name}: synaptic channel names must be non-empty strings, got {ch!r}")
         if isinstance(tau, Conductance):
             taus[ch], reversal[ch] = float(tau.tau), float(tau.E)
             continue
@@ -391,7 +391,7 @@ class Population(Group):
         if reset not in RESETS:
             raise ValueError(f"reset must be one of {RESETS}, got {reset!r}")
         if threshold_op not in (">", ">="):
-            raise ValueError(f"threshold_op must be '>' or '>=', got {threshold_op!r}")
+            raise ValueError(f"{self.name}: threshold_op must be '>' or '>=', got {threshold_op!r}")
         self.integration, self.decay_input, self.reset, self.threshold_op = (
             integration, bool(decay_input), reset, threshold_op)
         if delta_synapse not in DELTA_SYNAPSES:
@@ -590,7 +590,7 @@ class SpecPopulation(Population):
             voltage = None  # the default, for a model without a state "v"
         self.voltage = voltage
         if threshold_op not in (">", ">="):
-            raise ValueError(f"threshold_op must be '>' or '>=', got {threshold_op!r}")
+            raise ValueError(f"{self.name}: threshold_op must be '>' or '>=', got {threshold_op!r}")
         self.threshold_op = threshold_op
         self.synapses, self.reversal = parse_synapses(synapses, self.name)
         self.shapes = channel_shapes(synapses)

@@ -212,9 +212,9 @@ class WeightMonitor(_RowRecorder):
     the network copies the recorded ones out (``Network._record_weights``). Static weights change
     only between runs (:meth:`Projection.set_weights`), so each record of a run repeats the current
     values. A projection with a plasticity rule (``proj.plasticity`` not None) makes the network
-    split the run at every recording step and ask the runner for its current weights first
-    (``runner.sync_weights()`` when the runner keeps them elsewhere, e.g. on a GPU): a kernel that
-    updates weights in place needs nothing else for its weights to be recorded.
+    split the run at every recording step and ask the runner for its current weights first: every
+    runner that runs plasticity keeps the plastic weights in its own vector (on the GPU for CUDA) and
+    ``runner.sync_weights()`` copies them to the table before they are recorded.
     """
 
     def __init__(self, projection: Projection, synapses: Sequence[int] | None = None,

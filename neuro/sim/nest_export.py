@@ -111,6 +111,7 @@ import torch
 from neuro.functional import lif as F
 from neuro.kernels import lif_math
 from neuro.sim.astrocytes import AstrocytePopulation
+from neuro.sim.build import refractory_steps
 from neuro.sim.connectivity import AllToAll, FixedInDegree, FixedProbability, FromList
 from neuro.sim.groups import (
     CURRENT_CHANNEL,
@@ -197,7 +198,7 @@ def population_values(net: Network, pop: Population) -> dict[str, np.ndarray]:
     out.update(beta=coef[lif_math.P_BETA].copy(), gv=coef[lif_math.P_GV].copy(),
                alpha=coef[lif_math.P_ALPHA].copy(), gi=coef[lif_math.P_GI].copy())
     refr = resolve(pop.refractory, n, f"{pop.name}.refractory", rng)
-    out["ref_steps"] = np.maximum(np.floor(refr / dt + 1e-3).astype(np.int64) - 1, 0)
+    out["ref_steps"] = refractory_steps(refr, dt)
     out["bias"] = resolve(pop.bias, n, f"{pop.name}.bias", rng)
     out["v0"] = (out["v_leak"].copy() if pop.v_init is None
                  else resolve(pop.v_init, n, f"{pop.name}.v_init", rng))

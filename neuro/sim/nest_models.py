@@ -22,27 +22,34 @@ ms), state monitors of spec populations.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
 from neuro.functional.spec import initial_state
+from neuro.sim.build import refractory_steps
 from neuro.sim.groups import CURRENT_CHANNEL, SPEC_MODELS, CurrentInput, SpecPopulation
 from neuro.sim.nest_common import S_TO_MS
 from neuro.sim.nest_common import PopulationMap as _PopulationMap
 from neuro.sim.nest_common import note_approximation as _approx
 from neuro.sim.values import resolve
 
+if TYPE_CHECKING:  # pragma: no cover
+    from neuro.sim.network import Network
+
 NEST_IZHIKEVICH = {"sq": 0.04, "mn": 5.0, "bias": 140.0, "time_unit": 1e-3}
 ADEX_NAMES = ("C_m", "g_L", "E_L", "V_th", "Delta_T", "V_reset", "V_peak")
 
 
-def spec_values(net, pop: SpecPopulation, rng: np.random.Generator) -> dict:
+def spec_values(net: Network, pop: SpecPopulation,
+                rng: np.random.Generator) -> dict[str, np.ndarray | dict[str, np.ndarray]]:
     """Per-neuron float64 values of ``pop`` as the build draws them (same generator, same order):
     ``ref_steps``, ``input_bias`` (the population's bias, constant currents included; not the
     Izhikevich parameter ``bias``), the model's parameters, ``y0`` (initial states by name)."""
     n, dt = pop.n, net.dt
     refr = resolve(pop.refractory, n, f"{pop.name}.refractory", rng)
-    out = {"ref_steps": np.maximum(np.floor(refr / dt + 1e-3).astype(np.int64) - 1, 0),
+    out = {"ref_steps": refractory_steps(refr, dt),
            "input_bias": resolve(pop.bias, n, f"{pop.name}.bias", rng)}
     values = pop.spec_values(rng)
     tensors = {k: torch.from_numpy(v) for k, v in values.items()}
@@ -56,8 +63,8 @@ def spec_values(net, pop: SpecPopulation, rng: np.random.Generator) -> dict:
     return {**out, **values, "y0": dict(zip(pop.model.states, y0))}
 
 
-def map_spec_population(net, pop: SpecPopulation, used: set, rng: np.random.Generator, problems: list,
-                        notes: list, strict: bool):
+def map_spec_population(net: Network, pop: SpecPopulation, used: set[str], rng: np.random.Generator,
+                        problems: list[str], notes: list[str], strict: bool) -> _PopulationMap | None:
     """The ``_PopulationMap`` of a spec population (module docstring), or None with ``problems``."""
     who = f"Population {pop.name!r} ({pop.model.name})"
     builtin = next((name for name, spec in SPEC_MODELS.items() if spec is pop.model), None)
@@ -134,7 +141,7 @@ def _conductances(pop: SpecPopulation, base: dict, factor: dict, shift: dict, re
         roles = {order[0]: "in"}
     for ch, role in roles.items():
         base[f"E_{role}"] = np.full(pop.n, pop.reversal[ch])
-        base[f"tau_syn_{role}"] = np.full(pop.n, pop.synapses[ch] * 1e3)
+        base[f"tau_syn_{role}"] = np.full(pop.n, pop.synapses[ch] * S_TO_MS)
         receptor[ch], shift[ch] = 0, 0
         factor[ch] = np.full(pop.n, 1.0 if role == "ex" else -1.0)
     return f"aeif_cond_{shapes.pop()}"

@@ -282,17 +282,12 @@ class Network:
         """The compiled kernels (the CPU kernel and the deterministic CUDA event kernel) run the rules of
         :mod:`neuro.sim.plasticity` (``runners.compiled_rule_problem``): anything else raises
         ``NotImplementedError`` naming the projections and rules."""
-        from neuro.sim.runners import COMPILED_RULES, compiled_rule_problem
+        from neuro.sim.runners import require_compiled_rules
 
         if not rules or self.backend == "torch":
             return
-        other = {k: compiled_rule_problem(r) for k, r in rules.items()}
-        other = {k: why for k, why in other.items() if why is not None}
-        if other:
-            names = ", ".join(f"{self._projections[k].name} ({why})" for k, why in other.items())
-            raise NotImplementedError(f"plastic projections {names}: only {COMPILED_RULES} are compiled into "
-                                      f"the simulation kernels (this network uses backend={self.backend!r}); "
-                                      "use backend='torch' for these rules")
+        require_compiled_rules(rules, f"the simulation kernels (this network uses backend={self.backend!r})",
+                               {k: self._projections[k].name for k in rules})
         if self.backend == "cuda":
             from neuro.sim.cuda_runner import ENV_KERNEL, kernel_choice
 
@@ -483,10 +478,8 @@ class Network:
         if runner is None:
             return  # the next runner reads the compiled table
         refresh = getattr(runner, "refresh_weights", None)
-        if callable(refresh):
+        if callable(refresh):  # the CPU kernel, the CUDA event kernel, the plastic torch runner
             refresh()
-        elif self.backend == "numba":
-            pass  # the CPU kernel reads the compiled table on every run
         elif self.step == 0 or restart:
             self._runner = None  # nothing to keep (or the caller accepts a restart): start afresh
         else:

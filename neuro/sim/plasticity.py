@@ -58,6 +58,7 @@ runner to rounding: identical spikes, weights within 1e-12 in float64). Brian2 i
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,14 +108,14 @@ def _check_pairing(owner: str, pairing: object) -> None:
         raise ValueError(f"{owner} pairing must be one of {PAIRING}, got {pairing!r}")
 
 
-def _times(name: str, values) -> np.ndarray:
+def _times(name: str, values: np.ndarray | Sequence[float]) -> np.ndarray:
     arr = np.sort(np.asarray(values, np.float64).ravel())
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite spike times in seconds")
     return arr
 
 
-def _events(pre, post) -> list[tuple[float, int]]:
+def _events(pre: np.ndarray | Sequence[float], post: np.ndarray | Sequence[float]) -> list[tuple[float, int]]:
     """Pre arrivals (kind 0) and post spikes (kind 1) in time order, pre first at equal times."""
     return sorted([(float(t), 0) for t in _times("pre", pre)] + [(float(t), 1) for t in _times("post", post)])
 
@@ -216,7 +217,8 @@ class TripletSTDP(PlasticityRule):
         return np.where(delta_t >= 0, self.A2_plus * np.exp(-np.abs(delta_t) / self.tau_plus),
                         -self.A2_minus * np.exp(-np.abs(delta_t) / self.tau_minus))
 
-    def spike_train_change(self, pre, post, w: float | None = None, clip: bool = True) -> float:
+    def spike_train_change(self, pre: np.ndarray | Sequence[float], post: np.ndarray | Sequence[float],
+                           w: float | None = None, clip: bool = True) -> float:
         """Weight change from weight ``w`` (default mid-range) under presynaptic arrival times
         ``pre`` and postsynaptic spike times ``post`` (seconds), event-driven in continuous time (an
         independent reference of the per-step runner); ``clip=False`` ignores the bounds."""
@@ -280,11 +282,12 @@ class Neuromodulator:
 
     @value.setter
     def value(self, v: float) -> None:
+        """Set the value outside the schedule; ``ValueError`` unless ``v`` is a finite real number."""
         if not (_real(v) and math.isfinite(v)):
             raise ValueError(f"Neuromodulator {self.name}: value must be a finite number, got {v!r}")
         self._value = float(v)
 
-    def set_schedule(self, values, value_dt: float, start: float = 0.0) -> None:
+    def set_schedule(self, values: np.ndarray | Sequence[float], value_dt: float, start: float = 0.0) -> None:
         """One value per interval of ``value_dt`` seconds from network time ``start`` (seconds)."""
         arr = np.asarray(values, np.float64)
         if arr.ndim != 1 or not arr.size:
@@ -438,7 +441,7 @@ class TsodyksMarkram(PlasticityRule):
             raise TypeError("TsodyksMarkram weight_rule must be None or a long-term rule (STDP, TripletSTDP, "
                             f"RewardSTDP, InhibitorySTDP), got {type(self.weight_rule).__name__}")
 
-    def efficacies(self, spike_times) -> np.ndarray:
+    def efficacies(self, spike_times: np.ndarray | Sequence[float]) -> np.ndarray:
         """:math:`u x` at each presynaptic arrival of ``spike_times`` (seconds), starting at rest
         (multiply by ``w`` for the delivered weights)."""
         u, x, last, out = self.U, 1.0, None, []

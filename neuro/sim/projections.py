@@ -63,7 +63,7 @@ class Projection:
         target: the channel name (``Population(synapses=...)``); optional when the population has
             a single channel. Astrocyte projections have fixed targets (``"IP3"``, ``"SIC"``).
         plasticity: a rule of :mod:`neuro.sim.plasticity` (``STDP(...)``) that changes the weights
-            while the network runs (``backend="torch"`` for now), or None (static synapses).
+            while the network runs (on every backend), or None (static synapses).
     """
 
     def __init__(self, pre: GroupLike, post: GroupLike, connector: Connector, weight: ValueSpec = 1.0,

@@ -13,13 +13,16 @@ weights are exact in floating point (see the tests).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from neuro.astro.populations import ASTROCYTE_RECORDABLES
 from neuro.kernels import astrocyte_math, rkf45_math
 from neuro.sim.build import Compiled, SynapseTable
+
+if TYPE_CHECKING:
+    from neuro.sim.plasticity import PlasticityRule
 
 
 class ChunkResult(NamedTuple):
@@ -37,7 +40,7 @@ def astrocyte_state(net: Compiled, astate: np.ndarray) -> dict:
     return {name: np.array(astate[row]) for name, row in ASTROCYTE_RECORDABLES.items()}
 
 
-def spec_state(net: Compiled, g) -> dict:
+def spec_state(net: Compiled, g: np.ndarray) -> dict:
     """``{"spec_states": rows C .. C+Y-1 of g}`` when the network has spec neurons (else empty)."""
     return {"spec_states": g[net.C:net.C + net.Y]} if net.Y else {}
 
@@ -88,7 +91,7 @@ class PlasticTables(NamedTuple):
 COMPILED_RULES = "STDP, TripletSTDP, InhibitorySTDP, RewardSTDP, TsodyksMarkram"
 
 
-def compiled_rule_problem(rule) -> str | None:
+def compiled_rule_problem(rule: PlasticityRule) -> str | None:
     """``None`` when ``rule`` runs in the compiled kernels, else its description for an error message:
     the rules of :mod:`neuro.sim.plasticity` run (:data:`COMPILED_RULES`, exactly by type: a subclass
     could change the semantics), a TsodyksMarkram around one of them or around a static weight too."""
@@ -105,12 +108,23 @@ def compiled_rule_problem(rule) -> str | None:
     return type(rule).__name__
 
 
+def require_compiled_rules(rules: dict, where: str, names: dict | None = None) -> None:
+    """Raise ``NotImplementedError`` unless every rule of ``rules`` (``{projection index: rule}``) is
+    compiled (:func:`compiled_rule_problem`); the message names each offending projection
+    (``names[k]``, default its index) with its rule, and ``where`` (e.g. "the CPU simulation kernel")."""
+    problems = {k: compiled_rule_problem(rule) for k, rule in rules.items()}
+    listed = ", ".join(f"{(names or {}).get(k, k)} ({why})" for k, why in problems.items() if why is not None)
+    if listed:
+        raise NotImplementedError(f"plastic projections {listed}: only {COMPILED_RULES} are compiled into "
+                                  f"{where}; use backend='torch' for these rules")
+
+
 def _decay(tau: float, dt: float) -> float:
     """The per-step decay ``exp(-dt / tau)`` (0 for ``tau = 0``, as the torch runner)."""
     return float(np.exp(-dt / tau)) if tau > 0 else 0.0
 
 
-def rule_table_row(rule, dt: float) -> np.ndarray:
+def rule_table_row(rule: PlasticityRule, dt: float) -> np.ndarray:
     """The ``stdp_math`` rule row (float64) of a compiled rule (see :func:`compiled_rule_problem`)."""
     from neuro.kernels import stdp_math as sm
     from neuro.sim.plasticity import STDP, InhibitorySTDP, RewardSTDP, TripletSTDP, TsodyksMarkram
@@ -158,7 +172,7 @@ def _long_term(rule):
     return rule.weight_rule if type(rule) is TsodyksMarkram else rule
 
 
-def reward_rates(rules: dict, dt: float, dtype, t0: int, t1: int) -> np.ndarray:
+def reward_rates(rules: dict, dt: float, dtype: np.dtype | type, t0: int, t1: int) -> np.ndarray:
     """The kernels' reward table for steps ``t0 .. t1-1``: row ``r`` (the ``r``-th rule in projection
     order) holds ``eta * M(t dt) * dt`` in ``dtype`` for a :class:`~neuro.sim.RewardSTDP` (its
     modulator read now, per step through ``Neuromodulator.at`` as the torch runner does; ~1 us per
@@ -176,13 +190,20 @@ def reward_rates(rules: dict, dt: float, dtype, t0: int, t1: int) -> np.ndarray:
     return out
 
 
-def general_rules(tables: PlasticTables) -> bool:
-    """Whether some rule of ``tables`` is not plain pair STDP (the kernels' ``rules`` flag)."""
+def mixed_rules(tables: PlasticTables) -> bool:
+    """Whether some rule of ``tables`` is not plain pair STDP: the ``rules`` argument of the kernels'
+    ``run_kernel`` (the general event functions of ``stdp_math`` instead of the pair ones)."""
     from neuro.kernels import stdp_math as sm
 
     rt = tables.rtab
     other = (rt[:, sm.R_KIND] != sm.KIND_PAIR) | (rt[:, sm.R_STP] != 0)
     return bool(tables.pl_k.size) and bool(other.any())
+
+
+def model_key(net: Compiled) -> tuple:
+    """The ``(cond, specs, shapes)`` arguments of the kernels' ``run_kernel``: the network's conductance
+    channels, spec models and alpha channels when it needs the general update, else the defaults."""
+    return (net.cond, net.specs, net.shapes) if net.general else (False, (), False)
 
 
 def clear_plastic_state(tr: np.ndarray, rid: np.ndarray, rtab: np.ndarray) -> None:
@@ -262,24 +283,16 @@ class NumbaRunner:
 
         self.net = net
         self.rules = dict(rules or {})
-        for k, rule in self.rules.items():
-            problem = compiled_rule_problem(rule)
-            if problem is not None:
-                raise NotImplementedError(f"projection {k}: plasticity {problem} is not compiled into the "
-                                          f"CPU simulation kernel (compiled: {COMPILED_RULES}); "
-                                          "use backend='torch'")
+        require_compiled_rules(self.rules, "the CPU simulation kernel")
         hetero, *tables = net.cpu_tables()
         self.tables = tuple(tables)  # (prm, ref_steps, bias, ch_alpha, ch_kappa)
         self.stdp = plastic_tables(net, self.rules)
         plastic = self.stdp.pl_k.size > 0
-        rules = general_rules(self.stdp)
         if net.general:  # conductance channels or spec neurons: sim_cpu.general_update
             self.tables = net.general_params(hetero, self.tables)
-            self.kernel = sim_cpu.run_kernel(net.has_syn, net.has_adapt, net.C, hetero, net.A > 0, plastic,
-                                             rules, cond=net.cond, specs=net.specs, shapes=net.shapes)
-        else:
-            self.kernel = sim_cpu.run_kernel(net.has_syn, net.has_adapt, net.C, hetero, net.A > 0, plastic,
-                                             rules)
+        # every argument positional, in signature order: functools.cache keys on how they are passed
+        self.kernel = sim_cpu.run_kernel(net.has_syn, net.has_adapt, net.C, hetero, net.A > 0, plastic,
+                                         mixed_rules(self.stdp), *model_key(net))
         self.consts = np.array([0, 1], dtype=net.dtype)
         self.spk_t = np.zeros(max(1 << 16, 4 * net.n_rec), np.int32)
         self.spk_i = np.zeros_like(self.spk_t)
@@ -312,10 +325,9 @@ class NumbaRunner:
         self.astate = net.astate0.copy()
         self.ip3_buf = np.zeros((net.D, net.A))
         self.awork = np.zeros((net.A, rkf45_math.ROWS, astrocyte_math.N_ODE))
-        if hasattr(self, "stdp"):  # plasticity traces and spike history cleared, the weights kept
-            for arr in (self.stdp.tl, self.stdp.hist_n):
-                arr[:] = 0
-            clear_plastic_state(self.stdp.tr, self.stdp.rid, self.stdp.rtab)
+        for arr in (self.stdp.tl, self.stdp.hist_n):  # traces and spike history cleared, weights kept
+            arr[:] = 0
+        clear_plastic_state(self.stdp.tr, self.stdp.rid, self.stdp.rtab)
 
     def state(self) -> dict:
         """The current state as numpy arrays (the live arrays, not copies): ``v``, ``i``, ``a`` ``[N]``, ``g``
