@@ -123,20 +123,10 @@ def brian2_worker(p: dict, seed: int, duration: float) -> dict:
     ns["dApre"] = p["dApre"] * p["gmax"]
     ns["dApost"] = p["dApost_factor"] * p["dApre"] * p["taupre"] / p["taupost"] * p["gmax"]
     b2.defaultclock.dt = p["dt"] * b2.second
-    inp = b2.PoissonGroup(p["N"], rates=p["F"] * b2.Hz)
-    neurons = b2.NeuronGroup(1, "dv/dt = (ge * (Ee-vr) + El - v) / taum : volt\ndge/dt = -ge / taue : 1",
-                             threshold="v>vt", reset="v = vr", method="linear", namespace=ns)
+    from peers.brian2_song_abbott import song_abbott_network
+
+    inp, neurons, syn = song_abbott_network(b2, p["N"], 1, p["F"], ns)
     neurons.v = p["v_init"] * b2.volt
-    syn = b2.Synapses(inp, neurons, """w : 1
-                      dApre/dt = -Apre / taupre : 1 (event-driven)
-                      dApost/dt = -Apost / taupost : 1 (event-driven)""",
-                      on_pre="""ge += w
-                      Apre += dApre
-                      w = clip(w + Apost, 0, gmax)""",
-                      on_post="""Apost += dApost
-                      w = clip(w + Apre, 0, gmax)""", namespace=ns)
-    syn.connect()
-    syn.w = "rand() * gmax"
     w0 = np.asarray(syn.w[:]) / p["gmax"]
     wmon = b2.StateMonitor(syn, "w", record=True, dt=p["record_every"] * b2.second, when="end")
     spikes = b2.SpikeMonitor(neurons)

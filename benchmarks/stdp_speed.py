@@ -111,20 +111,10 @@ def brian2_worker(job: dict) -> dict:
           "taue": P["taue"] * b2.second, "gmax": P["gmax"], "dApre": P["dApre"] * P["gmax"],
           "dApost": -1.05 * P["dApre"] * P["gmax"]}
     b2.defaultclock.dt = P["dt"] * b2.second
-    inp = b2.PoissonGroup(inputs, rates=P["F"] * b2.Hz)
-    neurons = b2.NeuronGroup(post, "dv/dt = (ge * (Ee-vr) + El - v) / taum : volt\ndge/dt = -ge / taue : 1",
-                             threshold="v>vt", reset="v = vr", method="linear", namespace=ns)
+    from peers.brian2_song_abbott import song_abbott_network
+
+    inp, neurons, syn = song_abbott_network(b2, inputs, post, P["F"], ns)
     neurons.v = P["vr"] * b2.volt
-    syn = b2.Synapses(inp, neurons, """w : 1
-                      dApre/dt = -Apre / taupre : 1 (event-driven)
-                      dApost/dt = -Apost / taupost : 1 (event-driven)""",
-                      on_pre="""ge += w
-                      Apre += dApre
-                      w = clip(w + Apost, 0, gmax)""",
-                      on_post="""Apost += dApost
-                      w = clip(w + Apre, 0, gmax)""", namespace=ns)
-    syn.connect()
-    syn.w = "rand() * gmax"
     spikes = b2.SpikeMonitor(neurons)
     net = b2.Network(inp, neurons, syn, spikes)
     net.run(WARMUP * b2.second)

@@ -22,13 +22,8 @@ from sim_cases import dyadic
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "coba_brian2.json"
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """The dense reference does many tiny matmuls: threads only contend on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# the dense reference does many tiny matmuls: threads only contend on a shared machine
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_conductance_step_by_hand():

@@ -24,13 +24,8 @@ from sim_cases import dyadic
 NEST_RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "spec_nest.json"
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """The dense reference does many tiny matmuls: threads only contend on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# the dense reference does many tiny matmuls: threads only contend on a shared machine
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # The quadratic integrate-and-fire neuron (issue 21's example), defined in a few lines: dimensionless
