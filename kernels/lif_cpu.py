@@ -85,7 +85,8 @@ def _const_row(g, mode, m, zero):
 
 @njit(cache=True)
 def _local_params(prm, lo, m):
-    """Copy the coefficient columns of neurons ``lo .. lo+m-1`` into a ``[9, m]`` array."""
+    """Copy the coefficient columns of neurons ``lo .. lo+m-1`` into a ``[9, m]`` array (``m = 1``
+    for uniform coefficients)."""
     out = np.empty((lif_math.N_PARAMS, m), prm.dtype)
     P = prm.shape[1]
     for j in range(m):
@@ -95,7 +96,7 @@ def _local_params(prm, lo, m):
 
 
 @njit(inline="always", cache=True)
-def _start_chunk(lp, state0, lo, m, st, one, zero):
+def _start_chunk(lp, state0, lo, m, st, one, zero, uniform):
     """Local copies ``(li, lv, la, ls)`` of a chunk's initial state; ``ls`` is the pending spike
     (the reset still to apply when it is delayed, else 0)."""
     i0, v0, a0 = state0
@@ -104,21 +105,26 @@ def _start_chunk(lp, state0, lo, m, st, one, zero):
     la = a0[lo:lo + m].copy()
     ls = np.empty(m, lv.dtype)
     for j in range(m):
-        ls[j] = ns.pending_reset(lv[j], ns.load_coefficients(lp, j), st, one, zero)
+        ls[j] = ns.pending_reset(lv[j], ns.load_coefficients(lp, 0 if uniform else j), st, one, zero)
     return li, lv, la, ls
 
 
 @njit(inline="always", cache=True)
-def _advance_row(xr, li, lv, la, ls, lp, m, st, one, zero, hr, store_h, sr, lacc, check):
+def _coefficients(lp, k0, j, uniform):
+    """The coefficients of lane ``j``: the chunk's one record ``k0`` (held in registers) when they
+    are uniform, else column ``j`` of the local table ``lp``."""
+    return k0 if uniform else ns.load_coefficients(lp, j)
+
+
+@njit(inline="always", cache=True)
+def _advance_row(xr, li, lv, la, ls, lp, m, st, one, zero, hr, store_h, sr, uniform):
     """One step of the chunk: advance ``li, lv, la`` and the spikes ``ls`` in place, copying the
-    spikes to ``sr`` and (``store_h``) the pre-reset membrane to ``hr``; with ``check`` add
-    ``x * 0`` to the per-lane sums ``lacc`` (NaN iff an input is NaN or inf). ``store_h`` and
-    ``check`` are constants at every call, so their branches fold."""
+    spikes to ``sr`` and (``store_h``) the pre-reset membrane to ``hr``. ``store_h`` and
+    ``uniform`` are constants at every call, so their branches fold."""
+    k0 = ns.load_coefficients(lp, 0)
     for j in range(m):
-        if check:
-            lacc[j] += xr[j] * zero
         i_n, h, v_n, a_n, s = ns.lif_forward_step(xr[j], li[j], lv[j], la[j], ls[j],
-                                                  ns.load_coefficients(lp, j), st, one, zero)
+                                                  _coefficients(lp, k0, j, uniform), st, one, zero)
         lv[j] = v_n
         ls[j] = s
         sr[j] = s
@@ -141,17 +147,32 @@ def _load_state(ckpt, c, lo, m, li, lv, la, has_syn, has_adapt):
         _copy_row(ck_a[c, lo:lo + m], la)
 
 
+@njit(inline="always", cache=True)
+def _nan_if_not_finite(li, lv, la, m, zero):
+    """``sum(i * 0 + v * 0 + a * 0)`` over a chunk's state rows: NaN iff one of them is NaN or inf
+    (per-lane sums vectorise; a scalar sum would not)."""
+    acc = np.zeros(m, lv.dtype)
+    for j in range(m):
+        acc[j] = li[j] * zero + lv[j] * zero + la[j] * zero
+    return acc.sum()
+
+
 @cache
-def forward_kernel(has_syn: bool, has_adapt: bool, spiking: bool):
-    """The forward scan for one model structure.
+def forward_kernel(has_syn: bool, has_adapt: bool, spiking: bool, uniform: bool = False):
+    """The forward scan for one model structure; ``uniform``: every neuron has the same
+    coefficients (``P = 1``), held in registers instead of being read per lane and step.
 
     Signature: ``(x, prm, consts, state0, reset, ge, chunk, seqs, store, last, ckpt, finite, k_lo,
     k_hi)`` with ``seqs = (s_out, v_out, i_out, a_out)`` ``[T, N]`` (spikes written if ``spiking``,
     the others where ``store = (store_v, store_i, store_a, store_ckpt)`` says), ``last = (i_last,
     v_last, a_last)`` the final state and ``ckpt`` the checkpoints for backward (``store_ckpt``).
-    ``finite[k, FINITE_X]`` receives ``sum(x * 0)`` over chunk ``k`` and ``finite[k, FINITE_STATE]``
-    the same over its initial states: NaN iff one of them holds NaN or inf (one multiply-add per
-    element instead of a separate pass).
+    ``finite[k, FINITE_STATE]`` receives ``sum(state * 0)`` over chunk ``k``'s initial states and
+    ``finite[k, FINITE_X]`` the same over its final states: NaN iff one of them holds NaN or inf.
+    The final state detects a non-finite input without touching the inputs again: every ``x[t, n]``
+    enters neuron ``n``'s membrane, and a NaN or inf there never becomes finite again (``+``, ``-``
+    and ``*`` by finite coefficients keep it, ``0 * inf`` is NaN, the resets are arithmetic, not
+    selects). A finite input whose membrane overflows to inf is caught too (the host tells the two
+    apart on that rare path).
     """
 
     @njit(nogil=True, cache=True)
@@ -166,13 +187,9 @@ def forward_kernel(has_syn: bool, has_adapt: bool, spiking: bool):
         for k in range(k_lo, k_hi):
             lo = k * chunk
             m = min(chunk, N - lo)
-            lp = _local_params(prm, lo, m)
-            li, lv, la, ls = _start_chunk(lp, state0, lo, m, st, one, zero)
-            lacc = np.zeros(m, x.dtype)  # per-lane sums of x * 0 (a scalar sum would not vectorise)
-            for j in range(m):
-                lacc[j] += li[j] * zero + lv[j] * zero + la[j] * zero
-            finite[k, FINITE_STATE] = lacc.sum()
-            lacc[:] = zero
+            lp = _local_params(prm, lo, 1 if uniform else m)
+            li, lv, la, ls = _start_chunk(lp, state0, lo, m, st, one, zero, uniform)
+            finite[k, FINITE_STATE] = _nan_if_not_finite(li, lv, la, m, zero)
             sr = ls  # this step's spikes, written in place when there is no spike output
             for t in range(T):
                 if store_ckpt and t > 0 and t % STEPS == 0:
@@ -185,7 +202,7 @@ def forward_kernel(has_syn: bool, has_adapt: bool, spiking: bool):
                 if spiking:
                     sr = s_out[t, lo:lo + m]
                 _advance_row(x[t, lo:lo + m], li, lv, la, ls, lp, m, st, one, zero, ls, False, sr,
-                             lacc, True)
+                             uniform)
                 if store_v:
                     _copy_row(lv, v_out[t, lo:lo + m])
                 if store_i:
@@ -195,14 +212,15 @@ def forward_kernel(has_syn: bool, has_adapt: bool, spiking: bool):
             _copy_row(li, last[0][lo:lo + m])
             _copy_row(lv, last[1][lo:lo + m])
             _copy_row(la, last[2][lo:lo + m])
-            finite[k, FINITE_X] = lacc.sum()
+            finite[k, FINITE_X] = _nan_if_not_finite(li, lv, la, m, zero)
 
     return lif_scan_forward
 
 
 @cache
-def backward_kernel(has_syn: bool, has_adapt: bool, spiking: bool, need_pgrad: bool):
-    """The reverse-time scan (exact BPTT through the surrogate) for one model structure.
+def backward_kernel(has_syn: bool, has_adapt: bool, spiking: bool, need_pgrad: bool, uniform: bool = False):
+    """The reverse-time scan (exact BPTT through the surrogate) for one model structure (``uniform``
+    as in :func:`forward_kernel`).
 
     Signature: ``(x, prm, consts, state0, reset, ge, sg_kind, chunk, ckpt, grads, modes, grads_last,
     dx, d_state0, d_prm, k_lo, k_hi)``: ``ckpt`` the forward's checkpoints, ``grads = (g_s, g_v, g_i,
@@ -229,12 +247,13 @@ def backward_kernel(has_syn: bool, has_adapt: bool, spiking: bool, need_pgrad: b
         for k in range(k_lo, k_hi):
             lo = k * chunk
             m = min(chunk, N - lo)
-            lp = _local_params(prm, lo, m)
+            lp = _local_params(prm, lo, 1 if uniform else m)
+            k0 = ns.load_coefficients(lp, 0)
             # per segment: hb[u] = h_{t0+u}, ab[u] = a_{t0+u-1}, ib[u] = i_{t0+u-1}
             hb = np.empty((STEPS, m), x.dtype)
             ab = np.empty((STEPS + 1, m) if has_adapt else (1, 1), x.dtype)
             ib = np.empty((STEPS + 1, m) if keep_i else (1, 1), x.dtype)
-            li, lv, la, ls = _start_chunk(lp, state0, lo, m, st, one, zero)
+            li, lv, la, ls = _start_chunk(lp, state0, lo, m, st, one, zero, uniform)
             vs = np.empty(m, x.dtype)  # the membrane at the segment's start (v_{t0-1})
             dv_c = grads_last[1][lo:lo + m].copy()
             di_c = grads_last[0][lo:lo + m].copy()
@@ -259,7 +278,7 @@ def backward_kernel(has_syn: bool, has_adapt: bool, spiking: bool, need_pgrad: b
                 else:
                     _load_state(ckpt, seg - 1, lo, m, li, lv, la, has_syn, has_adapt)
                 for j in range(m):
-                    ls[j] = ns.pending_reset(lv[j], ns.load_coefficients(lp, j), st, one, zero)
+                    ls[j] = ns.pending_reset(lv[j], _coefficients(lp, k0, j, uniform), st, one, zero)
                 _copy_row(lv, vs)
                 if has_adapt:
                     _copy_row(la, ab[0])
@@ -267,7 +286,7 @@ def backward_kernel(has_syn: bool, has_adapt: bool, spiking: bool, need_pgrad: b
                     _copy_row(li, ib[0])
                 for u in range(L):
                     _advance_row(x[t0 + u, lo:lo + m], li, lv, la, ls, lp, m, st, one, zero, hb[u], True,
-                                 ls, ls, False)
+                                 ls, uniform)
                     if has_adapt:
                         _copy_row(la, ab[u + 1])
                     if keep_i:
@@ -284,11 +303,11 @@ def backward_kernel(has_syn: bool, has_adapt: bool, spiking: bool, need_pgrad: b
                     if spiking:  # the surrogate derivative at h_t - theta_t, a row at a time
                         for j in range(m):
                             a_prev = ab[u, j] if has_adapt else zero
-                            lz[j] = hr[j] - ns.threshold(lp[lif_math.P_TH, j], lp[lif_math.P_BA, j],
-                                                         a_prev, has_adapt)
+                            kz = _coefficients(lp, k0, j, uniform)
+                            lz[j] = hr[j] - ns.threshold(kz.th, kz.ba, a_prev, has_adapt)
                         ns.surrogate_grad_row(sg_kind, sg_a, sg_b, lz, lsg, m, one, zero)
                     for j in range(m):
-                        kc = ns.load_coefficients(lp, j)
+                        kc = _coefficients(lp, k0, j, uniform)
                         a_prev = ab[u, j] if has_adapt else zero
                         theta = ns.threshold(kc.th, kc.ba, a_prev, has_adapt)
                         ls[j] = ns.fires(hr[j], theta, ge, one, zero) if spiking else zero
@@ -321,8 +340,8 @@ def backward_kernel(has_syn: bool, has_adapt: bool, spiking: bool, need_pgrad: b
                 n = lo + j
                 dv0 = dv_c[j]
                 if delayed:  # the reset pending at t=0 was read from v0 through the surrogate
-                    d0 = ns.initial_reset_grad(v0[n], lp[lif_math.P_TH, j], dh_n[j], keep, sg_kind,
-                                               sg_a, sg_b, st, one, zero)
+                    th_j = _coefficients(lp, k0, j, uniform).th
+                    d0 = ns.initial_reset_grad(v0[n], th_j, dh_n[j], keep, sg_kind, sg_a, sg_b, st, one, zero)
                     dv0 += d0
                     gp[lif_math.P_TH, j] -= d0
                 d_state0[0][n] = di_c[j]

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import neuro.backends as backends
+import neuro.ops.lif as lif_ops
 from neuro.functional import ALIFState, LIFState
 from neuro.nn import ALIF, LIF, LIFCell
 
@@ -87,7 +88,16 @@ def test_parameter_validation():
         LIF(tau_mem=torch.full((4,), 5e-3))(torch.rand(3, 2, 5))
 
 
-def test_explicit_backends_never_fall_back(monkeypatch):
+@pytest.fixture
+def fresh_backend_cache():
+    """The LIF op memoises how a backend resolves per device type; an earlier test's (simulator-on)
+    answer must not hide what the monkeypatched environment below resolves to."""
+    lif_ops._resolve_for.cache_clear()
+    yield
+    lif_ops._resolve_for.cache_clear()
+
+
+def test_explicit_backends_never_fall_back(monkeypatch, fresh_backend_cache):
     x = torch.rand(3, 2, 4)
     with pytest.raises(ValueError, match="backend='numba' runs on CPU tensors"):
         backends.resolve_backend("numba", torch.empty(1, device="meta"))

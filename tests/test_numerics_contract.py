@@ -97,6 +97,28 @@ def test_cpu_backends_raise_at_once(backend, where, bad):
         lif_scan(t["x"], t["prm"], t["i0"], t["v0"], t["a0"], cfg, backend=backend)
 
 
+@pytest.mark.parametrize("P", [1, 40])
+@pytest.mark.parametrize("structure", STRUCTURES, ids=structure_id)
+def test_numba_finds_a_bad_input_at_any_step_of_every_structure(structure, P):
+    """The CPU kernels find a non-finite input through the final state instead of testing every input:
+    every ``x[t, n]`` enters neuron ``n``'s state and stays non-finite there, whatever the reset (zero
+    reset: ``inf * 0`` is NaN), at the first step as at the last; uniform and per-neuron coefficients."""
+    for step in (0, -1):
+        for bad in BAD:
+            cfg, x, prm, i0, v0, a0 = make_case(structure, T=6, N=40, P=P, dtype=torch.float32, seed=5)
+            x[step, 17] = bad
+            with pytest.raises(NonFiniteError, match="^x contains NaN or inf"):
+                lif_scan(x, prm, i0, v0, a0, cfg, backend="numba")
+
+
+def test_numba_reports_a_membrane_overflow():
+    """A finite input too large for the dtype overflows the membrane to inf: reported, not returned."""
+    cfg, x, prm, i0, v0, a0 = make_case(STRUCTURES[0], T=6, N=40, P=1, dtype=torch.float32, seed=5)
+    x[:, 9] = 3.0e38  # finite; beta * v + x exceeds float32's largest value at the second step
+    with pytest.raises(NonFiniteError, match="overflowed"):
+        lif_scan(x, prm, i0, v0, a0, cfg, backend="numba")
+
+
 @pytest.mark.parametrize("bad", BAD, ids=str)
 @pytest.mark.parametrize("where", ("x",) + STATES)
 def test_cuda_backend_reports_by_check_numerics_at_the_latest(where, bad, cuda_device):

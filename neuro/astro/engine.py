@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from neuro.backends import cuda_simulator_enabled
-from neuro.ops._launch import launch_cuda
+from neuro.ops._launch import launch_cuda, numba_threads
 
 # the input rings, in the order of the kernels' ``rings`` tuples (``neuro.kernels.tripartite_steps``)
 RING_NAMES = ("ex", "in", "stim", "sic", "ip3", "jin")
@@ -108,6 +108,7 @@ def run_chunk(plan: Plan, backend: str, k_start: int, n_steps: int, nstate: np.n
     if backend == "numba":
         from neuro.kernels import astrocyte_cpu
 
+        numba_threads()  # starts Numba's threading layer without changing torch's thread count
         astrocyte_cpu.network_run(k_start, n_steps, plan.slice_steps, plan.dt, (nstate, plan.nprm),
                                   (astate, plan.aprm), plan.ring_tuple(), tuple(ext),
                                   (plan.nn, plan.na, plan.an), spikes, rec.recorders(), status)

@@ -17,7 +17,7 @@ import torch
 
 from neuro.backends import cuda_simulator_enabled, require_numba_cuda
 from neuro.hw.network import IntegerNetwork
-from neuro.ops._launch import launch_cuda
+from neuro.ops._launch import launch_cuda, numba_threads
 
 Array = np.ndarray | torch.Tensor
 
@@ -93,6 +93,7 @@ def emulate(network: IntegerNetwork, spikes: Array, backend: str = "numba",
     if backend == "numba":
         from neuro.kernels import hw_cpu
 
+        numba_threads()  # starts Numba's threading layer without changing torch's thread count
         hw_cpu.simulate_kernel(network.spec.code, wrap, record_v)(x, layers, neurons, half, out)
     else:
         require_numba_cuda()

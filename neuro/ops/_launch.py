@@ -51,8 +51,35 @@ def constants(values: tuple[float, ...], dtype: torch.dtype, device: torch.devic
     return torch.tensor(values, dtype=dtype, device=device)
 
 
+_numba_layer_started = False
+
+
+def numba_threads() -> int:
+    """``numba.get_num_threads()``, leaving torch's intra-op thread count as it was.
+
+    The first call starts Numba's threading layer (so does a ``parallel=True`` kernel's first launch).
+    Its OpenMP layer then sets OpenMP's thread count to Numba's, and torch reports and uses that count
+    as its own: a user's ``torch.set_num_threads(1)`` silently became 2 (Numba's default on two cores)
+    for every torch op after the first neuro CPU kernel. Starting the layer here, and putting torch's
+    count back, keeps the user's setting. Every CPU launch of ``neuro.ops`` goes through this first.
+    """
+    global _numba_layer_started
+    import numba
+
+    if _numba_layer_started:
+        return numba.get_num_threads()
+    before = torch.get_num_threads()
+    n = numba.get_num_threads()
+    if torch.get_num_threads() != before:
+        torch.set_num_threads(before)
+    _numba_layer_started = True
+    return n
+
+
 def call_cpu(kernel: Callable, *args: Any) -> Any:
-    """Call a CPU Numba kernel on numpy views of the tensor arguments."""
+    """Call a CPU Numba kernel on numpy views of the tensor arguments (Numba's threading layer started
+    through :func:`numba_threads`, for kernels that run ``prange`` loops)."""
+    numba_threads()
     return kernel(*map(as_numpy, args))
 
 
@@ -61,12 +88,10 @@ def run_cpu_chunks(kernel: Callable, n_items: int, *args: Any, min_items_per_thr
     thread of ``neuro.kernels._parallel``'s persistent pool; the kernel must release the GIL
     (``@njit(nogil=True)``). The thread count is torch's intra-op count (``torch.set_num_threads``),
     capped by Numba's, so the two libraries never run more threads than torch is allowed."""
-    import numba
-
     from neuro.kernels._parallel import run_ranges
 
     run_ranges(kernel, n_items, *map(as_numpy, args), min_items_per_thread=min_items_per_thread,
-               threads=min(numba.get_num_threads(), torch.get_num_threads()))
+               threads=min(numba_threads(), torch.get_num_threads()))
 
 
 def launch_cuda(kernel: Any, grid: Any, block: Any, args: Sequence[Any], shared_bytes: int = 0,

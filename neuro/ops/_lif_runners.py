@@ -117,6 +117,19 @@ def min_chunks_per_thread(T: int, chunk: int) -> int:
     return max(1, -(-MIN_STEPS_PER_THREAD // max(1, T * chunk)))
 
 
+def _raise_non_finite(finite: np.ndarray, x: torch.Tensor) -> None:
+    """The error of a CPU forward whose initial or final state is not finite (``lif_cpu``'s
+    ``finite`` sums): which input is to blame is found here, on the error path only."""
+    from neuro.kernels import lif_cpu
+
+    if not np.isfinite(finite[:, lif_cpu.FINITE_STATE]).all():
+        raise NonFiniteError(f"the initial state {STATE_NAMES} contains NaN or inf values")
+    if not bool(torch.isfinite(x).all()):
+        raise NonFiniteError("x contains NaN or inf values; spiking neurons need finite inputs")
+    raise NonFiniteError("the neuron state overflowed to inf or NaN although x and the initial state are "
+                         f"finite: the inputs are too large for {x.dtype} (or a coefficient is not finite)")
+
+
 class NumbaRunner:
     """CPU kernels over chunks of neurons on several threads (see the module docstring)."""
 
@@ -137,14 +150,13 @@ class NumbaRunner:
                 else x.new_empty(0))
         chunk, n_chunks = lif_cpu.n_chunks(N, torch.get_num_threads())
         finite = np.empty((n_chunks, 2), as_numpy(x).dtype)
-        run_cpu_chunks(lif_cpu.forward_kernel(*plan.structure), n_chunks, x, prm, consts, state0,
-                       cfg.reset, cfg.ge, chunk, tuple(ph if s is None else s for s in seqs),
+        kernel = lif_cpu.forward_kernel(*plan.structure, prm.shape[1] == 1)  # P = 1: uniform coefficients
+        run_cpu_chunks(kernel, n_chunks, x, prm, consts, state0, cfg.reset, cfg.ge, chunk,
+                       tuple(ph if s is None else s for s in seqs),
                        (*store, n_ck > 0), last, checkpoint_views(ckpt, plan.structure), finite,
                        min_items_per_thread=min_chunks_per_thread(T, chunk))
-        if not np.isfinite(finite[:, lif_cpu.FINITE_X]).all():
-            raise NonFiniteError("x contains NaN or inf values; spiking neurons need finite inputs")
-        if not np.isfinite(finite[:, lif_cpu.FINITE_STATE]).all():
-            raise NonFiniteError(f"the initial state {STATE_NAMES} contains NaN or inf values")
+        if not np.isfinite(finite).all():
+            _raise_non_finite(finite, x)
         return (*seqs, *last), ckpt
 
     @staticmethod
@@ -160,8 +172,8 @@ class NumbaRunner:
         d_prm = x.new_empty((lif_math.N_PARAMS, N)) if plan.need_pgrad else ph
         arrays, modes = zip(*(grad_mode(g, x) for g in grads))
         chunk, n_chunks = lif_cpu.n_chunks(N, torch.get_num_threads())
-        run_cpu_chunks(lif_cpu.backward_kernel(*plan.structure, plan.need_pgrad), n_chunks, x, prm,
-                       consts, state0, cfg.reset, cfg.ge, cfg.sg_kind, chunk,
+        kernel = lif_cpu.backward_kernel(*plan.structure, plan.need_pgrad, prm.shape[1] == 1)
+        run_cpu_chunks(kernel, n_chunks, x, prm, consts, state0, cfg.reset, cfg.ge, cfg.sg_kind, chunk,
                        checkpoint_views(saved, plan.structure), tuple(arrays), tuple(modes),
                        tuple(final_grad(g, N, x) for g in grads_last), dx, d0, d_prm,
                        min_items_per_thread=min_chunks_per_thread(T, chunk))

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from neuro.kernels import elm_math
-from neuro.ops._launch import as_numpy, constants, launch_cuda
+from neuro.ops._launch import as_numpy, constants, launch_cuda, numba_threads
 
 
 def _activate(z: torch.Tensor, act: int) -> torch.Tensor:
@@ -35,11 +35,9 @@ def _consts(like: torch.Tensor) -> torch.Tensor:
 
 def _even_tile(batch: int) -> int:
     """Batch elements per task when each CPU thread should get one contiguous range."""
-    import numba
-
     from neuro.kernels import elm_cpu
 
-    return elm_cpu.even_tile(batch, numba.get_num_threads())
+    return elm_cpu.even_tile(batch, numba_threads())
 
 
 def _run_cpu(kernel_name: str, batch: int, args, tile: int | None = None) -> None:
@@ -64,11 +62,9 @@ def _run_memory(backward: bool, backend: str, like: torch.Tensor, hidden: int, m
     tiles sharing weight loads (``elm_cpu.batch_tile``), or one CUDA thread block per batch element."""
     B, M = like.shape[1], memory
     if backend == "numba":
-        import numba
-
         from neuro.kernels import elm_cpu
 
-        tile = elm_cpu.batch_tile(B, numba.get_num_threads())
+        tile = elm_cpu.batch_tile(B, numba_threads())
         _run_cpu("memory_backward" if backward else "memory_forward", B, args, tile)
         return
     from neuro.kernels import elm_cuda
