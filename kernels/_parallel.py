@@ -6,7 +6,16 @@ Kernels compiled with ``@njit(nogil=True)`` take a ``[lo, hi)`` range of indepen
 
 One pool per process, created on first use: ``threads - 1`` workers, each blocked on its own queue
 between calls (no spinning, so an idle pool takes no cycles from torch's OpenMP threads), the
-calling thread taking the first range. Workers are daemon threads; after a ``fork`` the child starts
+calling thread working too.
+
+Work is handed out in pieces, not one fixed range per thread: every participant claims the next
+piece (about :data:`PIECES_PER_THREAD` per thread) until none is left. A thread that shares its
+core pays for it with fewer pieces instead of holding everyone up: with one fixed range per thread,
+a worker slowed to half speed made the whole call twice as long. Cores are shared more often than
+not: torch's idle OpenMP threads spin for a few milliseconds after each parallel op (libgomp's
+default wait policy; 0-5 ms of CPU measured here after an elementwise op), and other processes run.
+
+Workers are daemon threads; after a ``fork`` the child starts
 a fresh pool (the parent's threads do not exist there). The host side passes ``threads`` (torch's
 intra-op thread count, capped by Numba's), so ``torch.set_num_threads`` governs both libraries and
 their threads do not oversubscribe the cores.
@@ -21,36 +30,40 @@ from collections.abc import Callable
 
 import numba
 
-
-def split(n_items: int, parts: int) -> list[tuple[int, int]]:
-    """``parts`` contiguous ``(lo, hi)`` ranges covering ``range(n_items)`` as evenly as possible."""
-    parts = max(1, min(parts, n_items))
-    base, extra = divmod(n_items, parts)
-    bounds, lo = [], 0
-    for k in range(parts):
-        hi = lo + base + (1 if k < extra else 0)
-        bounds.append((lo, hi))
-        lo = hi
-    return bounds
+#: pieces of work per thread a call is cut into (claimed dynamically, see the module docstring)
+PIECES_PER_THREAD = 8
 
 
 class _Task:
-    """One call's work shared by the workers: a countdown of unfinished ranges and the errors."""
+    """One call's work shared by the workers: the next unclaimed item, a countdown of workers still
+    running, and the errors."""
 
-    __slots__ = ("kernel", "args", "pending", "done", "errors", "lock")
+    __slots__ = ("kernel", "args", "n_items", "grain", "next_lo", "pending", "done", "errors", "lock")
 
-    def __init__(self, kernel: Callable, args: tuple, n_workers: int) -> None:
+    def __init__(self, kernel: Callable, args: tuple, n_items: int, grain: int, n_workers: int) -> None:
         self.kernel, self.args = kernel, args
+        self.n_items, self.grain, self.next_lo = n_items, grain, 0
         self.pending = n_workers
         self.done = threading.Event()
         self.errors: list[BaseException] = []
         self.lock = threading.Lock()
 
-    def run(self, lo: int, hi: int) -> None:
-        try:
-            self.kernel(*self.args, lo, hi)
-        except BaseException as err:  # noqa: BLE001 - handed to the caller
-            self.errors.append(err)
+    def claim(self) -> tuple[int, int] | None:
+        """The next piece ``(lo, hi)``, or None when every item is taken (or a piece failed)."""
+        with self.lock:
+            lo = self.next_lo
+            if lo >= self.n_items or self.errors:
+                return None
+            self.next_lo = hi = min(self.n_items, lo + self.grain)
+        return lo, hi
+
+    def run(self) -> None:
+        """Run pieces until none is left."""
+        while (piece := self.claim()) is not None:
+            try:
+                self.kernel(*self.args, *piece)
+            except BaseException as err:  # noqa: BLE001 - handed to the caller
+                self.errors.append(err)
 
     def finish_one(self) -> None:
         with self.lock:
@@ -72,13 +85,13 @@ class _Pool:
             threading.Thread(target=_worker, args=(q,), daemon=True, name="neuro-kernels").start()
             self.queues.append(q)
 
-    def run(self, kernel: Callable, ranges: list[tuple[int, int]], args: tuple) -> None:
+    def run(self, kernel: Callable, n_items: int, grain: int, threads: int, args: tuple) -> None:
         with self.lock:
-            self._grow(len(ranges) - 1)
-            task = _Task(kernel, args, len(ranges) - 1)
-            for q, r in zip(self.queues, ranges[1:]):
-                q.put((task, r))
-            task.run(*ranges[0])
+            self._grow(threads - 1)
+            task = _Task(kernel, args, n_items, grain, threads - 1)
+            for q in self.queues[:threads - 1]:
+                q.put(task)
+            task.run()
             task.done.wait()
         if task.errors:
             raise task.errors[0]
@@ -86,8 +99,8 @@ class _Pool:
 
 def _worker(q: queue.SimpleQueue) -> None:
     while True:
-        task, (lo, hi) = q.get()
-        task.run(lo, hi)
+        task = q.get()
+        task.run()
         task.finish_one()
 
 
@@ -105,19 +118,21 @@ if hasattr(os, "register_at_fork"):
 
 def run_ranges(kernel: Callable, n_items: int, *args, min_items_per_thread: int = 1,
                threads: int | None = None) -> None:
-    """Call ``kernel(*args, lo, hi)`` on contiguous ranges of ``range(n_items)``, one per thread.
+    """Call ``kernel(*args, lo, hi)`` on contiguous pieces covering ``range(n_items)`` on up to
+    ``threads`` threads; the items must be independent (any thread may run any piece).
 
-    ``threads`` defaults to ``numba.get_num_threads()``. The calling thread takes the first range;
-    the others run on the pool's workers. A kernel's exception is re-raised here. A call made while
-    another thread's call holds the pool (e.g. DataLoader workers running threads) runs its ranges on
-    the calling thread instead of waiting.
+    ``threads`` defaults to ``numba.get_num_threads()``; fewer when there are fewer than
+    ``min_items_per_thread`` items per thread. The calling thread works too, the others are the pool's
+    workers; pieces of about ``n_items / (threads * PIECES_PER_THREAD)`` items are claimed
+    dynamically. A kernel's exception is re-raised here (no new piece starts after one). A call made
+    while another thread's call holds the pool (e.g. DataLoader workers running threads) runs all
+    items on the calling thread instead of waiting.
     """
     global _POOL
     threads = numba.get_num_threads() if threads is None else max(1, threads)
     threads = min(threads, max(1, n_items // max(1, min_items_per_thread)))
-    ranges = split(n_items, threads)
-    if len(ranges) == 1:
-        kernel(*args, *ranges[0])
+    if threads <= 1 or n_items <= 1:
+        kernel(*args, 0, n_items)
         return
     pool = _POOL
     if pool is None:
@@ -125,4 +140,5 @@ def run_ranges(kernel: Callable, n_items: int, *args, min_items_per_thread: int 
     if pool.lock.locked():  # busy (another thread's call): no nested waiting
         kernel(*args, 0, n_items)
         return
-    pool.run(kernel, ranges, args)
+    grain = max(1, -(-n_items // (threads * PIECES_PER_THREAD)))
+    pool.run(kernel, n_items, grain, threads, args)
