@@ -15,10 +15,10 @@ a worker slowed to half speed made the whole call twice as long. Cores are share
 not: torch's idle OpenMP threads spin for a few milliseconds after each parallel op (libgomp's
 default wait policy; 0-5 ms of CPU measured here after an elementwise op), and other processes run.
 
-Workers are daemon threads; after a ``fork`` the child starts
-a fresh pool (the parent's threads do not exist there). The host side passes ``threads`` (torch's
-intra-op thread count, capped by Numba's), so ``torch.set_num_threads`` governs both libraries and
-their threads do not oversubscribe the cores.
+Workers are daemon threads; after a ``fork`` the child starts a fresh pool (the parent's threads do
+not exist there). The host side passes ``threads`` (torch's intra-op thread count, capped by
+Numba's), so ``torch.set_num_threads`` governs both libraries and their threads do not oversubscribe
+the cores.
 """
 
 from __future__ import annotations

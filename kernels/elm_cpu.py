@@ -39,7 +39,7 @@ ns = elm_math.compile_for("cpu")
 
 def run_batch_parallel(kernel, batch: int, tile: int, *args) -> None:
     """Call ``kernel(*args, lo, n)`` for the batch tiles ``[lo, lo + n)`` of ``tile`` elements
-    (``lo`` a multiple of ``tile``), consecutive tiles per thread on up to ``numba.get_num_threads()``
+    (``lo`` a multiple of ``tile``), runs of consecutive tiles claimed by up to ``numba.get_num_threads()``
     threads (``_parallel.run_ranges``; the kernels release the GIL)."""
 
     def tiles(*a) -> None:
