@@ -24,7 +24,7 @@
 #
 # Stages, each with its own timeout, all within GPU_CHECK_BUDGET seconds from the start (default 290;
 # a stage that would start with less than 15 s left is skipped and reported; --dry-run: timeouts x4,
-# budget 1200 s):
+# budget 1200 s, the stages two at a time):
 #   tests  pytest -m cuda over the test files that use the cuda_device fixture, 8 pytest-xdist workers
 #          when it is installed (the `pytest` executable: `python -m pytest` would put the checkout,
 #          which lacks the package-dir mapping of kernels/ and datasets/, ahead of the installed wheel)
@@ -216,10 +216,38 @@ pack_results() {  # the results files written since the start, as one tarball (r
     (cd "$BENCH" && tar czf "$OUT/results.tgz.tmp" $files) && mv "$OUT/results.tgz.tmp" "$OUT/results.tgz"
 }
 
-if [[ $MODE == gpu ]]; then
-    stage tests 150 "$REPO" tests.log pytest "${TESTS[@]}" "${CUDA_FILES[@]}"
-else
-    stage tests 150 "$REPO" tests.log pytest "${TESTS[@]}" tests
+if [[ $MODE == dry ]]; then
+    # Two lanes at once (each stage is mostly one core starting Python and compiling kernels; CI has two
+    # cores): each lane writes its summary lines and logs into its own folder ($OUT inside the lane), its
+    # exit status is its FAILED; they are appended to $OUT's files in lane order, the results packed once.
+    LANES=("$SCRATCH/lane1" "$SCRATCH/lane2")
+    mkdir -p "${LANES[@]}"
+    (
+        OUT=${LANES[0]} FAILED=0
+        stage tests 150 "$REPO" tests.log pytest "${TESTS[@]}" tests
+        stage b4 110 "$BENCH" bench.log python3 b4_cuba.py "${B4[@]}"
+        OPTIONAL=1 stage b3tf32 50 "$BENCH" bench.log python3 bench_delays.py "${B3TF32[@]}"
+        exit $FAILED
+    ) &
+    LANE1=$!
+    (
+        OUT=${LANES[1]} FAILED=0
+        stage ovh 40 "$BENCH" bench.log python3 lif_overhead.py "${OVH[@]}"
+        stage b2 45 "$BENCH" bench.log python3 b2_lif_alone.py "${B2[@]}"
+        stage b1 80 "$BENCH" bench.log python3 b1_linear_lif.py "${B1[@]}"
+        stage b3 60 "$BENCH" bench.log python3 bench_delays.py "${B3[@]}"
+        stage b5 45 "$BENCH" bench.log python3 b5_elm.py "${B5[@]}"
+        OPTIONAL=1 stage b4big 120 "$BENCH" bench.log python3 b4_cuba.py "${B4BIG[@]}"
+        exit $FAILED
+    ) &
+    LANE2=$!
+    wait "$LANE1" || FAILED=1
+    wait "$LANE2" || FAILED=1
+    for lane in "${LANES[@]}"; do
+        for f in summary.txt tests.log bench.log; do
+            [[ -f $lane/$f ]] && cat "$lane/$f" >> "$OUT/$f"
+        done
+    done
     n=$(grep -c '::' "$OUT/tests.log")
     echo "tests  -m cuda selects $n tests in ${#CUDA_FILES[@]} files" | tee -a "$OUT/summary.txt"
     ((n > 0)) || FAILED=1
@@ -229,7 +257,12 @@ else
         echo "tests  cuda tests outside the files the GPU run collects: $outside" | tee -a "$OUT/summary.txt"
         FAILED=1
     fi
+    pack_results
+    rm -f "$STAMP"
+    echo "total $((SECONDS - T0))s; results in $OUT" | tee -a "$OUT/summary.txt"
+    exit $FAILED
 fi
+stage tests 150 "$REPO" tests.log pytest "${TESTS[@]}" "${CUDA_FILES[@]}"
 stage ovh 40 "$BENCH" bench.log python3 lif_overhead.py "${OVH[@]}"
 pack_results
 stage b2 45 "$BENCH" bench.log python3 b2_lif_alone.py "${B2[@]}"

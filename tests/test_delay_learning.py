@@ -7,6 +7,10 @@ from neuro.models.delay_snn import clamp_positions, rounded_delays
 from neuro.nn import LI, LIF, DelayLinear, FixedDelay, Sequential
 from neuro.train.losses import classification_loss, readout_logits
 
+# many small ops per training step: a second torch thread only contends on a shared 2-core machine
+# (measured 4 x slower with two under load)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def _sigma(step, steps, start, end, fraction):
     """Exponential decay from ``start`` to ``end`` over ``fraction`` of the steps, then constant."""

@@ -5,9 +5,15 @@ A reduced version of ``benchmarks/elm_long_horizon.py`` (T = 500, 400 steps; res
 model, first cue >= 104 and second cue >= 37 steps before the readout at the last step.
 """
 
+import pytest
+
 from neuro.datasets.spike_adding import SpikeAdding
 from neuro.models.long_horizon import build_lif_snn, build_lstm, compare, matched_hidden
 from neuro.nn.elm import num_trainable_parameters
+
+# many small ops per training step: a second torch thread only contends on a shared 2-core machine
+# (measured 4 x slower with two under load)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_matched_sizes():

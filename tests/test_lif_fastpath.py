@@ -14,6 +14,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 import neuro.ops._lif_runners as runners
 from lif_cases import STRUCTURES, make_case, run_both, structure_id
+from neuro.functional import LIFState
+from neuro.nn import LIF
 from neuro.ops import _buffers
 from neuro.ops._launch import check_numerics
 from neuro.ops.lif import lif_scan
@@ -353,3 +355,24 @@ def test_fast_and_numba_launch_paths_agree(cuda_device, monkeypatch):
     for a, b in zip(results["fast"], results["numba"]):
         for x, y in zip(a, b):
             assert torch.equal(x, y)
+
+
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_fresh_state_constants_serve_inference_and_training(backend):
+    """A scan started without a state reads shared constant initial states (no fill right before the
+    kernel). Made first in inference mode, they still serve a call that records gradients, and a
+    non-zero v_leak gets its own constant."""
+    x = torch.rand(5, 3, 7)
+    with torch.inference_mode():
+        LIF(beta=0.9, backend=backend)(x)
+    xg = x.clone().requires_grad_()
+    out, state = LIF(beta=0.9, backend=backend)(xg)
+    out.sum().backward()
+    assert xg.grad is not None and bool(torch.isfinite(xg.grad).all())
+    zeros = torch.zeros(1, 3, 7)
+    with torch.no_grad():
+        _, s_leak = LIF(beta=0.9, v_leak=0.5, backend=backend)(zeros)  # cached per value: 0.5 ...
+        _, s_zero = LIF(beta=0.9, backend=backend)(zeros)              # ... and 0.0 side by side
+        _, s_ref = LIF(beta=0.9, v_leak=0.5, backend="torch")(zeros, LIFState(torch.full((3, 7), 0.5)))
+    assert bool((s_zero.v == 0).all())
+    assert torch.equal(s_leak.v, s_ref.v) and bool((s_leak.v != 0).all())

@@ -154,12 +154,15 @@ def test_spikingjelly_if_with_its_surrogate_object(v_reset):
 
 
 def test_cuda_kernels_run_the_presets(cuda_device):
-    x = _drive()
+    x = _drive(B=2, N=12)  # 24 neurons x 80 steps: the CUDA simulator runs a Python thread per neuron
+    spikes = []
     for make in (lambda b: LIF.snntorch(beta=0.9, backend=b), lambda b: LIF.spikingjelly(tau=3.0, backend=b),
                  lambda b: CubaLIF.snntorch(alpha=0.8, beta=0.9, backend=b)):
         ref = make("numba")(x)[0]
         out = make("cuda")(x.to(cuda_device))[0]
         assert torch.equal(out.cpu(), ref)
+        spikes.append(int(ref.sum()))
+    assert spikes[0] > 50 and spikes[2] > 50, spikes  # the snnTorch presets spike: their reset paths run
 
 
 def test_presets_refuse_what_they_cannot_reproduce():

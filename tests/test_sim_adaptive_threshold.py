@@ -13,6 +13,10 @@ import torch
 
 from neuro import sim
 
+# the dense torch reference does many tiny ops: a second torch thread only contends on a shared
+# 2-core machine (measured 4 x slower with two under load)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 DT = 0.5e-3
 LIF = dict(tau_mem=20e-3, v_th=-52e-3, v_reset=-65e-3, v_leak=-65e-3)
 

@@ -15,6 +15,10 @@ import neuro.sim as sim
 from neuro.astro import AstrocyteParameters, TripartiteNetwork
 from neuro.astro.populations import ASTROCYTE_RECORDABLES
 
+# the dense torch reference does many tiny ops: a second torch thread only contends on a shared
+# 2-core machine (measured 4 x slower with two under load)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 DT = 1e-4  # s (0.1 ms, NEST's resolution in the reference traces)
 VARS = tuple(ASTROCYTE_RECORDABLES)  # IP3, Ca_astro, h_IP3R, SIC
 DELTA_IP3 = np.array([0.01, 0.004])

@@ -50,13 +50,14 @@ def test_conductance_step_by_hand():
     assert m.v[:, 0].max() < E and m.v[5, 0] > m.v[0, 0]
 
 
-def cond_network(backend: str, seed: int = 4, device: str = "cpu", alpha: bool = False):
+def cond_network(backend: str, seed: int = 4, device: str = "cpu", alpha: bool = False, n: int = 80):
     """A small COBA-like LIF network, an AdEx population with conductances in nS and mV, and a
     current channel next to the conductances; weights are dyadic (exact sums). With ``alpha``
-    some channels are alpha-shaped, and one neuron ``S`` gets a single spike through one."""
+    some channels are alpha-shaped, and one neuron ``S`` gets a single spike through one. ``n``: LIF
+    neurons (the first 4/5 excitatory)."""
     net = sim.Network(dt=1e-4, seed=seed, dtype=torch.float64, backend=backend, device=device)
     shape = "alpha" if alpha else "exp"
-    P = net.add(sim.Population(80, "LIF", tau_mem=20e-3, v_th=-50e-3, v_reset=-60e-3, v_leak=-60e-3,
+    P = net.add(sim.Population(n, "LIF", tau_mem=20e-3, v_th=-50e-3, v_reset=-60e-3, v_leak=-60e-3,
                                bias=20e-3, refractory=5e-3, v_init=sim.Uniform(-60e-3, -50e-3),
                                synapses={"exc": sim.Conductance(5e-3, E=0.0),
                                          "inh": sim.Conductance(10e-3, E=-80e-3, shape=shape), "cur": 2e-3},
@@ -65,12 +66,13 @@ def cond_network(backend: str, seed: int = 4, device: str = "cpu", alpha: bool =
                                                      "inh": sim.Conductance(10e-3, E=-80.0)},
                                bias=500.0, refractory=2e-3, name="A"))
     X = net.add(sim.PoissonInput(20, rates=100.0, name="X"))
-    net.add(sim.Projection(P[:64], P, sim.FixedProbability(0.1), weight=dyadic(0.5), target="exc"))
-    net.add(sim.Projection(P[64:], P, sim.FixedProbability(0.1), weight=dyadic(4.0), target="inh",
+    n_e = n * 4 // 5
+    net.add(sim.Projection(P[:n_e], P, sim.FixedProbability(0.1), weight=dyadic(0.5), target="exc"))
+    net.add(sim.Projection(P[n_e:], P, sim.FixedProbability(0.1), weight=dyadic(4.0), target="inh",
                            delay=1e-3))
     net.add(sim.Projection(X, P, sim.FixedProbability(0.2), weight=2.0 ** -8, target="cur"))
     net.add(sim.Projection(X, A, sim.FixedProbability(0.5), weight=dyadic(4.0), target="exc"))
-    net.add(sim.Projection(P[64:], A, sim.FixedProbability(0.3), weight=dyadic(8.0), target="inh"))
+    net.add(sim.Projection(P[n_e:], A, sim.FixedProbability(0.3), weight=dyadic(8.0), target="inh"))
     if alpha:
         S = net.add(sim.Population(1, "LIF", v_th=1.0, name="S",
                                    synapses={"exc": sim.Conductance(2e-3, E=0.5, shape="alpha")}))
@@ -109,13 +111,16 @@ def test_conductance_cpu_kernel_equals_torch_reference(alpha):
 
 @pytest.mark.parametrize("alpha", [False, True], ids=["exp", "alpha"])
 def test_conductance_cuda_event_kernel_equals_cpu_kernel(cuda_device, alpha):
+    """40 LIF neurons for 10 ms (the CUDA simulator runs every thread in Python): ~35 spikes, every
+    channel of the monitored neurons driven."""
     runs = {}
     for backend, device in (("numba", "cpu"), ("cuda", cuda_device)):
-        net, mons = cond_network(backend, device=device, alpha=alpha)
+        net, mons = cond_network(backend, device=device, alpha=alpha, n=40)
         net.run(0.01, progress=False)
         runs[backend] = mons
     a, b = runs["numba"], runs["cuda"]
-    assert a["P"].num_spikes > 0
+    assert a["P"].num_spikes > 20
+    assert all(np.count_nonzero(a["sP"][var]) > 50 for var in ("g_exc", "g_inh"))
     for name in ("P", "A"):
         np.testing.assert_array_equal(a[name].steps, b[name].steps, err_msg=name)
         np.testing.assert_array_equal(a[name].indices, b[name].indices, err_msg=name)

@@ -6,6 +6,10 @@ import torch
 
 import neuro.sim as sim
 
+# the dense torch reference does many tiny ops: a second torch thread only contends on a shared
+# 2-core machine (measured 4 x slower with two under load)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def _net(**kw):
     net = sim.Network(dt=1e-3, **kw)

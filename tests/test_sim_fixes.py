@@ -11,6 +11,10 @@ import torch
 import neuro.sim as sim
 from neuro.sim.connectivity import Connector
 
+# the dense torch reference does many tiny ops: a second torch thread only contends on a shared
+# 2-core machine (measured 4 x slower with two under load)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def _pop(n=10, **kw):
     kw = {"name": "pop", "tau_mem": 20e-3, "v_th": -50e-3, "v_reset": -60e-3, "v_leak": -49e-3, **kw}

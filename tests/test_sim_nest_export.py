@@ -28,6 +28,10 @@ from neuro.sim.examples import cuba
 from neuro.sim.nest_export import NestExportError, population_values
 from neuro.sim.stats import isi_cv
 
+# the dense torch reference does many tiny ops: a second torch thread only contends on a shared
+# 2-core machine (measured 4 x slower with two under load)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 HAVE_NEST = importlib.util.find_spec("nest") is not None  # found without importing it here
 CUBA_SEEDS, T_EXACT = C.CUBA_SEEDS, C.T_EXACT
 _exact_net, _poisson_net = C._exact_net, C._poisson_net

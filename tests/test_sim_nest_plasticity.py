@@ -26,6 +26,10 @@ import neuro.sim as sim
 import sim_nest_cases as C
 from neuro.sim.nest_export import NestExportError
 
+# the dense torch reference does many tiny ops: a second torch thread only contends on a shared
+# 2-core machine (measured 4 x slower with two under load)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 HAVE_NEST = importlib.util.find_spec("nest") is not None  # found without importing it here
 TOL = 1e-12  # of the largest change / efficacy
 

@@ -17,6 +17,10 @@ import torch
 
 import neuro.sim as sim
 
+# the dense torch reference does many tiny ops: a second torch thread only contends on a shared
+# 2-core machine (measured 4 x slower with two under load)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 DT = 1e-4
 W0 = 0.5e-3  # the plastic weight: a 0.5 mV jump, far from the threshold
 

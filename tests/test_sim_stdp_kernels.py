@@ -24,6 +24,10 @@ import torch
 import neuro.sim as sim
 from plasticity_cases import UnknownRule
 
+# the dense torch reference does many tiny ops: a second torch thread only contends on a shared
+# 2-core machine (measured 4 x slower with two under load)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 DT = 1e-4
 W0 = 0.5e-3
 VARIANTS = [(wd, pairing) for wd in ("additive", "multiplicative") for pairing in ("all", "nearest")]

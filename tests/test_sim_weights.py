@@ -7,6 +7,10 @@ import torch
 
 import neuro.sim as sim
 
+# the dense torch reference does many tiny ops: a second torch thread only contends on a shared
+# 2-core machine (measured 4 x slower with two under load)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def _chain(backend="numba", dtype=torch.float64):
     """One source spiking at 5 and 15 ms onto one non-spiking neuron through a 'jump' delta synapse."""
