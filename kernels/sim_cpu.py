@@ -91,6 +91,10 @@ from numba import njit
 from . import lif_math, neuron_spec, sim_math, sim_spec, stdp_math
 from .astrocyte_cpu import astrocyte_phase, deliver_sic
 
+# Globals that each compiled clone of ``sim_run`` / ``update_population`` binds to its variant's compiled
+# functions (:func:`cached_clone`); unbound here.
+update_population = lif_update = spec_dispatch = None
+
 ns = sim_math.compile_for("cpu")
 sn = stdp_math.compile_for("cpu")
 LIFStructure = lif_math.LIFStructure
@@ -281,12 +285,14 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
         return count
 
     general = cond or bool(specs)  # the general update (conductance channels or spec neurons)
-    update_population = (general_update(update_lif, has_syn, has_adapt, C, hetero, cond, specs, shapes)
-                         if general else update_lif)
+    update = (general_update(update_lif, has_syn, has_adapt, C, hetero, cond, specs, shapes)
+              if general else update_lif)
 
-    @njit(cache=not specs)  # spec models are generated code: not cacheable on disk
     def sim_run(t0, t1, seed, consts, params, pops, inputs, syn, mask, state, spiked, rec, n_spk, n_rec,
                 counts, monitor, astro_args, ip3, sic, stdp):
+        # ``update_population`` is a global of this clone (see ``cached_clone``); the structure that
+        # selects it is named here so that it is part of the closure, i.e. of the disk-cache key
+        _variant = (has_syn, has_adapt, hetero, cond, shapes)  # noqa: F841
         zero, one = consts[0], consts[1]
         inj, inj_idx, poisson_prob, gen_ptr, gen_idx = inputs
         i_st, v_st, a_st, g_st, _, buf = state
@@ -356,7 +362,22 @@ def run_kernel(has_syn: bool, has_adapt: bool, C: int, hetero: bool, astro: bool
                         mon_out[row, k] = ns.monitored_value(var, n, v_st, i_st, a_st, g_st)
         return t1, n_spk
 
-    return sim_run
+    # spec models are generated code: not cacheable on disk
+    return cached_clone(sim_run, not specs, update_population=update)
+
+
+def cached_clone(fn: Callable, cache: bool, **compiled: Callable):
+    """``njit(cache=cache)`` of a clone of ``fn`` whose globals ``compiled`` are the given compiled
+    functions (``_jit.retarget``), instead of closure cells.
+
+    Numba keys a closure's on-disk cache on a pickle of its cells, and a compiled function pickles
+    differently in every process: a kernel capturing one was compiled again by every process and
+    added one more never-read entry to ``kernels/__pycache__`` each time (hundreds of MB after a
+    few hundred test runs). Globals are not part of the key, so ``fn``'s cells must name every
+    structure flag that selects ``compiled`` (a ``_variant`` tuple in the kernels here)."""
+    from ._jit import retarget
+
+    return retarget(fn, njit(cache=cache), **compiled)
 
 
 # --------------------------------------------------------------------------------------------
@@ -384,14 +405,16 @@ def general_update(update_lif: Callable, has_syn: bool, has_adapt: bool, C: int,
     updates = tuple(_spec_update(model, vrow, C, hetero, cond, shapes) for model, vrow in specs)
     dispatch = _spec_dispatch(updates)
 
-    @njit(cache=not specs)
     def update_population(lo, hi, p, reset, ge, arrived, state, spiked, params, one, zero):
+        # ``lif_update`` and ``spec_dispatch`` are globals of this clone (``cached_clone``); what
+        # selects them is named here, in the closure (the disk-cache key); specs are never cached
+        _variant = (has_syn, has_adapt, C, hetero, cond, shapes)  # noqa: F841
         m = params[7][p]
         if m == 0:
-            return lif(lo, hi, p, reset, ge, arrived, state, spiked, params, one, zero)
-        return dispatch(m - 1, lo, hi, p, ge, arrived, state, spiked, params, params[8], one, zero)
+            return lif_update(lo, hi, p, reset, ge, arrived, state, spiked, params, one, zero)
+        return spec_dispatch(m - 1, lo, hi, p, ge, arrived, state, spiked, params, params[8], one, zero)
 
-    return update_population
+    return cached_clone(update_population, not specs, lif_update=lif, spec_dispatch=dispatch)
 
 
 def _lif_conductance(has_syn: bool, has_adapt: bool, C: int, hetero: bool):

@@ -42,7 +42,7 @@ import torch
 
 from neuro import surrogate as surrogate_module
 from neuro.kernels import lif_math
-from neuro.ops._launch import constants
+from neuro.ops._launch import constant_vector, constants
 from neuro.ops.lif import LIFConfig, lif_scan, lif_step_reference
 from neuro.state import stateclass
 from neuro.surrogate import Surrogate, get_surrogate, spike
@@ -373,6 +373,18 @@ def initial_state(model: NeuronModel, p: NeuronParameters, like: torch.Tensor):
     return model.make_state({"i": zeros, "v": v, "a": zeros})
 
 
+def _fresh_scan_state(model: NeuronModel, p: NeuronParameters, x0: torch.Tensor) -> tuple:
+    """``(i, v, a)`` of a scan started without a state (as :func:`initial_state`; None for the fields the
+    model lacks): shared read-only constants (``neuro.ops._launch.constant_vector``: no fill right before
+    the kernel), or fresh tensors under ``torch.compile`` and for a per-neuron ``v_leak``."""
+    if torch.compiler.is_compiling() or isinstance(p.v_leak, torch.Tensor):
+        return model.split_state(initial_state(model, p, x0))
+    n = x0.numel()
+    zeros = constant_vector(n, 0.0, x0.dtype, x0.device).view(x0.shape)
+    v = constant_vector(n, float(p.v_leak) + 0.0, x0.dtype, x0.device).view(x0.shape)
+    return (zeros if model.has_syn else None, v, zeros if model.has_adapt else None)
+
+
 def make_config(model: NeuronModel, reset: str = "subtract", threshold_op: str = ">=",
                 detach_reset: bool = False, surrogate: Surrogate | str = "atan") -> LIFConfig:
     """The kernel configuration of ``model`` with these spike/reset options."""
@@ -407,13 +419,14 @@ def neuron_scan(model: NeuronModel, x: torch.Tensor, state=None,
     dtype = _compute_dtype(x)
     x0 = x[0].to(dtype)  # [B, *features]: the state's dtype; x itself is not converted here (lif_scan
     if state is None:    # reads fp16/bf16 directly on the GPU, converting per element)
-        state = initial_state(model, params, x0)
+        i0, v0, a0 = _fresh_scan_state(model, params, x0)
     else:
         check_state(state, model.state_type, x0, batch_shape)
+        i0, v0, a0 = model.split_state(state)
     prm = coefficients(model, params, features, dtype, x.device)
-    i0, v0, a0 = model.split_state(state)
-    zeros = torch.zeros_like(v0)
     n = v0.numel()
+    zeros = (torch.zeros_like(v0) if torch.compiler.is_compiling()  # absent i / a: read, never written
+             else constant_vector(n, 0.0, v0.dtype, v0.device).view(v0.shape))
     res = lif_scan(x.reshape(T, n), prm, (zeros if i0 is None else i0).reshape(n), v0.reshape(n),
                    (zeros if a0 is None else a0).reshape(n), cfg,
                    record=record or not model.spiking, backend=backend)  # LI outputs its membrane

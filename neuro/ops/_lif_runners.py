@@ -19,7 +19,6 @@ dtype, or fp16/bf16 on the cuda backend), ``prm [9, P]``, ``state0 = (i0, v0, a0
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -30,6 +29,7 @@ from neuro.ops._launch import (
     LIF_CODES,
     NonFiniteError,
     as_numpy,
+    cached_tensors,
     constants,
     launch_cuda,
     non_finite_flag,
@@ -66,20 +66,20 @@ class Plan(NamedTuple):
     io: str           # element format of x, spikes, dL/ds and dx ("native", "float16", "bfloat16")
 
 
-@lru_cache(maxsize=512)
+@cached_tensors(maxsize=512)
 def placeholder_of(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """A 1x1 zero array standing for an absent array (made once per dtype and device; kernels never
     write into it because they get a flag with it)."""
     return torch.zeros((1, 1), dtype=dtype, device=device)
 
 
-@lru_cache(maxsize=512)
+@cached_tensors(maxsize=512)
 def empty_of(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """A shared empty tensor (what a runner returns as ``saved`` when there is nothing to save)."""
     return torch.empty(0, dtype=dtype, device=device)
 
 
-@lru_cache(maxsize=64)
+@cached_tensors(maxsize=64)
 def zeros_of(n: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """A read-only ``[n]`` zero vector (the final-state gradient nobody asked for), made once."""
     return torch.zeros(n, dtype=dtype, device=device)

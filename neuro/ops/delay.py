@@ -30,7 +30,6 @@ Three implementations of the same map:
 
 from __future__ import annotations
 
-from functools import lru_cache
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -39,7 +38,7 @@ import torch.nn.functional as F
 
 from neuro.backends import resolve_backend
 from neuro.kernels import delay_math
-from neuro.ops._launch import call_cpu, constants
+from neuro.ops._launch import cached_tensors, call_cpu, constants
 
 Number = float | torch.Tensor
 MODES = ("gauss", "round")
@@ -73,7 +72,7 @@ class Connectivity(NamedTuple):
     all_to_all: bool = False  # src[o] = 0..I-1 for every o: the transpose is a permutation
 
 
-@lru_cache(maxsize=32)
+@cached_tensors(maxsize=32)
 def dense_connectivity(n_in: int, n_out: int, device: torch.device = torch.device("cpu")) -> Connectivity:
     """Every output has one synapse from every input (a delayed ``Linear``)."""
     src = torch.arange(n_in, dtype=torch.int32, device=device).expand(n_out, n_in).contiguous()
@@ -82,7 +81,7 @@ def dense_connectivity(n_in: int, n_out: int, device: torch.device = torch.devic
     return Connectivity(src, dst, slot, n_in, all_to_all=True)
 
 
-@lru_cache(maxsize=32)
+@cached_tensors(maxsize=32)
 def one_to_one_connectivity(n: int, device: torch.device = torch.device("cpu")) -> Connectivity:
     """Output ``c`` has a single synapse, from input ``c`` (a delay per neuron)."""
     idx = torch.arange(n, dtype=torch.int32, device=device)[:, None].contiguous()
