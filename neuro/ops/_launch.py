@@ -94,7 +94,7 @@ def numba_threads() -> int:
     return n
 
 
-@cached_tensors(maxsize=64)
+@cached_tensors(maxsize=32)  # at most 32 layer shapes held at once
 def constant_vector(n: int, value: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """A read-only ``[n]`` tensor of ``value`` (the initial state of a scan started without one), made
     once per size, value, dtype and device — never written: kernels only read their initial states.
