@@ -11,6 +11,7 @@ arrival trains and post spike trains per synapse; the final weights are compared
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,24 @@ class UnknownRule(PlasticityRule):
 def load_brian2_rules() -> dict:
     """The committed protocol and Brian2's results."""
     return json.loads(BRIAN2_RULES.read_text())
+
+
+def case_names(spec: dict) -> tuple[list[str], list[str]]:
+    """The names of the weight protocols (``"pairs"``) and of the STP delivery protocols (``"stp"``)."""
+    of = spec["case_of"]
+    return [n for n, c in of.items() if c == "pairs"], [n for n, c in of.items() if c == "stp"]
+
+
+@contextmanager
+def one_torch_thread():
+    """One torch thread inside (module fixtures start before the ``one_torch_thread`` fixture): the
+    torch runner's thousands of tiny steps only contend with a second thread on a 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def make_rule(spec: dict):

@@ -27,15 +27,10 @@ W0 = 0.5e-3
 def brian2_replay():
     import plasticity_cases
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        spec = plasticity_cases.load_brian2_rules()
-        pairs = [n for n, c in spec["case_of"].items() if c == "pairs"]
-        stp = [n for n, c in spec["case_of"].items() if c == "stp"]
+    spec = plasticity_cases.load_brian2_rules()
+    pairs, stp = plasticity_cases.case_names(spec)
+    with plasticity_cases.one_torch_thread():
         ours = {**plasticity_cases.neuro_weights(spec, pairs), **plasticity_cases.neuro_deliveries(spec, stp)}
-    finally:
-        torch.set_num_threads(threads)
     return spec, ours
 
 

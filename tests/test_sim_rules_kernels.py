@@ -35,17 +35,12 @@ def replay():
     with one."""
     import plasticity_cases
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        spec = plasticity_cases.load_brian2_rules()
-        pairs = [n for n, c in spec["case_of"].items() if c == "pairs"]
-        stp = [n for n, c in spec["case_of"].items() if c == "stp"]
+    spec = plasticity_cases.load_brian2_rules()
+    pairs, stp = plasticity_cases.case_names(spec)
+    with plasticity_cases.one_torch_thread():
         out = {"numba": {**plasticity_cases.neuro_weights(spec, pairs, backend="numba"),
                          **plasticity_cases.neuro_deliveries(spec, stp, backend="numba")},
                "torch": plasticity_cases.neuro_weights(spec, pairs)}  # (the deliveries' are skipped)
-    finally:
-        torch.set_num_threads(threads)
     return spec, out
 
 
